@@ -1,0 +1,43 @@
+# Two commands for everything: `make run` serves the app, `make test` runs every test.
+# Both create (or reuse) the virtualenv .venv and install the pinned requirements into it first.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test lint train samples benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime-installed $@
+
+run: $(VENV)/.runtime-installed
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: $(VENV)/.dev-installed
+	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" || exit 1; \
+	echo "browser tests use $$CHROMIUM_PATH"; \
+	$(BIN)/ruff check . && \
+	CHROMIUM_PATH="$$CHROMIUM_PATH" $(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+train: $(VENV)/.runtime-installed
+	$(BIN)/python -m cnnviz.train --seed 0
+
+samples: $(VENV)/.runtime-installed
+	$(BIN)/python -m cnnviz.samples
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
