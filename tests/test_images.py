@@ -1,0 +1,179 @@
+"""cnnviz.images: every file is generated here; expected pixels are worked out by hand."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz.images import ImageError, fit_within, load_image
+from tests.conftest import encode
+
+
+def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    return tuple(int(v) for v in image.getpixel(xy))
+
+
+def test_rgb_png_round_trips_exactly(rng):
+    pixels = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    image = load_image(encode(Image.fromarray(pixels)))
+    assert image.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
+def test_accepts_paths_and_file_objects(tmp_path):
+    path = tmp_path / "a.png"
+    Image.new("RGB", (3, 2), (10, 20, 30)).save(path)
+    assert pixel(load_image(path), (2, 1)) == (10, 20, 30)
+    with path.open("rb") as handle:
+        assert load_image(handle).size == (3, 2)
+
+
+def test_exif_orientation_is_applied():
+    # Left half red, right half blue, 40x20. Orientation 6 means "rotate 90 degrees clockwise to view".
+    raw = Image.new("RGB", (40, 20), (255, 0, 0))
+    raw.paste((0, 0, 255), (20, 0, 40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image = load_image(encode(raw, "JPEG", quality=95, exif=exif.tobytes()))
+    assert image.size == (20, 40)
+    # After a clockwise quarter turn the left (red) half is on top, the blue half at the bottom.
+    top, bottom = pixel(image, (10, 5)), pixel(image, (10, 35))
+    assert top[0] > 200 and top[2] < 50
+    assert bottom[2] > 200 and bottom[0] < 50
+
+
+def test_grayscale_becomes_equal_channels():
+    image = load_image(encode(Image.new("L", (4, 4), 77)))
+    assert image.mode == "RGB" and pixel(image, (0, 0)) == (77, 77, 77)
+
+
+def test_one_bit_image():
+    image = load_image(encode(Image.new("1", (4, 4), 1)))
+    assert pixel(image, (1, 1)) == (255, 255, 255)
+
+
+def test_la_transparency_goes_on_white():
+    data = np.array([[[50, 0], [50, 255]]], dtype=np.uint8)  # 1x2: transparent, then opaque grey 50
+    image = load_image(encode(Image.fromarray(data, mode="LA")))
+    assert pixel(image, (0, 0)) == (255, 255, 255)
+    assert pixel(image, (1, 0)) == (50, 50, 50)
+
+
+def test_rgba_half_transparent_is_blended_on_white():
+    image = load_image(encode(Image.new("RGBA", (2, 2), (0, 100, 200, 128))))
+    alpha = 128 / 255
+    expected = [round(255 * (1 - alpha) + c * alpha) for c in (0, 100, 200)]
+    assert all(abs(a - b) <= 1 for a, b in zip(pixel(image, (0, 0)), expected, strict=True))
+
+
+def test_palette_with_transparent_index():
+    palette_image = Image.new("P", (2, 1))
+    palette_image.putpalette([255, 0, 0, 0, 255, 0] + [0] * (256 * 3 - 6))
+    palette_image.putpixel((0, 0), 0)
+    palette_image.putpixel((1, 0), 1)
+    palette_image.info["transparency"] = 0
+    image = load_image(encode(palette_image, transparency=0))
+    assert pixel(image, (0, 0)) == (255, 255, 255)  # index 0 is transparent
+    assert pixel(image, (1, 0)) == (0, 255, 0)
+
+
+def test_cmyk_jpeg_is_converted_to_rgb():
+    cmyk = Image.new("CMYK", (16, 16), (0, 255, 255, 0))  # full magenta + yellow = red
+    image = load_image(encode(cmyk, "JPEG", quality=100))
+    r, g, b = pixel(image, (8, 8))
+    assert image.mode == "RGB" and r > 240 and g < 15 and b < 15
+
+
+def test_sixteen_bit_png_is_scaled_to_eight_bits():
+    levels = np.array([[0, 257 * 100, 65535]], dtype=np.uint16)
+    data = encode(Image.fromarray(levels))
+    assert Image.open(__import__("io").BytesIO(data)).mode.startswith("I")  # really a 16-bit file
+    image = load_image(data)
+    assert [pixel(image, (x, 0)) for x in range(3)] == [(0, 0, 0), (100, 100, 100), (255, 255, 255)]
+
+
+def test_float_tiff_in_unit_range():
+    image = load_image(encode(Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32)), "TIFF"))
+    assert [pixel(image, (x, 0))[0] for x in range(3)] == [0, 128, 255]
+
+
+def test_animated_gif_gives_first_frame():
+    frames = [Image.new("RGB", (8, 8), (255, 0, 0)), Image.new("RGB", (8, 8), (0, 0, 255))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert Image.open(__import__("io").BytesIO(data)).n_frames == 2
+    assert pixel(load_image(data), (4, 4)) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "TIFF", "BMP"])
+def test_other_formats(fmt):
+    image = load_image(
+        encode(Image.new("RGB", (6, 6), (0, 128, 255)), fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    )
+    assert pixel(image, (3, 3)) == (0, 128, 255)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG that claims huge dimensions: a decompression bomb's header."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    data = _png_header_only(100_000, 100_000)
+    assert len(data) < 100
+    with pytest.raises(ImageError, match="too large"):
+        load_image(data)
+
+
+def test_own_pixel_limit():
+    with pytest.raises(ImageError, match="megapixels"):
+        load_image(_png_header_only(8_000, 7_000))  # 56 MP: under Pillow's bomb error, over our limit
+    with pytest.raises(ImageError, match="100×100"):
+        load_image(encode(Image.new("RGB", (100, 100))), max_pixels=5_000)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_files_are_rejected(rng, fmt):
+    noise = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    data = encode(noise, fmt)
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        load_image(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"hello, this is plain text pretending to be a PNG", "not an image"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image|damaged"),
+    ],
+)
+def test_non_images_are_rejected(data, message):
+    with pytest.raises(ImageError, match=message):
+        load_image(data)
+
+
+def test_file_size_limit_and_missing_path(tmp_path):
+    with pytest.raises(ImageError, match="larger than"):
+        load_image(encode(Image.new("RGB", (50, 50))), max_bytes=10)
+    with pytest.raises(ImageError, match="No such image"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_image_error_is_a_value_error():
+    assert issubclass(ImageError, ValueError)
+
+
+def test_fit_within_keeps_aspect_and_small_images():
+    small = Image.new("RGB", (30, 20))
+    assert fit_within(small, 100) is small
+    big = fit_within(Image.new("RGB", (3000, 1000)), 600)
+    assert big.size == (600, 200)
