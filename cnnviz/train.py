@@ -1,0 +1,217 @@
+"""Train the embedded TinyVGG on the procedural shapes dataset and save the shipped weights.
+
+Run ``python -m cnnviz.train --seed 0`` to rebuild ``assets/models/tinyvgg.pt`` and its metadata JSON.
+Training is deterministic for a seed on a given machine; the held-out accuracy is measured on samples of
+a seed that training never uses, and printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, generate
+from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed
+from cnnviz.models.tinyvgg import TinyVGG
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained weights."""
+
+    seed: int = 0
+    train_size: int = 24_000
+    held_out_size: int = 2_000
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    channels: tuple[int, ...] = (16, 32, 48)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A report from the training loop: ``step`` of ``total_steps`` done, with the running loss."""
+
+    stage: str
+    step: int
+    total_steps: int
+    loss: float | None = None
+
+
+@dataclass
+class TrainResult:
+    """The trained model and what is known about it."""
+
+    model: TinyVGG
+    mean: list[float]
+    std: list[float]
+    held_out_accuracy: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def channel_stats(images: np.ndarray, chunk: int = 1000) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of uint8 images ``(N, H, W, 3)`` in [0, 1], to 4 decimals."""
+    total, squares, count = np.zeros(3), np.zeros(3), 0
+    for i in range(0, len(images), chunk):
+        part = images[i : i + chunk].reshape(-1, 3).astype(np.float64) / 255
+        total += part.sum(axis=0)
+        squares += (part * part).sum(axis=0)
+        count += len(part)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean * mean, 1e-12))
+    return [round(float(m), 4) for m in mean], [round(float(s), 4) for s in std]
+
+
+def to_tensor(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 images ``(N, H, W, 3)`` to a normalised float batch ``(N, 3, H, W)``."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+    return x.sub_(torch.tensor(mean).view(1, 3, 1, 1)).div_(torch.tensor(std).view(1, 3, 1, 1))
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
+    """Share of ``x`` (a normalised batch) that ``model`` classifies as ``labels``."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        correct += int((model(x[i : i + batch_size]).argmax(1) == labels[i : i + batch_size]).sum())
+    model.train(was_training)
+    return correct / max(len(x), 1)
+
+
+def train(config: TrainConfig, report: Callable[[Progress], None] | None = None) -> TrainResult:
+    """Generate the data, train a TinyVGG with ``config`` and measure it on held-out samples."""
+    started = time.perf_counter()
+    report = report or (lambda _progress: None)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    report(Progress("generating data", 0, 1))
+    data = generate(config.train_size, config.seed)
+    held_out = generate(config.held_out_size, held_out_seed(config.seed))
+    mean, std = channel_stats(data.images)
+    x = to_tensor(data.images, mean, std)
+    y = torch.from_numpy(data.labels)
+    x_held, y_held = to_tensor(held_out.images, mean, std), torch.from_numpy(held_out.labels)
+
+    model = TinyVGG(num_classes=len(CLASSES), channels=config.channels, image_size=IMAGE_SIZE)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = len(x) // config.batch_size
+    total = steps_per_epoch * config.epochs
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.learning_rate, total_steps=total)
+    loss_fn = nn.CrossEntropyLoss()
+    history: list[dict[str, float]] = []
+    step = 0
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(len(x), generator=generator)
+        running = 0.0
+        for b in range(steps_per_epoch):
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            batch = x[idx]
+            flip = torch.rand(len(idx), generator=generator) < 0.5  # mirror images keep their class
+            batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(3), batch)
+            loss = loss_fn(model(batch), y[idx])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            running += loss.item()
+            step += 1
+            if step % 20 == 0 or step == total:
+                report(Progress(f"epoch {epoch}/{config.epochs}", step, total, loss.item()))
+        held_acc = accuracy(model, x_held, y_held)
+        history.append({"epoch": epoch, "loss": running / steps_per_epoch, "held_out_accuracy": held_acc})
+        report(Progress(f"epoch {epoch}/{config.epochs} held-out accuracy {held_acc:.4f}", step, total))
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return TrainResult(
+        model=model,
+        mean=mean,
+        std=std,
+        held_out_accuracy=history[-1]["held_out_accuracy"],
+        history=history,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def metadata(config: TrainConfig, result: TrainResult) -> dict:
+    """The JSON card saved beside the weights."""
+    return {
+        "name": EMBEDDED_NAME,
+        "architecture": "TinyVGG",
+        "model_config": result.model.config,
+        "classes": list(CLASSES),
+        "input_size": [IMAGE_SIZE, IMAGE_SIZE],
+        "mean": result.mean,
+        "std": result.std,
+        "seed": config.seed,
+        "train_size": config.train_size,
+        "held_out_seed": held_out_seed(config.seed),
+        "held_out_size": config.held_out_size,
+        "held_out_accuracy": round(result.held_out_accuracy, 4),
+        "training": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        "history": result.history,
+        "train_seconds": round(result.seconds, 1),
+        "torch_version": torch.__version__,
+    }
+
+
+def save(config: TrainConfig, result: TrainResult, out_dir: Path, name: str = EMBEDDED_NAME) -> tuple[Path, Path]:
+    """Write ``<name>.pt`` (a plain state dict) and ``<name>.json`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights, card = out_dir / f"{name}.pt", out_dir / f"{name}.json"
+    state = {k: v.detach().clone().contiguous() for k, v in result.model.state_dict().items()}
+    torch.save(state, weights)
+    card.write_text(json.dumps(metadata(config, result), indent=2) + "\n")
+    return weights, card
+
+
+def _print_progress(progress: Progress) -> None:
+    width = 30
+    done = int(width * progress.step / max(progress.total_steps, 1))
+    loss = "" if progress.loss is None else f" loss {progress.loss:.3f}"
+    end = "\n" if "accuracy" in progress.stage or progress.step == 0 else "\r"
+    print(f"[{'#' * done}{'.' * (width - done)}] {progress.step}/{progress.total_steps} {progress.stage}{loss}   ",
+          end=end, file=sys.stderr, flush=True)  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: train, print the held-out accuracy, save weights and metadata."""
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="python -m cnnviz.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--train-size", type=int, default=defaults.train_size)
+    parser.add_argument("--held-out-size", type=int, default=defaults.held_out_size)
+    parser.add_argument("--out", type=Path, default=ASSETS_DIR / "models", help="folder for the .pt and .json")
+    parser.add_argument("--name", default=EMBEDDED_NAME, help="file name stem of the saved model")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.train_size < 64 or args.held_out_size < 10:
+        parser.error("need --epochs >= 1, --train-size >= 64 and --held-out-size >= 10")
+    config = TrainConfig(
+        seed=args.seed, epochs=args.epochs, train_size=args.train_size, held_out_size=args.held_out_size
+    )
+    result = train(config, _print_progress)
+    weights, card = save(config, result, args.out, args.name)
+    print(f"held-out accuracy: {result.held_out_accuracy:.4f} on {config.held_out_size} images "
+          f"of seed {held_out_seed(config.seed)} ({result.seconds:.0f} s)")  # fmt: skip
+    print(f"saved {weights} ({weights.stat().st_size / 1e6:.2f} MB) and {card}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

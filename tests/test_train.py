@@ -1,0 +1,100 @@
+"""cnnviz.train and the shipped embedded model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cnnviz.data.shapes import CLASSES, generate
+from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed, load_embedded
+from cnnviz.train import TrainConfig, accuracy, channel_stats, main, save, to_tensor, train
+
+TINY = TrainConfig(seed=3, train_size=160, held_out_size=20, epochs=1, batch_size=32, channels=(4, 8, 8))
+
+
+def test_training_is_deterministic_for_a_seed():
+    first, second = train(TINY), train(TINY)
+    for (name, a), (_, b) in zip(first.model.state_dict().items(), second.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    other = train(TrainConfig(**{**TINY.__dict__, "seed": 4}))
+    assert not torch.equal(
+        other.model.state_dict()["classifier.fc.weight"], first.model.state_dict()["classifier.fc.weight"]
+    )
+
+
+def test_training_reports_progress_and_freezes_the_result():
+    seen = []
+    result = train(TINY, seen.append)
+    assert seen[-1].step == seen[-1].total_steps == 160 // 32
+    assert not result.model.training
+    assert not any(p.requires_grad for p in result.model.parameters())
+    assert len(result.history) == 1 and 0 <= result.held_out_accuracy <= 1
+
+
+def test_channel_stats_match_numpy(rng):
+    images = rng.integers(0, 256, (30, 8, 8, 3), dtype=np.uint8)
+    mean, std = channel_stats(images, chunk=7)
+    pixels = images.reshape(-1, 3) / 255
+    np.testing.assert_allclose(mean, pixels.mean(axis=0), atol=1e-4)
+    np.testing.assert_allclose(std, pixels.std(axis=0), atol=1e-4)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    result = train(TINY)
+    weights, card = save(TINY, result, tmp_path, "tiny")
+    model, meta = load_embedded(tmp_path, "tiny")
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(model(x), result.model(x), rtol=0, atol=0)
+    assert meta["classes"] == list(CLASSES) and meta["seed"] == 3
+    assert meta["held_out_seed"] == held_out_seed(3) != 3
+    assert json.loads(card.read_text())["held_out_accuracy"] == round(result.held_out_accuracy, 4)
+    assert weights.stat().st_size < 2 * 2**20
+
+
+def test_command_line_writes_model(tmp_path, capsys):
+    args = ["--seed", "1", "--epochs", "1", "--train-size", "64", "--held-out-size", "10", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert "held-out accuracy" in capsys.readouterr().out
+    assert (tmp_path / f"{EMBEDDED_NAME}.pt").is_file() and (tmp_path / f"{EMBEDDED_NAME}.json").is_file()
+
+
+def test_command_line_rejects_impossible_settings(capsys):
+    with pytest.raises(SystemExit):
+        main(["--epochs", "0"])
+    assert "need --epochs" in capsys.readouterr().err
+
+
+# --- the shipped model -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_embedded()
+
+
+def test_shipped_files_are_small_and_described(shipped):
+    _, meta = shipped
+    assert (ASSETS_DIR / "models" / f"{EMBEDDED_NAME}.pt").stat().st_size <= 2 * 10**6
+    assert meta["classes"] == list(CLASSES)
+    assert meta["input_size"] == [64, 64]
+    for key in ("mean", "std", "seed", "train_size", "held_out_seed", "held_out_size", "held_out_accuracy"):
+        assert key in meta
+    assert meta["held_out_seed"] != meta["seed"]
+
+
+def test_shipped_model_held_out_accuracy_is_at_least_95_percent(shipped):
+    model, meta = shipped
+    held_out = generate(meta["held_out_size"], meta["held_out_seed"])
+    measured = accuracy(model, to_tensor(held_out.images, meta["mean"], meta["std"]), torch.from_numpy(held_out.labels))
+    assert measured >= 0.95
+    assert measured == pytest.approx(meta["held_out_accuracy"], abs=0.002)  # the card tells the truth
+
+
+def test_shipped_model_on_a_fresh_seed(shipped):
+    model, meta = shipped
+    fresh = generate(500, seed=987_654)  # neither the training nor the card's held-out seed
+    measured = accuracy(model, to_tensor(fresh.images, meta["mean"], meta["std"]), torch.from_numpy(fresh.labels))
+    assert measured >= 0.93
