@@ -1,0 +1,207 @@
+"""One place that lists the models: the embedded TinyVGG and torchvision's ImageNet classifiers.
+
+``load_model(key)`` returns a :class:`LoadedModel`: the module (eval mode, parameters frozen), its class
+names, preprocessing taken from the weights' metadata, a model card and a per-model lock that every
+piece of code running the shared module must hold.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+from torchvision.transforms import v2
+
+from cnnviz.models.embedded import EMBEDDED_NAME, load_embedded
+from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
+
+TORCHVISION_MODELS: tuple[str, ...] = (
+    "resnet18",
+    "resnet50",
+    "vgg16",
+    "alexnet",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "densenet121",
+)
+"""torchvision classifiers offered with their default ImageNet weights."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model the registry offers, before anything is loaded."""
+
+    key: str
+    label: str
+    source: Literal["embedded", "torchvision"]
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the app shows about a model."""
+
+    architecture: str
+    layers: dict[str, int]  # counts of conv / linear / pooling / normalisation layers
+    num_params: int
+    input_size: tuple[int, int]
+    classes: tuple[str, ...]
+    accuracy: float | None  # top-1, as a fraction
+    accuracy_note: str
+    description: str
+
+
+@dataclass
+class LoadedModel:
+    """A ready model with everything needed to feed it and describe it.
+
+    ``lock`` guards the shared module: hold it while running it, registering hooks or touching grads.
+    """
+
+    spec: ModelSpec
+    module: nn.Module
+    transform: Callable[[Image.Image], torch.Tensor]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    card: ModelCard
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.card.classes
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.card.input_size
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """An RGB image to the model's normalised input batch ``(1, 3, H, W)``."""
+        return self.transform(image.convert("RGB")).unsqueeze(0)
+
+
+def _embedded_spec() -> ModelSpec:
+    return ModelSpec(EMBEDDED_NAME, "TinyVGG · embedded, synthetic shapes (offline)", "embedded")
+
+
+def _torchvision_label(key: str) -> str:
+    return f"{key} · torchvision, ImageNet"
+
+
+def available_models() -> list[ModelSpec]:
+    """Every model the app offers, the embedded one first."""
+    return [_embedded_spec()] + [ModelSpec(k, _torchvision_label(k), "torchvision") for k in TORCHVISION_MODELS]
+
+
+def get_spec(key: str) -> ModelSpec:
+    """The spec for ``key``; raises ``KeyError`` with the known keys listed."""
+    for spec in available_models():
+        if spec.key == key:
+            return spec
+    raise KeyError(f"unknown model {key!r}; known: {', '.join(s.key for s in available_models())}")
+
+
+def default_weights(key: str) -> torchvision.models.WeightsEnum:
+    """torchvision's default (best) ImageNet weights for the architecture ``key``."""
+    return torchvision.models.get_model_weights(key).DEFAULT
+
+
+def weights_cached(key: str) -> bool:
+    """Whether ``key`` can load without a download (always true for the embedded model)."""
+    spec = get_spec(key)
+    return spec.source == "embedded" or is_cached(default_weights(key).url)
+
+
+def layer_counts(module: nn.Module) -> dict[str, int]:
+    """How many conv, linear, pooling and normalisation layers a module holds."""
+    kinds: dict[str, tuple[type[nn.Module], ...]] = {
+        "conv": (nn.Conv2d,),
+        "linear": (nn.Linear,),
+        "pooling": (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d),
+        "normalisation": (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm),
+    }
+    return {name: sum(isinstance(m, types) for m in module.modules()) for name, types in kinds.items()}
+
+
+def _freeze(module: nn.Module) -> nn.Module:
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def _load_embedded() -> LoadedModel:
+    module, meta = load_embedded()
+    size = tuple(meta["input_size"])
+    mean, std = tuple(meta["mean"]), tuple(meta["std"])
+    transform = v2.Compose(
+        [
+            v2.PILToTensor(),
+            v2.Resize(size[0], antialias=True),
+            v2.CenterCrop(size),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean, std),
+        ]
+    )
+    card = ModelCard(
+        architecture="TinyVGG",
+        layers=layer_counts(module),
+        num_params=sum(p.numel() for p in module.parameters()),
+        input_size=(int(size[0]), int(size[1])),
+        classes=tuple(meta["classes"]),
+        accuracy=float(meta["held_out_accuracy"]),
+        accuracy_note=(
+            f"held-out accuracy on {meta['held_out_size']} synthetic images of seed {meta['held_out_seed']}, "
+            "never seen in training"
+        ),
+        description=(
+            "A small VGG-style CNN in the spirit of CNN Explainer's Tiny VGG, trained by this project "
+            f"(`python -m cnnviz.train --seed {meta['seed']}`) on procedurally generated shapes and textures."
+        ),
+    )
+    return LoadedModel(_embedded_spec(), module, transform, mean, std, card)
+
+
+def _load_torchvision(key: str, progress: ProgressCallback | None) -> LoadedModel:
+    weights = default_weights(key)
+    fetch(weights.url, progress)  # into the torch hub cache; torchvision then loads it from there
+    try:
+        module = torchvision.models.get_model(key, weights=weights)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise WeightsUnavailableError(
+            f"The cached weights for {key} could not be loaded ({exc}). Delete the file and try again."
+        ) from exc
+    transform = weights.transforms()
+    meta: dict[str, Any] = weights.meta
+    metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+    top1 = metrics.get("acc@1")
+    crop = int(transform.crop_size[0])
+    card = ModelCard(
+        architecture=key,
+        layers=layer_counts(module),
+        num_params=sum(p.numel() for p in module.parameters()),
+        input_size=(crop, crop),
+        classes=tuple(meta["categories"]),
+        accuracy=None if top1 is None else top1 / 100,
+        accuracy_note=f"ImageNet-1K validation top-1 accuracy of the weights {weights}",
+        description=f"torchvision's {key} with pretrained weights {weights}. {meta.get('_docs', '').strip()}",
+    )
+    return LoadedModel(get_spec(key), _freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
+
+
+def load_model(key: str, progress: ProgressCallback | None = None) -> LoadedModel:
+    """Load the model ``key``, fetching torchvision weights into the hub cache on first use.
+
+    Raises:
+        KeyError: unknown key.
+        WeightsUnavailableError: torchvision weights not cached and not downloadable (offline).
+    """
+    spec = get_spec(key)
+    if spec.source == "embedded":
+        return _load_embedded()
+    return _load_torchvision(key, progress)
