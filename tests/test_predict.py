@@ -1,0 +1,49 @@
+"""cnnviz.predict and cnnviz.plots on the embedded model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cnnviz.models import registry
+from cnnviz.plots import probability_bars
+from cnnviz.predict import predict
+from cnnviz.samples import list_samples, load_sample
+
+
+@pytest.fixture(scope="module")
+def model():
+    return registry.load_model("tinyvgg")
+
+
+def test_probabilities_equal_a_manual_softmax(model):
+    image = load_sample("synthetic: star")
+    prediction = predict(model, image)
+    with torch.no_grad():
+        logits = model.module(model.preprocess(image))[0].double()
+    reference = torch.exp(logits - logits.max())
+    reference = (reference / reference.sum()).numpy()
+    order = np.argsort(-reference)
+    assert prediction.classes == tuple(model.classes[i] for i in order)
+    np.testing.assert_allclose(prediction.probabilities, reference[order], rtol=1e-6)
+    assert prediction.probabilities.sum() == pytest.approx(1.0)
+    assert list(prediction.probabilities) == sorted(prediction.probabilities, reverse=True)
+
+
+def test_top_k(model):
+    top = predict(model, load_sample("synthetic: ring")).top(3)
+    assert len(top.classes) == len(top.probabilities) == 3
+
+
+@pytest.mark.parametrize("sample", [s for s in list_samples() if s.synthetic], ids=lambda s: s.path.stem)
+def test_shipped_synthetic_samples_are_classified_correctly(model, sample):
+    assert predict(model, load_sample(sample.name)).classes[0] == sample.path.stem
+
+
+def test_probability_bars_put_the_most_likely_class_on_top(model):
+    prediction = predict(model, load_sample("synthetic: cross")).top(4)
+    bar = probability_bars(prediction).data[0]
+    assert list(bar.y) == list(prediction.classes)[::-1]  # plotly draws the last category on top
+    np.testing.assert_allclose(list(bar.x), prediction.probabilities[::-1])
+    assert bar.orientation == "h"
