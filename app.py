@@ -1,0 +1,13 @@
+"""cnnviz: make convolutional neural networks visible. Run with ``streamlit run app.py``."""
+
+import streamlit as st
+
+from cnnviz import ui
+
+st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="wide")
+
+navigation = st.navigation(
+    [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+)
+ui.sidebar()
+navigation.run()

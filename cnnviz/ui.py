@@ -1,0 +1,140 @@
+"""Streamlit helpers shared by ``app.py`` and the pages: the only module of cnnviz that imports Streamlit.
+
+The sidebar's choice of model and image is made once per script run by :func:`sidebar` and read by the
+pages through :func:`selection`; widget keys keep the choice for the whole session, across pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+from PIL import Image
+
+from cnnviz.images import ImageError, fit_within, load_image
+from cnnviz.models import registry
+from cnnviz.models.embedded import EMBEDDED_NAME
+from cnnviz.models.weights import WeightsUnavailableError, fetch
+from cnnviz.samples import list_samples, load_sample
+
+MODEL_KEY = "model_key"
+SOURCE_KEY = "image_source"
+SAMPLE_KEY = "sample_name"
+UPLOAD_KEY = "upload"
+CAMERA_KEY = "camera"
+_SELECTION_KEY = "_cnnviz_selection"
+_FAILED_KEY = "_cnnviz_failed_downloads"
+
+IMAGE_SOURCES = ("Sample", "Upload", "Camera")
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+MAX_SIDE = 1024
+"""Images are kept at most this many pixels on their long side: plenty for every model and overlay."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar chose: the model in use and the image (None when no usable image is chosen)."""
+
+    model: registry.LoadedModel
+    image: Image.Image | None
+    image_name: str | None
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _shared_model(key: str) -> registry.LoadedModel:
+    """One loaded model per key, shared by every session (hence its lock)."""
+    return registry.load_model(key)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _decoded(data: bytes) -> Image.Image:
+    return fit_within(load_image(data), MAX_SIDE)
+
+
+@st.cache_data(show_spinner=False)
+def _sample(name: str) -> Image.Image:
+    return fit_within(load_sample(name), MAX_SIDE)
+
+
+def _download_with_progress(key: str) -> None:
+    """Fetch ``key``'s weights into the torch hub cache, showing a progress bar in the sidebar."""
+    bar = st.sidebar.progress(0.0, text=f"Downloading {key} weights…")
+
+    def report(done: int, total: int | None) -> None:
+        fraction = min(done / total, 1.0) if total else 0.0
+        bar.progress(fraction, text=f"Downloading {key} weights… {done / 1e6:.1f} MB")
+
+    try:
+        fetch(registry.default_weights(key).url, report)
+    finally:
+        bar.empty()
+
+
+def _model_sidebar() -> registry.LoadedModel:
+    specs = {spec.key: spec for spec in registry.available_models()}
+    key = st.sidebar.selectbox(
+        "Model", list(specs), format_func=lambda k: specs[k].label, key=MODEL_KEY, help="The CNN every page uses."
+    )
+    failed: dict[str, str] = st.session_state.setdefault(_FAILED_KEY, {})
+    if key in failed and st.sidebar.button("Retry the download", key="retry_download"):
+        failed.pop(key)
+    if key not in failed and not registry.weights_cached(key):
+        try:
+            _download_with_progress(key)
+        except WeightsUnavailableError as exc:
+            failed[key] = str(exc)
+    if key in failed:
+        st.sidebar.warning(f"{failed[key]}\n\nUsing the embedded TinyVGG instead.", icon=":material/cloud_off:")
+        key = EMBEDDED_NAME
+    try:
+        return _shared_model(key)
+    except WeightsUnavailableError as exc:
+        st.sidebar.warning(f"{exc}\n\nUsing the embedded TinyVGG instead.", icon=":material/error:")
+        return _shared_model(EMBEDDED_NAME)
+
+
+def _image_sidebar() -> tuple[Image.Image | None, str | None]:
+    source = st.sidebar.radio("Image", IMAGE_SOURCES, horizontal=True, key=SOURCE_KEY)
+    if source == "Sample":
+        names = [s.name for s in list_samples()]
+        default = next((i for i, s in enumerate(list_samples()) if s.synthetic), 0)
+        name = st.sidebar.selectbox("Sample image", names, index=default, key=SAMPLE_KEY)
+        return _sample(name), name
+    if source == "Upload":
+        upload = st.sidebar.file_uploader("Upload an image", type=UPLOAD_TYPES, key=UPLOAD_KEY)
+        if upload is None:
+            st.sidebar.info("Choose an image file (PNG, JPEG, GIF, WebP, BMP or TIFF).")
+            return None, None
+        data, name = upload.getvalue(), upload.name
+    else:
+        photo = st.sidebar.camera_input("Take a photo", key=CAMERA_KEY)
+        if photo is None:
+            return None, None
+        data, name = photo.getvalue(), "camera photo"
+    try:
+        return _decoded(data), name
+    except ImageError as exc:
+        st.sidebar.error(f"{name}: {exc}", icon=":material/broken_image:")
+        return None, None
+
+
+def sidebar() -> Selection:
+    """Draw the shared sidebar (model and image choice) and remember the choice for this run."""
+    model = _model_sidebar()
+    image, name = _image_sidebar()
+    if image is not None:
+        st.sidebar.image(image, caption=name, width="stretch")
+    choice = Selection(model, image, name)
+    st.session_state[_SELECTION_KEY] = choice
+    return choice
+
+
+def selection() -> Selection:
+    """The choice :func:`sidebar` made in this run; call it once per run, from the page.
+
+    The choice is taken out of the session state, so it can never be stale: a page run without
+    ``app.py`` before it (Streamlit's legacy ``pages/`` mode, on a server's very first request) draws the
+    sidebar itself.
+    """
+    choice = st.session_state.pop(_SELECTION_KEY, None)
+    return choice if isinstance(choice, Selection) else sidebar()

@@ -1,0 +1,46 @@
+"""Home: what cnnviz offers, the current model's card, and a quick prediction for the chosen image."""
+
+import streamlit as st
+
+from cnnviz import ui
+from cnnviz.plots import probability_bars
+from cnnviz.predict import predict
+
+choice = ui.selection()
+model, card = choice.model, choice.model.card
+
+st.title("cnnviz")
+st.markdown(
+    "See how convolutional neural networks work: choose a **model** and an **image** in the sidebar "
+    "(a sample, your own upload or a camera photo); the choice follows you across pages. "
+    "The embedded TinyVGG was trained by this project on synthetic shapes and textures and always works "
+    "offline; torchvision's ImageNet classifiers download their pretrained weights on first use."
+)
+
+st.header("Model card")
+cols = st.columns(4)
+cols[0].metric("Architecture", card.architecture)
+cols[1].metric("Parameters", f"{card.num_params:,}")
+cols[2].metric("Input size", f"{card.input_size[0]}×{card.input_size[1]}")
+cols[3].metric("Top-1 accuracy", "n/a" if card.accuracy is None else f"{card.accuracy:.1%}", help=card.accuracy_note)
+st.markdown(card.description)
+layers = ", ".join(f"{n} {kind}" for kind, n in card.layers.items() if n)
+st.caption(f"Layers: {layers}. Accuracy: {card.accuracy_note}.")
+with st.expander(f"{len(card.classes)} classes"):
+    st.write(", ".join(card.classes))
+
+st.header("Quick try")
+if choice.image is None:
+    st.info("Choose an image in the sidebar to see the model's prediction.")
+else:
+    k = min(10, len(card.classes))
+    prediction = predict(model, choice.image)
+    left, right = st.columns([1, 2])
+    left.image(choice.image, caption=choice.image_name, width="stretch")
+    right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(card.classes)} classes"), key="probs")
+    right.markdown(f"**Prediction: {prediction.classes[0]}** ({prediction.probabilities[0]:.1%})")
+    if model.spec.source == "embedded" and not (choice.image_name or "").startswith("synthetic"):
+        right.caption(
+            "The embedded TinyVGG knows only its synthetic shapes and textures, so it calls any photo one of "
+            "them. Choose an ImageNet model in the sidebar for photos."
+        )

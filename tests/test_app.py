@@ -1,0 +1,151 @@
+"""Streamlit AppTest for the app shell and the Home page."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import streamlit as st
+import torch
+import torchvision
+from PIL import Image
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.models import registry
+from cnnviz.models.weights import cache_path
+from tests.conftest import ROOT, encode
+
+TIMEOUT = 120  # the first run loads torch and the model
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """Run the app as the server does once ``st.navigation`` has been called.
+
+    Because a ``pages/`` folder sits beside ``app.py``, Streamlit starts in its legacy multipage mode until
+    the first ``st.navigation`` call turns that off for the whole process. AppTest resets the flag before
+    every run, so its reruns would execute ``pages/home.py`` alone; keep it off as the server does.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Each test starts without models or images cached by an earlier one."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert_no_exception(at)
+    return at
+
+
+def assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def chart_categories(at: AppTest) -> list[str]:
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    figure = json.loads(charts[0].proto.spec)
+    return list(figure["data"][0]["y"])[::-1]  # most likely first
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def prediction_text(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**Prediction:"))
+
+
+def test_home_shows_the_embedded_model_card_and_a_prediction():
+    at = start()
+    assert at.title[0].value == "cnnviz"
+    card = metrics(at)
+    assert card["Architecture"] == "TinyVGG" and card["Input size"] == "64×64"
+    assert card["Top-1 accuracy"].endswith("%") and float(card["Top-1 accuracy"][:-1]) >= 95
+    default = at.sidebar.selectbox(key="sample_name").value
+    assert default.startswith("synthetic: ")
+    assert chart_categories(at)[0] == default.removeprefix("synthetic: ")
+    assert prediction_text(at).startswith(f"**Prediction: {default.removeprefix('synthetic: ')}**")
+
+
+@pytest.mark.parametrize("name", ["synthetic: star", "synthetic: dots", "photo: cat"])
+def test_picking_a_sample_updates_the_prediction(name):
+    at = start()
+    at.sidebar.selectbox(key="sample_name").set_value(name).run()
+    assert_no_exception(at)
+    top = chart_categories(at)
+    assert len(top) == 10
+    if name.startswith("synthetic"):
+        assert top[0] == name.removeprefix("synthetic: ")
+
+
+def test_upload_bad_file_then_good_file():
+    at = start()
+    at.sidebar.radio(key="image_source").set_value("Upload").run()
+    assert any("Choose an image" in i.value for i in at.sidebar.info)
+    at.file_uploader(key="upload").upload("notes.png", b"this is not a png", "image/png").run()
+    assert_no_exception(at)
+    assert any("not an image" in e.value for e in at.sidebar.error)
+    assert not at.get("plotly_chart")
+    star = Image.open(ROOT / "assets" / "samples" / "synthetic" / "star.png")
+    at.file_uploader(key="upload").upload("star.png", encode(star), "image/png").run()
+    assert_no_exception(at)
+    assert not at.sidebar.error
+    assert chart_categories(at)[0] == "star"
+
+
+def test_camera_photo_is_classified():
+    at = start()
+    at.sidebar.radio(key="image_source").set_value("Camera").run()
+    assert not at.get("plotly_chart")
+    ring = Image.open(ROOT / "assets" / "samples" / "synthetic" / "ring.png").convert("RGB")
+    at.camera_input(key="camera").upload("photo.jpg", encode(ring, "JPEG", quality=95), "image/jpeg").run()
+    assert_no_exception(at)
+    assert chart_categories(at)[0] == "ring"
+
+
+def test_torchvision_model_from_the_local_cache(torch_home, offline):
+    torch.manual_seed(0)
+    path = cache_path(registry.default_weights("resnet18").url)
+    path.parent.mkdir(parents=True)
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    at = start()
+    at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
+    assert_no_exception(at)
+    assert offline == []
+    card = metrics(at)
+    assert card["Architecture"] == "resnet18" and card["Input size"] == "224×224"
+    assert at.expander[0].label == "1000 classes"
+    assert len(chart_categories(at)) == 10
+
+
+def test_offline_torchvision_choice_falls_back_to_the_embedded_model(torch_home, offline):
+    at = start()
+    at.sidebar.selectbox(key="model_key").set_value("resnet50").run()
+    assert_no_exception(at)
+    assert len(offline) == 1
+    warning = " ".join(w.value for w in at.sidebar.warning)
+    assert "offline" in warning and "embedded TinyVGG" in warning
+    assert metrics(at)["Architecture"] == "TinyVGG"
+    assert chart_categories(at)  # the app keeps working
+    at.run()  # a rerun does not try the download again ...
+    assert len(offline) == 1
+    at.sidebar.button(key="retry_download").click().run()  # ... until asked to
+    assert len(offline) == 2
+    assert_no_exception(at)
