@@ -75,9 +75,7 @@ def _model_sidebar() -> registry.LoadedModel:
     key = st.sidebar.selectbox(
         "Model", list(specs), format_func=lambda k: specs[k].label, key=MODEL_KEY, help="The CNN every page uses."
     )
-    failed: dict[str, str] = st.session_state.setdefault(_FAILED_KEY, {})
-    if key in failed and st.sidebar.button("Retry the download", key="retry_download"):
-        failed.pop(key)
+    failed: dict[str, str] = st.session_state.setdefault(_FAILED_KEY, {})  # tried once per session
     if key not in failed and not registry.weights_cached(key):
         try:
             _download_with_progress(key)
@@ -85,6 +83,9 @@ def _model_sidebar() -> registry.LoadedModel:
             failed[key] = str(exc)
     if key in failed:
         st.sidebar.warning(f"{failed[key]}\n\nUsing the embedded TinyVGG instead.", icon=":material/cloud_off:")
+        if st.sidebar.button("Retry the download", key="retry_download"):
+            failed.pop(key)
+            st.rerun()
         key = EMBEDDED_NAME
     try:
         return _shared_model(key)
