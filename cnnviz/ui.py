@@ -138,4 +138,22 @@ def selection() -> Selection:
     sidebar itself.
     """
     choice = st.session_state.pop(_SELECTION_KEY, None)
-    return choice if isinstance(choice, Selection) else sidebar()
+    if isinstance(choice, Selection):
+        return choice
+    _leave_legacy_pages_mode()
+    return sidebar()
+
+
+def _leave_legacy_pages_mode() -> None:
+    """Rerun through ``app.py`` when Streamlit ran a page on its own.
+
+    With a ``pages/`` folder beside ``app.py``, a fresh server starts in Streamlit's legacy multipage mode
+    until the first ``st.navigation`` call; a first request for a page's URL then runs the page without
+    ``app.py`` (no page config, no navigation). Turning the legacy mode off, as ``st.navigation`` itself
+    does, and rerunning serves the same page through ``app.py``.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

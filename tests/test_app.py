@@ -149,3 +149,29 @@ def test_offline_torchvision_choice_falls_back_to_the_embedded_model(torch_home,
     at.sidebar.button(key="retry_download").click().run()  # ... until asked to
     assert len(offline) == 2
     assert_no_exception(at)
+
+
+def test_first_use_fetches_the_weights_with_progress_then_uses_the_cache(torch_home, monkeypatch):
+    from cnnviz import ui
+
+    fetched, reported = [], []
+
+    def fake_fetch(url, progress=None):  # stands in for the network: writes what a download would
+        path = cache_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(torchvision.models.resnet18().state_dict(), path)
+        for done in (10, 20):
+            progress(done, 20)
+            reported.append(done)
+        fetched.append(url)
+        return path
+
+    monkeypatch.setattr(ui, "fetch", fake_fetch)
+    at = start()
+    at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
+    assert_no_exception(at)
+    assert fetched == [registry.default_weights("resnet18").url] and reported == [10, 20]
+    assert metrics(at)["Architecture"] == "resnet18"
+    assert not at.sidebar.warning
+    at.run()
+    assert len(fetched) == 1  # now cached

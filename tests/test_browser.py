@@ -59,3 +59,16 @@ def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_pat
     page.get_by_text("Prediction:").wait_for(timeout=LOAD_TIMEOUT_MS)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+
+
+def test_a_page_url_as_the_first_request_of_a_fresh_server(tmp_path_factory, browser):
+    # A fresh server starts in Streamlit's legacy pages/ mode; the page must still come through app.py.
+    with streamlit_server({"TORCH_HOME": str(tmp_path_factory.mktemp("torch_home"))}) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{url}/home")
+        page.get_by_test_id("stPlotlyChart").wait_for(timeout=LOAD_TIMEOUT_MS)
+        assert page.get_by_test_id("stSidebarNav").count() == 0  # no legacy "app / home" navigation
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.get_by_test_id("stSelectbox").filter(has_text="Model").count() == 1
+        context.close()
