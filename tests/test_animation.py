@@ -1,0 +1,107 @@
+"""cnnviz.animation: figures and GIFs show what the steps compute."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz import arithmetic as ar
+from cnnviz.animation import (
+    MAX_GIF_FRAMES,
+    feeds_figure,
+    fmt,
+    gif_bytes,
+    num_frames,
+    step_caption,
+    step_figure,
+    views_for,
+)
+from cnnviz.steps import make_scene, random_values
+
+
+def scene_for(*args, cin=1, cout=1, seed=0):
+    geo = ar.geometry(*args)
+    return make_scene(geo, *random_values(geo, cin, cout, seed=seed))
+
+
+def test_fmt():
+    assert [fmt(3.0), fmt(-2.0), fmt(2.25), fmt(1 / 3), fmt(float("-inf"))] == ["3", "-2", "2.25", "0.33", "−∞"]
+
+
+def test_views():
+    assert views_for(ar.geometry("transposed", 3, 3)) == ("scatter", "direct")
+    assert views_for(ar.geometry("maxpool", 3, 3)) == ("window",)
+
+
+def test_window_figure_marks_the_taps_and_the_output_cell():
+    scene = scene_for("conv", 5, 3, 2, 1, cin=2)
+    figure = step_figure(scene, 4)  # output (1, 1): window rows/cols 1..3 of the input, padded index 2..4
+    titles = [a.text for a in figure.layout.annotations]
+    assert titles[0] == "Input · ch 1 5×5 (padded to 7×7)" and "Output 3×3" in titles
+    red = [s for s in figure.layout.shapes if s.line.color == "#d62728" and s.xref == "x"]
+    centres = sorted(((s.y0 + s.y1) / 2, (s.x0 + s.x1) / 2) for s in red)
+    assert centres == [(r, c) for r in (2, 3, 4) for c in (2, 3, 4)]
+    output = [s for s in figure.layout.shapes if s.line.color == "#ff7f0e"]
+    assert [((s.y0 + s.y1) / 2, (s.x0 + s.x1) / 2) for s in output] == [(1, 1)]
+    out_trace = next(t for t in figure.data if "Output" in t.hovertemplate)
+    out_z = np.array(out_trace.z, dtype=float)  # cells after step 4 are still blank
+    assert np.isnan(out_z.reshape(-1)[5:]).all() and not np.isnan(out_z.reshape(-1)[:5]).any()
+    np.testing.assert_allclose(out_z.reshape(-1)[:5], scene.output[0].reshape(-1)[:5])
+
+
+def test_caption_gives_the_arithmetic():
+    geo = ar.geometry("conv", 4, 3)
+    scene = make_scene(geo, np.arange(16.0).reshape(1, 4, 4), np.ones((1, 1, 3, 3)), np.array([1.0]))
+    caption = step_caption(scene, 0)
+    assert caption.startswith("output (0, 0) = 0·1 + 1·1 + 2·1") and caption.endswith("= 45 + bias 1 = 46")
+    assert step_caption(scene_for("maxpool", 3, 2, 1), 0).startswith("output (0, 0) = max(")
+
+
+@pytest.mark.parametrize(("args", "view"), [(("transposed", 3, 3, 2, 1, 1, 1), "scatter"),
+                                            (("transposed", 3, 3, 2, 1, 1, 1), "direct"),
+                                            (("avgpool", 5, 2, 2, 1, 1, 0, True), "window")])  # fmt: skip
+def test_other_views_build(args, view):
+    scene = scene_for(*args, cin=2, cout=2)
+    figure = step_figure(scene, num_frames(scene, view) - 1, view)
+    assert len(figure.data) >= 2
+    assert step_caption(scene, 0, view)
+
+
+def test_feeds_figure_highlights_every_fed_output():
+    scene = scene_for("conv", 5, 3, 1, 0)
+    figure = feeds_figure(scene, (2, 2))
+    orange = [s for s in figure.layout.shapes if s.line.color == "#ff7f0e"]
+    assert len(orange) == 9  # the centre cell of a 5x5 input feeds all 3x3 outputs of a 3x3 kernel
+    assert len(ar.output_cells(scene.geo, (0, 0))) == 1
+
+
+@pytest.mark.parametrize(("args", "view"), [(("conv", 5, 3, 2, 1), "window"),
+                                            (("transposed", 2, 3, 2), "scatter"),
+                                            (("transposed", 2, 3, 2), "direct"),
+                                            (("maxpool", 4, 2, 2), "window")])  # fmt: skip
+def test_gif_has_one_frame_per_step(args, view):
+    scene = scene_for(*args, cin=2, cout=2)
+    data = gif_bytes(scene, view)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "GIF" and image.n_frames == num_frames(scene, view)
+
+
+def test_gif_refuses_too_many_steps():
+    scene = scene_for("conv", 32, 1)
+    assert num_frames(scene, "window") > MAX_GIF_FRAMES
+    with pytest.raises(ValueError, match="at most"):
+        gif_bytes(scene)
+
+
+@pytest.mark.parametrize(("args", "view"), [(("transposed", 32, 7, 4, 0, 4, 3), "direct"),
+                                            (("transposed", 32, 7, 4, 0, 4, 3), "scatter"),
+                                            (("conv", 32, 7, 1, 24, 4), "window")])  # fmt: skip
+def test_largest_settings_stay_under_a_megabyte(args, view):
+    scene = scene_for(*args, cin=3, cout=2)
+    payload = step_figure(scene, num_frames(scene, view) // 2, view).to_json()
+    assert len(payload.encode()) <= 1_000_000
+    assert json.loads(payload)["data"]
