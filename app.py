@@ -7,7 +7,10 @@ from cnnviz import ui
 st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="wide")
 
 navigation = st.navigation(
-    [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/arithmetic.py", title="Convolution arithmetic", icon=":material/grid_on:"),
+    ],
 )
 ui.sidebar()
 navigation.run()

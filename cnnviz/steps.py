@@ -85,11 +85,11 @@ class Step:
 
 def torch_output(geo: Geometry, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
     """What PyTorch computes for the setting, in float64: the reference every step is checked against."""
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).unsqueeze(0)
+    t = torch.tensor(np.asarray(x), dtype=torch.float64).unsqueeze(0)  # copies: edited arrays may be read-only
     rows, cols = geo.rows, geo.cols
     stride, dilation = (rows.stride, cols.stride), (rows.dilation, cols.dilation)
-    w = None if weight is None else torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float64))
-    b = None if bias is None else torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float64))
+    w = None if weight is None else torch.tensor(np.asarray(weight), dtype=torch.float64)
+    b = None if bias is None else torch.tensor(np.asarray(bias), dtype=torch.float64)
     kernel = (rows.kernel, cols.kernel)
     padding = (rows.pad_before, cols.pad_before)
     if geo.op == "conv":

@@ -5,56 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 import torch
 import torchvision
 from PIL import Image
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.models import registry
 from cnnviz.models.weights import cache_path
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
 from tests.conftest import ROOT, encode
-
-TIMEOUT = 120  # the first run loads torch and the model
-
-
-@pytest.fixture(autouse=True)
-def navigation_mode(monkeypatch):
-    """Run the app as the server does once ``st.navigation`` has been called.
-
-    Because a ``pages/`` folder sits beside ``app.py``, Streamlit starts in its legacy multipage mode until
-    the first ``st.navigation`` call turns that off for the whole process. AppTest resets the flag before
-    every run, so its reruns would execute ``pages/home.py`` alone; keep it off as the server does.
-    """
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Each test starts without models or images cached by an earlier one."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    assert_no_exception(at)
-    return at
-
-
-def assert_no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def chart_categories(at: AppTest) -> list[str]:

@@ -42,6 +42,11 @@ def select_option(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def click_key(page, key: str) -> None:
+    """Click the (visible) button of the widget with ``key``, once it is not a stale element of a rerun."""
+    page.locator(f'.st-key-{key}[data-stale="false"] button:visible').click()
+
+
 def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_path):
     page.goto(server)
     page.get_by_role("heading", name="cnnviz").wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -61,14 +66,54 @@ def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_pat
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
 
 
-def test_a_page_url_as_the_first_request_of_a_fresh_server(tmp_path_factory, browser):
-    # A fresh server starts in Streamlit's legacy pages/ mode; the page must still come through app.py.
+def test_a_shared_page_url_as_the_first_request_of_a_fresh_server(tmp_path_factory, browser):
+    # A fresh server starts in Streamlit's legacy pages/ mode; the page must still come through app.py,
+    # on the page and with the state the link names.
     with streamlit_server({"TORCH_HOME": str(tmp_path_factory.mktemp("torch_home"))}) as url:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        page.goto(f"{url}/home")
-        page.get_by_test_id("stPlotlyChart").wait_for(timeout=LOAD_TIMEOUT_MS)
-        assert page.get_by_test_id("stSidebarNav").count() == 0  # no legacy "app / home" navigation
+        page.goto(f"{url}/arithmetic?i=7&step=3")
+        page.get_by_text("Output size: 5 × 5").wait_for(timeout=LOAD_TIMEOUT_MS)
+        page.get_by_text("step 3 of 25").wait_for()
+        nav = page.get_by_test_id("stSidebarNav")
+        assert nav.get_by_text("Convolution arithmetic").count() == 1
+        assert nav.get_by_text("app", exact=True).count() == 0  # no legacy "app / home / arithmetic" list
         assert page.get_by_test_id("stException").count() == 0
         assert page.get_by_test_id("stSelectbox").filter(has_text="Model").count() == 1
         context.close()
+
+
+def test_arithmetic_page_controls_steps_shared_url_and_gif(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{server}/arithmetic")
+    page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_text("Output size: 3 × 3").wait_for()
+
+    page.get_by_text("Max pooling", exact=True).click()  # change a control
+    page.get_by_text("step 1 of 9").wait_for()
+    select_option(page, "Preset", "Padding, strides")  # another control: a preset
+    page.get_by_text("Output size: 3 × 3").wait_for()
+    page.get_by_text("Convolution", exact=True).first.wait_for()
+    click_key(page, "step_forward")  # step the animation
+    page.get_by_text("step 2 of 9").wait_for()
+    page.get_by_text("output (0, 1) =").first.wait_for()
+    page.wait_for_function("() => window.location.search.includes('step=2')")
+    shared = page.url
+    assert "preset=" in shared and "s=2" in shared
+
+    other = context.new_page()  # a classmate opens the shared link
+    other.goto(shared)
+    other.get_by_text("step 2 of 9").wait_for(timeout=LOAD_TIMEOUT_MS)
+    other.get_by_text("Output size: 3 × 3").wait_for()
+    assert other.get_by_text("output (0, 1) =").first.is_visible()
+    assert other.get_by_test_id("stException").count() == 0
+
+    with page.expect_download() as download:
+        click_key(page, "gif")
+    from PIL import Image
+
+    gif = Image.open(download.value.path())
+    assert gif.format == "GIF" and gif.n_frames == 9
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()

@@ -1,0 +1,212 @@
+"""Convolution arithmetic: every case of Dumoulin & Visin, animated with the real numbers PyTorch computes."""
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import arithmetic as ar
+from cnnviz import ui
+from cnnviz.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, num_frames, step_caption, step_figure, views_for
+from cnnviz.formulas import ceil_mode_note, formula_latex, pytorch_code
+from cnnviz.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
+from cnnviz.steps import make_scene, random_values
+
+URL = ui.URL
+PRESETS = {p.key: p for p in ar.PRESETS}
+VIEW_NAMES = {"window": "Sliding window", "scatter": "Scatter (each input adds value × kernel)",
+              "direct": "Direct convolution over the zero-inserted input"}  # fmt: skip
+state = st.session_state
+choice = ui.selection()
+PRESET_KEYS = {"op": "op", "i": "input_size", "k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation",
+               "a": "output_padding"}  # fmt: skip
+
+
+def preset_values(key: str) -> dict:
+    preset = PRESETS[key]
+    values = {k: getattr(preset, field) for k, field in PRESET_KEYS.items()}
+    return {**values, "sq": True, "pm": "number", "ceil": False}
+
+
+def apply_preset() -> None:
+    """on_change of the preset box: set every control to the preset."""
+    if state.preset != "custom":
+        state.update(preset_values(state.preset))
+
+
+def mark_custom() -> None:
+    """Show "custom" once a control departs from the chosen preset."""
+    key = state.get("preset", "custom")
+    if key != "custom" and any(k in state and state[k] != v for k, v in preset_values(key).items()):
+        state.preset = "custom"
+
+
+def edit_values(x, weight, bias):
+    """Editable tables for the input channels, kernels and bias, starting from the random values."""
+    with st.expander("Edit the values", expanded=True):
+        tag = f"{x.shape}-{None if weight is None else weight.shape}"
+        columns = st.columns(x.shape[0] + (0 if weight is None else 1))
+        x = np.stack([columns[c].data_editor(x[c], key=f"edit_x{c}_{tag}") for c in range(x.shape[0])])
+        if weight is not None:
+            box = columns[-1]
+            flat = weight.reshape(-1, weight.shape[-1])
+            weight = box.data_editor(flat, key=f"edit_w_{tag}").reshape(weight.shape)
+            box.caption("Kernels, stacked: " + ("out × in" if geo.op == "conv" else "in × out") + " slices.")
+            if bias is not None:
+                bias = box.data_editor(bias[None, :], key=f"edit_b_{tag}")[0]
+    return np.nan_to_num(np.asarray(x, float)), weight, bias
+
+
+def kernel_editor(name: str) -> np.ndarray:
+    if name.startswith("custom"):
+        n = int(name[-1])
+        start = np.zeros((n, n))
+        start[n // 2, n // 2] = 1
+        return np.nan_to_num(np.asarray(st.data_editor(start, key=f"custom_kernel_{n}"), float))
+    st.dataframe(np.round(KERNELS[name], 3), hide_index=True)
+    return KERNELS[name]
+
+
+st.title("Convolution arithmetic")
+st.caption(
+    "How a convolution, a transposed convolution or a pooling layer moves over its input, cell by cell, with "
+    "the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a copied "
+    "link reproduces this view."
+)
+
+mark_custom()
+op = st.segmented_control("Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op", default="conv",
+                          required=True, bind=URL, width="stretch")  # fmt: skip
+top = st.columns([3, 2], vertical_alignment="bottom")
+top[0].selectbox("Preset: a case of Dumoulin & Visin / conv_arithmetic", ["custom", *PRESETS], key="preset",
+                 bind=URL, format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
+                 on_change=apply_preset)  # fmt: skip
+square = top[1].toggle("Same numbers for height and width", value=True, key="sq", bind=URL)
+
+dims = ("",) if square else ("", "w")
+axis_name = {"": "" if square else " (height)", "w": " (width)"}
+cols = st.columns(6)
+
+
+def sliders(column: int, label: str, key: str, top_value, low: int = 1, default: int = 1) -> dict[str, int]:
+    """One slider per axis (one when height and width share it); width starts at the height's value."""
+    values: dict[str, int] = {}
+    for d in dims:
+        limit = top_value(d) if callable(top_value) else top_value
+        start = values.get("", default)
+        values[d] = ui.bounded_slider(cols[column], label + axis_name[d], key + d, limit, low, start)
+    return values
+
+
+size = sliders(0, "Input size i", "i", 32, default=5)
+kernel = sliders(1, "Kernel size k", "k", 7, default=3)
+stride = sliders(2, "Stride s", "s", 4)
+dilation = {d: 1 for d in dims} if op == "avgpool" else sliders(3, "Dilation d", "d", 4)
+out_pad = {d: 0 for d in dims}
+if op == "transposed":
+    out_pad = sliders(4, "Output padding a", "a", lambda d: ar.max_output_padding(stride[d], dilation[d]), 0, 0)
+modes = {"conv": ["number", "valid", "same", "full"], "transposed": ["number", "valid", "full"]}.get(op, ["number"])
+mode = cols[5].radio("Padding", modes, key="pm", horizontal=True, bind=URL) if len(modes) > 1 else "number"
+padding_value: int | tuple[int, int] | str = mode
+if mode == "number":
+    pads = sliders(5, "Padding p", "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d],
+                                                                 out_pad[d]), 0, 0)  # fmt: skip
+    padding_value = pads[""] if square else (pads[""], pads["w"])
+ceil_mode = cols[4].checkbox("ceil_mode", key="ceil", bind=URL) if op.endswith("pool") else False
+
+pick = (lambda v: v[""]) if square else (lambda v: (v[""], v["w"]))
+try:
+    geo = ar.geometry(op, pick(size), pick(kernel), pick(stride), padding_value, pick(dilation), pick(out_pad),
+                      ceil_mode)  # fmt: skip
+except ValueError as exc:
+    st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
+    st.stop()
+
+with st.container(border=True):
+    st.markdown(f"**Output size: {geo.rows.output} × {geo.cols.output}**")
+    for which, label in (("rows", "height"), ("cols", "width")):
+        if which == "rows" or not square:
+            st.latex(rf"\text{{{label}: }}" + formula_latex(geo, which))
+    if note := ceil_mode_note(geo):
+        st.caption(note)
+
+channel_cols = st.columns([2, 2, 1, 3, 4], vertical_alignment="bottom")
+in_channels = ui.bounded_slider(channel_cols[0], "Input channels", "cin", 3, 1, 1)
+out_channels = in_channels
+use_bias = False
+if not geo.pooling:
+    out_channels = ui.bounded_slider(channel_cols[1], "Output channels", "cout", 2, 1, 1)
+    use_bias = channel_cols[2].checkbox("Bias", value=True, key="bias", bind=URL)
+source = channel_cols[3].radio("Values", ["random", "custom", "image"], key="vals", horizontal=True, bind=URL,
+                               help="Seeded random integers, your own numbers, or a grayscale crop of the "
+                                    "sidebar's image (levels 0–9).")  # fmt: skip
+x, weight, bias = random_values(geo, in_channels, out_channels, ui.seed_control("seed", channel_cols[4]), use_bias)
+if source == "image" and choice.image is not None:
+    x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
+elif source == "custom":
+    x, weight, bias = edit_values(x, weight, bias)
+scene = make_scene(geo, x, weight, bias)
+
+views = views_for(geo)
+anim, mapping, playground, code = st.tabs(["Animation", "Mapping", "Kernel playground", "PyTorch code"])
+with anim:
+    view = views[0]
+    if len(views) > 1:
+        view = st.radio("View", views, format_func=VIEW_NAMES.get, key="view", horizontal=True, bind=URL)
+    frames = num_frames(scene, view)
+    ui.speed_control(st.columns([1, 2])[0])
+
+    @st.fragment(run_every=ui.play_interval())
+    def animation() -> None:
+        index = ui.step_controls(frames)
+        st.markdown(step_caption(scene, index, view))
+        st.plotly_chart(step_figure(scene, index, view), key="step_figure", config={"displayModeBar": False})
+        st.caption("Red boxes: the cells and kernel taps of this step (grey: padding, dotted frame: the input). "
+                   "Orange: the output cell written.")  # fmt: skip
+
+    animation()
+    if frames <= MAX_GIF_FRAMES:
+        st.download_button("Download the animation as GIF", lambda: gif_bytes(scene, view), "convolution.gif",
+                           "image/gif", icon=":material/download:", key="gif")  # fmt: skip
+    else:
+        st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
+
+with mapping:
+    left, right = st.columns(2)
+    left.markdown("**Which input cells and kernel taps feed an output cell?**")
+    out_cell = ui.cell_picker(left, "output", geo.output_size, "out")
+    index = out_cell[0] * geo.cols.output + out_cell[1]
+    left.caption(step_caption(scene, index, "window"))
+    left.plotly_chart(step_figure(scene, index, "window"), key="map_out", config={"displayModeBar": False})
+    right.markdown("**Which output cells does an input cell feed?**")
+    in_cell = ui.cell_picker(right, "input", geo.input_size, "in")
+    right.plotly_chart(feeds_figure(scene, in_cell), key="map_in", config={"displayModeBar": False})
+
+with playground:
+    if geo.op != "conv":
+        st.info("The kernel playground applies a convolution: choose Convolution above.")
+    elif choice.image is None:
+        st.info("Choose an image in the sidebar.")
+    else:
+        name = st.selectbox("Kernel", [*KERNELS, "custom 3×3", "custom 5×5"], key="kernel", bind=URL)
+        kernel_values = kernel_editor(name)
+        gray = grayscale(choice.image)
+        try:
+            play_geo = ar.geometry("conv", gray.shape, kernel_values.shape, (geo.rows.stride, geo.cols.stride),
+                                   padding_value if isinstance(padding_value, str) else
+                                   (geo.rows.pad_before, geo.cols.pad_before),
+                                   (geo.rows.dilation, geo.cols.dilation))  # fmt: skip
+            feature_map = apply_kernel(gray, kernel_values, play_geo)
+            left, right = st.columns(2)
+            left.image(gray, caption=f"Input {gray.shape[0]}×{gray.shape[1]} (grayscale)", clamp=True)
+            low, high = float(feature_map.min()), float(feature_map.max())
+            shown = (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
+            size_text = f"{feature_map.shape[0]}×{feature_map.shape[1]}"
+            right.image(
+                shown,
+                clamp=True,
+                caption=f"Feature map {size_text} (values {low:.2f} … {high:.2f}, shown black to white)",
+            )
+        except ValueError as exc:
+            st.error(f"PyTorch rejects this setting for the image. {exc}")
+
+with code:
+    st.code(pytorch_code(geo, in_channels, out_channels, use_bias), language="python")

@@ -1,0 +1,56 @@
+"""Helpers for Streamlit AppTest tests."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+TIMEOUT = 120  # the first run loads torch and the model
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """Run the app as the server does once ``st.navigation`` has been called.
+
+    Because a ``pages/`` folder sits beside ``app.py``, Streamlit starts in its legacy multipage mode until
+    the first ``st.navigation`` call turns that off for the whole process. AppTest resets the flag before
+    every run, so its reruns would execute the page alone; keep it off as the server does.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Each test starts without models or images cached by an earlier one."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def assert_no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def start(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
+    """Run the app (on ``page`` when given, with ``query`` as the URL's query parameters)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert_no_exception(at)
+    if page:
+        at.switch_page(page).run()
+        assert_no_exception(at)
+    return at

@@ -1,0 +1,190 @@
+"""Streamlit AppTest for the convolution arithmetic page."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnnviz import arithmetic as ar
+from cnnviz.animation import step_caption
+from cnnviz.kernels import grayscale_crop
+from cnnviz.samples import load_sample
+from cnnviz.steps import make_scene, random_values
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+
+PAGE = "pages/arithmetic.py"
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+
+
+def output_size_text(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**Output size"))
+
+
+def step_text(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("step "))
+
+
+def test_default_view_renders_a_step_with_its_numbers():
+    at = start(PAGE)
+    assert at.title[0].value == "Convolution arithmetic"
+    assert output_size_text(at) == "**Output size: 3 × 3**"  # input 5, kernel 3
+    assert step_text(at) == "step 1 of 9"
+    assert any(m.value.startswith("output (0, 0) = ") for m in at.markdown)
+    assert len(at.latex) == 1 and at.latex[0].value.strip("$\n").endswith("= 3")
+    assert at.get("plotly_chart")
+
+
+def test_stepping_forward_and_back():
+    at = start(PAGE)
+    at.button(key="step_forward").click().run()
+    at.button(key="step_forward").click().run()
+    assert step_text(at) == "step 3 of 9"
+    assert any(m.value.startswith("output (0, 2) = ") for m in at.markdown)
+    at.button(key="step_back").click().run()
+    assert step_text(at) == "step 2 of 9"
+    at.slider(key="step").set_value(9).run()
+    assert any(m.value.startswith("output (2, 2) = ") for m in at.markdown)
+    at.button(key="step_first").click().run()
+    assert step_text(at) == "step 1 of 9"
+    assert_no_exception(at)
+
+
+@pytest.mark.parametrize("preset", ar.PRESETS, ids=lambda p: p.key)
+def test_each_preset_sets_the_papers_sizes(preset):
+    at = start(PAGE)
+    at.selectbox(key="preset").set_value(preset.key).run()
+    assert_no_exception(at)
+    n = preset.expected_output
+    assert output_size_text(at) == f"**Output size: {n} × {n}**"
+    assert at.selectbox(key="preset").value == preset.key
+
+
+def test_changing_a_control_marks_the_preset_custom():
+    at = start(PAGE)
+    at.selectbox(key="preset").set_value("dilation").run()
+    at.slider(key="i").set_value(9).run()
+    assert at.selectbox(key="preset").value == "custom"
+    assert output_size_text(at) == "**Output size: 5 × 5**"
+
+
+def test_transposed_views_and_separate_height_and_width():
+    at = start(PAGE)
+    at.button_group(key="op").set_value("transposed").run()
+    assert at.radio(key="view").value == "scatter"
+    assert any(m.value.startswith("Input cell (0, 0)") for m in at.markdown)
+    at.radio(key="view").set_value("direct").run()
+    assert any("zero cells skipped" in m.value for m in at.markdown)
+    at.toggle(key="sq").set_value(False).run()
+    at.slider(key="iw").set_value(4).run()
+    assert output_size_text(at) == "**Output size: 7 × 6**"  # (5-1)+3 and (4-1)+3
+    assert len(at.latex) == 2
+    assert_no_exception(at)
+
+
+def test_rejected_settings_are_explained():
+    at = start(PAGE)
+    at.slider(key="i").set_value(2).run()  # kernel 3 > input 2, no padding
+    assert_no_exception(at)
+    assert any(
+        "PyTorch rejects this setting" in e.value and "larger than the padded input" in e.value for e in at.error
+    )
+    at.radio(key="pm").set_value("same").run()
+    at.slider(key="s").set_value(2).run()
+    assert any("strided" in e.value for e in at.error)
+
+
+def test_pooling_with_ceil_mode():
+    at = start(PAGE)
+    at.button_group(key="op").set_value("maxpool").run()
+    at.slider(key="k").set_value(2).run()
+    at.slider(key="s").set_value(2).run()
+    at.slider(key="p").set_value(1).run()
+    at.checkbox(key="ceil").check().run()
+    assert output_size_text(at) == "**Output size: 3 × 3**"
+    assert any("drops it" in c.value for c in at.caption)
+    assert any(m.value.startswith("output (0, 0) = max(") for m in at.markdown)
+
+
+def test_channels_and_bias():
+    at = start(PAGE)
+    at.slider(key="cin").set_value(3).run()
+    at.slider(key="cout").set_value(2).run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    titles = [a["text"] for a in figure["layout"]["annotations"]]
+    assert "Kernel · ch 3" in titles and any(t.startswith("Output · ch 1") for t in titles)
+    assert step_text(at) == "step 1 of 18"
+    at.checkbox(key="bias").uncheck().run()
+    assert not any("bias" in m.value for m in at.markdown if m.value.startswith("output"))
+
+
+def test_url_state_is_restored_and_invalid_values_are_ignored():
+    at = start(PAGE, {"op": "Transposed convolution", "i": "3", "s": "2", "p": "1", "a": "1", "step": "4"})
+    assert output_size_text(at) == "**Output size: 6 × 6**"
+    assert step_text(at) == "step 4 of 9"
+    bad = start(PAGE, {"op": "nonsense", "i": "999", "k": "x", "s": "-3"})
+    assert output_size_text(bad) == "**Output size: 3 × 3**"  # every bad value fell back to its default
+
+
+def test_values_from_the_image_crop():
+    at = start(PAGE)
+    at.radio(key="vals").set_value("image").run()
+    assert_no_exception(at)
+    image = load_sample(at.sidebar.selectbox(key="sample_name").value)
+    geo = ar.geometry("conv", 5, 3)
+    _, weight, bias = random_values(geo, seed=0)
+    scene = make_scene(geo, grayscale_crop(image, (5, 5))[None], weight, bias)
+    first = next(m.value for m in at.markdown if m.value.startswith("output (0, 0)"))
+    assert first == step_caption(scene, 0)
+
+
+def test_custom_values_start_from_the_random_ones():
+    at = start(PAGE)
+    at.radio(key="vals").set_value("custom").run()
+    assert_no_exception(at)
+    x, weight, bias = random_values(ar.geometry("conv", 5, 3), seed=0)
+    tables = {t.key.split("_")[1]: t.value.to_numpy() for t in at.dataframe if t.key and t.key.startswith("edit_")}
+    np.testing.assert_array_equal(tables["x0"], x[0])
+    np.testing.assert_array_equal(tables["w"], weight.reshape(-1, 3))
+    np.testing.assert_array_equal(tables["b"][0], bias)
+
+
+def test_reroll_changes_the_values():
+    at = start(PAGE)
+    before = next(m.value for m in at.markdown if m.value.startswith("output (0, 0)"))
+    at.button(key="seed_reroll").click().run()
+    assert at.number_input(key="seed").value == 1
+    after = next(m.value for m in at.markdown if m.value.startswith("output (0, 0)"))
+    assert before != after
+
+
+def test_mapping_tab():
+    at = start(PAGE)
+    at.number_input(key="out_row").set_value(2).run()
+    at.number_input(key="out_col").set_value(1).run()
+    assert any(c.value.startswith("output (2, 1) = ") for c in at.caption)
+    at.number_input(key="in_row").set_value(4).run()
+    assert_no_exception(at)
+
+
+def test_kernel_playground_and_code():
+    at = start(PAGE)
+    at.selectbox(key="kernel").set_value("sobel x").run()
+    assert_no_exception(at)
+    playground = at.tabs[2]
+    assert len(playground.image) == 2
+    assert playground.image[1].proto.imgs[0].caption.startswith("Feature map 62×62")  # 64×64 sample, 3×3 kernel
+    assert "nn.Conv2d(1, 1, kernel_size=3, stride=1, padding=0, dilation=1, bias=True)" in at.code[0].value
+
+
+def test_play_advances_and_stops_at_the_end():
+    at = start(PAGE)
+    at.button(key="step_play").click().run()  # starts the player: the first tick moves one step on
+    assert_no_exception(at)
+    assert step_text(at) == "step 2 of 9"
+    assert at.button(key="step_play").proto.help == "Pause"
+    at.slider(key="step").set_value(9).run()  # a tick at the last step stops the player
+    at.run()
+    assert at.button(key="step_play").proto.help == "Play"
+    assert step_text(at) == "step 9 of 9"
