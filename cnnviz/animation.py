@@ -56,6 +56,7 @@ class Panel:
     offset: tuple[int, int] = (0, 0)  # grid coordinates of z[0, 0] (negative inside padding)
     real: tuple[int, int] | None = None  # the unpadded extent (rows, cols) drawn as a frame
     zmid: float | None = None
+    text: np.ndarray | None = None  # values to write in the cells, where they differ from z (NaN in z)
 
 
 def _cell_rects(cells, offset, ref, color, width=3) -> list[dict]:
@@ -75,7 +76,8 @@ def _heatmap(panel: Panel) -> go.Heatmap:
     finite = np.where(np.isfinite(z), z, np.nan)
     text = None
     if small:
-        text = [[("" if np.isnan(v) else fmt(float(v))) for v in row] for row in panel.z]
+        shown = panel.z if panel.text is None else panel.text
+        text = [[("" if np.isnan(v) else fmt(float(v))) for v in row] for row in shown]
     return go.Heatmap(
         z=np.where(np.isinf(z), np.nan, finite),
         colorscale=panel.colorscale,
@@ -170,12 +172,19 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
     if geo.op == "avgpool":
         vals = " + ".join(fmt(t.value) for t in st.taps)
         return f"{where} = ({vals}) / {st.divisor} = {fmt(st.value)}"
-    terms = [f"{fmt(t.value)}·{fmt(t.weight)}" for t in st.taps if view == "window" or t.value != 0]
-    shown = " + ".join(terms[:40]) + (" + …" if len(terms) > 40 else "")
-    products = sum(t.product for t in st.taps)
     bias = "" if st.bias is None else f" + bias {fmt(st.bias)}"
     zeros = " (zero cells skipped)" if view == "direct" else ""
-    return f"{where} = {shown or '0'}{zeros} = {fmt(products)}{bias} = {fmt(st.value)}"
+    sums, parts = [], []
+    for channel in range(scene.in_channels):
+        taps = [t for t in st.taps if t.channel == channel]
+        terms = [f"{fmt(t.value)}·{fmt(t.weight)}" for t in taps if view == "window" or t.value != 0]
+        shown = " + ".join(terms[:40]) + (" + …" if len(terms) > 40 else "")
+        sums.append(fmt(sum(t.product for t in taps)))
+        parts.append(shown or "0")
+    if scene.in_channels == 1:
+        return f"{where} = {parts[0]}{zeros} = {sums[0]}{bias} = {fmt(st.value)}"
+    per_channel = "; ".join(f"ch {c + 1}: {p} = {v}" for c, (p, v) in enumerate(zip(parts, sums, strict=True)))
+    return f"{where}: {per_channel}{zeros}. Sum {' + '.join(sums)}{bias} = {fmt(st.value)}"
 
 
 def _window_figure(scene: Scene, st: Step, direct: bool, fed: set[tuple[int, int]] | None, picked) -> go.Figure:
@@ -184,17 +193,22 @@ def _window_figure(scene: Scene, st: Step, direct: bool, fed: set[tuple[int, int
     grid = direct_grid(scene) if direct else None
     rows: list[list[Panel | None]] = []
     for ic in channels:
-        if direct:
-            z, offset, real = grid.values[ic], (0, 0), None
+        text = None
+        if direct:  # inserted and padding zeros are left grey, with their 0 written in
+            holds = (grid.source_rows[:, None] >= 0) & (grid.source_cols[None, :] >= 0)
+            z, offset, real, text = np.where(holds, grid.values[ic], np.nan), (0, 0), None, grid.values[ic]
             label = f"Zero-inserted, padded input{_channel_label(ic, scene.in_channels)}"
+        elif geo.op == "transposed":  # its padding crops the output; the input itself is not padded
+            z, offset, real = scene.x[ic], (0, 0), None
+            label = f"Input{_channel_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}"
         else:
             z, offset = _padded_input(scene, ic)
             real = geo.input_size
             label = f"Input{_channel_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}"
             if geo.rows.padded != geo.rows.size or geo.cols.padded != geo.cols.size:
                 label += f" (padded to {geo.rows.padded}×{geo.cols.padded})"
-        row: list[Panel | None] = [Panel(label, z, "Blues", offset, real)]
-        if not geo.pooling:
+        row: list[Panel | None] = [Panel(label, z, "Blues", offset, real, text=text)]
+        if not geo.pooling and fed is None:
             kernel = scene.weight[st.out_channel, ic] if geo.op == "conv" else scene.weight[ic, st.out_channel]
             if direct:
                 kernel = kernel[::-1, ::-1]

@@ -55,13 +55,14 @@ def edit_values(x, weight, bias):
     return np.nan_to_num(np.asarray(x, float)), weight, bias
 
 
-def kernel_editor(name: str) -> np.ndarray:
+def kernel_editor(name: str, box) -> np.ndarray:
+    """The named kernel as a table, or an editable one (starting as the identity) for the custom kernels."""
     if name.startswith("custom"):
         n = int(name[-1])
         start = np.zeros((n, n))
         start[n // 2, n // 2] = 1
-        return np.nan_to_num(np.asarray(st.data_editor(start, key=f"custom_kernel_{n}"), float))
-    st.dataframe(np.round(KERNELS[name], 3), hide_index=True)
+        return np.nan_to_num(np.asarray(box.data_editor(start, key=f"custom_kernel_{n}"), float))
+    box.dataframe(np.round(KERNELS[name], 3), hide_index=True)
     return KERNELS[name]
 
 
@@ -159,8 +160,8 @@ with anim:
         index = ui.step_controls(frames)
         st.markdown(step_caption(scene, index, view))
         st.plotly_chart(step_figure(scene, index, view), key="step_figure", config={"displayModeBar": False})
-        st.caption("Red boxes: the cells and kernel taps of this step (grey: padding, dotted frame: the input). "
-                   "Orange: the output cell written.")  # fmt: skip
+        st.caption("Red boxes: the cells and kernel taps of this step (grey: padding or inserted zeros; dotted "
+                   "frame: the input). Orange: the output cell written.")  # fmt: skip
 
     animation()
     if frames <= MAX_GIF_FRAMES:
@@ -186,8 +187,10 @@ with playground:
     elif choice.image is None:
         st.info("Choose an image in the sidebar.")
     else:
-        name = st.selectbox("Kernel", [*KERNELS, "custom 3×3", "custom 5×5"], key="kernel", bind=URL)
-        kernel_values = kernel_editor(name)
+        left, middle, right = st.columns([2, 1, 2])
+        name = middle.selectbox("Kernel", [*KERNELS, "custom 3×3", "custom 5×5"], key="kernel", bind=URL)
+        kernel_values = kernel_editor(name, middle)
+        middle.caption("Stride, padding and dilation are the ones set above.")
         gray = grayscale(choice.image)
         try:
             play_geo = ar.geometry("conv", gray.shape, kernel_values.shape, (geo.rows.stride, geo.cols.stride),
@@ -195,14 +198,14 @@ with playground:
                                    (geo.rows.pad_before, geo.cols.pad_before),
                                    (geo.rows.dilation, geo.cols.dilation))  # fmt: skip
             feature_map = apply_kernel(gray, kernel_values, play_geo)
-            left, right = st.columns(2)
-            left.image(gray, caption=f"Input {gray.shape[0]}×{gray.shape[1]} (grayscale)", clamp=True)
+            left.image(gray, caption=f"Input {gray.shape[0]}×{gray.shape[1]} (grayscale)", clamp=True, width="stretch")
             low, high = float(feature_map.min()), float(feature_map.max())
             shown = (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
             size_text = f"{feature_map.shape[0]}×{feature_map.shape[1]}"
             right.image(
                 shown,
                 clamp=True,
+                width="stretch",
                 caption=f"Feature map {size_text} (values {low:.2f} … {high:.2f}, shown black to white)",
             )
         except ValueError as exc:

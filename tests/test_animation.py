@@ -105,3 +105,32 @@ def test_largest_settings_stay_under_a_megabyte(args, view):
     payload = step_figure(scene, num_frames(scene, view) // 2, view).to_json()
     assert len(payload.encode()) <= 1_000_000
     assert json.loads(payload)["data"]
+
+
+def test_transposed_mapping_view_shows_the_unpadded_input():
+    scene = scene_for("transposed", 3, 3, 2, 1, 1, 1)
+    figure = step_figure(scene, 7, "window")  # which inputs feed output (1, 1)
+    assert np.array(figure.data[0].z).shape == (3, 3)
+    red = [s for s in figure.layout.shapes if s.line.color == "#d62728" and s.xref == "x"]
+    centres = {((s.y0 + s.y1) / 2, (s.x0 + s.x1) / 2) for s in red}
+    assert centres == ar.input_cells("transposed", 3, 3, (1, 1), 2, 1, 1, 1)
+
+
+def test_direct_view_greys_the_inserted_zeros():
+    scene = scene_for("transposed", 2, 3, 2)
+    z = np.array(step_figure(scene, 0, "direct").data[0].z, dtype=float)
+    assert z.shape == (7, 7)
+    assert np.isfinite(z).sum() == 4  # only the four input values are coloured
+    assert np.isfinite(z[2, 2]) and np.isnan(z[3, 3])
+
+
+def test_caption_sums_each_input_channel_then_adds_the_bias():
+    geo = ar.geometry("conv", 2, 2)
+    x = np.stack([np.ones((2, 2)), 2 * np.ones((2, 2))])
+    scene = make_scene(geo, x, np.ones((1, 2, 2, 2)), np.array([-1.0]))
+    caption = step_caption(scene, 0)
+    assert (
+        caption
+        == "output (0, 0): ch 1: 1·1 + 1·1 + 1·1 + 1·1 = 4; ch 2: 2·1 + 2·1 + 2·1 + 2·1 = 8. Sum 4 + 8 + bias -1 = 11"
+    )
+    assert scene.output[0, 0, 0] == 11
