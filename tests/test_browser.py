@@ -75,11 +75,11 @@ def test_a_shared_page_url_as_the_first_request_of_a_fresh_server(tmp_path_facto
         page.goto(f"{url}/arithmetic?i=7&step=3")
         page.get_by_text("Output size: 5 × 5").wait_for(timeout=LOAD_TIMEOUT_MS)
         page.get_by_text("step 3 of 25").wait_for()
+        page.get_by_test_id("stSelectbox").filter(has_text="Model").wait_for()  # the sidebar of app.py
         nav = page.get_by_test_id("stSidebarNav")
-        assert nav.get_by_text("Convolution arithmetic").count() == 1
+        nav.get_by_text("Convolution arithmetic").wait_for()
         assert nav.get_by_text("app", exact=True).count() == 0  # no legacy "app / home / arithmetic" list
         assert page.get_by_test_id("stException").count() == 0
-        assert page.get_by_test_id("stSelectbox").filter(has_text="Model").count() == 1
         context.close()
 
 
@@ -106,7 +106,7 @@ def test_arithmetic_page_controls_steps_shared_url_and_gif(server, browser):
     other.goto(shared)
     other.get_by_text("step 2 of 9").wait_for(timeout=LOAD_TIMEOUT_MS)
     other.get_by_text("Output size: 3 × 3").wait_for()
-    assert other.get_by_text("output (0, 1) =").first.is_visible()
+    other.get_by_text("output (0, 1) =").first.wait_for()
     assert other.get_by_test_id("stException").count() == 0
 
     with page.expect_download() as download:
