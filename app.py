@@ -3,6 +3,9 @@
 import streamlit as st
 
 from cnnviz import ui
+from cnnviz.memory import keep_freed_memory
+
+keep_freed_memory()  # reuse freed memory for activations instead of page faulting on each pass
 
 st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="wide")
 

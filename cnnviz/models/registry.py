@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -20,6 +20,7 @@ from torch import nn
 from torchvision.transforms import v2
 
 from cnnviz.models.embedded import EMBEDDED_NAME, load_embedded
+from cnnviz.models.state import model_lock
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
 
 TORCHVISION_MODELS: tuple[str, ...] = (
@@ -70,7 +71,11 @@ class LoadedModel:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     card: ModelCard
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The module's lock (see :func:`cnnviz.models.state.model_lock`)."""
+        return model_lock(self.module)
 
     @property
     def classes(self) -> tuple[str, ...]:

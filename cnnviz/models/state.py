@@ -1,0 +1,74 @@
+"""Shared models are shared state: one lock per model, and a guard that leaves a model exactly as found."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+_locks: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The one re-entrant lock of ``model``: hold it while running it, hooking it or touching its grads."""
+    with _locks_guard:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.RLock()
+        return lock
+
+
+@contextmanager
+def preserved(model: nn.Module) -> Iterator[nn.Module]:
+    """Restore every module's train/eval mode, every parameter's ``requires_grad`` and ``.grad`` afterwards,
+    and remove any hook registered inside the block that is still there, even when the block fails."""
+    modes = {m: m.training for m in model.modules()}
+    params = list(model.parameters())
+    requires = [p.requires_grad for p in params]
+    grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
+    hooks_before = {m: _hook_ids(m) for m in model.modules()}
+    try:
+        yield model
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
+        with torch.no_grad():
+            for p, flag, grad in zip(params, requires, grads, strict=True):
+                p.requires_grad_(flag)
+                p.grad = grad
+        for module, before in hooks_before.items():
+            _remove_hooks_added(module, before)
+
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks_with_kwargs",
+)
+
+
+def _hook_ids(module: nn.Module) -> dict[str, set[int]]:
+    return {name: set(getattr(module, name, {}).keys()) for name in _HOOK_DICTS[:4]}
+
+
+def _remove_hooks_added(module: nn.Module, before: dict[str, set[int]]) -> None:
+    for name, ids in before.items():
+        hooks = getattr(module, name, {})
+        for hook_id in [k for k in hooks if k not in ids]:
+            hooks.pop(hook_id, None)
+            for extra in _HOOK_DICTS[4:]:
+                getattr(module, extra, {}).pop(hook_id, None)
+
+
+def hook_count(model: nn.Module) -> int:
+    """How many forward / backward hooks are registered anywhere in ``model`` (tests use it)."""
+    return sum(len(getattr(m, name, {})) for m in model.modules() for name in _HOOK_DICTS[:4])
