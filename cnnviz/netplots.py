@@ -1,0 +1,212 @@
+"""Pictures of a network's insides: filter mosaics, feature-map grids, overlays, the network overview and
+the stage diagram. Grids meant for looking are images (small and fast); those meant for reading values
+are Plotly heatmaps with the values on hover."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Literal
+
+import numpy as np
+import plotly.colors
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw, ImageFont
+
+from cnnviz.architecture import Summary
+
+Scale = Literal["unit", "module", "global"]
+COLORMAPS = ("viridis", "cividis", "inferno", "magma")
+"""Sequential colour maps for activations; cividis is designed for colour-vision deficiencies."""
+
+
+@functools.lru_cache(maxsize=16)
+def colormap(name: str) -> np.ndarray:
+    """A 256×3 uint8 lookup table of Plotly's colour scale ``name`` (read-only, cached)."""
+    samples = plotly.colors.sample_colorscale(name.capitalize(), list(np.linspace(0, 1, 256)))
+    rgb = [plotly.colors.unlabel_rgb(c) if c.startswith("rgb") else plotly.colors.hex_to_rgb(c) for c in samples]
+    table = np.clip(np.rint(np.array(rgb, dtype=float)), 0, 255).astype(np.uint8)
+    table.flags.writeable = False
+    return table
+
+
+def normalise(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Values mapped to [0, 1] between ``low`` and ``high`` (a constant map becomes 0)."""
+    span = high - low
+    return np.clip((values - low) / span, 0, 1) if span > 0 else np.zeros_like(values, dtype=float)
+
+
+def colourise(values01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+    """[0, 1] values to RGB uint8 through a colour map."""
+    return colormap(cmap)[np.clip(np.rint(values01 * 255), 0, 255).astype(int)]
+
+
+def _mosaic(tiles: np.ndarray, columns: int | None = None, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Tiles (n, h, w[, c]) laid out row by row with ``gap`` cells of ``fill`` between them."""
+    n, h, w = tiles.shape[:3]
+    columns = columns or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / columns)
+    shape = (rows * (h + gap) - gap, columns * (w + gap) - gap, *tiles.shape[3:])
+    grid = np.full(shape, fill, dtype=float if np.isnan(fill) else tiles.dtype)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tiles[i]
+    return grid
+
+
+def filter_figure(tiles: np.ndarray, labels: list[str], title: str) -> go.Figure:
+    """Kernel slices (n, kh, kw) as a mosaic heatmap, diverging and centred at zero, values on hover."""
+    n, kh, kw = tiles.shape
+    columns = max(1, math.ceil(math.sqrt(n)))
+    grid = _mosaic(tiles.astype(np.float32), columns)
+    which = _mosaic(np.repeat(np.arange(n)[:, None, None], kh * kw, 1).reshape(n, kh, kw).astype(float), columns)
+    names = np.array([*labels, ""])[np.nan_to_num(which, nan=n).astype(int)]
+    limit = float(np.nanmax(np.abs(grid))) or 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid, customdata=names, colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit,
+            hovertemplate="%{customdata}<br>weight %{z:.4f}<extra></extra>", xgap=0, ygap=0,
+            colorbar={"title": "weight"},
+        )
+    )  # fmt: skip
+    side = min(900, max(300, 14 * grid.shape[0]))
+    figure.update_layout(title=title, height=side + 80, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                         plot_bgcolor="white")  # fmt: skip
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    return figure
+
+
+def rgb_filters_image(weight: np.ndarray, cell: int = 24) -> Image.Image:
+    """First-layer filters (out, 3, kh, kw) as RGB composites on one shared scale: 0 is mid grey."""
+    limit = float(np.abs(weight).max()) or 1.0
+    tiles = np.clip((weight / (2 * limit) + 0.5) * 255, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    tiles = np.repeat(np.repeat(tiles, max(1, cell // tiles.shape[1]), 1), max(1, cell // tiles.shape[2]), 2)
+    return Image.fromarray(_mosaic(tiles, gap=2, fill=255).astype(np.uint8))
+
+
+def feature_grid_image(
+    maps: np.ndarray, order: list[int], low: np.ndarray, high: np.ndarray, cmap: str = "viridis", tile: int = 64
+) -> Image.Image:
+    """Channels ``order`` of ``maps`` (C, H, W) as a labelled grid; ``low``/``high`` give each channel's
+    colour range (per channel, per layer or across layers, as the caller chose)."""
+    tiles = []
+    font = ImageFont.load_default(size=11)
+    for c in order:
+        coloured = Image.fromarray(colourise(normalise(maps[c], float(low[c]), float(high[c])), cmap))
+        coloured = coloured.resize(
+            (tile, tile), Image.Resampling.NEAREST if maps.shape[-1] < tile else Image.Resampling.BILINEAR
+        )
+        canvas = Image.new("RGB", (tile, tile + 14), "white")
+        canvas.paste(coloured, (0, 14))
+        ImageDraw.Draw(canvas).text((2, 1), f"ch {c}", fill=(40, 40, 40), font=font)
+        tiles.append(np.asarray(canvas))
+    if not tiles:
+        return Image.new("RGB", (tile, tile), "white")
+    columns = max(1, min(len(tiles), 12))
+    return Image.fromarray(_mosaic(np.stack(tiles), columns, gap=4, fill=255).astype(np.uint8))
+
+
+def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.Figure:
+    """One channel enlarged, values on hover."""
+    figure = go.Figure(go.Heatmap(z=values.astype(np.float32), colorscale=cmap.capitalize(),
+                                  hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))  # fmt: skip
+    figure.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    return figure
+
+
+def overlay(image: Image.Image, values: np.ndarray, opacity: float = 0.5, cmap: str = "viridis") -> Image.Image:
+    """A map (any size) stretched bilinearly over ``image`` and blended with it."""
+    heat = Image.fromarray((normalise(values, float(values.min()), float(values.max())) * 255).astype(np.uint8))
+    heat = heat.resize(image.size, Image.Resampling.BILINEAR)
+    coloured = Image.fromarray(colourise(np.asarray(heat) / 255.0, cmap))
+    return Image.blend(image.convert("RGB"), coloured, opacity)
+
+
+def overview_image(
+    image: np.ndarray, stages: list[tuple[str, np.ndarray]], cmap: str = "viridis", tile: int = 22, rows: int = 16
+) -> Image.Image:
+    """CNN Explainer's overview: the input's channels, then every stage's maps as columns of thumbnails
+    (each stage on its own colour range), left to right. ``image`` is (3, H, W) in [0, 1]."""
+    font = ImageFont.load_default(size=11)
+    header, gap = 30, 14
+    columns = []
+    tints = np.eye(3)
+    rgb = [np.clip(image[c][..., None] * tints[c] * 255, 0, 255).astype(np.uint8) for c in range(3)]
+    columns.append(("input", [Image.fromarray(t) for t in rgb]))
+    for name, maps in stages:
+        low, high = float(maps.min()), float(maps.max())
+        columns.append((name, [Image.fromarray(colourise(normalise(m, low, high), cmap)) for m in maps]))
+    widths = [math.ceil(len(tiles) / rows) * (tile + 2) for _, tiles in columns]
+    width = sum(widths) + gap * (len(columns) + 1)
+    height = header + rows * (tile + 2) + 4
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = gap
+    for (name, tiles), col_width in zip(columns, widths, strict=True):
+        label = name.split(".")[-1]
+        draw.text((x, 2), label, fill=(30, 30, 30), font=font)
+        draw.text((x, 15), f"{len(tiles)}×{tiles[0].size[1]}²", fill=(110, 110, 110), font=font)
+        for i, t in enumerate(tiles):
+            c, r = divmod(i, rows)
+            canvas.paste(
+                t.resize((tile, tile), Image.Resampling.NEAREST), (x + c * (tile + 2), header + r * (tile + 2))
+            )
+        x += col_width + gap
+    return canvas
+
+
+def _stages(summary: Summary) -> list[tuple[str, list]]:
+    """Group the layer table into stages: top-level modules, a long plain stack split at its pools."""
+    groups: dict[str, list] = {}
+    for layer in summary.layers:
+        parts = layer.name.split(".")
+        groups.setdefault(parts[0], []).append(layer)
+    stages: list[tuple[str, list]] = []
+    for name, layers in groups.items():
+        if len(layers) <= 8:
+            stages.append((name, layers))
+            continue
+        if any("Pool" in layer.kind for layer in layers[:-1]):
+            block, current = 1, []
+            for layer in layers:
+                current.append(layer)
+                if "Pool" in layer.kind:
+                    stages.append((f"{name} block {block}", current))
+                    block, current = block + 1, []
+            if current:
+                stages.append((f"{name} block {block}", current))
+            continue
+        sub: dict[str, list] = {}
+        for layer in layers:
+            parts = layer.name.split(".")
+            sub.setdefault(".".join(parts[:2]), []).append(layer)
+        stages.extend(sub.items())
+    return stages
+
+
+def stage_diagram(summary: Summary) -> go.Figure:
+    """The network's stages as a row of boxes, each with its output shape and parameter count."""
+    stages = _stages(summary)
+    shapes, annotations = [], []
+    for i, (name, layers) in enumerate(stages):
+        shape = layers[-1].output_shape
+        spatial = shape[-1] if len(shape) == 3 else 1
+        height = 0.35 + 0.65 * math.log2(spatial + 1) / math.log2(summary.input_size[0] + 1)
+        params = sum(layer.params for layer in layers)
+        colour = "#c6dbef" if len(shape) == 3 else "#fdd0a2"
+        shapes.append({"type": "rect", "x0": i + 0.08, "x1": i + 0.92, "y0": -height / 2, "y1": height / 2,
+                       "fillcolor": colour, "line": {"color": "#4c78a8"}})  # fmt: skip
+        text = f"<b>{name}</b><br>{'×'.join(map(str, shape))}<br>{params:,} params"
+        annotations.append({"x": i + 0.5, "y": 0, "text": text, "showarrow": False, "font": {"size": 10}})
+        if i:
+            annotations.append({"x": i + 0.08, "y": 0, "ax": i - 0.08, "ay": 0, "xref": "x", "yref": "y",
+                                "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2, "text": ""})  # fmt: skip
+    figure = go.Figure()
+    figure.update_layout(shapes=shapes, annotations=annotations, height=230, plot_bgcolor="white",
+                         margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
+    figure.update_xaxes(visible=False, range=[0, max(len(stages), 1)])
+    figure.update_yaxes(visible=False, range=[-0.55, 0.55])
+    return figure

@@ -1,0 +1,161 @@
+"""Inside the network: architecture, filters, feature maps, the network overview and what a channel likes."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnnviz import netplots, ui
+from cnnviz.architecture import field_text, summarize
+from cnnviz.data.shapes import generate
+from cnnviz.features import activations, conv_layers
+from cnnviz.maximize import channel_means, maximize_channel, top_images
+from cnnviz.plots import probability_bars
+from cnnviz.predict import predict
+from cnnviz.train import to_tensor
+
+URL = ui.URL
+POOL_SEED, POOL_SIZE = 4242, 600  # synthetic images searched for a channel's favourites
+choice = ui.selection()
+model = choice.model
+key = model.spec.key
+
+
+@st.cache_resource(show_spinner="Tracing the network…", max_entries=8)
+def layer_table(model_key: str, _model):
+    return summarize(_model.module, _model.input_size)
+
+
+@st.cache_resource(show_spinner="Scoring synthetic images…", max_entries=16)
+def pool_scores(model_key: str, layer: str, _model):
+    pool = generate(POOL_SIZE, POOL_SEED)
+    return pool, channel_means(_model.module, to_tensor(pool.images, _model.mean, _model.std), layer)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def global_ranges(model_key: str, digest: str, layers: tuple[str, ...], _model, _x) -> tuple[float, float]:
+    acts = activations(_model.module, _x, layers)
+    return min(float(a.min()) for a in acts.values()), max(float(a.max()) for a in acts.values())
+
+
+st.title("Inside the network")
+st.caption(f"{model.card.architecture}: its layers, its learned filters, and what each layer sees in the image.")
+table = layer_table(key, model)
+spatial = [layer for layer in table.layers if len(layer.output_shape) == 3]
+tabs = st.tabs(["Architecture", "Filters", "Feature maps", "Overview", "What a channel likes"], key="tab", bind=URL)
+
+with tabs[0]:
+    st.plotly_chart(netplots.stage_diagram(table), key="stages", config={"displayModeBar": False})
+    frame = pd.DataFrame(
+        [{"layer": layer.name, "type": layer.kind, "output": "×".join(map(str, layer.output_shape)),
+          "params": layer.params, "receptive field": field_text(layer.field)[0], "jump": field_text(layer.field)[1],
+          "start": field_text(layer.field)[2], "MACs": layer.macs} for layer in table.layers]
+    )  # fmt: skip
+    st.dataframe(frame, hide_index=True, height=420)
+    h, w = table.input_size
+    st.markdown(
+        f"**Totals** at {h}×{w}: {table.total_params:,} parameters, {table.total_macs / 1e6:,.1f} M "
+        "multiply-accumulates. Receptive field: input pixels one unit sees; jump: pixels between neighbouring "
+        "units; start: centre of the first unit's field."
+    )
+
+with tabs[1]:
+    convs = conv_layers(model.module)
+    layer = st.selectbox("Conv layer", convs, key="filter_layer", bind=URL)
+    weight = dict(model.module.named_modules())[layer].weight.detach().numpy()
+    out_ch, in_ch = weight.shape[:2]
+    modes = (["RGB composites"] if in_ch == 3 else []) + [
+        "one filter, every input channel",
+        "one input channel, every filter",
+    ]
+    mode = st.radio("Show", modes, key="filter_mode", horizontal=True)
+    if mode == "RGB composites":
+        st.image(netplots.rgb_filters_image(weight), caption=f"{out_ch} filters of {layer}; grey is 0")
+        mode = "one filter, every input channel"
+        st.caption("Every weight, on hover:")
+    limit = out_ch if mode.startswith("one filter") else in_ch
+    index = ui.bounded_slider(st, "Filter" if limit == out_ch else "Input channel", "filter_index", limit - 1, 0, 0)
+    tiles = weight[index] if limit == out_ch else weight[:, index]
+    labels = [f"filter {index}, input channel {i}" for i in range(len(tiles))] if limit == out_ch else \
+             [f"filter {i}, input channel {index}" for i in range(len(tiles))]  # fmt: skip
+    title = f"{layer}: filter {index}" if limit == out_ch else f"{layer}: input channel {index} of every filter"
+    st.plotly_chart(netplots.filter_figure(tiles[:1024], labels[:1024], title), key="filters")
+
+if choice.image is None:
+    for tab in tabs[2:4]:
+        tab.info("Choose an image in the sidebar.")
+else:
+    x = model.preprocess(choice.image)
+    digest = hashlib.sha1(np.asarray(choice.image).tobytes()).hexdigest()
+    with tabs[2]:
+        names = [layer.name for layer in spatial]
+        cols = st.columns(4)
+        layer = cols[0].selectbox("Layer", names, key="map_layer", bind=URL)
+        scale = cols[1].radio("Colour range", ["unit", "module", "global"], key="map_scale", bind=URL,
+                              help="Per channel, per layer, or across every layer (CNN Explainer's Unit / Module / "
+                                   "Global).")  # fmt: skip
+        sort = cols[2].radio("Order", ["channel", "mean", "max"], key="map_sort", bind=URL)
+        cmap = cols[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap", bind=URL)
+        maps = activations(model.module, x, [layer])[layer][0].numpy()
+        count = maps.shape[0]
+        shown = ui.bounded_slider(st, "Channels shown", "map_count", count, 1, min(count, 48))
+        order = list(range(count))
+        if sort != "channel":
+            stat = maps.reshape(count, -1).mean(1) if sort == "mean" else maps.reshape(count, -1).max(1)
+            order = list(np.argsort(-stat, kind="stable"))
+        order = order[:shown]
+        if scale == "unit":
+            low, high = maps.reshape(count, -1).min(1), maps.reshape(count, -1).max(1)
+        else:
+            lo, hi = (float(maps.min()), float(maps.max())) if scale == "module" else \
+                global_ranges(key, digest, tuple(names), model, x)  # fmt: skip
+            low, high = np.full(count, lo), np.full(count, hi)
+        grid_caption = f"{layer}: {count} channels of {maps.shape[1]}×{maps.shape[2]}, colour range per {scale}"
+        st.image(netplots.feature_grid_image(maps, order, low, high, cmap), caption=grid_caption)
+        channel = st.selectbox("Enlarge channel", order, key="map_channel")
+        left, right = st.columns(2)
+        left.plotly_chart(netplots.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
+        opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.5, key="map_opacity")
+        right.image(
+            netplots.overlay(choice.image, maps[channel], opacity, cmap), caption="over the input", width="stretch"
+        )
+
+    with tabs[3]:
+        if model.spec.source != "embedded":
+            st.info("The overview shows every stage of the embedded TinyVGG; for this model use Feature maps.")
+        else:
+            stages = [layer.name for layer in spatial if layer.kind in ("Conv2d", "ReLU", "MaxPool2d")]
+            acts = activations(model.module, x, stages)
+            picture = x[0].numpy() * np.array(model.std)[:, None, None] + np.array(model.mean)[:, None, None]
+            overview = netplots.overview_image(picture, [(n, acts[n][0].numpy()) for n in stages])
+            st.image(overview, caption="Input channels, then each conv, ReLU and pooling stage (own range each)")
+            st.plotly_chart(probability_bars(predict(model, choice.image)), key="overview_probs")
+
+with tabs[4]:
+    convs = conv_layers(model.module)
+    cols = st.columns(3)
+    layer = cols[0].selectbox("Layer", convs, index=len(convs) - 1, key="max_layer", bind=URL)
+    channels = dict(model.module.named_modules())[layer].out_channels
+    channel = int(cols[1].number_input("Channel", 0, channels - 1, 0, key="max_channel", bind=URL))
+    steps = int(cols[2].select_slider("Steps", [16, 32, 64, 128, 256], 128 if key == "tinyvgg" else 64,
+                                      key="max_steps", bind=URL))  # fmt: skip
+    store = st.session_state.setdefault("_maximised", {})
+    wanted = (key, layer, channel, steps)
+    if st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:"):
+        bar = st.progress(0.0, text="Optimising the image…")
+        store[wanted] = maximize_channel(
+            model.module, layer, channel, model.input_size, model.mean, model.std, steps,
+            progress=lambda i, n: bar.progress(i / n, text=f"step {i} of {n}"),
+        )  # fmt: skip
+        bar.empty()
+    if wanted in store:
+        st.image(store[wanted], caption=f"An image that {layer} channel {channel} responds to strongly", width=320)
+    if model.spec.source == "embedded":
+        pool, scores = pool_scores(key, layer, model)
+        best = top_images(scores, channel, 8)
+        st.markdown(f"**Synthetic images that excite channel {channel} most** (of {POOL_SIZE})")
+        grid = st.columns(8)
+        for column, (i, score) in zip(grid, best, strict=False):
+            label = model.classes[int(pool.labels[i])]
+            column.image(pool.images[i], caption=f"{label} · {score:.2f}", width="stretch")

@@ -1,0 +1,95 @@
+"""cnnviz.netplots: what each picture holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.colors
+import pytest
+import torchvision
+from PIL import Image
+
+from cnnviz.architecture import summarize
+from cnnviz.models.embedded import load_embedded
+from cnnviz.netplots import (
+    _mosaic,
+    colormap,
+    feature_grid_image,
+    filter_figure,
+    normalise,
+    overlay,
+    overview_image,
+    rgb_filters_image,
+    stage_diagram,
+)
+
+
+def test_colormap_follows_plotly():
+    table = colormap("viridis")
+    assert table.shape == (256, 3) and table.dtype == np.uint8
+    first, last = plotly.colors.sequential.Viridis[0], plotly.colors.sequential.Viridis[-1]
+    assert tuple(table[0]) == plotly.colors.hex_to_rgb(first) and tuple(table[-1]) == plotly.colors.hex_to_rgb(last)
+
+
+def test_normalise():
+    np.testing.assert_allclose(normalise(np.array([0.0, 5.0, 10.0]), 0, 10), [0, 0.5, 1])
+    assert normalise(np.ones(3), 1, 1).tolist() == [0, 0, 0]
+
+
+def test_mosaic_places_tiles_row_by_row():
+    tiles = np.arange(5 * 2 * 2, dtype=float).reshape(5, 2, 2)
+    grid = _mosaic(tiles, columns=3)
+    assert grid.shape == (5, 8)
+    np.testing.assert_array_equal(grid[0:2, 3:5], tiles[1])
+    np.testing.assert_array_equal(grid[3:5, 0:2], tiles[3])
+    assert np.isnan(grid[2]).all() and np.isnan(grid[3:5, 6:8]).all()
+
+
+def test_filter_figure_is_centred_at_zero_with_values_on_hover():
+    tiles = np.array([[[1.0, -2.0], [0.5, 0.0]], [[0.0, 3.0], [-1.0, 1.0]]])
+    figure = filter_figure(tiles, ["a", "b"], "t")
+    heat = figure.data[0]
+    assert heat.zmid == 0 and heat.zmin == -3 and heat.zmax == 3
+    z = np.array(heat.z, dtype=float)
+    np.testing.assert_array_equal(z[0:2, 0:2], tiles[0])
+    assert heat.customdata[0][0] == "a" and heat.customdata[0][3] == "b"
+    assert "weight" in heat.hovertemplate
+
+
+def test_rgb_filters_put_zero_at_mid_grey():
+    weight = np.zeros((4, 3, 3, 3))
+    weight[0, 0] = 1.0  # red channel of filter 0 at the maximum
+    image = np.asarray(rgb_filters_image(weight, cell=3))
+    assert tuple(image[0, 0]) == (255, 127, 127)
+    assert tuple(image[0, 5]) == (127, 127, 127)  # filter 1: all zero
+
+
+def test_feature_grid_shows_the_requested_channels():
+    maps = np.random.default_rng(0).random((10, 8, 8))
+    image = feature_grid_image(maps, [3, 1, 7], maps.min((1, 2)), maps.max((1, 2)), tile=32)
+    assert image.size == (3 * 32 + 2 * 4, 32 + 14)
+
+
+def test_overlay_blends():
+    base = Image.new("RGB", (20, 10), (200, 10, 10))
+    values = np.arange(4.0).reshape(2, 2)
+    assert np.array_equal(np.asarray(overlay(base, values, 0.0)), np.asarray(base))
+    full = np.asarray(overlay(base, values, 1.0))
+    assert tuple(full[0, 0]) == tuple(colormap("viridis")[0])
+    assert tuple(full[-1, -1]) == tuple(colormap("viridis")[255])
+
+
+def test_overview_has_a_column_per_stage():
+    image = np.random.default_rng(0).random((3, 16, 16))
+    one = overview_image(image, [("a", np.zeros((4, 8, 8)))])
+    two = overview_image(image, [("a", np.zeros((4, 8, 8))), ("b", np.zeros((40, 4, 4)))])
+    assert two.size[0] > one.size[0] and two.size[1] == one.size[1]
+
+
+# TinyVGG: three conv blocks and the classifier; resnet18: 4 stem layers, 8 residual blocks, avgpool, fc.
+@pytest.mark.parametrize(("which", "boxes"), [("tinyvgg", 4), ("resnet18", 14)])
+def test_stage_diagram_boxes(which, boxes):
+    model = load_embedded()[0] if which == "tinyvgg" else torchvision.models.resnet18()
+    size = (64, 64) if which == "tinyvgg" else (224, 224)
+    figure = stage_diagram(summarize(model, size))
+    assert len(figure.layout.shapes) == boxes
+    assert "features block 1" in figure.layout.annotations[0].text or which == "resnet18"
