@@ -12,7 +12,17 @@ LOAD_TIMEOUT_MS = 90_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    torch_home = tmp_path_factory.mktemp("torch_home")  # no real weights cache: the offline experience
+    # A torch hub cache of the test's own: resnet18 weights it makes, nothing else (no download happens).
+    torch_home = tmp_path_factory.mktemp("torch_home")
+    import torch
+    import torchvision
+
+    from cnnviz.models.registry import default_weights
+
+    target = torch_home / "hub" / "checkpoints" / default_weights("resnet18").url.rsplit("/", 1)[-1]
+    target.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), target)
     with streamlit_server({"TORCH_HOME": str(torch_home)}) as url:
         yield url
 
@@ -115,5 +125,43 @@ def test_arithmetic_page_controls_steps_shared_url_and_gif(server, browser):
 
     gif = Image.open(download.value.path())
     assert gif.format == "GIF" and gif.n_frames == 9
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()
+
+
+def _network_views(page, expectations: dict[str, str]) -> None:
+    for tab, text in expectations.items():
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_text(text).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+        assert page.get_by_test_id("stException").count() == 0, tab
+
+
+def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.goto(f"{server}/network?max_steps=16")
+    page.get_by_role("heading", name="Inside the network").wait_for(timeout=LOAD_TIMEOUT_MS)
+    _network_views(page, {
+        "Architecture": "82,042 parameters",
+        "Filters": "16 filters of features.conv_1_1",
+        "Feature maps": "16 channels of 64×64",
+        "Overview": "Input channels, then each conv",
+    })  # fmt: skip
+    page.get_by_role("tab", name="What a channel likes").click()
+    page.get_by_text("Synthetic images that excite channel 0 most").wait_for(timeout=LOAD_TIMEOUT_MS)
+    click_key(page, "maximise")
+    page.get_by_text("channel 0 responds to strongly").wait_for(timeout=LOAD_TIMEOUT_MS)
+
+    select_option(page, "Model", "resnet18 · torchvision, ImageNet")
+    page.get_by_text("resnet18: its layers").wait_for(timeout=LOAD_TIMEOUT_MS)
+    _network_views(page, {
+        "Architecture": "11,689,512 parameters",
+        "Filters": "64 filters of conv1",
+        "Feature maps": "conv1: 64 channels of 112×112",
+        "Overview": "The overview shows every stage of the embedded TinyVGG",
+    })  # fmt: skip
+    page.get_by_role("tab", name="What a channel likes").click()
+    click_key(page, "maximise")
+    page.get_by_text("layer4.1.conv2 channel 0 responds to strongly").wait_for(timeout=LOAD_TIMEOUT_MS)
     assert page.get_by_test_id("stException").count() == 0
     context.close()
