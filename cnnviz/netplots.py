@@ -86,25 +86,26 @@ def rgb_filters_image(weight: np.ndarray, cell: int = 24) -> Image.Image:
 
 
 def feature_grid_image(
-    maps: np.ndarray, order: list[int], low: np.ndarray, high: np.ndarray, cmap: str = "viridis", tile: int = 64
+    maps: np.ndarray, order: list[int], low: np.ndarray, high: np.ndarray, cmap: str = "viridis"
 ) -> Image.Image:
     """Channels ``order`` of ``maps`` (C, H, W) as a labelled grid; ``low``/``high`` give each channel's
-    colour range (per channel, per layer or across layers, as the caller chose)."""
+    colour range (per channel, per layer or across layers, as the caller chose). Tiles shrink as the count
+    grows, so even 2048 channels make a picture of a few thousand pixels."""
+    n = len(order)
+    tile, columns = (64, 12) if n <= 48 else (40, 16) if n <= 256 else (24, 24)
+    font = ImageFont.load_default(size=11 if tile > 24 else 9)
+    label = 14 if tile > 24 else 11
     tiles = []
-    font = ImageFont.load_default(size=11)
     for c in order:
         coloured = Image.fromarray(colourise(normalise(maps[c], float(low[c]), float(high[c])), cmap))
-        coloured = coloured.resize(
-            (tile, tile), Image.Resampling.NEAREST if maps.shape[-1] < tile else Image.Resampling.BILINEAR
-        )
-        canvas = Image.new("RGB", (tile, tile + 14), "white")
-        canvas.paste(coloured, (0, 14))
-        ImageDraw.Draw(canvas).text((2, 1), f"ch {c}", fill=(40, 40, 40), font=font)
+        resample = Image.Resampling.NEAREST if maps.shape[-1] < tile else Image.Resampling.BILINEAR
+        canvas = Image.new("RGB", (tile, tile + label), "white")
+        canvas.paste(coloured.resize((tile, tile), resample), (0, label))
+        ImageDraw.Draw(canvas).text((1, 1), str(c) if tile <= 24 else f"ch {c}", fill=(40, 40, 40), font=font)
         tiles.append(np.asarray(canvas))
     if not tiles:
         return Image.new("RGB", (tile, tile), "white")
-    columns = max(1, min(len(tiles), 12))
-    return Image.fromarray(_mosaic(np.stack(tiles), columns, gap=4, fill=255).astype(np.uint8))
+    return Image.fromarray(_mosaic(np.stack(tiles), min(columns, n), gap=4, fill=255).astype(np.uint8))
 
 
 def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.Figure:

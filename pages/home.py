@@ -16,6 +16,10 @@ st.markdown(
     "The embedded TinyVGG was trained by this project on synthetic shapes and textures and always works "
     "offline; torchvision's ImageNet classifiers download their pretrained weights on first use."
 )
+st.page_link("pages/arithmetic.py", label="Convolution arithmetic: padding, stride, dilation, transposed "
+             "convolution and pooling, step by step with the real numbers", icon=":material/grid_on:")  # fmt: skip
+st.page_link("pages/network.py", label="Inside the network: architecture, filters, feature maps and what "
+             "each channel responds to", icon=":material/layers:")  # fmt: skip
 
 st.header("Model card")
 cols = st.columns(4)

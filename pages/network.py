@@ -99,7 +99,7 @@ else:
         cmap = cols[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap", bind=URL)
         maps = activations(model.module, x, [layer])[layer][0].numpy()
         count = maps.shape[0]
-        shown = ui.bounded_slider(st, "Channels shown", "map_count", count, 1, min(count, 48))
+        shown = ui.bounded_slider(st, "Channels shown", "map_count", count, 1, min(count, 64))
         order = list(range(count))
         if sort != "channel":
             stat = maps.reshape(count, -1).mean(1) if sort == "mean" else maps.reshape(count, -1).max(1)

@@ -65,8 +65,11 @@ def test_rgb_filters_put_zero_at_mid_grey():
 
 def test_feature_grid_shows_the_requested_channels():
     maps = np.random.default_rng(0).random((10, 8, 8))
-    image = feature_grid_image(maps, [3, 1, 7], maps.min((1, 2)), maps.max((1, 2)), tile=32)
-    assert image.size == (3 * 32 + 2 * 4, 32 + 14)
+    image = feature_grid_image(maps, [3, 1, 7], maps.min((1, 2)), maps.max((1, 2)))
+    assert image.size == (3 * 64 + 2 * 4, 64 + 14)
+    many = np.random.default_rng(0).random((2048, 7, 7))
+    big = feature_grid_image(many, list(range(2048)), many.min((1, 2)), many.max((1, 2)))
+    assert big.size == (24 * 24 + 23 * 4, 86 * (24 + 11) + 85 * 4)  # 2048 tiles of 24 px, 24 to a row
 
 
 def test_overlay_blends():
