@@ -52,6 +52,11 @@ def select_option(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def settle(page, timeout: float = LOAD_TIMEOUT_MS) -> None:
+    """Wait until the app's script run is over (Streamlit marks its root element with the run state)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
 def click_key(page, key: str) -> None:
     """Click the (visible) button of the widget with ``key``, once it is not a stale element of a rerun."""
     page.locator(f'.st-key-{key}[data-stale="false"] button:visible').click()
@@ -131,6 +136,7 @@ def test_arithmetic_page_controls_steps_shared_url_and_gif(server, browser):
 
 def _network_views(page, expectations: dict[str, str]) -> None:
     for tab, text in expectations.items():
+        settle(page)  # a tab clicked mid-run would be reset by the run's end
         page.get_by_role("tab", name=tab).click()
         page.get_by_text(text).first.wait_for(timeout=LOAD_TIMEOUT_MS)
         assert page.get_by_test_id("stException").count() == 0, tab
@@ -147,6 +153,7 @@ def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, brow
         "Feature maps": "16 channels of 64×64",
         "Overview": "Input channels, then each conv",
     })  # fmt: skip
+    settle(page)
     page.get_by_role("tab", name="What a channel likes").click()
     page.get_by_text("Synthetic images that excite channel 0 most").wait_for(timeout=LOAD_TIMEOUT_MS)
     click_key(page, "maximise")
@@ -160,6 +167,7 @@ def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, brow
         "Feature maps": "conv1: 64 channels of 112×112",
         "Overview": "The overview shows every stage of the embedded TinyVGG",
     })  # fmt: skip
+    settle(page)
     page.get_by_role("tab", name="What a channel likes").click()
     click_key(page, "maximise")
     page.get_by_text("layer4.1.conv2 channel 0 responds to strongly").wait_for(timeout=LOAD_TIMEOUT_MS)
