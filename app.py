@@ -14,6 +14,7 @@ navigation = st.navigation(
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/arithmetic.py", title="Convolution arithmetic", icon=":material/grid_on:"),
         st.Page("pages/network.py", title="Inside the network", icon=":material/layers:"),
+        st.Page("pages/explain.py", title="Explain a prediction", icon=":material/center_focus_strong:"),
     ],
 )
 ui.sidebar()

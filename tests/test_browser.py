@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import CHROMIUM_FLAGS, chromium_path, streamlit_server
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 LOAD_TIMEOUT_MS = 90_000
@@ -171,5 +172,37 @@ def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, brow
     page.get_by_role("tab", name="What a channel likes").click()
     click_key(page, "maximise")
     page.get_by_text("layer4.1.conv2 channel 0 responds to strongly").wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()
+
+
+def test_explain_upload_jpeg_switch_method_and_class_download_overlay(server, browser, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "star.jpg"
+    Image.open(ROOT / "assets" / "samples" / "synthetic" / "star.png").convert("RGB").save(photo, quality=95)
+    context = browser.new_context(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{server}/explain")
+    page.get_by_role("heading", name="Explain a prediction").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    page.get_by_test_id("stSidebar").get_by_text("Upload", exact=True).click()
+    page.get_by_test_id("stSidebar").locator('input[type="file"]').set_input_files(str(photo))
+    page.get_by_text("Prediction: star").wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_test_id("stPlotlyChart").first.wait_for()
+    page.get_by_text("Grad-CAM for 'star' over the image").wait_for(timeout=LOAD_TIMEOUT_MS)
+
+    settle(page)
+    select_option(page, "Method", "Grad-CAM++")
+    page.get_by_text("Grad-CAM++ for 'star' over the image").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    select_option(page, "Explain class", "triangle")
+    page.get_by_text("Grad-CAM++ for 'triangle' over the image").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    with page.expect_download() as download:
+        click_key(page, "dl_png")
+    overlay = Image.open(download.value.path())
+    assert overlay.format == "PNG" and overlay.size == (64, 64)
+    assert download.value.suggested_filename == "tinyvgg-grad-cam++-triangle.png"
     assert page.get_by_test_id("stException").count() == 0
     context.close()

@@ -1,0 +1,342 @@
+"""Explanations of a prediction: Grad-CAM, Grad-CAM++, Score-CAM, captum's attributions, and faithfulness.
+
+Class activation maps hook one layer of the shared model under its lock: the hook swaps the layer's output
+for a copy that requires grad (so in-place ReLUs after it are harmless), the forward pass builds a graph
+from that layer on only (parameters never require grad), and ``torch.autograd.grad`` of the class score
+gives the layer's gradients. The cost is about one forward pass. Captum's input attributions need
+gradients through the whole network and backward hooks, so they run on a private copy of the model whose
+ReLUs are not in-place.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
+from torch import Tensor, nn
+from torchvision.transforms.functional import gaussian_blur
+
+from cnnviz.models.state import model_lock, preserved
+
+CamMethod = Literal["Grad-CAM", "Grad-CAM++", "Score-CAM"]
+CAM_METHODS: tuple[str, ...] = ("Grad-CAM", "Grad-CAM++", "Score-CAM")
+CAPTUM_METHODS: tuple[str, ...] = ("Guided Grad-CAM", "Integrated Gradients", "Saliency", "SmoothGrad", "Occlusion")
+METHODS = CAM_METHODS + CAPTUM_METHODS
+EPS = 1e-7
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A map in [0, 1] at the input's resolution, and the raw map it came from (low resolution for CAMs)."""
+
+    method: str
+    target: int
+    heatmap: Tensor  # (H, W)
+    raw: Tensor  # (h, w) for CAMs, (H, W) for input attributions
+
+
+def normalise(values: Tensor) -> Tensor:
+    """Min-max normalisation with an epsilon: (v − min) / (max − min + ε)."""
+    shifted = values - values.min()
+    return shifted / (shifted.max() + EPS)
+
+
+def upsample(cam: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear upsampling of an (h, w) map to ``size`` (align_corners=False, as captum and torchcam do)."""
+    return F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+
+
+def _layer_and_grads(model: nn.Module, x: Tensor, target: int, layer: str) -> tuple[Tensor, Tensor]:
+    """The layer's output and the gradient of the class score with respect to it (one forward, short backward)."""
+    modules = dict(model.named_modules())
+    if layer not in modules:
+        raise KeyError(f"no layer named {layer!r} in this model")
+    captured: dict[str, Tensor] = {}
+
+    def hook(_module, _inputs, output):
+        if not isinstance(output, Tensor):
+            raise TypeError(f"{layer} does not output a single tensor")
+        leaf = output.detach().requires_grad_(True)
+        captured["leaf"] = leaf
+        return leaf * 1.0  # a non-leaf copy: later in-place ops act on it, not on the leaf
+
+    with model_lock(model), preserved(model):
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)  # no graph before the layer, no parameter gradients
+        handle = modules[layer].register_forward_hook(hook)
+        try:
+            with torch.enable_grad():
+                logits = model(x)
+                if not 0 <= target < logits.shape[1]:
+                    raise ValueError(f"class {target} is outside the model's {logits.shape[1]} classes")
+                (grads,) = torch.autograd.grad(logits[0, target], captured["leaf"])
+        finally:
+            handle.remove()
+    return captured["leaf"].detach(), grads
+
+
+def grad_cam(model: nn.Module, x: Tensor, target: int, layer: str) -> Tensor:
+    """Grad-CAM of class ``target`` at ``layer`` for ``x`` (1, C, H, W): an (H, W) map in [0, 1].
+
+    ReLU of the gradient-weighted sum of the layer's channels, bilinear upsampling to the input size,
+    min-max normalisation with an epsilon.
+    """
+    return cam(model, x, target, layer, "Grad-CAM").heatmap
+
+
+def _gradcam_weights(acts: Tensor, grads: Tensor) -> Tensor:
+    return grads.mean(dim=(2, 3))
+
+
+def _gradcampp_weights(acts: Tensor, grads: Tensor) -> Tensor:
+    """Grad-CAM++ (Chattopadhyay et al. 2018, eq. 19): α = g² / (2g² + Σ A · g³), w = Σ α · ReLU(g)."""
+    g2 = grads.pow(2)
+    g3 = g2 * grads
+    denominator = 2 * g2 + acts.sum(dim=(2, 3), keepdim=True) * g3
+    alpha = torch.where(grads != 0, g2 / (denominator + 1e-6), torch.zeros_like(g2))
+    return (alpha * F.relu(grads)).sum(dim=(2, 3))
+
+
+def _score_cam_weights(
+    model: nn.Module, x: Tensor, target: int, acts: Tensor, batch_size: int, progress: Progress | None
+) -> Tensor:
+    """Score-CAM as torchcam computes it: each channel, min-max normalised and upsampled, masks the input;
+    the weights are a softmax over channels of the masked inputs' class-score gains. Runs in chunks."""
+    channels = acts.shape[1]
+    flat = acts[0].flatten(1)
+    low, high = flat.min(1).values, flat.max(1).values
+    masks = (acts[0] - low[:, None, None]) / (high - low + 1e-8)[:, None, None]
+    scores = torch.empty(channels)
+    with model_lock(model), preserved(model), torch.no_grad():
+        model.eval()
+        baseline = model(x)[0, target]
+        for start in range(0, channels, batch_size):
+            chunk = masks[start : start + batch_size, None]
+            upsampled = F.interpolate(chunk, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            scores[start : start + len(chunk)] = model(upsampled * x)[:, target]
+            if progress:
+                progress(min(start + batch_size, channels), channels)
+    return torch.softmax(scores - baseline, dim=0)[None]
+
+
+def cam(
+    model: nn.Module,
+    x: Tensor,
+    target: int,
+    layer: str,
+    method: CamMethod = "Grad-CAM",
+    progress: Progress | None = None,
+    batch_size: int = 32,
+) -> Explanation:
+    """A class activation map of ``method`` for class ``target`` at ``layer``."""
+    acts, grads = _layer_and_grads(model, x, target, layer)
+    if acts.dim() != 4:
+        raise ValueError(f"{layer} has no spatial output ({tuple(acts.shape)}); choose a conv layer")
+    if method == "Grad-CAM":
+        weights = _gradcam_weights(acts, grads)
+    elif method == "Grad-CAM++":
+        weights = _gradcampp_weights(acts, grads)
+    elif method == "Score-CAM":
+        weights = _score_cam_weights(model, x, target, acts, batch_size, progress)
+    else:
+        raise ValueError(f"unknown CAM method {method!r}")
+    raw = F.relu((weights[:, :, None, None] * acts).sum(dim=1))[0]
+    return Explanation(method, target, normalise(upsample(raw, tuple(x.shape[-2:]))), raw)
+
+
+# --- captum ------------------------------------------------------------------------------------------------
+
+_copies: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+_copies_guard = threading.Lock()
+
+
+def attribution_copy(model: nn.Module) -> nn.Module:
+    """A private copy of ``model`` for gradient attributions: eval mode, frozen, ReLUs not in-place.
+
+    One copy per model, shared like the model itself (it has its own lock).
+    """
+    with _copies_guard:
+        clone = _copies.get(model)
+        if clone is None:
+            with model_lock(model):
+                clone = copy.deepcopy(model)
+            clone.eval()
+            for p in clone.parameters():
+                p.requires_grad_(False)
+            for module in clone.modules():
+                if hasattr(module, "inplace"):
+                    module.inplace = False
+            _copies[model] = clone
+    return clone
+
+
+def attribute(
+    model: nn.Module,
+    x: Tensor,
+    target: int,
+    method: str,
+    layer: str | None = None,
+    baseline: Tensor | None = None,
+    progress: Progress | None = None,
+) -> Explanation:
+    """An input attribution of captum ``method`` for class ``target``: the per-pixel magnitude (summed
+    over colour channels), normalised to [0, 1] by its 99.5th percentile."""
+    work = attribution_copy(model)
+    baseline = torch.zeros_like(x) if baseline is None else baseline
+    inputs = x.detach().clone().requires_grad_(True)
+    size = x.shape[-2:]
+    with model_lock(work), preserved(work):
+        work.eval()
+        if method == "Saliency":
+            attr = Saliency(work).attribute(inputs, target=target, abs=True)
+        elif method == "SmoothGrad":
+            noise = float(0.15 * (x.max() - x.min()))
+            attr = NoiseTunnel(Saliency(work)).attribute(
+                inputs, nt_type="smoothgrad", nt_samples=16, nt_samples_batch_size=8, stdevs=noise, target=target
+            )
+        elif method == "Integrated Gradients":
+            attr = IntegratedGradients(work).attribute(
+                inputs, baselines=baseline, target=target, n_steps=32, internal_batch_size=8
+            )
+        elif method == "Occlusion":
+            window, channels = max(2, min(size) // 8), x.shape[1]
+            attr = Occlusion(work).attribute(
+                inputs, sliding_window_shapes=(channels, window, window), strides=(channels, window // 2, window // 2),
+                baselines=baseline, target=target, perturbations_per_eval=16,
+            )  # fmt: skip
+        elif method == "Guided Grad-CAM":
+            if layer is None:
+                raise ValueError("Guided Grad-CAM needs a layer")
+            attr = GuidedGradCam(work, dict(work.named_modules())[layer]).attribute(inputs, target=target)
+        else:
+            raise ValueError(f"unknown attribution method {method!r}")
+    if progress:
+        progress(1, 1)
+    raw = attr.detach()[0].abs().sum(0) if method != "Occlusion" else F.relu(attr.detach()[0].sum(0))
+    top = torch.quantile(raw.flatten(), 0.995) if raw.numel() > 1 else raw.max()
+    return Explanation(method, target, torch.clamp(raw / (top + EPS), 0, 1), raw)
+
+
+def explain(
+    model: nn.Module,
+    x: Tensor,
+    target: int,
+    method: str,
+    layer: str,
+    baseline: Tensor | None = None,
+    progress: Progress | None = None,
+) -> Explanation:
+    """Any of :data:`METHODS` for class ``target`` (``layer`` is used by the CAM methods)."""
+    if method in CAM_METHODS:
+        return cam(model, x, target, layer, method, progress)  # type: ignore[arg-type]
+    return attribute(model, x, target, method, layer, baseline, progress)
+
+
+def default_layer(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> str:
+    """The model's last convolutional stage: the shallowest module producing the last spatial feature map
+    that is not a pooling output (``layer4`` for ResNets, ``features.29`` for VGG16)."""
+    order: list[tuple[str, int, nn.Module]] = []
+    outputs: dict[int, Tensor] = {}
+
+    def hook_for(name: str):
+        def hook(module, _inputs, output):
+            if isinstance(output, Tensor) and output.dim() == 4 and min(output.shape[-2:]) > 1:
+                outputs[id(output)] = output
+                order.append((name, id(output), module))
+
+        return hook
+
+    with model_lock(model), preserved(model), torch.no_grad():
+        model.eval()
+        handles = [m.register_forward_hook(hook_for(n)) for n, m in model.named_modules() if n]
+        try:
+            model(torch.zeros(1, in_channels, *input_size))
+        finally:
+            for handle in handles:
+                handle.remove()
+    pooling = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+    pooled = {tid for _, tid, m in order if isinstance(m, pooling)}
+    candidates = [(i, name, tid) for i, (name, tid, _) in enumerate(order) if tid not in pooled]
+    if not candidates:
+        raise ValueError("the model has no spatial layer for a class activation map")
+    last = candidates[-1][2]
+    # Among the modules giving that tensor, the shallowest; on a tie the later one (an in-place ReLU after
+    # its conv returns the same tensor, and its output is the one that matters).
+    return min(((i, name) for i, name, tid in candidates if tid == last), key=lambda t: (t[1].count("."), -t[0]))[1]
+
+
+# --- faithfulness ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Curves:
+    """RISE deletion and insertion curves: class probability against the share of pixels changed."""
+
+    fractions: np.ndarray
+    deletion: np.ndarray
+    insertion: np.ndarray
+
+    @property
+    def deletion_auc(self) -> float:
+        return float(np.trapezoid(self.deletion, self.fractions))
+
+    @property
+    def insertion_auc(self) -> float:
+        return float(np.trapezoid(self.insertion, self.fractions))
+
+
+def faithfulness(
+    model: nn.Module,
+    x: Tensor,
+    target: int,
+    heatmap: Tensor,
+    steps: int = 32,
+    black: Tensor | None = None,
+    batch_size: int = 16,
+    progress: Progress | None = None,
+) -> Curves:
+    """Deletion and insertion curves (Petsiuk et al., RISE): pixels are removed (set to ``black``, the
+    normalised black image) or inserted (into a blurred copy) from the most to the least salient, and the
+    softmax probability of ``target`` is read after each of ``steps`` equal steps."""
+    h, w = x.shape[-2:]
+    order = torch.argsort(heatmap.flatten(), descending=True, stable=True)
+    black = torch.zeros_like(x) if black is None else black
+    sigma = max(h, w) / 20
+    blurred = gaussian_blur(x, kernel_size=[2 * int(3 * sigma) + 1] * 2, sigma=[sigma, sigma])
+    counts = np.linspace(0, h * w, steps + 1).round().astype(int)
+    rank = torch.empty(h * w, dtype=torch.long)
+    rank[order] = torch.arange(h * w)
+    rank = rank.view(1, 1, h, w)
+    images_del, images_ins = [], []
+    for count in counts:
+        changed = rank < int(count)  # the `count` most salient pixels
+        images_del.append(torch.where(changed, black, x))
+        images_ins.append(torch.where(changed, x, blurred))
+    batch = torch.cat(images_del + images_ins)
+    probs = []
+    with model_lock(model), preserved(model), torch.no_grad():
+        model.eval()
+        for start in range(0, len(batch), batch_size):
+            probs.append(torch.softmax(model(batch[start : start + batch_size]), dim=1)[:, target])
+            if progress:
+                progress(min(start + batch_size, len(batch)), len(batch))
+    values = torch.cat(probs).double().numpy()
+    return Curves(counts / (h * w), values[: steps + 1], values[steps + 1 :])
+
+
+def localisation(heatmap: Tensor, mask: np.ndarray) -> tuple[bool, float]:
+    """Pointing-game hit (the map's peak lies inside the object's mask) and the share of the map's energy
+    inside the mask, for one (H, W) map and its boolean mask."""
+    inside = torch.from_numpy(np.asarray(mask, dtype=bool))
+    hit = bool(inside.reshape(-1)[int(torch.argmax(heatmap))])
+    return hit, float((heatmap * inside).sum() / (heatmap.sum() + EPS))

@@ -1,0 +1,139 @@
+"""Explain a prediction: top classes, Grad-CAM and captum attributions over the image, compared and tested."""
+
+import hashlib
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from cnnviz import netplots, ui
+from cnnviz.explain import CAM_METHODS, METHODS, default_layer, explain, faithfulness
+from cnnviz.features import conv_layers
+from cnnviz.plots import probability_bars
+from cnnviz.predict import predict
+
+URL = ui.URL
+choice = ui.selection()
+model = choice.model
+key = model.spec.key
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cam_layers(model_key: str, _model) -> tuple[str, list[str]]:
+    default = default_layer(_model.module, _model.input_size)
+    return default, list(dict.fromkeys([default, *conv_layers(_model.module)]))
+
+
+def compute(method: str, target: int, layer: str, x, digest: str, label: str):
+    """One explanation, with a progress bar for the long ones; kept per session for reruns."""
+    store = st.session_state.setdefault("_explanations", {})
+    wanted = (key, digest, method, target, layer)
+    if wanted not in store:
+        bar = st.progress(0.0, text=f"{label}: {method}…")
+        black = model.preprocess(Image.new("RGB", choice.image.size, (0, 0, 0)))
+        store[wanted] = explain(
+            model.module, x, target, method, layer, black,
+            progress=lambda d, n: bar.progress(d / n, text=f"{label}: {method} {d}/{n}"),
+        )  # fmt: skip
+        bar.empty()
+        while len(store) > 24:
+            store.pop(next(iter(store)))
+    return store[wanted]
+
+
+st.title("Explain a prediction")
+st.caption("Which classes the model sees, and where it looked: class activation maps and captum attributions.")
+if choice.image is None:
+    st.info("Choose or upload an image in the sidebar.")
+    st.stop()
+
+x = model.preprocess(choice.image)
+digest = hashlib.sha1(np.asarray(choice.image).tobytes()).hexdigest()
+prediction = predict(model, choice.image)
+order = {name: i for i, name in enumerate(model.classes)}
+
+left, right = st.columns([1, 2])
+k = ui.bounded_slider(left, "Top classes shown", "k", min(20, len(model.classes)), 1, min(5, len(model.classes)))
+right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(model.classes)} classes"), key="topk")
+left.markdown(f"**Prediction: {prediction.classes[0]}** ({prediction.probabilities[0]:.1%})")
+
+default, layers = cam_layers(key, model)
+controls = st.columns(4)
+names = list(model.classes)
+if st.session_state.get("_target_for") != (key, digest) or st.session_state.get("target") not in order:
+    st.session_state["target"] = prediction.classes[0]  # a new image or model: explain its prediction first
+    st.session_state["_target_for"] = (key, digest)
+target_name = controls[0].selectbox("Explain class", names, key="target", help="Type to search.")
+target = order[target_name]
+method = controls[1].selectbox("Method", METHODS, key="method", bind=URL)
+uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
+layer = controls[2].selectbox("Layer (class activation maps)", layers, key="layer", disabled=not uses_layer,
+                              help=f"Default: {default}, the last conv stage.")  # fmt: skip
+cmap = controls[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap_explain", bind=URL,
+                             help="cividis is designed for colour-vision deficiencies.")  # fmt: skip
+
+explanation_tab, compare_tab, faith_tab = st.tabs(["Explanation", "Compare", "Faithfulness"], key="xtab", bind=URL)
+result = compute(method, target, layer, x, digest, "Explaining")
+heat = result.heatmap.numpy()
+base = choice.image.convert("RGB").resize((heat.shape[1], heat.shape[0]))
+with explanation_tab:
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity")
+    picture = netplots.overlay(base, heat, opacity, cmap)
+    one, two = st.columns(2)
+    one.image(picture, caption=f"{method} for '{target_name}' over the image", width="stretch")
+    raw = result.raw.numpy()
+    raw_figure = go.Figure(go.Heatmap(z=raw.astype(np.float32), colorscale=cmap.capitalize(),
+                                      hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))  # fmt: skip
+    raw_figure.update_layout(title=f"Raw map {raw.shape[0]}×{raw.shape[1]}", height=420,
+                             margin={"l": 10, "r": 10, "t": 50, "b": 10})  # fmt: skip
+    raw_figure.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    raw_figure.update_xaxes(visible=False)
+    two.plotly_chart(raw_figure, key="raw")
+    png, npy = io.BytesIO(), io.BytesIO()
+    picture.save(png, format="PNG")
+    np.save(npy, raw)
+    stem = f"{key}-{method.lower().replace(' ', '-')}-{target_name.replace(' ', '_')}"
+    one.download_button("Download overlay (PNG)", png.getvalue(), f"{stem}.png", "image/png", key="dl_png",
+                        icon=":material/download:")  # fmt: skip
+    two.download_button("Download raw map (.npy)", npy.getvalue(), f"{stem}.npy", "application/octet-stream",
+                        key="dl_npy", icon=":material/download:")  # fmt: skip
+
+with compare_tab:
+    mode = st.radio("Compare", ["methods for this class", "classes for this method"], key="compare_mode",
+                    horizontal=True)  # fmt: skip
+    if mode == "methods for this class":
+        picked = st.multiselect("Methods", METHODS, default=["Grad-CAM", "Grad-CAM++", "Saliency"], key="compare_m")
+        items = [(m, target, f"{m}") for m in picked]
+    else:
+        picked = st.multiselect("Classes", names, default=list(prediction.classes[:3]), key="compare_c")
+        items = [(method, order[c], c) for c in picked]
+    columns = st.columns(max(1, min(4, len(items))))
+    for n, (m, t, label) in enumerate(items):
+        shown = compute(m, t, layer, x, digest, "Comparing")
+        columns[n % len(columns)].image(netplots.overlay(base, shown.heatmap.numpy(), 0.5, cmap), caption=label,
+                                        width="stretch")  # fmt: skip
+
+with faith_tab:
+    st.caption("RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "
+               "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
+               "(low area) and insertion rise fast (high area).")  # fmt: skip
+    steps = st.select_slider("Steps", [8, 16, 32, 64], 32, key="faith_steps")
+    store = st.session_state.setdefault("_curves", {})
+    wanted = (key, digest, method, target, layer, steps)
+    if wanted not in store:
+        bar = st.progress(0.0, text="Deletion and insertion…")
+        black = model.preprocess(Image.new("RGB", choice.image.size, (0, 0, 0)))
+        store[wanted] = faithfulness(model.module, x, target, result.heatmap, steps, black,
+                                     progress=lambda d, n: bar.progress(d / n, text=f"{d}/{n} images"))  # fmt: skip
+        bar.empty()
+    curves = store[wanted]
+    figure = go.Figure([
+        go.Scatter(x=curves.fractions, y=curves.deletion, name=f"deletion (AUC {curves.deletion_auc:.3f})"),
+        go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion (AUC {curves.insertion_auc:.3f})"),
+    ])  # fmt: skip
+    figure.update_layout(xaxis_title="share of pixels removed / inserted", yaxis_title=f"P({target_name})",
+                         yaxis_range=[0, 1.02], height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10})  # fmt: skip
+    st.plotly_chart(figure, key="faithfulness")
+    st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")

@@ -1,0 +1,84 @@
+"""Streamlit AppTest for "Explain a prediction"."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torchvision
+
+from cnnviz.explain import METHODS
+from cnnviz.models import registry
+from cnnviz.models.weights import cache_path
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+
+PAGE = "pages/explain.py"
+
+
+def captions(block) -> list[str]:
+    return [i.proto.imgs[0].caption for i in block.image]
+
+
+def test_prediction_explanation_downloads_compare_and_faithfulness():
+    at = start(PAGE)
+    predicted = at.selectbox(key="target").value
+    assert any(m.value.startswith(f"**Prediction: {predicted}**") for m in at.markdown)
+    topk = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(topk["data"][0]["y"]) == 5
+    explanation, compare, faith = at.tabs
+    assert captions(explanation) == [f"Grad-CAM for '{predicted}' over the image"]
+    assert {b.proto.label for b in at.get("download_button")} == {"Download overlay (PNG)", "Download raw map (.npy)"}
+    assert captions(compare) == ["Grad-CAM", "Grad-CAM++", "Saliency"]
+    assert any(m.value.startswith("Deletion AUC") for m in faith.markdown)
+    at.slider(key="k").set_value(8).run()
+    assert len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"]) == 8
+    assert_no_exception(at)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method(method):
+    at = start(PAGE)
+    at.selectbox(key="method").set_value(method).run()
+    assert_no_exception(at)
+    assert captions(at.tabs[0])[0].startswith(f"{method} for ")
+
+
+def test_another_class_and_compare_classes():
+    at = start(PAGE)
+    at.selectbox(key="target").set_value("ring").run()
+    assert captions(at.tabs[0]) == ["Grad-CAM for 'ring' over the image"]
+    at.radio(key="compare_mode").set_value("classes for this method").run()
+    assert len(captions(at.tabs[1])) == 3
+    assert_no_exception(at)
+
+
+def test_torchvision_model(torch_home, offline):
+    torch.manual_seed(0)
+    path = cache_path(registry.default_weights("resnet18").url)
+    path.parent.mkdir(parents=True)
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    at = start()
+    at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
+    at.sidebar.selectbox(key="sample_name").set_value("photo: cat").run()
+    at.switch_page(PAGE).run()
+    assert_no_exception(at)
+    assert at.selectbox(key="layer").value == "layer4"
+    assert captions(at.tabs[0])[0].startswith("Grad-CAM for ")
+    assert offline == []
+
+
+def test_without_an_image_it_asks_for_one():
+    at = start()
+    at.sidebar.radio(key="image_source").set_value("Upload").run()
+    at.switch_page(PAGE).run()
+    assert_no_exception(at)
+    assert any("Choose or upload an image" in i.value for i in at.info)
+
+
+def test_a_new_image_explains_its_own_prediction():
+    at = start(PAGE)
+    at.selectbox(key="target").set_value("ring").run()
+    at.sidebar.selectbox(key="sample_name").set_value("synthetic: star").run()
+    assert at.selectbox(key="target").value == "star"
+    assert captions(at.tabs[0]) == ["Grad-CAM for 'star' over the image"]
