@@ -24,7 +24,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusi
 from torch import Tensor, nn
 from torchvision.transforms.functional import gaussian_blur
 
-from cnnviz.models.state import model_lock, preserved
+from cnnviz.models.state import eval_frozen, model_lock, preserved
 
 CamMethod = Literal["Grad-CAM", "Grad-CAM++", "Score-CAM"]
 CAM_METHODS: tuple[str, ...] = ("Grad-CAM", "Grad-CAM++", "Score-CAM")
@@ -57,9 +57,10 @@ def upsample(cam: Tensor, size: tuple[int, int]) -> Tensor:
 
 def _layer_and_grads(model: nn.Module, x: Tensor, target: int, layer: str) -> tuple[Tensor, Tensor]:
     """The layer's output and the gradient of the class score with respect to it (one forward, short backward)."""
-    modules = dict(model.named_modules())
-    if layer not in modules:
-        raise KeyError(f"no layer named {layer!r} in this model")
+    try:
+        module = model.get_submodule(layer)
+    except AttributeError as exc:
+        raise KeyError(f"no layer named {layer!r} in this model") from exc
     captured: dict[str, Tensor] = {}
 
     def hook(_module, _inputs, output):
@@ -69,11 +70,9 @@ def _layer_and_grads(model: nn.Module, x: Tensor, target: int, layer: str) -> tu
         captured["leaf"] = leaf
         return leaf * 1.0  # a non-leaf copy: later in-place ops act on it, not on the leaf
 
-    with model_lock(model), preserved(model):
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)  # no graph before the layer, no parameter gradients
-        handle = modules[layer].register_forward_hook(hook)
+    # eval_frozen: no graph before the layer and no parameter gradients; the hook is removed below.
+    with model_lock(model), eval_frozen(model):
+        handle = module.register_forward_hook(hook)
         try:
             with torch.enable_grad():
                 logits = model(x)

@@ -138,3 +138,18 @@ def test_eight_threads_on_one_shared_model_get_their_serial_results(resnet):
 
 def test_lock_is_one_per_model(tiny, resnet):
     assert model_lock(tiny) is model_lock(tiny) and model_lock(tiny) is not model_lock(resnet)
+
+
+def test_eval_frozen_restores_exactly_what_it_changed():
+    from cnnviz.models.state import eval_frozen
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(), nn.Linear(2, 2))
+    model.train()
+    model[1].eval()
+    model[2].weight.requires_grad_(False)
+    with pytest.raises(RuntimeError, match="inside"), eval_frozen(model):
+        assert not any(m.training for m in model.modules())
+        assert not any(p.requires_grad for p in model.parameters())
+        raise RuntimeError("inside")
+    assert [m.training for m in model.modules()] == [True, True, False, True]
+    assert [p.requires_grad for p in model.parameters()] == [True, True, False, True]
