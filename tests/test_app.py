@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.models import registry
 from cnnviz.models.weights import cache_path
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
-from tests.conftest import ROOT, encode
+from tests.conftest import ROOT, cache_random_weights, encode
 
 
 def chart_categories(at: AppTest) -> list[str]:
@@ -80,10 +80,7 @@ def test_camera_photo_is_classified():
 
 
 def test_torchvision_model_from_the_local_cache(torch_home, offline):
-    torch.manual_seed(0)
-    path = cache_path(registry.default_weights("resnet18").url)
-    path.parent.mkdir(parents=True)
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+    cache_random_weights("resnet18")
     at = start()
     at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
     assert_no_exception(at)

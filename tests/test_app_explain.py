@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-import torchvision
 
 from cnnviz.explain import METHODS
-from cnnviz.models import registry
-from cnnviz.models.weights import cache_path
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.conftest import cache_random_weights
 
 PAGE = "pages/explain.py"
 
@@ -54,10 +51,7 @@ def test_another_class_and_compare_classes():
 
 
 def test_torchvision_model(torch_home, offline):
-    torch.manual_seed(0)
-    path = cache_path(registry.default_weights("resnet18").url)
-    path.parent.mkdir(parents=True)
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+    cache_random_weights("resnet18")
     at = start()
     at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
     at.sidebar.selectbox(key="sample_name").set_value("photo: cat").run()

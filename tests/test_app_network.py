@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-import torchvision
 
-from cnnviz.models import registry
-from cnnviz.models.weights import cache_path
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.conftest import cache_random_weights
 
 PAGE = "pages/network.py"
 
@@ -22,11 +19,7 @@ def texts(block) -> str:
 
 @pytest.fixture
 def resnet_weights(torch_home, offline):
-    torch.manual_seed(0)
-    path = cache_path(registry.default_weights("resnet18").url)
-    path.parent.mkdir(parents=True)
-    torch.save(torchvision.models.resnet18().state_dict(), path)
-    return path
+    return cache_random_weights("resnet18")
 
 
 def test_embedded_model_all_views():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import CHROMIUM_FLAGS, chromium_path, streamlit_server
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cache_random_weights
 
 pytestmark = pytest.mark.browser
 LOAD_TIMEOUT_MS = 90_000
@@ -15,15 +15,9 @@ LOAD_TIMEOUT_MS = 90_000
 def server(tmp_path_factory):
     # A torch hub cache of the test's own: resnet18 weights it makes, nothing else (no download happens).
     torch_home = tmp_path_factory.mktemp("torch_home")
-    import torch
-    import torchvision
-
-    from cnnviz.models.registry import default_weights
-
-    target = torch_home / "hub" / "checkpoints" / default_weights("resnet18").url.rsplit("/", 1)[-1]
-    target.parent.mkdir(parents=True)
-    torch.manual_seed(0)
-    torch.save(torchvision.models.resnet18().state_dict(), target)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCH_HOME", str(torch_home))
+        cache_random_weights("resnet18")
     with streamlit_server({"TORCH_HOME": str(torch_home)}) as url:
         yield url
 

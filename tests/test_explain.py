@@ -3,8 +3,6 @@ safety."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import torch
@@ -27,6 +25,7 @@ from cnnviz.explain import (
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.state import hook_count
 from cnnviz.train import to_tensor
+from tests.conftest import run_in_threads
 
 
 @pytest.fixture(scope="module")
@@ -186,23 +185,7 @@ def test_eight_threads_get_their_serial_results():
     model, _ = _frozen("resnet18", 96)
     images = [torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(i)) for i in range(8)]
     serial = [grad_cam(model, x, i, "layer4") for i, x in enumerate(images)]
-    results, errors = [None] * 8, []
-    barrier = threading.Barrier(8)
-
-    def work(i: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(3):
-                results[i] = grad_cam(model, images[i], i, "layer4")
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_in_threads(lambda i: grad_cam(model, images[i], i, "layer4"))
     for i in range(8):
         assert torch.equal(results[i], serial[i])
     assert hook_count(model) == 0

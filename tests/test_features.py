@@ -3,8 +3,6 @@ concurrent sessions on one shared model get their own results."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import torch
 import torchvision
@@ -13,6 +11,7 @@ from torch import nn
 from cnnviz.features import activations, conv_layers, layer_names
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.state import hook_count, model_lock, preserved
+from tests.conftest import run_in_threads
 
 
 @pytest.fixture(scope="module")
@@ -112,24 +111,7 @@ def test_eight_threads_on_one_shared_model_get_their_serial_results(resnet):
     layers = ["layer1.0.conv1", "layer2.1.bn2", "layer4.1.conv2", "fc"]
     images = [torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(i)) for i in range(8)]
     serial = [activations(resnet, x, layers) for x in images]
-    results: list[dict | None] = [None] * 8
-    errors = []
-    start = threading.Barrier(8)
-
-    def work(i: int) -> None:
-        try:
-            start.wait()
-            for _ in range(3):
-                results[i] = activations(resnet, images[i], layers)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = run_in_threads(lambda i: activations(resnet, images[i], layers))
     for i in range(8):
         for name in layers:
             assert torch.equal(results[i][name], serial[i][name]), (i, name)

@@ -11,12 +11,12 @@ import hashlib
 import numpy as np
 import pytest
 import torch
-import torchvision
 from PIL import Image
 
 from cnnviz.data.shapes import CLASSES
 from cnnviz.models import registry
 from cnnviz.models.weights import WeightsUnavailableError, cache_path, fetch
+from tests.conftest import cache_random_weights
 
 REQUIRED = {"resnet18", "resnet50", "vgg16", "alexnet", "mobilenet_v3_large", "efficientnet_b0"}
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -55,19 +55,9 @@ def test_embedded_preprocessing_uses_the_card_normalisation():
     np.testing.assert_allclose(x[0].mean(dim=(1, 2)).numpy(), expected, atol=1e-5)
 
 
-def _cache_random_weights(key: str) -> dict[str, torch.Tensor]:
-    """Save a freshly initialised state dict where torch hub would keep the real download."""
-    torch.manual_seed(0)
-    state = torchvision.models.get_model(key, weights=None).state_dict()
-    path = cache_path(registry.default_weights(key).url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
-    return state
-
-
 @pytest.mark.parametrize("key", ["resnet18", "mobilenet_v3_large"])
 def test_torchvision_model_loads_from_a_populated_cache(key, torch_home, offline):
-    state = _cache_random_weights(key)
+    state = cache_random_weights(key)
     assert cache_path(registry.default_weights(key).url).is_relative_to(torch_home / "hub" / "checkpoints")
     assert registry.weights_cached(key)
     model = registry.load_model(key)
@@ -83,7 +73,7 @@ def test_torchvision_model_loads_from_a_populated_cache(key, torch_home, offline
 
 
 def test_torchvision_preprocessing_follows_the_weights_metadata(torch_home):
-    _cache_random_weights("resnet18")
+    cache_random_weights("resnet18")
     model = registry.load_model("resnet18")
     colour = (255, 0, 128)
     x = model.preprocess(Image.new("RGB", (400, 300), colour))
