@@ -15,6 +15,7 @@ navigation = st.navigation(
         st.Page("pages/arithmetic.py", title="Convolution arithmetic", icon=":material/grid_on:"),
         st.Page("pages/network.py", title="Inside the network", icon=":material/layers:"),
         st.Page("pages/explain.py", title="Explain a prediction", icon=":material/center_focus_strong:"),
+        st.Page("pages/playground.py", title="Train a CNN", icon=":material/model_training:"),
     ],
 )
 ui.sidebar()

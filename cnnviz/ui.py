@@ -24,6 +24,7 @@ UPLOAD_KEY = "upload"
 CAMERA_KEY = "camera"
 _SELECTION_KEY = "_cnnviz_selection"
 _FAILED_KEY = "_cnnviz_failed_downloads"
+_SESSION_MODELS_KEY = "_cnnviz_session_models"
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
@@ -70,11 +71,25 @@ def _download_with_progress(key: str) -> None:
         bar.empty()
 
 
+def session_models() -> dict[str, registry.LoadedModel]:
+    """Models trained in this session's playground, offered in the sidebar beside the registry's."""
+    return st.session_state.setdefault(_SESSION_MODELS_KEY, {})
+
+
+def add_session_model(model: registry.LoadedModel) -> None:
+    """Offer ``model`` on every page for the rest of the session, and select it."""
+    session_models()[model.spec.key] = model
+    st.session_state[MODEL_KEY] = model.spec.key
+
+
 def _model_sidebar() -> registry.LoadedModel:
-    specs = {spec.key: spec for spec in registry.available_models()}
+    own = session_models()
+    specs = {spec.key: spec for spec in registry.available_models()} | {k: m.spec for k, m in own.items()}
     key = st.sidebar.selectbox(
         "Model", list(specs), format_func=lambda k: specs[k].label, key=MODEL_KEY, help="The CNN every page uses."
     )
+    if key in own:
+        return own[key]
     failed: dict[str, str] = st.session_state.setdefault(_FAILED_KEY, {})  # tried once per session
     if key not in failed and not registry.weights_cached(key):
         try:

@@ -20,6 +20,9 @@ st.page_link("pages/arithmetic.py", label="Convolution arithmetic: padding, stri
              "convolution and pooling, step by step with the real numbers", icon=":material/grid_on:")  # fmt: skip
 st.page_link("pages/network.py", label="Inside the network: architecture, filters, feature maps and what "
              "each channel responds to", icon=":material/layers:")  # fmt: skip
+st.page_link("pages/explain.py", label="Explain a prediction: Grad-CAM and captum attributions over your image",
+             icon=":material/center_focus_strong:")  # fmt: skip
+st.page_link("pages/playground.py", label="Train a CNN: watch a network learn, live", icon=":material/model_training:")
 
 st.header("Model card")
 cols = st.columns(4)

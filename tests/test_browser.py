@@ -200,3 +200,27 @@ def test_explain_upload_jpeg_switch_method_and_class_download_overlay(server, br
     assert download.value.suggested_filename == "tinyvgg-grad-cam++-triangle.png"
     assert page.get_by_test_id("stException").count() == 0
     context.close()
+
+
+def test_playground_trains_a_few_steps_and_the_curves_and_filters_change(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.goto(f"{server}/playground")
+    page.get_by_role("heading", name="Train a CNN").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    steps = page.get_by_label("Steps")
+    steps.fill("40")
+    steps.press("Enter")
+    page.get_by_role("button", name="Start a new training").click()
+    filters = page.locator('[data-testid="stImage"]').filter(has=page.get_by_text("First-layer filters at step"))
+    filters.first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    early = filters.first.locator("img").get_attribute("src")
+    page.get_by_text("step 40 of 40 · done").wait_for(timeout=300_000)
+    page.get_by_text("Held-out accuracy").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    late = filters.first.locator("img").get_attribute("src")
+    assert early != late  # the filters changed as it learned
+    curves = page.get_by_test_id("stPlotlyChart").first
+    assert curves.locator(".scatterlayer .trace").count() >= 2  # loss and accuracy curves drawn
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()

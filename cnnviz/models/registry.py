@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms import v2
 
+from cnnviz.data.shapes import CLASSES
 from cnnviz.models.embedded import EMBEDDED_NAME, load_embedded
 from cnnviz.models.state import model_lock
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
@@ -41,7 +42,7 @@ class ModelSpec:
 
     key: str
     label: str
-    source: Literal["embedded", "torchvision"]
+    source: Literal["embedded", "torchvision", "session"]
 
 
 @dataclass(frozen=True)
@@ -140,25 +141,56 @@ def _freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-def _load_embedded() -> LoadedModel:
-    module, meta = load_embedded()
-    size = tuple(meta["input_size"])
-    mean, std = tuple(meta["mean"]), tuple(meta["std"])
-    transform = v2.Compose(
+def synthetic_transform(
+    mean: tuple[float, ...], std: tuple[float, ...], input_size: tuple[int, int] = (64, 64)
+) -> Callable[[Image.Image], torch.Tensor]:
+    """Resize the short side, centre-crop to ``input_size``, scale to [0, 1] and normalise."""
+    return v2.Compose(
         [
             v2.PILToTensor(),
-            v2.Resize(size[0], antialias=True),
-            v2.CenterCrop(size),
+            v2.Resize(input_size[0], antialias=True),
+            v2.CenterCrop(input_size),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(mean, std),
         ]
     )
+
+
+def synthetic_model(
+    spec: ModelSpec,
+    module: nn.Module,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    accuracy: float,
+    accuracy_note: str,
+    description: str,
+    architecture: str = "TinyVGG",
+    input_size: tuple[int, int] = (64, 64),
+    classes: tuple[str, ...] = CLASSES,
+) -> LoadedModel:
+    """A model of the synthetic shapes dataset (the embedded one, or one trained in the playground)."""
+    transform = synthetic_transform(mean, std, input_size)
     card = ModelCard(
-        architecture="TinyVGG",
+        architecture=architecture,
         layers=layer_counts(module),
         num_params=sum(p.numel() for p in module.parameters()),
-        input_size=(int(size[0]), int(size[1])),
-        classes=tuple(meta["classes"]),
+        input_size=input_size,
+        classes=classes,
+        accuracy=accuracy,
+        accuracy_note=accuracy_note,
+        description=description,
+    )
+    return LoadedModel(spec, _freeze(module), transform, tuple(mean), tuple(std), card)
+
+
+def _load_embedded() -> LoadedModel:
+    module, meta = load_embedded()
+    size = tuple(meta["input_size"])
+    return synthetic_model(
+        _embedded_spec(),
+        module,
+        tuple(meta["mean"]),
+        tuple(meta["std"]),
         accuracy=float(meta["held_out_accuracy"]),
         accuracy_note=(
             f"held-out accuracy on {meta['held_out_size']} synthetic images of seed {meta['held_out_seed']}, "
@@ -168,8 +200,9 @@ def _load_embedded() -> LoadedModel:
             "A small VGG-style CNN in the spirit of CNN Explainer's Tiny VGG, trained by this project "
             f"(`python -m cnnviz.train --seed {meta['seed']}`) on procedurally generated shapes and textures."
         ),
+        input_size=(int(size[0]), int(size[1])),
+        classes=tuple(meta["classes"]),
     )
-    return LoadedModel(_embedded_spec(), module, transform, mean, std, card)
 
 
 def _load_torchvision(key: str, progress: ProgressCallback | None) -> LoadedModel:

@@ -1,0 +1,246 @@
+"""Train a small CNN live: a configurable TinyVGG variant, trained in the background with stop and resume.
+
+A :class:`Trainer` runs its steps on a shared, bounded pool of worker threads (at most
+:data:`MAX_CONCURRENT_TRAININGS` trainings at once; further ones queue), so a training never blocks the page
+that started it and trainings cannot take every core from the other sessions. Everything the page shows is read
+through :meth:`Trainer.snapshot`, a consistent copy taken under the trainer's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
+from cnnviz.models.embedded import held_out_seed
+from cnnviz.models.state import model_lock
+from cnnviz.train import channel_stats, to_tensor
+
+MAX_CONCURRENT_TRAININGS = 2
+_pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_TRAININGS, thread_name_prefix="cnnviz-train")
+State = Literal["ready", "queued", "running", "stopped", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """The architecture: ``blocks`` of two conv + ReLU layers (optionally batch-normalised) and a pool;
+    channels double from block to block; then dropout and a linear layer on the pooled features."""
+
+    blocks: int = 3
+    channels: int = 16
+    kernel_size: int = 3
+    pooling: Literal["max", "avg"] = "max"
+    dropout: float = 0.0
+    batch_norm: bool = True
+
+    def validate(self) -> None:
+        if not 1 <= self.blocks <= 4:
+            raise ValueError("blocks must be 1 to 4 (each halves the 64-pixel image)")
+        if not 4 <= self.channels <= 64:
+            raise ValueError("channels must be 4 to 64")
+        if self.kernel_size not in (3, 5):
+            raise ValueError("kernel size must be 3 or 5")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run: architecture, optimiser settings, budget and data."""
+
+    net: NetConfig = field(default_factory=NetConfig)
+    learning_rate: float = 1e-2
+    batch_size: int = 64
+    steps: int = 600
+    seed: int = 0
+    train_size: int = 6000
+    held_out_size: int = 1000
+
+    def validate(self) -> None:
+        self.net.validate()
+        if not 1e-5 <= self.learning_rate <= 1:
+            raise ValueError("learning rate must be between 1e-5 and 1")
+        if not 8 <= self.batch_size <= 256:
+            raise ValueError("batch size must be 8 to 256")
+        if not 1 <= self.steps <= 20_000:
+            raise ValueError("steps must be 1 to 20000")
+
+
+def build_model(net: NetConfig, num_classes: int = len(CLASSES), image_size: int = IMAGE_SIZE) -> nn.Module:
+    """The network of ``net``, with CNN Explainer's layer names (``features.conv_1_1``, ...)."""
+    net.validate()
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    previous, width = 3, net.channels
+    for block in range(1, net.blocks + 1):
+        for i in (1, 2):
+            layers[f"conv_{block}_{i}"] = nn.Conv2d(previous, width, net.kernel_size, padding=net.kernel_size // 2)
+            if net.batch_norm:
+                layers[f"bn_{block}_{i}"] = nn.BatchNorm2d(width)
+            layers[f"relu_{block}_{i}"] = nn.ReLU()
+            previous = width
+        layers[f"{net.pooling}_pool_{block}"] = nn.MaxPool2d(2) if net.pooling == "max" else nn.AvgPool2d(2)
+        width = min(width * 2, 128)
+    classifier = OrderedDict([("avg_pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten())])
+    if net.dropout:
+        classifier["dropout"] = nn.Dropout(net.dropout)
+    classifier["fc"] = nn.Linear(previous, num_classes)
+    model = nn.Sequential(OrderedDict([("features", nn.Sequential(layers)), ("classifier", nn.Sequential(classifier))]))
+    return model
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a training has done so far."""
+
+    state: State
+    step: int
+    total_steps: int
+    history: list[dict[str, float]]  # step, loss, batch accuracy, and held-out accuracy at evaluations
+    first_filters: np.ndarray  # (out, in, k, k) weights of the first conv layer
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out results: accuracy, the confusion matrix (true × predicted) and the misclassified samples."""
+
+    accuracy: float
+    confusion: np.ndarray
+    misclassified: list[tuple[int, int, int]]  # (index into the held-out set, true, predicted)
+
+
+class Trainer:
+    """One training run, advanced in the background; ``stop`` pauses it and ``start`` resumes it."""
+
+    def __init__(self, config: RunConfig) -> None:
+        config.validate()
+        self.config = config
+        torch.manual_seed(config.seed)
+        self.model = build_model(config.net)
+        self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimiser, max_lr=config.learning_rate, total_steps=config.steps
+        )
+        self._generator = torch.Generator().manual_seed(config.seed)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._future: Future | None = None
+        self._state: State = "ready"
+        self._step = 0
+        self._history: list[dict[str, float]] = []
+        self._error: str | None = None
+        self._data: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.held_out: Batch | None = None
+        self.mean: list[float] = []
+        self.std: list[float] = []
+
+    # -- control ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start, or resume after :meth:`stop`; a no-op while running or when done."""
+        with self._lock:
+            if self._state in ("queued", "running", "done"):
+                return
+            self._stop.clear()
+            self._state = "queued"
+            self._future = _pool.submit(self._run)
+
+    def stop(self) -> None:
+        """Ask the run to pause after the current step (resume with :meth:`start`)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> State:
+        """Block until the background work pauses or ends; returns the state."""
+        future = self._future
+        if future is not None:
+            future.result(timeout=timeout)
+        return self.state
+
+    @property
+    def state(self) -> State:
+        with self._lock:
+            return self._state
+
+    # -- the work ----------------------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        if self._data is not None:
+            return
+        data = generate(self.config.train_size, self.config.seed)
+        self.held_out = generate(self.config.held_out_size, held_out_seed(self.config.seed))
+        self.mean, self.std = channel_stats(data.images)
+        self._data = (to_tensor(data.images, self.mean, self.std), torch.from_numpy(data.labels))
+
+    def _run(self) -> None:
+        with self._lock:
+            self._state = "running"
+        try:
+            self._prepare()
+            x, y = self._data  # type: ignore[misc]
+            loss_fn = nn.CrossEntropyLoss()
+            evaluate_every = max(1, self.config.steps // 20)
+            while self._step < self.config.steps and not self._stop.is_set():
+                index = torch.randint(0, len(x), (self.config.batch_size,), generator=self._generator)
+                with model_lock(self.model):
+                    self.model.train()
+                    logits = self.model(x[index])
+                    loss = loss_fn(logits, y[index])
+                    self.optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimiser.step()
+                    self.schedule.step()
+                    self.model.eval()
+                record = {"step": self._step + 1, "loss": loss.item(),
+                          "batch_accuracy": float((logits.argmax(1) == y[index]).float().mean())}  # fmt: skip
+                if (self._step + 1) % evaluate_every == 0 or self._step + 1 == self.config.steps:
+                    record["held_out_accuracy"] = self.evaluate(limit=300).accuracy
+                with self._lock:
+                    self._step += 1
+                    self._history.append(record)
+                time.sleep(0)  # let the page's threads in between steps
+            with self._lock:
+                self._state = "done" if self._step >= self.config.steps else "stopped"
+        except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the worker
+            with self._lock:
+                self._state, self._error = "failed", f"{type(exc).__name__}: {exc}"
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            history = list(self._history)
+            state, step, error = self._state, self._step, self._error
+        with model_lock(self.model):
+            first = self.model.features.conv_1_1.weight.detach().numpy().copy()
+        return Snapshot(state, step, self.config.steps, history, first, error)
+
+    def evaluate(self, limit: int | None = None) -> Evaluation:
+        """Accuracy, confusion matrix and misclassified samples on the held-out set (its first ``limit``)."""
+        self._prepare()
+        held = self.held_out
+        assert held is not None
+        count = len(held.labels) if limit is None else min(limit, len(held.labels))
+        x = to_tensor(held.images[:count], self.mean, self.std)
+        with model_lock(self.model), torch.no_grad():
+            was_training = self.model.training
+            self.model.eval()
+            predicted = torch.cat([self.model(x[i : i + 250]).argmax(1) for i in range(0, count, 250)]).numpy()
+            self.model.train(was_training)
+        truth = held.labels[:count]
+        confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
+        np.add.at(confusion, (truth, predicted), 1)
+        wrong = [(int(i), int(truth[i]), int(predicted[i])) for i in np.nonzero(truth != predicted)[0]]
+        return Evaluation(float((truth == predicted).mean()), confusion, wrong)
+
+
+def with_steps(config: RunConfig, steps: int) -> RunConfig:
+    """The same run with another step budget."""
+    return replace(config, steps=steps)

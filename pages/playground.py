@@ -1,0 +1,129 @@
+"""Train a CNN live: configure a TinyVGG variant, watch its curves, filters and feature maps as it learns."""
+
+import copy
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from cnnviz import netplots, ui
+from cnnviz.data.shapes import CLASSES
+from cnnviz.features import activations, layer_names
+from cnnviz.models.registry import ModelSpec, synthetic_model, synthetic_transform
+from cnnviz.playground import NetConfig, RunConfig, Trainer
+
+TRAINER_KEY = "_cnnviz_trainer"
+choice = ui.selection()
+state = st.session_state
+trainer: Trainer | None = state.get(TRAINER_KEY)
+
+st.title("Train a CNN")
+st.caption(
+    "Train the embedded architecture, or a variant of it, on the synthetic shapes and textures, and watch it "
+    "learn: loss and accuracy, the first layer's filters and a layer's feature maps change as it trains. "
+    "One training per session runs in the background; the page stays responsive."
+)
+
+busy = trainer is not None and trainer.state in ("queued", "running")
+
+
+def use_trained(run: Trainer, accuracy: float) -> None:
+    """Button callback (before the sidebar is drawn): offer a frozen copy of the trained net everywhere."""
+    net, step = run.config.net, run.snapshot().step
+    spec = ModelSpec(f"trained-{id(run):x}-{step}", f"my trained CNN · step {step} (this session)", "session")
+    description = (
+        f"Trained in the playground: {net.blocks} blocks from {net.channels} channels, {net.kernel_size}×"
+        f"{net.kernel_size} kernels, {net.pooling} pooling, batch norm {net.batch_norm}, dropout {net.dropout}."
+    )
+    note = f"held-out accuracy on {len(run.held_out.labels)} synthetic images, trained in this session"
+    model = synthetic_model(spec, copy.deepcopy(run.model), tuple(run.mean), tuple(run.std), accuracy, note,
+                            description, architecture="playground CNN")  # fmt: skip
+    ui.add_session_model(model)
+
+
+with st.form("config"):
+    cols = st.columns(5)
+    blocks = cols[0].slider("Conv blocks", 1, 4, 3, disabled=busy)
+    channels = cols[1].select_slider("Channels (first block)", [4, 8, 16, 32], 16, disabled=busy)
+    kernel = cols[2].radio("Kernel size", [3, 5], horizontal=True, disabled=busy)
+    pooling = cols[3].radio("Pooling", ["max", "avg"], horizontal=True, disabled=busy)
+    dropout = cols[4].slider("Dropout", 0.0, 0.5, 0.0, 0.1, disabled=busy)
+    cols = st.columns(5)
+    batch_norm = cols[0].checkbox("Batch norm", True, disabled=busy)
+    rate = cols[1].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], 1e-2, disabled=busy)
+    batch = cols[2].select_slider("Batch size", [16, 32, 64, 128], 64, disabled=busy)
+    steps = cols[3].number_input("Steps", 10, 5000, 600, 10, disabled=busy)
+    seed = cols[4].number_input("Seed", 0, 10_000, 0, disabled=busy)
+    if st.form_submit_button("Start a new training", icon=":material/play_arrow:", disabled=busy):
+        net = NetConfig(blocks, channels, kernel, pooling, dropout, batch_norm)
+        trainer = state[TRAINER_KEY] = Trainer(RunConfig(net, rate, batch, int(steps), int(seed)))
+        trainer.start()
+        busy = True
+
+if trainer is None:
+    st.info("Choose the settings and start a training; the defaults reach about 94% in 600 steps.")
+    st.stop()
+
+controls = st.columns(3)
+if controls[0].button("Stop", key="stop", icon=":material/pause:", disabled=not busy):
+    trainer.stop()
+    trainer.wait(timeout=30)
+    st.rerun()
+if controls[1].button("Resume", key="resume", icon=":material/play_arrow:", disabled=trainer.state != "stopped"):
+    trainer.start()
+    st.rerun()
+
+
+@st.fragment(run_every=1.0 if busy else None)
+def live() -> None:
+    snap = trainer.snapshot()
+    if snap.state not in ("queued", "running") and busy:
+        st.rerun(scope="app")  # finished or stopped: show the results and stop the timer
+    label = {"queued": "waiting for a free trainer…", "running": "training…", "stopped": "stopped",
+             "done": "done", "failed": f"failed: {snap.error}", "ready": "ready"}[snap.state]  # fmt: skip
+    st.progress(snap.step / snap.total_steps, text=f"step {snap.step} of {snap.total_steps} · {label}")
+    left, right = st.columns(2)
+    history = snap.history
+    figure = go.Figure()
+    if history:
+        step_axis = [h["step"] for h in history]
+        figure.add_scatter(x=step_axis, y=[h["loss"] for h in history], name="loss")
+        figure.add_scatter(x=step_axis, y=[h["batch_accuracy"] for h in history], name="batch accuracy",
+                           yaxis="y2")  # fmt: skip
+        evaluated = [h for h in history if "held_out_accuracy" in h]
+        figure.add_scatter(x=[h["step"] for h in evaluated], y=[h["held_out_accuracy"] for h in evaluated],
+                           name="held-out accuracy", yaxis="y2", mode="lines+markers")  # fmt: skip
+    figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
+                         yaxis={"title": "loss"}, yaxis2={"title": "accuracy", "overlaying": "y", "side": "right",
+                                                          "range": [0, 1]})  # fmt: skip
+    left.plotly_chart(figure, key="curves")
+    right.image(netplots.rgb_filters_image(snap.first_filters), caption=f"First-layer filters at step {snap.step}",
+                width="stretch")  # fmt: skip
+    if choice.image is not None and trainer.mean:
+        names = [n for n in layer_names(trainer.model) if n.startswith("features.")]
+        layer = st.selectbox("Feature maps of", names, index=min(2, len(names) - 1), key="play_layer")
+        x = synthetic_transform(tuple(trainer.mean), tuple(trainer.std))(choice.image.convert("RGB"))[None]
+        maps = activations(trainer.model, x, [layer])[layer][0].numpy()
+        flat = maps.reshape(len(maps), -1)
+        st.image(netplots.feature_grid_image(maps, list(range(len(maps))), flat.min(1), flat.max(1)),
+                 caption=f"{layer} for {choice.image_name} at step {snap.step}")  # fmt: skip
+
+
+live()
+
+if trainer.state in ("stopped", "done"):
+    evaluation = trainer.evaluate()
+    st.subheader(f"Held-out accuracy {evaluation.accuracy:.1%} on {len(trainer.held_out.labels)} images")
+    left, right = st.columns([3, 2])
+    matrix = go.Figure(go.Heatmap(z=evaluation.confusion, x=list(CLASSES), y=list(CLASSES), colorscale="Blues",
+                                  text=evaluation.confusion, texttemplate="%{text}",
+                                  hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))  # fmt: skip
+    matrix.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis_title="true", height=460,
+                         yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 40, "b": 10})  # fmt: skip
+    left.plotly_chart(matrix, key="confusion")
+    right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12)")
+    grid = right.columns(4)
+    for n, (index, truth, predicted) in enumerate(evaluation.misclassified[:12]):
+        grid[n % 4].image(trainer.held_out.images[index], caption=f"{CLASSES[truth]} → {CLASSES[predicted]}",
+                          width="stretch")  # fmt: skip
+    st.button("Use this model on every page", key="use_model", icon=":material/check:", on_click=use_trained,
+              args=(trainer, evaluation.accuracy))  # fmt: skip

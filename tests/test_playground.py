@@ -1,0 +1,92 @@
+"""cnnviz.playground: the configurable network, background training with stop and resume, evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cnnviz.data.shapes import CLASSES
+from cnnviz.models.state import hook_count
+from cnnviz.playground import MAX_CONCURRENT_TRAININGS, NetConfig, RunConfig, Trainer, build_model
+
+SMALL = RunConfig(NetConfig(blocks=2, channels=8), steps=30, train_size=400, held_out_size=100)
+
+
+@pytest.mark.parametrize(
+    "net",
+    [NetConfig(), NetConfig(blocks=1, channels=4, kernel_size=5, pooling="avg", dropout=0.3, batch_norm=False),
+     NetConfig(blocks=4, channels=32)],
+)  # fmt: skip
+def test_build_model_follows_the_config(net):
+    model = build_model(net)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 2 * net.blocks and convs[0].out_channels == net.channels
+    assert all(c.kernel_size == (net.kernel_size,) * 2 for c in convs)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == net.batch_norm
+    assert any(isinstance(m, nn.Dropout) for m in model.modules()) == bool(net.dropout)
+    pool = nn.MaxPool2d if net.pooling == "max" else nn.AvgPool2d
+    assert sum(isinstance(m, pool) for m in model.modules()) == net.blocks
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, len(CLASSES))
+    assert "features.conv_1_1" in dict(model.named_modules())
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [(RunConfig(NetConfig(blocks=5)), "blocks"), (RunConfig(NetConfig(kernel_size=4)), "kernel"),
+     (RunConfig(learning_rate=5.0), "learning rate"), (RunConfig(batch_size=2), "batch size"),
+     (RunConfig(steps=0), "steps")],
+)  # fmt: skip
+def test_impossible_settings_are_refused(config, message):
+    with pytest.raises(ValueError, match=message):
+        Trainer(config)
+
+
+def test_training_runs_in_the_background_and_learns_something():
+    trainer = Trainer(SMALL)
+    before = trainer.snapshot().first_filters
+    trainer.start()
+    assert trainer.wait(timeout=120) == "done"
+    snap = trainer.snapshot()
+    assert snap.step == 30 and len(snap.history) == 30 and "held_out_accuracy" in snap.history[-1]
+    assert not np.array_equal(before, snap.first_filters)  # the filters changed as it learned
+    evaluation = trainer.evaluate()
+    assert evaluation.confusion.sum() == 100 and np.trace(evaluation.confusion) == round(evaluation.accuracy * 100)
+    assert len(evaluation.misclassified) == 100 - np.trace(evaluation.confusion)
+    assert all(t != p for _, t, p in evaluation.misclassified)
+    trainer.start()  # done: starting again does nothing
+    assert trainer.wait() == "done" and trainer.snapshot().step == 30
+
+
+def test_stop_and_resume_continue_the_same_run():
+    trainer = Trainer(RunConfig(NetConfig(blocks=2, channels=8), steps=400, train_size=400, held_out_size=50))
+    trainer.start()
+    while trainer.snapshot().step < 5:
+        pass
+    trainer.stop()
+    assert trainer.wait(timeout=60) == "stopped"
+    paused_at = trainer.snapshot().step
+    assert 5 <= paused_at < 400
+    trainer.start()
+    assert trainer.wait(timeout=300) == "done"
+    snap = trainer.snapshot()
+    assert snap.step == 400 and [h["step"] for h in snap.history] == list(range(1, 401))
+    assert hook_count(trainer.model) == 0
+
+
+def test_trainings_share_a_bounded_pool():
+    trainers = [Trainer(SMALL) for _ in range(MAX_CONCURRENT_TRAININGS + 2)]
+    for trainer in trainers:
+        trainer.start()
+    states = [t.state for t in trainers]
+    assert states.count("running") <= MAX_CONCURRENT_TRAININGS
+    assert all(t.wait(timeout=300) == "done" for t in trainers)
+
+
+@pytest.mark.slow
+def test_default_settings_reach_90_percent_within_the_default_budget():
+    trainer = Trainer(RunConfig())
+    trainer.start()
+    assert trainer.wait(timeout=900) == "done"
+    assert trainer.evaluate().accuracy >= 0.90  # on 1000 held-out images of an unseen seed
