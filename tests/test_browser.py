@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser import CHROMIUM_FLAGS, chromium_path, streamlit_server
@@ -71,7 +73,7 @@ def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_pat
 
     select_option(page, "Sample image", "photo: coffee")
     page.get_by_text("photo: coffee").first.wait_for()
-    page.get_by_text("Prediction:").wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_text(re.compile(r"^Prediction: ")).wait_for(timeout=LOAD_TIMEOUT_MS)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
 
