@@ -92,9 +92,10 @@ def live() -> None:
         evaluated = [h for h in history if "held_out_accuracy" in h]
         figure.add_scatter(x=[h["step"] for h in evaluated], y=[h["held_out_accuracy"] for h in evaluated],
                            name="held-out accuracy", yaxis="y2", mode="lines+markers")  # fmt: skip
+    accuracy_axis = {"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%",
+                     "dtick": 0.25}  # fmt: skip
     figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
-                         yaxis={"title": "loss"}, yaxis2={"title": "accuracy", "overlaying": "y", "side": "right",
-                                                          "range": [0, 1]})  # fmt: skip
+                         yaxis={"title": "loss"}, yaxis2=accuracy_axis)  # fmt: skip
     left.plotly_chart(figure, key="curves")
     right.image(netplots.rgb_filters_image(snap.first_filters), caption=f"First-layer filters at step {snap.step}",
                 width="stretch")  # fmt: skip
