@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -239,8 +239,3 @@ class Trainer:
         np.add.at(confusion, (truth, predicted), 1)
         wrong = [(int(i), int(truth[i]), int(predicted[i])) for i in np.nonzero(truth != predicted)[0]]
         return Evaluation(float((truth == predicted).mean()), confusion, wrong)
-
-
-def with_steps(config: RunConfig, steps: int) -> RunConfig:
-    """The same run with another step budget."""
-    return replace(config, steps=steps)

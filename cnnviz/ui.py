@@ -6,6 +6,8 @@ pages through :func:`selection`; widget keys keep the choice for the whole sessi
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 
 import streamlit as st
@@ -39,6 +41,11 @@ class Selection:
     model: registry.LoadedModel
     image: Image.Image | None
     image_name: str | None
+
+    @functools.cached_property
+    def image_digest(self) -> str | None:
+        """A content hash of the image, for keying results computed from it."""
+        return None if self.image is None else hashlib.sha1(self.image.tobytes()).hexdigest()
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)

@@ -1,6 +1,5 @@
 """Explain a prediction: top classes, Grad-CAM and captum attributions over the image, compared and tested."""
 
-import hashlib
 import io
 
 import numpy as np
@@ -26,21 +25,22 @@ def cam_layers(model_key: str, _model) -> tuple[str, list[str]]:
     return default, list(dict.fromkeys([default, *conv_layers(_model.module)]))
 
 
-def compute(method: str, target: int, layer: str, x, digest: str, label: str):
-    """One explanation, with a progress bar for the long ones; kept per session for reruns."""
-    store = st.session_state.setdefault("_explanations", {})
-    wanted = (key, digest, method, target, layer)
-    if wanted not in store:
-        bar = st.progress(0.0, text=f"{label}: {method}…")
-        black = model.preprocess(Image.new("RGB", choice.image.size, (0, 0, 0)))
-        store[wanted] = explain(
-            model.module, x, target, method, layer, black,
-            progress=lambda d, n: bar.progress(d / n, text=f"{label}: {method} {d}/{n}"),
-        )  # fmt: skip
+def remembered(store: str, wanted: tuple, text: str, make):
+    """``make(progress)`` once per ``wanted`` in this session, with a progress bar; the last 24 are kept."""
+    results = st.session_state.setdefault(store, {})
+    if wanted not in results:
+        bar = st.progress(0.0, text=text)
+        results[wanted] = make(lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"))
         bar.empty()
-        while len(store) > 24:
-            store.pop(next(iter(store)))
-    return store[wanted]
+        while len(results) > 24:
+            results.pop(next(iter(results)))
+    return results[wanted]
+
+
+def compute(method: str, target: int, layer: str, label: str):
+    """One explanation of the current image, kept per session for reruns."""
+    return remembered("_explanations", (key, digest, method, target, layer), f"{label}: {method}",
+                      lambda progress: explain(model.module, x, target, method, layer, black, progress))  # fmt: skip
 
 
 st.title("Explain a prediction")
@@ -50,7 +50,8 @@ if choice.image is None:
     st.stop()
 
 x = model.preprocess(choice.image)
-digest = hashlib.sha1(np.asarray(choice.image).tobytes()).hexdigest()
+black = model.preprocess(Image.new("RGB", choice.image.size, (0, 0, 0)))  # the deletion / baseline image
+digest = choice.image_digest
 prediction = predict(model, choice.image)
 order = {name: i for i, name in enumerate(model.classes)}
 
@@ -75,7 +76,7 @@ cmap = controls[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap_explain
                              help="cividis is designed for colour-vision deficiencies.")  # fmt: skip
 
 explanation_tab, compare_tab, faith_tab = st.tabs(["Explanation", "Compare", "Faithfulness"], key="xtab", bind=URL)
-result = compute(method, target, layer, x, digest, "Explaining")
+result = compute(method, target, layer, "Explaining")
 heat = result.heatmap.numpy()
 base = choice.image.convert("RGB").resize((heat.shape[1], heat.shape[0]))
 with explanation_tab:
@@ -111,7 +112,7 @@ with compare_tab:
         items = [(method, order[c], c) for c in picked]
     columns = st.columns(max(1, min(4, len(items))))
     for n, (m, t, label) in enumerate(items):
-        shown = compute(m, t, layer, x, digest, "Comparing")
+        shown = compute(m, t, layer, "Comparing")
         columns[n % len(columns)].image(netplots.overlay(base, shown.heatmap.numpy(), 0.5, cmap), caption=label,
                                         width="stretch")  # fmt: skip
 
@@ -120,15 +121,9 @@ with faith_tab:
                "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
                "(low area) and insertion rise fast (high area).")  # fmt: skip
     steps = st.select_slider("Steps", [8, 16, 32, 64], 32, key="faith_steps")
-    store = st.session_state.setdefault("_curves", {})
-    wanted = (key, digest, method, target, layer, steps)
-    if wanted not in store:
-        bar = st.progress(0.0, text="Deletion and insertion…")
-        black = model.preprocess(Image.new("RGB", choice.image.size, (0, 0, 0)))
-        store[wanted] = faithfulness(model.module, x, target, result.heatmap, steps, black,
-                                     progress=lambda d, n: bar.progress(d / n, text=f"{d}/{n} images"))  # fmt: skip
-        bar.empty()
-    curves = store[wanted]
+    curves = remembered("_curves", (key, digest, method, target, layer, steps), "Deletion and insertion, images",
+                        lambda progress: faithfulness(model.module, x, target, result.heatmap, steps, black,
+                                                      progress=progress))  # fmt: skip
     figure = go.Figure([
         go.Scatter(x=curves.fractions, y=curves.deletion, name=f"deletion (AUC {curves.deletion_auc:.3f})"),
         go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion (AUC {curves.insertion_auc:.3f})"),

@@ -1,7 +1,5 @@
 """Inside the network: architecture, filters, feature maps, the network overview and what a channel likes."""
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -87,7 +85,7 @@ if choice.image is None:
         tab.info("Choose an image in the sidebar.")
 else:
     x = model.preprocess(choice.image)
-    digest = hashlib.sha1(np.asarray(choice.image).tobytes()).hexdigest()
+    digest = choice.image_digest
     with tabs[2]:
         names = [layer.name for layer in spatial]
         cols = st.columns(4)
