@@ -10,7 +10,17 @@ import torch
 
 from cnnviz.data.shapes import CLASSES, generate
 from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed, load_embedded
-from cnnviz.train import TrainConfig, accuracy, channel_stats, main, save, to_tensor, train
+from cnnviz.train import (
+    TrainConfig,
+    accuracy,
+    channel_stats,
+    main,
+    mask_coverage,
+    outside_share,
+    save,
+    to_tensor,
+    train,
+)
 
 TINY = TrainConfig(seed=3, train_size=160, held_out_size=20, epochs=1, batch_size=32, channels=(4, 8, 8))
 
@@ -32,6 +42,41 @@ def test_training_reports_progress_and_freezes_the_result():
     assert not result.model.training
     assert not any(p.requires_grad for p in result.model.parameters())
     assert len(result.history) == 1 and 0 <= result.held_out_accuracy <= 1
+
+
+def test_outside_share_by_hand():
+    acts = torch.zeros(2, 2, 2, 2)
+    acts[0, 0, 0, 0], acts[0, 1, 1, 1] = 3.0, 1.0  # mass [[3, 0], [0, 1]]
+    acts[1, 0, 0, 1] = 2.0  # all of it on an uncovered cell
+    coverage = torch.tensor([[[1.0, 0.0], [0.0, 0.5]], [[1.0, 0.0], [0.0, 0.0]]])
+    # image 0: outside mass 3·0 + 1·0.5 = 0.5 of 4; image 1: 2 of 2
+    assert float(outside_share(acts, coverage)) == pytest.approx((0.5 / 4 + 1.0) / 2, abs=1e-6)
+
+
+def test_mask_coverage_averages_cells():
+    masks = np.zeros((1, 4, 4), bool)
+    masks[0, :2, :2] = True
+    masks[0, 2, 3] = True
+    expected = torch.tensor([[[1.0, 0.0], [0.0, 0.25]]])
+    torch.testing.assert_close(mask_coverage(masks, 2), expected)
+
+
+def test_focus_loss_starts_after_the_first_epoch_and_changes_training():
+    two_epochs = TrainConfig(**{**TINY.__dict__, "epochs": 2})
+    focused, again = train(two_epochs), train(two_epochs)
+    plain = train(TrainConfig(**{**two_epochs.__dict__, "focus_weight": 0.0}))
+    first = train(TINY)
+    no_focus_one_epoch = train(TrainConfig(**{**TINY.__dict__, "focus_weight": 0.0}))
+    key = "features.conv_1_1.weight"
+    assert torch.equal(focused.model.state_dict()[key], again.model.state_dict()[key])  # deterministic
+    assert not torch.equal(focused.model.state_dict()[key], plain.model.state_dict()[key])  # the loss acts
+    # During the first epoch the focus loss is off: one epoch with and without it gives the same weights.
+    assert torch.equal(first.model.state_dict()[key], no_focus_one_epoch.model.state_dict()[key])
+
+
+def test_shipped_model_was_trained_with_the_focus_loss():
+    card = json.loads((ASSETS_DIR / "models" / f"{EMBEDDED_NAME}.json").read_text())
+    assert card["training"]["focus_weight"] == TrainConfig().focus_weight > 0
 
 
 def test_channel_stats_match_numpy(rng):
