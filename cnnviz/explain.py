@@ -339,3 +339,40 @@ def localisation(heatmap: Tensor, mask: np.ndarray) -> tuple[bool, float]:
     inside = torch.from_numpy(np.asarray(mask, dtype=bool))
     hit = bool(inside.reshape(-1)[int(torch.argmax(heatmap))])
     return hit, float((heatmap * inside).sum() / (heatmap.sum() + EPS))
+
+
+@dataclass(frozen=True)
+class PointingGame:
+    """Per-image pointing-game hits and shares of map energy inside the object's mask."""
+
+    hits: np.ndarray  # (N,) bool
+    energy: np.ndarray  # (N,) float
+    labels: np.ndarray  # (N,) int
+
+    @property
+    def hit_rate(self) -> float:
+        return float(self.hits.mean())
+
+    def per_class(self) -> dict[int, float]:
+        """Hit rate of each label present."""
+        return {int(k): float(self.hits[self.labels == k].mean()) for k in np.unique(self.labels)}
+
+
+def pointing_game(
+    model: nn.Module,
+    x: Tensor,
+    masks: np.ndarray,
+    labels: np.ndarray,
+    layer: str,
+    method: CamMethod = "Grad-CAM",
+) -> PointingGame:
+    """Explain each image of the normalised batch ``x`` for its true label with ``method`` at ``layer`` and
+    score the map against the image's object mask with :func:`localisation`."""
+    scores = [
+        localisation(cam(model, x[i : i + 1], int(labels[i]), layer, method).heatmap, masks[i]) for i in range(len(x))
+    ]
+    return PointingGame(
+        hits=np.array([hit for hit, _ in scores], dtype=bool),
+        energy=np.array([share for _, share in scores], dtype=np.float64),
+        labels=np.asarray(labels),
+    )

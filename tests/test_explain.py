@@ -10,7 +10,7 @@ import torchvision
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
-from cnnviz.data.shapes import CLASSES, generate
+from cnnviz.data.shapes import generate
 from cnnviz.explain import (
     METHODS,
     attribute,
@@ -21,6 +21,7 @@ from cnnviz.explain import (
     grad_cam,
     localisation,
     normalise,
+    pointing_game,
 )
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.state import hook_count
@@ -124,16 +125,35 @@ def test_localisation_scores():
     assert localisation(torch.from_numpy(~mask).float(), mask) == (False, 0.0)
 
 
-def test_grad_cam_points_at_textures(tiny):
-    # Measured on 300 fresh images by benchmarks/explain.py: the shipped model's Grad-CAM peak falls inside
-    # the object for every texture, but often just outside the edge of a solid shape (see the README).
+def test_pointing_game_on_fresh_images(tiny):
+    # Issue 5: on 200 images of a seed that training never used (training: seed 0, held-out: 1000003), the
+    # Grad-CAM peak at the default layer lies inside the object's mask for at least 90% of them.
     model, meta = tiny
-    data = generate(60, 555_555)
-    keep = [i for i in range(60) if CLASSES[int(data.labels[i])] in ("stripes", "checkerboard", "dots")]
+    data = generate(200, 424_242)
     x = to_tensor(data.images, meta["mean"], meta["std"])
-    layer = default_layer(model, (64, 64))
-    hits = [localisation(grad_cam(model, x[i : i + 1], int(data.labels[i]), layer), data.masks[i])[0] for i in keep]
-    assert len(hits) == 18 and sum(hits) >= 17
+    game = pointing_game(model, x, data.masks, data.labels, default_layer(model, (64, 64)))
+    assert len(game.hits) == 200 and game.hit_rate >= 0.9, game.per_class()
+    assert min(game.per_class().values()) >= 0.7, game.per_class()
+    # The map concentrates on the object far beyond its area.
+    assert game.energy.mean() > 2 * data.masks.mean()
+
+
+def test_pointing_game_scores_each_image():
+    # A constant model would give a flat map; here a map is forced through a mask that a hand-made layer sees.
+    mask = np.zeros((2, 8, 8), bool)
+    mask[0, :4, :4] = True
+    mask[1, 4:, 4:] = True
+    model = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.Flatten(), nn.Linear(64, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[2].weight.fill_(1.0)
+    x = torch.zeros(2, 1, 8, 8)
+    x[0, 0, 1, 1] = 1.0  # peak inside the first mask
+    x[1, 0, 0, 0] = 1.0  # peak outside the second
+    game = pointing_game(model, x, mask, np.array([0, 0]), "0")
+    assert game.hits.tolist() == [True, False]
+    assert game.energy.tolist() == [pytest.approx(1.0), 0.0]
+    assert game.hit_rate == 0.5 and game.per_class() == {0: 0.5}
 
 
 def test_default_layers():
