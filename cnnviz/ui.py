@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 from PIL import Image
@@ -29,7 +30,13 @@ _FAILED_KEY = "_cnnviz_failed_downloads"
 _SESSION_MODELS_KEY = "_cnnviz_session_models"
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+UNSUPPORTED_HINTS = {
+    ".heic": "HEIC/HEIF photos (iPhone's default) cannot be read here: export the photo as JPEG first.",
+    ".heif": "HEIC/HEIF photos (iPhone's default) cannot be read here: export the photo as JPEG first.",
+    ".svg": "Vector drawings (SVG) cannot be read here: export the drawing as PNG first.",
+    ".pdf": "PDF files cannot be read here: export the page as PNG first.",
+}
+"""Extra advice for files people often try, shown under the decoder's message."""
 MAX_SIDE = 1024
 """Images are kept at most this many pixels on their long side: plenty for every model and overlay."""
 
@@ -124,7 +131,9 @@ def _image_sidebar() -> tuple[Image.Image | None, str | None]:
         name = st.sidebar.selectbox("Sample image", names, index=default, key=SAMPLE_KEY)
         return _sample(name), name
     if source == "Upload":
-        upload = st.sidebar.file_uploader("Upload an image", type=UPLOAD_TYPES, key=UPLOAD_KEY)
+        # No type filter: Streamlit raises (an error page) when a file's extension is not in it, and cnnviz's
+        # decoder refuses anything it cannot read with a clear message anyway.
+        upload = st.sidebar.file_uploader("Upload an image", key=UPLOAD_KEY)
         if upload is None:
             st.sidebar.info("Choose an image file (PNG, JPEG, GIF, WebP, BMP or TIFF).")
             return None, None
@@ -137,7 +146,8 @@ def _image_sidebar() -> tuple[Image.Image | None, str | None]:
     try:
         return _decoded(data), name
     except ImageError as exc:
-        st.sidebar.error(f"{name}: {exc}", icon=":material/broken_image:")
+        hint = UNSUPPORTED_HINTS.get(Path(name).suffix.lower(), "")
+        st.sidebar.error(f"{name}: {exc} {hint}".rstrip(), icon=":material/broken_image:")
         return None, None
 
 
