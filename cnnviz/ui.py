@@ -14,8 +14,8 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from cnnviz.images import ImageError, fit_within, load_image
-from cnnviz.models import registry
+from cnnviz.images import MAX_BYTES, ImageError, fit_within, load_image
+from cnnviz.models import custom, registry
 from cnnviz.models.embedded import EMBEDDED_NAME
 from cnnviz.models.weights import WeightsUnavailableError, fetch
 from cnnviz.samples import list_samples, load_sample
@@ -28,6 +28,8 @@ CAMERA_KEY = "camera"
 _SELECTION_KEY = "_cnnviz_selection"
 _FAILED_KEY = "_cnnviz_failed_downloads"
 _SESSION_MODELS_KEY = "_cnnviz_session_models"
+_OWN_MODEL_ERROR_KEY = "_cnnviz_own_model_error"
+OWN_FORMATS = ("State dict (torchvision architecture)", "TorchScript")
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
 UNSUPPORTED_HINTS = {
@@ -86,7 +88,7 @@ def _download_with_progress(key: str) -> None:
 
 
 def session_models() -> dict[str, registry.LoadedModel]:
-    """Models trained in this session's playground, offered in the sidebar beside the registry's."""
+    """Models trained in this session's playground or uploaded in it, offered beside the registry's."""
     return st.session_state.setdefault(_SESSION_MODELS_KEY, {})
 
 
@@ -96,12 +98,57 @@ def add_session_model(model: registry.LoadedModel) -> None:
     st.session_state[MODEL_KEY] = model.spec.key
 
 
+def _load_own_model() -> None:
+    """The "Load model" button's callback (it runs before the widgets, so it may select the new model)."""
+    state = st.session_state
+    state.pop(_OWN_MODEL_ERROR_KEY, None)
+    upload = state.get("own_file")
+    if upload is None:
+        state[_OWN_MODEL_ERROR_KEY] = "Choose a model file first."
+        return
+    names = custom.parse_class_names(state.get("own_classes", "")) or None
+    try:
+        if state.get("own_format") == OWN_FORMATS[1]:
+            side = int(state.get("own_size", 224))
+            mean, std = (custom.IMAGENET_MEAN, custom.IMAGENET_STD) if state.get("own_imagenet", True) else (
+                (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # fmt: skip
+            model = custom.load_torchscript_model(upload.getvalue(), (side, side), mean, std, names, upload.name)
+        else:
+            architecture, classes = state.get("own_arch", "resnet18"), int(state.get("own_num_classes", 1000))
+            model = custom.load_state_dict_model(upload.getvalue(), architecture, classes, names, upload.name)
+    except custom.ModelFileError as exc:
+        state[_OWN_MODEL_ERROR_KEY] = f"{upload.name}: {exc}"
+        return
+    add_session_model(model)
+
+
+def _own_model_sidebar() -> None:
+    """Bring your own model: upload, describe, load; it joins the model list for this session."""
+    with st.sidebar.expander("Bring your own model", icon=":material/upload_file:"):
+        st.file_uploader("Model file (.pt)", key="own_file", max_upload_size=custom.MAX_MODEL_BYTES // 2**20,
+                         help="A state dict saved with torch.save(model.state_dict()), or a TorchScript file. "
+                              "Nothing in the file is executed: only tensors are read.")  # fmt: skip
+        kind = st.radio("Format", OWN_FORMATS, key="own_format")
+        if kind == OWN_FORMATS[0]:
+            st.selectbox("Architecture", registry.TORCHVISION_MODELS, key="own_arch")
+            st.number_input("Number of classes", 1, 100_000, 1000, key="own_num_classes")
+        else:
+            st.number_input("Input size (pixels)", 8, 1024, 224, key="own_size")
+            st.checkbox("ImageNet normalisation", True, key="own_imagenet",
+                        help="Off: pixel values in [0, 1] go in unchanged.")  # fmt: skip
+        st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
+        st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")
+        if error := st.session_state.get(_OWN_MODEL_ERROR_KEY):
+            st.error(error, icon=":material/error:")
+
+
 def _model_sidebar() -> registry.LoadedModel:
     own = session_models()
     specs = {spec.key: spec for spec in registry.available_models()} | {k: m.spec for k, m in own.items()}
     key = st.sidebar.selectbox(
         "Model", list(specs), format_func=lambda k: specs[k].label, key=MODEL_KEY, help="The CNN every page uses."
     )
+    _own_model_sidebar()
     if key in own:
         return own[key]
     failed: dict[str, str] = st.session_state.setdefault(_FAILED_KEY, {})  # tried once per session
@@ -133,7 +180,7 @@ def _image_sidebar() -> tuple[Image.Image | None, str | None]:
     if source == "Upload":
         # No type filter: Streamlit raises (an error page) when a file's extension is not in it, and cnnviz's
         # decoder refuses anything it cannot read with a clear message anyway.
-        upload = st.sidebar.file_uploader("Upload an image", key=UPLOAD_KEY)
+        upload = st.sidebar.file_uploader("Upload an image", key=UPLOAD_KEY, max_upload_size=MAX_BYTES // 2**20)
         if upload is None:
             st.sidebar.info("Choose an image file (PNG, JPEG, GIF, WebP, BMP or TIFF).")
             return None, None
