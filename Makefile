@@ -26,11 +26,12 @@ run: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" || exit 1; \
 	echo "browser tests use $$CHROMIUM_PATH"; \
-	$(BIN)/ruff check . && \
+	$(BIN)/ruff check . && $(BIN)/hadolint Dockerfile && \
 	CHROMIUM_PATH="$$CHROMIUM_PATH" $(BIN)/python -m pytest
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/ruff format --check .
 
 train: $(VENV)/.runtime-installed

@@ -1,0 +1,34 @@
+"""The server configuration issue 6 reviewed, and the limits it shares with the code."""
+
+from __future__ import annotations
+
+import tomllib
+
+from cnnviz.images import MAX_BYTES
+from cnnviz.models.custom import MAX_MODEL_BYTES
+from tests.conftest import ROOT
+
+CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+
+
+def test_security_settings():
+    server = CONFIG["server"]
+    assert server["enableXsrfProtection"] is True and server["enableCORS"] is True
+    assert server["enableAgentApi"] is False
+    assert CONFIG["client"]["showErrorDetails"] == "type"  # never a traceback or message on the page
+
+
+def test_upload_limits_match_the_code():
+    assert CONFIG["server"]["maxUploadSize"] * 2**20 == MAX_MODEL_BYTES
+    assert MAX_BYTES == 25 * 2**20 < MAX_MODEL_BYTES
+
+
+def test_idle_sessions_expire():
+    assert 0 < CONFIG["server"]["disconnectedSessionTTL"] <= 300
+
+
+def test_dockerfile_serves_the_app_as_a_user_with_a_health_check():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "USER 10001" in text and "HEALTHCHECK" in text and "/_stcore/health" in text
+    for path in ("app.py", ".streamlit", "cnnviz", "pages", "assets"):
+        assert f" {path} " in text or f" {path}\n" in text, path
