@@ -59,6 +59,11 @@ def click_key(page, key: str) -> None:
     page.locator(f'.st-key-{key}[data-stale="false"] button:visible').click()
 
 
+def upload_image(page, path) -> None:
+    """Give ``path`` to the sidebar's image uploader (the model uploader has a file input too)."""
+    page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
+
+
 def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_path):
     page.goto(server)
     page.get_by_role("heading", name="cnnviz").wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -182,8 +187,8 @@ def test_explain_upload_jpeg_switch_method_and_class_download_overlay(server, br
     page.goto(f"{server}/explain")
     page.get_by_role("heading", name="Explain a prediction").wait_for(timeout=LOAD_TIMEOUT_MS)
     settle(page)
-    page.get_by_test_id("stSidebar").get_by_text("Upload", exact=True).click()
-    page.get_by_test_id("stSidebar").locator('input[type="file"]').set_input_files(str(photo))
+    page.get_by_role("radiogroup", name="Image").get_by_text("Upload", exact=True).click()
+    upload_image(page, photo)
     page.get_by_text("Prediction: star").wait_for(timeout=LOAD_TIMEOUT_MS)
     page.get_by_test_id("stPlotlyChart").first.wait_for()
     page.get_by_text("Grad-CAM for 'star' over the image").wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -226,3 +231,44 @@ def test_playground_trains_a_few_steps_and_the_curves_and_filters_change(server,
     assert curves.locator(".scatterlayer .trace").count() >= 2  # loss and accuracy curves drawn
     assert page.get_by_test_id("stException").count() == 0
     context.close()
+
+
+def sidebar_image(page, caption: str):
+    """The image shown in the sidebar with ``caption`` (the decoded upload)."""
+    return page.get_by_test_id("stSidebar").get_by_test_id("stImage").filter(has_text=caption)
+
+
+BROWSER_CASES = ["truncated.jpg", "bomb.png", "photo.heic", "empty.png", "panorama.jpg", "exif_rotated.jpg",
+                 "cmyk.jpg", "animated.gif"]  # fmt: skip
+
+
+def test_bad_uploads_get_a_message_and_the_next_upload_works(server, page, tmp_path):
+    from tests.badinputs import corpus, valid_upload
+
+    cases = {case.name: case for case in corpus()}
+    good = valid_upload()
+    (tmp_path / good.name).write_bytes(good.data)
+    page.goto(f"{server}/explain")
+    page.get_by_role("heading", name="Explain a prediction").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    page.get_by_role("radiogroup", name="Image").get_by_text("Upload", exact=True).click()
+    settle(page)
+    sidebar_errors = page.get_by_test_id("stSidebar").get_by_test_id("stAlertContentError")
+    for name in BROWSER_CASES:
+        case = cases[name]
+        (tmp_path / name).write_bytes(case.data)
+        upload_image(page, tmp_path / name)
+        if case.size is None:
+            sidebar_errors.filter(has_text=f"{name}: ").wait_for(timeout=LOAD_TIMEOUT_MS)
+        else:
+            sidebar_image(page, name).wait_for(timeout=LOAD_TIMEOUT_MS)
+            page.get_by_text(re.compile(r"^Grad-CAM for '")).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        assert page.get_by_test_id("stException").count() == 0, name
+        assert "Traceback" not in page.content(), name
+        upload_image(page, tmp_path / good.name)
+        sidebar_image(page, good.name).wait_for(timeout=LOAD_TIMEOUT_MS)
+        page.get_by_text(re.compile(r"^Grad-CAM for '")).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        assert sidebar_errors.count() == 0, name
+        assert page.get_by_test_id("stException").count() == 0, name
