@@ -51,6 +51,15 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> 
 
     Only the process group started here is stopped afterwards.
     """
+    with streamlit_process(env, timeout) as (url, _process):
+        yield url
+
+
+@contextmanager
+def streamlit_process(
+    env: dict[str, str] | None = None, timeout: float = 90
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As :func:`streamlit_server`, yielding the base URL and the server's process (for its memory)."""
     port = _free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"cnnviz-streamlit-{port}.log"
     command = [
@@ -78,7 +87,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy in {timeout} s:\n{log.read_text()}")
             time.sleep(0.3)
-        yield url
+        yield url, process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

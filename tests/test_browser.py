@@ -126,7 +126,7 @@ def test_arithmetic_page_controls_steps_shared_url_and_gif(server, browser):
     other.get_by_text("output (0, 1) =").first.wait_for()
     assert other.get_by_test_id("stException").count() == 0
 
-    with page.expect_download() as download:
+    with page.expect_download(timeout=LOAD_TIMEOUT_MS) as download:
         click_key(page, "gif")
     from PIL import Image
 
@@ -200,7 +200,7 @@ def test_explain_upload_jpeg_switch_method_and_class_download_overlay(server, br
     select_option(page, "Explain class", "triangle")
     page.get_by_text("Grad-CAM++ for 'triangle' over the image").wait_for(timeout=LOAD_TIMEOUT_MS)
     settle(page)
-    with page.expect_download() as download:
+    with page.expect_download(timeout=LOAD_TIMEOUT_MS) as download:
         click_key(page, "dl_png")
     overlay = Image.open(download.value.path())
     assert overlay.format == "PNG" and overlay.size == (64, 64)
