@@ -76,8 +76,9 @@ if default is None:
     st.info(SCRIPTED_NOTE, icon=":material/info:")
 method = controls[1].selectbox("Method", methods, key="method", bind=URL)
 uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
+layer_help = f"Default: {default}, the last conv stage." if default else SCRIPTED_NOTE
 layer = controls[2].selectbox("Layer (class activation maps)", layers, key="layer", disabled=not uses_layer,
-                              help=f"Default: {default}, the last conv stage.")  # fmt: skip
+                              help=layer_help)  # fmt: skip
 cmap = controls[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap_explain", bind=URL,
                              help="cividis is designed for colour-vision deficiencies.")  # fmt: skip
 

@@ -23,6 +23,7 @@ from cnnviz.models.registry import (
     ModelCard,
     ModelSpec,
     default_weights,
+    freeze,
     layer_counts,
 )
 
@@ -65,13 +66,6 @@ def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:
     if len(names) != count:
         raise ModelFileError(f"{len(names)} class names were given for a model with {count} classes.")
     return tuple(names)
-
-
-def _frozen(module: nn.Module) -> nn.Module:
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module
 
 
 def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
@@ -162,7 +156,7 @@ def load_state_dict_model(
         description=f"torchvision's {architecture} with weights uploaded in this session ({file_name}).",
     )
     spec = ModelSpec(f"upload-{_digest(data)}", f"{file_name} ({architecture}, uploaded)", "session")
-    return LoadedModel(spec, _frozen(module), transform, tuple(transform.mean), tuple(transform.std), card)
+    return LoadedModel(spec, freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
 
 
 def load_torchscript_model(
@@ -191,7 +185,7 @@ def load_torchscript_model(
         raise ModelFileError(
             "This file is not a TorchScript model (save one with torch.jit.save(torch.jit.script(model)))."
         ) from exc
-    _frozen(module)
+    freeze(module)
     try:
         with torch.no_grad():
             scores = module(torch.zeros(1, 3, *input_size))

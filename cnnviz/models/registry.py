@@ -134,7 +134,8 @@ def layer_counts(module: nn.Module) -> dict[str, int]:
     return {name: sum(isinstance(m, types) for m in module.modules()) for name, types in kinds.items()}
 
 
-def _freeze(module: nn.Module) -> nn.Module:
+def freeze(module: nn.Module) -> nn.Module:
+    """Eval mode and no parameter requiring grad: how every shared model is kept."""
     module.eval()
     for p in module.parameters():
         p.requires_grad_(False)
@@ -180,7 +181,7 @@ def synthetic_model(
         accuracy_note=accuracy_note,
         description=description,
     )
-    return LoadedModel(spec, _freeze(module), transform, tuple(mean), tuple(std), card)
+    return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card)
 
 
 def _load_embedded() -> LoadedModel:
@@ -229,7 +230,7 @@ def _load_torchvision(key: str, progress: ProgressCallback | None) -> LoadedMode
         accuracy_note=f"ImageNet-1K validation top-1 accuracy of the weights {weights}",
         description=f"torchvision's {key} with pretrained weights {weights}. {meta.get('_docs', '').strip()}",
     )
-    return LoadedModel(get_spec(key), _freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
+    return LoadedModel(get_spec(key), freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
 
 
 def load_model(key: str, progress: ProgressCallback | None = None) -> LoadedModel:
