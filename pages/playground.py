@@ -8,7 +8,7 @@ import streamlit as st
 from cnnviz import netplots, ui
 from cnnviz.data.shapes import CLASSES
 from cnnviz.features import activations, layer_names
-from cnnviz.models.registry import ModelSpec, synthetic_model, synthetic_transform
+from cnnviz.models.registry import ModelSpec, crop_transform, synthetic_model
 from cnnviz.playground import NetConfig, RunConfig, Trainer
 
 TRAINER_KEY = "_cnnviz_trainer"
@@ -102,7 +102,7 @@ def live() -> None:
     if choice.image is not None and trainer.mean:
         names = [n for n in layer_names(trainer.model) if n.startswith("features.")]
         layer = st.selectbox("Feature maps of", names, index=min(2, len(names) - 1), key="play_layer")
-        x = synthetic_transform(tuple(trainer.mean), tuple(trainer.std))(choice.image.convert("RGB"))[None]
+        x = crop_transform(tuple(trainer.mean), tuple(trainer.std))(choice.image.convert("RGB"))[None]
         maps = activations(trainer.model, x, [layer])[layer][0].numpy()
         flat = maps.reshape(len(maps), -1)
         st.image(netplots.feature_grid_image(maps, list(range(len(maps))), flat.min(1), flat.max(1)),

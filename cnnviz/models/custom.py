@@ -15,16 +15,16 @@ from collections.abc import Mapping, Sequence
 import torch
 import torchvision
 from torch import nn
-from torchvision.transforms import v2
 
 from cnnviz.models.registry import (
     TORCHVISION_MODELS,
     LoadedModel,
-    ModelCard,
     ModelSpec,
+    crop_transform,
     default_weights,
     freeze,
-    layer_counts,
+    model_card,
+    with_weights_preprocessing,
 )
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
@@ -143,20 +143,10 @@ def load_state_dict_model(
         raise ModelFileError(
             f"These weights do not fit {architecture} with {num_classes} classes: {_fit_summary(exc)}"
         ) from exc
-    transform = weights.transforms()
-    crop = int(transform.crop_size[0])
-    card = ModelCard(
-        architecture=architecture,
-        layers=layer_counts(module),
-        num_params=sum(p.numel() for p in module.parameters()),
-        input_size=(crop, crop),
-        classes=names,
-        accuracy=None,
-        accuracy_note="unknown: uploaded weights",
-        description=f"torchvision's {architecture} with weights uploaded in this session ({file_name}).",
-    )
     spec = ModelSpec(f"upload-{_digest(data)}", f"{file_name} ({architecture}, uploaded)", "session")
-    return LoadedModel(spec, freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
+    description = f"torchvision's {architecture} with weights uploaded in this session ({file_name})."
+    return with_weights_preprocessing(spec, architecture, module, weights, names, None, "unknown: uploaded weights",
+                                      description)  # fmt: skip
 
 
 def load_torchscript_model(
@@ -195,27 +185,10 @@ def load_torchscript_model(
         shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
         raise ModelFileError(f"The model should return class scores of shape (1, classes); it returned {shape}.")
     names = _class_names(class_names, int(scores.shape[1]))
-    transform = v2.Compose(
-        [
-            v2.PILToTensor(),
-            v2.Resize(min(input_size), antialias=True),
-            v2.CenterCrop(input_size),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(list(mean), list(std)),
-        ]
-    )
-    card = ModelCard(
-        architecture="TorchScript",
-        layers=layer_counts(module),
-        num_params=sum(p.numel() for p in module.parameters()),
-        input_size=tuple(input_size),  # type: ignore[arg-type]
-        classes=names,
-        accuracy=None,
-        accuracy_note="unknown: uploaded model",
-        description=f"A TorchScript model uploaded in this session ({file_name}).",
-    )
+    card = model_card(module, "TorchScript", (input_size[0], input_size[1]), names, None, "unknown: uploaded model",
+                      f"A TorchScript model uploaded in this session ({file_name}).")  # fmt: skip
     spec = ModelSpec(f"upload-{_digest(data)}", f"{file_name} (TorchScript, uploaded)", "session")
-    return LoadedModel(spec, module, transform, tuple(mean), tuple(std), card)
+    return LoadedModel(spec, module, crop_transform(tuple(mean), tuple(std), input_size), tuple(mean), tuple(std), card)
 
 
 def is_scripted(module: nn.Module) -> bool:

@@ -142,19 +142,58 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-def synthetic_transform(
+def crop_transform(
     mean: tuple[float, ...], std: tuple[float, ...], input_size: tuple[int, int] = (64, 64)
 ) -> Callable[[Image.Image], torch.Tensor]:
     """Resize the short side, centre-crop to ``input_size``, scale to [0, 1] and normalise."""
     return v2.Compose(
         [
             v2.PILToTensor(),
-            v2.Resize(input_size[0], antialias=True),
+            v2.Resize(min(input_size), antialias=True),
             v2.CenterCrop(input_size),
             v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(mean, std),
+            v2.Normalize(list(mean), list(std)),
         ]
     )
+
+
+def model_card(
+    module: nn.Module,
+    architecture: str,
+    input_size: tuple[int, int],
+    classes: tuple[str, ...],
+    accuracy: float | None,
+    accuracy_note: str,
+    description: str,
+) -> ModelCard:
+    """A card for ``module``, counting its layers and parameters."""
+    return ModelCard(
+        architecture=architecture,
+        layers=layer_counts(module),
+        num_params=sum(p.numel() for p in module.parameters()),
+        input_size=input_size,
+        classes=classes,
+        accuracy=accuracy,
+        accuracy_note=accuracy_note,
+        description=description,
+    )
+
+
+def with_weights_preprocessing(
+    spec: ModelSpec,
+    architecture: str,
+    module: nn.Module,
+    weights: torchvision.models.WeightsEnum,
+    classes: tuple[str, ...],
+    accuracy: float | None,
+    accuracy_note: str,
+    description: str,
+) -> LoadedModel:
+    """A torchvision ``module`` (frozen here) fed as ``weights`` prescribe (their transforms need no download)."""
+    transform = weights.transforms()
+    crop = int(transform.crop_size[0])
+    card = model_card(module, architecture, (crop, crop), classes, accuracy, accuracy_note, description)
+    return LoadedModel(spec, freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
 
 
 def synthetic_model(
@@ -170,18 +209,8 @@ def synthetic_model(
     classes: tuple[str, ...] = CLASSES,
 ) -> LoadedModel:
     """A model of the synthetic shapes dataset (the embedded one, or one trained in the playground)."""
-    transform = synthetic_transform(mean, std, input_size)
-    card = ModelCard(
-        architecture=architecture,
-        layers=layer_counts(module),
-        num_params=sum(p.numel() for p in module.parameters()),
-        input_size=input_size,
-        classes=classes,
-        accuracy=accuracy,
-        accuracy_note=accuracy_note,
-        description=description,
-    )
-    return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card)
+    card = model_card(module, architecture, input_size, classes, accuracy, accuracy_note, description)
+    return LoadedModel(spec, freeze(module), crop_transform(mean, std, input_size), tuple(mean), tuple(std), card)
 
 
 def _load_embedded() -> LoadedModel:
@@ -215,22 +244,13 @@ def _load_torchvision(key: str, progress: ProgressCallback | None) -> LoadedMode
         raise WeightsUnavailableError(
             f"The cached weights for {key} could not be loaded ({exc}). Delete the file and try again."
         ) from exc
-    transform = weights.transforms()
     meta: dict[str, Any] = weights.meta
-    metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
-    top1 = metrics.get("acc@1")
-    crop = int(transform.crop_size[0])
-    card = ModelCard(
-        architecture=key,
-        layers=layer_counts(module),
-        num_params=sum(p.numel() for p in module.parameters()),
-        input_size=(crop, crop),
-        classes=tuple(meta["categories"]),
-        accuracy=None if top1 is None else top1 / 100,
-        accuracy_note=f"ImageNet-1K validation top-1 accuracy of the weights {weights}",
-        description=f"torchvision's {key} with pretrained weights {weights}. {meta.get('_docs', '').strip()}",
-    )
-    return LoadedModel(get_spec(key), freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
+    top1 = meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")
+    return with_weights_preprocessing(
+        get_spec(key), key, module, weights, tuple(meta["categories"]), None if top1 is None else top1 / 100,
+        f"ImageNet-1K validation top-1 accuracy of the weights {weights}",
+        f"torchvision's {key} with pretrained weights {weights}. {meta.get('_docs', '').strip()}",
+    )  # fmt: skip
 
 
 def load_model(key: str, progress: ProgressCallback | None = None) -> LoadedModel:
