@@ -8,7 +8,7 @@ import torchvision
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
-from tests.test_custom_models import Payload, saved, scripted
+from tests.test_custom_models import Payload, saved, scripted, two_class_net
 
 PAGES = ["pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/explain.py", "pages/playground.py"]
 
@@ -67,12 +67,9 @@ def test_malicious_and_mismatched_files_get_a_message(tmp_path, pets):
 
 
 def test_torchscript_upload_predicts_and_explains_the_input():
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()  # fmt: skip
     at = start()
     at.sidebar.radio(key="own_format").set_value("TorchScript").run()
-    at = upload_model(at, "tiny.pt", scripted(net), own_size=32, own_classes="yes, no")
+    at = upload_model(at, "tiny.pt", scripted(two_class_net()), own_size=32, own_classes="yes, no")
     assert not at.sidebar.error
     assert {m.label: m.value for m in at.metric}["Input size"] == "32×32"
     at.switch_page("pages/explain.py").run()

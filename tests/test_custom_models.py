@@ -39,6 +39,13 @@ def scripted(module: torch.nn.Module) -> bytes:
     return buffer.getvalue()
 
 
+def two_class_net() -> torch.nn.Module:
+    """A small image classifier with two classes that TorchScript can compile."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                               torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()  # fmt: skip
+
+
 class Payload:
     """Unpickling this calls ``os.system``: it would create the marker file if any code ran."""
 
@@ -139,9 +146,7 @@ def test_uploaded_state_dict_model_explains_like_the_original(resnet18_3):
 
 
 def test_torchscript_model_predicts_and_attributes():
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()  # fmt: skip
+    net = two_class_net()
     model = load_torchscript_model(scripted(net), (32, 32), (0.5,) * 3, (0.25,) * 3, ["yes", "no"], "tiny.pt")
     assert custom.is_scripted(model.module) and model.card.architecture == "TorchScript"
     image = Image.new("RGB", (40, 32), (200, 10, 10))
