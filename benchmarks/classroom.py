@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import shutil
 import statistics
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnviz.data.shapes import generate
 from cnnviz.explain import cam, default_layer
 from cnnviz.images import fit_within, load_image
-from cnnviz.models.registry import load_model
+from cnnviz.models.registry import LoadedModel, load_model
 from cnnviz.predict import predict
 from cnnviz.ui import MAX_SIDE
 from tests.browser import CHROMIUM_FLAGS, streamlit_process
@@ -68,20 +67,17 @@ class PeakMemory:
         self._thread.join()
 
 
-def images(count: int, seed: int) -> list[bytes]:
-    """``count`` different synthetic images as PNG files."""
-    data = generate(count, seed)
-    files = []
-    for pixels in data.images:
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="PNG")
-        files.append(buffer.getvalue())
-    return files
+def write_images(folder: Path, prefix: str, count: int, seed: int) -> list[Path]:
+    """``count`` different synthetic images saved as PNG files in ``folder``."""
+    paths = []
+    for i, pixels in enumerate(generate(count, seed).images):
+        paths.append(folder / f"{prefix}-{i:03d}.png")
+        Image.fromarray(pixels).save(paths[-1], format="PNG")
+    return paths
 
 
-def serial_raw_map(data: bytes) -> np.ndarray:
+def serial_raw_map(model: LoadedModel, data: bytes) -> np.ndarray:
     """What the explain page computes for an upload: Grad-CAM of the top class at the default layer."""
-    model = load_model("tinyvgg")
     image = fit_within(load_image(data), MAX_SIDE)
     target = model.classes.index(predict(model, image).classes[0])
     layer = default_layer(model.module, model.input_size)
@@ -191,15 +187,10 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        session_files = []
-        for i, data in enumerate(images(args.sessions, 31_337)):
-            session_files.append(root / f"student-{i:02d}.png")
-            session_files[-1].write_bytes(data)
-        request_files = []
-        for i, data in enumerate(images(args.requests, 27_182)):
-            request_files.append(root / f"request-{i:03d}.png")
-            request_files[-1].write_bytes(data)
-        expected = [serial_raw_map(path.read_bytes()) for path in session_files]
+        session_files = write_images(root, "student", args.sessions, 31_337)
+        request_files = write_images(root, "request", args.requests, 27_182)
+        model = load_model("tinyvgg")
+        expected = [serial_raw_map(model, path.read_bytes()) for path in session_files]
 
         with streamlit_process({"TORCH_HOME": str(root / "torch_home")}) as (url, process):
             idle = rss_kib(process.pid)
