@@ -2,7 +2,9 @@
 
 Applies EXIF orientation, converts every mode Pillow can decode (L, LA, P with transparency, RGBA, CMYK,
 16-bit and float images) to RGB on a white background, takes the first frame of animations, and
-refuses decompression bombs and truncated or non-image files before they cost memory.
+refuses decompression bombs and truncated or non-image files before they cost memory: the decoded size
+(width × height × bytes per pixel, as Pillow keeps it in memory) is checked against a byte budget before a
+single pixel is decoded, so a small file that declares a large float image is refused as cheaply as a huge one.
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 50_000_000
 """Largest image (width x height) accepted; larger ones are refused before decoding."""
 
+MAX_DECODED_BYTES = 128 * 1024 * 1024
+"""Largest decoded image accepted, in bytes as Pillow holds it (4 per pixel for RGB, RGBA, CMYK, 32-bit
+integer and float images; 2 for 16-bit; 1 for grey, palette and bilevel ones): 33 megapixels of colour.
+Larger JPEGs are decoded at a reduced scale when ``load_image`` is given ``max_side``."""
+
 MAX_BYTES = 25 * 1024 * 1024
-"""Largest encoded file accepted, the same as the app's upload limit."""
+"""Largest encoded file accepted (25 MiB)."""
+
+_ONE_BYTE_MODES = {"1", "L", "P"}
+_ROWS_PER_CHUNK = 256
 
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 
@@ -28,13 +38,28 @@ class ImageError(ValueError):
     """The input cannot be used as an image. The message is written for the user."""
 
 
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """Bytes Pillow needs to hold an image of ``mode`` and ``size`` (multi-band modes use 4 bytes a pixel)."""
+    per_pixel = 1 if mode in _ONE_BYTE_MODES else 2 if mode.startswith("I;16") else 4
+    return size[0] * size[1] * per_pixel
+
+
 def load_image(
-    source: bytes | BinaryIO | str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES
+    source: bytes | BinaryIO | str | Path,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_BYTES,
+    max_decoded_bytes: int = MAX_DECODED_BYTES,
+    max_side: int | None = None,
 ) -> Image.Image:
     """Decode ``source`` (bytes, a binary file object or a path) into an RGB ``PIL.Image``.
 
+    With ``max_side``, a JPEG is decoded at the smallest of its reduced scales (1/2, 1/4, 1/8) that keeps at
+    least ``max_side`` pixels on its long side, which costs a fraction of the memory; the image is not
+    otherwise resized.
+
     Raises:
-        ImageError: empty, too large, truncated, not an image, or in a mode that cannot be converted.
+        ImageError: empty, too large (file, pixels or decoded bytes), truncated, not an image, or in a mode
+            that cannot be converted.
     """
     data = _read_bytes(source, max_bytes)
     if not data:
@@ -49,6 +74,15 @@ def load_image(
             if width * height > max_pixels:
                 raise ImageError(
                     f"The image is {width}×{height} pixels; the limit is {max_pixels / 1e6:.0f} megapixels."
+                )
+            if max_side is not None and image.format == "JPEG":
+                scale = max(width, height) / max_side
+                image.draft(image.mode, (int(width / scale) + 1, int(height / scale) + 1))
+            needed = decoded_bytes(image.mode, image.size)
+            if needed > max_decoded_bytes:
+                raise ImageError(
+                    f"The image is {width}×{height} pixels in mode {image.mode} and would take "
+                    f"{needed / 2**20:.0f} MiB to decode; the limit is {max_decoded_bytes / 2**20:.0f} MiB."
                 )
             image.seek(0)  # the first frame of an animation
             image.load()
@@ -69,13 +103,16 @@ def _read_bytes(source: bytes | BinaryIO | str | Path, max_bytes: int) -> bytes:
         path = Path(source)
         if not path.is_file():
             raise ImageError(f"No such image file: {path.name}")
-        if path.stat().st_size > max_bytes:
-            raise ImageError(f"The file is larger than {max_bytes / 2**20:.0f} MB.")
+        _check_file_size(path.stat().st_size, max_bytes)
         return path.read_bytes()
     data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ImageError(f"The file is larger than {max_bytes / 2**20:.0f} MB.")
+    _check_file_size(len(data), max_bytes)
     return data
+
+
+def _check_file_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise ImageError(f"The file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB.")
 
 
 def _apply_orientation(image: Image.Image) -> Image.Image:
@@ -103,16 +140,20 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _wide_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
-    """16-bit, 32-bit integer or float pixels to 8-bit grey levels."""
-    values = values.astype(np.float64)
+    """16-bit, 32-bit integer or float pixels to 8-bit grey levels, a band of rows at a time (no full-size
+    float copy: the output is a quarter of the input's size)."""
+    chunks = range(0, len(values), _ROWS_PER_CHUNK)
     if mode == "F":
-        finite = values[np.isfinite(values)]
-        top = float(finite.max()) if finite.size else 1.0
-        scale = 255.0 if top <= 1.0 else 1.0
-        values = np.nan_to_num(values, nan=0.0) * scale
-    elif mode.startswith("I;16") or float(values.max(initial=0)) > 255:
-        values = values / 257.0  # 0..65535 -> 0..255
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        tops = [np.max(band, where=np.isfinite(band), initial=-np.inf) for band in
+                (values[i : i + _ROWS_PER_CHUNK] for i in chunks)]  # fmt: skip
+        scale = 255.0 if max(tops, default=-np.inf) <= 1.0 else 1.0
+    else:
+        scale = 1 / 257.0 if mode.startswith("I;16") or int(values.max(initial=0)) > 255 else 1.0  # 0..65535
+    out = np.empty(values.shape, dtype=np.uint8)
+    for i in chunks:
+        band = np.nan_to_num(values[i : i + _ROWS_PER_CHUNK].astype(np.float32), nan=0.0) * np.float32(scale)
+        out[i : i + _ROWS_PER_CHUNK] = np.clip(np.rint(band), 0, 255)
+    return out
 
 
 def fit_within(image: Image.Image, max_side: int) -> Image.Image:

@@ -37,6 +37,27 @@ def decompression_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
 
 
+def float_tiff(width: int = 7000, height: int = 7000) -> bytes:
+    """A real, deflate-compressed 32-bit float TIFF of width × height zeros: a few hundred KB that Pillow
+    would decode into width × height × 4 bytes (196 MB for 7000 × 7000, and more to convert it)."""
+    packer = zlib.compressobj(9)
+    row_block = b"\x00" * (width * 4 * 64)
+    data = b"".join(packer.compress(row_block[: width * 4 * min(64, height - y)]) for y in range(0, height, 64))
+    data += packer.flush()
+    tags = [  # (tag, type, value): type 3 SHORT, 4 LONG
+        (256, 4, width), (257, 4, height), (258, 3, 32), (259, 3, 8), (262, 3, 1), (273, 4, 0),
+        (277, 3, 1), (278, 4, height), (279, 4, len(data)), (339, 3, 3),
+    ]  # fmt: skip
+    ifd_size = 2 + 12 * len(tags) + 4
+    data_offset = 8 + ifd_size
+    ifd = struct.pack("<H", len(tags))
+    for tag, kind, value in tags:
+        value = data_offset if tag == 273 else value
+        packed = struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, 1) + packed
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + data
+
+
 def _photo(width: int, height: int, seed: int = 0) -> Image.Image:
     """A smooth colourful RGB image (compresses like a photo)."""
     rng = np.random.default_rng(seed)
@@ -85,6 +106,7 @@ def corpus() -> list[Case]:
         Case("panorama.jpg", encode(_photo(8000, 200), "JPEG", quality=80), "image/jpeg", (1024, 26)),
         Case("photo.webp", encode(_photo(60, 45), "WEBP", quality=80), "image/webp", (60, 45)),
         Case("scan.tiff", encode(_photo(30, 20), "TIFF"), "image/tiff", (30, 20)),
+        Case("float.tiff", float_tiff(), "image/tiff", None),
         Case("photo.heic", b"\x00\x00\x00\x18ftypheic" + bytes(range(256)) * 4, "image/heic", None),
     ]
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.images import ImageError, fit_within, load_image
-from tests.conftest import encode
+from cnnviz.images import ImageError, decoded_bytes, fit_within, load_image
+from tests.badinputs import float_tiff
+from tests.conftest import ROOT, encode
 
 
 def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
@@ -162,8 +165,10 @@ def test_non_images_are_rejected(data, message):
 
 
 def test_file_size_limit_and_missing_path(tmp_path):
-    with pytest.raises(ImageError, match="larger than"):
+    with pytest.raises(ImageError, match=r"MiB; the limit is 0 MiB"):
         load_image(encode(Image.new("RGB", (50, 50))), max_bytes=10)
+    with pytest.raises(ImageError, match=r"^The file is 24.0 MiB; the limit is 20 MiB\.$"):
+        load_image(b"\x00" * (24 * 2**20), max_bytes=20 * 2**20)
     with pytest.raises(ImageError, match="No such image"):
         load_image(tmp_path / "missing.png")
 
@@ -177,3 +182,67 @@ def test_fit_within_keeps_aspect_and_small_images():
     assert fit_within(small, 100) is small
     big = fit_within(Image.new("RGB", (3000, 1000)), 600)
     assert big.size == (600, 200)
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "expected"),
+    [("RGB", (10, 20), 800), ("F", (10, 20), 800), ("I;16", (10, 20), 400), ("L", (10, 20), 200),
+     ("P", (3, 3), 9), ("CMYK", (2, 2), 16), ("LA", (2, 2), 16)],
+)  # fmt: skip
+def test_decoded_bytes_is_what_pillow_holds(mode, size, expected):
+    assert decoded_bytes(mode, size) == expected
+
+
+def test_decoding_budget_counts_bytes_not_only_pixels():
+    """The same pixel count passes as 8-bit grey and is refused as float."""
+    side = 1000
+    grey = encode(Image.new("L", (side, side)), "TIFF")
+    assert load_image(grey, max_decoded_bytes=2 * side * side).size == (side, side)
+    with pytest.raises(ImageError, match=r"mode F and would take 4 MiB to decode; the limit is 2 MiB"):
+        load_image(float_tiff(side, side), max_decoded_bytes=2 * side * side)
+
+
+PEAK_RSS = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from PIL import Image
+from tests.badinputs import float_tiff
+data = float_tiff()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+{work}
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def _peak_mib(work: str) -> int:
+    """Peak RSS growth (MiB) of a fresh interpreter running ``work`` on the float TIFF bomb."""
+    script = PEAK_RSS.format(root=str(ROOT), work=work)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    return int(done.stdout.split()[-1])
+
+
+def test_small_float_tiff_cannot_make_the_server_allocate():
+    """A 190 KB TIFF declaring 7000 × 7000 float pixels: Pillow alone would take 187 MiB and more; cnnviz
+    refuses it before decoding."""
+    data = float_tiff()
+    assert len(data) < 300_000
+    with pytest.raises(ImageError, match="would take 187 MiB to decode"):
+        load_image(data)
+    guarded = _peak_mib(
+        "from cnnviz.images import ImageError, load_image\n"
+        "try:\n    load_image(data)\nexcept ImageError:\n    pass"
+    )
+    unguarded = _peak_mib("import io\nImage.open(io.BytesIO(data)).load()")  # the attack is real
+    assert guarded < 16 and unguarded > 180, (guarded, unguarded)
+
+
+def test_large_jpeg_decodes_at_a_reduced_scale_when_asked():
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (1500, 2000, 3), dtype=np.uint8))
+    data = encode(photo, "JPEG", quality=80)
+    assert load_image(data).size == (2000, 1500)
+    reduced = load_image(data, max_side=900)
+    assert reduced.size == (1000, 750)  # the 1/2 scale: the smallest that keeps at least 900 pixels
+    assert load_image(data, max_side=400).size == (500, 375)
+    assert load_image(data, max_decoded_bytes=4 * 1000 * 750, max_side=900).size == (1000, 750)
+    with pytest.raises(ImageError, match="to decode"):
+        load_image(data, max_decoded_bytes=4 * 1000 * 750)
