@@ -30,8 +30,6 @@ CamMethod = Literal["Grad-CAM", "Grad-CAM++", "Score-CAM"]
 CAM_METHODS: tuple[str, ...] = ("Grad-CAM", "Grad-CAM++", "Score-CAM")
 CAPTUM_METHODS: tuple[str, ...] = ("Guided Grad-CAM", "Integrated Gradients", "Saliency", "SmoothGrad", "Occlusion")
 METHODS = CAM_METHODS + CAPTUM_METHODS
-INPUT_METHODS: tuple[str, ...] = ("Integrated Gradients", "Saliency", "SmoothGrad", "Occlusion")
-"""Methods that need no layer (and no hook): the ones TorchScript models allow."""
 EPS = 1e-7
 Progress = Callable[[int, int], None]
 
@@ -174,9 +172,7 @@ def attribution_copy(model: nn.Module) -> nn.Module:
             clone.eval()
             for p in clone.parameters():
                 p.requires_grad_(False)
-            # TorchScript modules keep ``inplace`` as a compiled constant; their ReLUs stay as they are (their
-            # backward hooks are not supported anyway, so Guided Grad-CAM refuses them).
-            for module in () if isinstance(clone, torch.jit.ScriptModule) else clone.modules():
+            for module in clone.modules():
                 if hasattr(module, "inplace"):
                     module.inplace = False
             _copies[model] = clone

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,6 @@ _SELECTION_KEY = "_cnnviz_selection"
 _FAILED_KEY = "_cnnviz_failed_downloads"
 _SESSION_MODELS_KEY = "_cnnviz_session_models"
 _OWN_MODEL_ERROR_KEY = "_cnnviz_own_model_error"
-OWN_FORMATS = ("State dict (torchvision architecture)", "TorchScript")
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
 UNSUPPORTED_HINTS = {
@@ -41,6 +41,12 @@ UNSUPPORTED_HINTS = {
 """Extra advice for files people often try, shown under the decoder's message."""
 MAX_SIDE = 1024
 """Images are kept at most this many pixels on their long side: plenty for every model and overlay."""
+
+
+def widget_cap_mb(limit_bytes: int) -> int:
+    """An uploader's ``max_upload_size`` that lets every file of up to ``limit_bytes`` through: Streamlit's
+    browser counts megabytes of 10⁶ bytes, cnnviz's limits are in MiB, whose own messages then refuse the rest."""
+    return math.ceil(limit_bytes / 1e6)
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def _shared_model(key: str) -> registry.LoadedModel:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _decoded(data: bytes) -> Image.Image:
-    return fit_within(load_image(data), MAX_SIDE)
+    return fit_within(load_image(data, max_side=MAX_SIDE), MAX_SIDE)
 
 
 @st.cache_data(show_spinner=False)
@@ -107,15 +113,9 @@ def _load_own_model() -> None:
         state[_OWN_MODEL_ERROR_KEY] = "Choose a model file first."
         return
     names = custom.parse_class_names(state.get("own_classes", "")) or None
+    architecture, classes = state.get("own_arch", "resnet18"), int(state.get("own_num_classes", 1000))
     try:
-        if state.get("own_format") == OWN_FORMATS[1]:
-            side = int(state.get("own_size", 224))
-            mean, std = (custom.IMAGENET_MEAN, custom.IMAGENET_STD) if state.get("own_imagenet", True) else (
-                (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # fmt: skip
-            model = custom.load_torchscript_model(upload.getvalue(), (side, side), mean, std, names, upload.name)
-        else:
-            architecture, classes = state.get("own_arch", "resnet18"), int(state.get("own_num_classes", 1000))
-            model = custom.load_state_dict_model(upload.getvalue(), architecture, classes, names, upload.name)
+        model = custom.load_uploaded_model(upload.getvalue(), architecture, classes, names, upload.name)
     except custom.ModelFileError as exc:
         state[_OWN_MODEL_ERROR_KEY] = f"{upload.name}: {exc}"
         return
@@ -125,17 +125,13 @@ def _load_own_model() -> None:
 def _own_model_sidebar() -> None:
     """Bring your own model: upload, describe, load; it joins the model list for this session."""
     with st.sidebar.expander("Bring your own model", icon=":material/upload_file:"):
-        st.file_uploader("Model file (.pt)", key="own_file", max_upload_size=custom.MAX_MODEL_BYTES // 2**20,
-                         help="A state dict saved with torch.save(model.state_dict()), or a TorchScript file. "
-                              "Nothing in the file is executed: only tensors are read.")  # fmt: skip
-        kind = st.radio("Format", OWN_FORMATS, key="own_format")
-        if kind == OWN_FORMATS[0]:
-            st.selectbox("Architecture", registry.TORCHVISION_MODELS, key="own_arch")
-            st.number_input("Number of classes", 1, 100_000, 1000, key="own_num_classes")
-        else:
-            st.number_input("Input size (pixels)", 8, 1024, 224, key="own_size")
-            st.checkbox("ImageNet normalisation", True, key="own_imagenet",
-                        help="Off: pixel values in [0, 1] go in unchanged.")  # fmt: skip
+        st.file_uploader("Weights (.safetensors, .pt, .pth)", key="own_file",
+                         max_upload_size=widget_cap_mb(custom.MAX_MODEL_BYTES),
+                         help="The state dict of a torchvision architecture: safetensors (recommended) or "
+                              "torch.save(model.state_dict()). Only tensors are read; nothing in the file is run. "
+                              "TorchScript files are programs and are not accepted.")  # fmt: skip
+        st.selectbox("Architecture", registry.TORCHVISION_MODELS, key="own_arch")
+        st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
         st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")
         if error := st.session_state.get(_OWN_MODEL_ERROR_KEY):
@@ -180,7 +176,8 @@ def _image_sidebar() -> tuple[Image.Image | None, str | None]:
     if source == "Upload":
         # No type filter: Streamlit raises (an error page) when a file's extension is not in it, and cnnviz's
         # decoder refuses anything it cannot read with a clear message anyway.
-        upload = st.sidebar.file_uploader("Upload an image", key=UPLOAD_KEY, max_upload_size=MAX_BYTES // 2**20)
+        upload = st.sidebar.file_uploader("Upload an image", key=UPLOAD_KEY, max_upload_size=widget_cap_mb(MAX_BYTES),
+                                          help=f"PNG, JPEG, GIF, WebP, BMP or TIFF, up to {MAX_BYTES // 2**20} MiB.")
         if upload is None:
             st.sidebar.info("Choose an image file (PNG, JPEG, GIF, WebP, BMP or TIFF).")
             return None, None

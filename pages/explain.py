@@ -8,9 +8,8 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import netplots, ui
-from cnnviz.explain import CAM_METHODS, INPUT_METHODS, METHODS, default_layer, explain, faithfulness
+from cnnviz.explain import CAM_METHODS, METHODS, default_layer, explain, faithfulness
 from cnnviz.features import conv_layers
-from cnnviz.models.custom import SCRIPTED_NOTE, is_scripted
 from cnnviz.plots import probability_bars
 from cnnviz.predict import predict
 
@@ -21,9 +20,7 @@ key = model.spec.key
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def cam_layers(model_key: str, _model) -> tuple[str | None, list[str]]:
-    if is_scripted(_model.module):
-        return None, []
+def cam_layers(model_key: str, _model) -> tuple[str, list[str]]:
     default = default_layer(_model.module, _model.input_size)
     return default, list(dict.fromkeys([default, *conv_layers(_model.module)]))
 
@@ -71,14 +68,10 @@ if st.session_state.get("_target_for") != (key, digest) or st.session_state.get(
     st.session_state["_target_for"] = (key, digest)
 target_name = controls[0].selectbox("Explain class", names, key="target", help="Type to search.")
 target = order[target_name]
-methods = INPUT_METHODS if default is None else METHODS
-if default is None:
-    st.info(SCRIPTED_NOTE, icon=":material/info:")
-method = controls[1].selectbox("Method", methods, key="method", bind=URL)
+method = controls[1].selectbox("Method", METHODS, key="method", bind=URL)
 uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
-layer_help = f"Default: {default}, the last conv stage." if default else SCRIPTED_NOTE
 layer = controls[2].selectbox("Layer (class activation maps)", layers, key="layer", disabled=not uses_layer,
-                              help=layer_help)  # fmt: skip
+                              help=f"Default: {default}, the last conv stage.")  # fmt: skip
 cmap = controls[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap_explain", bind=URL,
                              help="cividis is designed for colour-vision deficiencies.")  # fmt: skip
 
@@ -112,8 +105,7 @@ with compare_tab:
     mode = st.radio("Compare", ["methods for this class", "classes for this method"], key="compare_mode",
                     horizontal=True)  # fmt: skip
     if mode == "methods for this class":
-        defaults = ["Grad-CAM", "Grad-CAM++", "Saliency"] if default is not None else ["Saliency", "SmoothGrad"]
-        picked = st.multiselect("Methods", methods, default=defaults, key="compare_m")
+        picked = st.multiselect("Methods", METHODS, default=["Grad-CAM", "Grad-CAM++", "Saliency"], key="compare_m")
         items = [(m, target, f"{m}") for m in picked]
     else:
         picked = st.multiselect("Classes", names, default=list(prediction.classes[:3]), key="compare_c")

@@ -9,7 +9,6 @@ from cnnviz.architecture import field_text, summarize
 from cnnviz.data.shapes import generate
 from cnnviz.features import activations, conv_layers
 from cnnviz.maximize import channel_means, maximize_channel, top_images
-from cnnviz.models.custom import SCRIPTED_NOTE, is_scripted
 from cnnviz.plots import probability_bars
 from cnnviz.predict import predict
 from cnnviz.train import to_tensor
@@ -40,9 +39,6 @@ def global_ranges(model_key: str, digest: str, layers: tuple[str, ...], _model, 
 
 st.title("Inside the network")
 st.caption(f"{model.card.architecture}: its layers, its learned filters, and what each layer sees in the image.")
-if is_scripted(model.module):
-    st.info(SCRIPTED_NOTE, icon=":material/info:")
-    st.stop()
 table = layer_table(key, model)
 spatial = [layer for layer in table.layers if len(layer.output_shape) == 3]
 tabs = st.tabs(["Architecture", "Filters", "Feature maps", "Overview", "What a channel likes"], key="tab", bind=URL)

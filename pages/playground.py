@@ -1,6 +1,7 @@
 """Train a CNN live: configure a TinyVGG variant, watch its curves, filters and feature maps as it learns."""
 
 import copy
+import uuid
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -29,7 +30,7 @@ busy = trainer is not None and trainer.state in ("queued", "running")
 def use_trained(run: Trainer, accuracy: float) -> None:
     """Button callback (before the sidebar is drawn): offer a frozen copy of the trained net everywhere."""
     net, step = run.config.net, run.snapshot().step
-    spec = ModelSpec(f"trained-{id(run):x}-{step}", f"my trained CNN · step {step} (this session)", "session")
+    spec = ModelSpec(f"trained-{uuid.uuid4().hex}", f"my trained CNN · step {step} (this session)", "session")
     description = (
         f"Trained in the playground: {net.blocks} blocks from {net.channels} channels, {net.kernel_size}×"
         f"{net.kernel_size} kernels, {net.pooling} pooling, batch norm {net.batch_norm}, dropout {net.dropout}."

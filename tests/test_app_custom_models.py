@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import safetensors.torch
 import torch
 import torchvision
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
-from tests.test_custom_models import Payload, saved, scripted, two_class_net
+from tests.hostile import pickle_attack, saved, torchscript_attack
 
 PAGES = ["pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/explain.py", "pages/playground.py"]
 
@@ -28,17 +29,22 @@ def captions(at: AppTest) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def pets() -> bytes:
+def pets_state() -> dict:
     torch.manual_seed(0)
-    return saved(torchvision.models.resnet18(num_classes=3).state_dict())
+    return torchvision.models.resnet18(num_classes=3).state_dict()
 
 
-def test_state_dict_upload_works_on_every_page(pets):
-    at = upload_model(start(), "pets.pt", pets, own_arch="resnet18", own_num_classes=3,
-                      own_classes="cat\ndog\ncow")  # fmt: skip
+@pytest.fixture(scope="module")
+def pets(pets_state) -> bytes:
+    return saved(pets_state)
+
+
+def test_safetensors_upload_works_on_every_page(pets_state):
+    at = upload_model(start(), "pets.safetensors", safetensors.torch.save(pets_state), own_arch="resnet18",
+                      own_num_classes=3, own_classes="cat\ndog\ncow")  # fmt: skip
     assert not at.sidebar.error
     assert at.sidebar.selectbox(key="model_key").value.startswith("upload-")
-    assert "pets.pt (resnet18, uploaded)" in at.sidebar.selectbox(key="model_key").options
+    assert "pets.safetensors (resnet18, uploaded)" in at.sidebar.selectbox(key="model_key").options
     assert {m.label: m.value for m in at.metric}["Architecture"] == "resnet18"
     for page in PAGES:
         at.switch_page(page).run()
@@ -52,31 +58,20 @@ def test_state_dict_upload_works_on_every_page(pets):
     assert any(c.startswith("conv1: 64 channels of 112×112") for c in captions(at))
 
 
-def test_malicious_and_mismatched_files_get_a_message(tmp_path, pets):
-    marker = tmp_path / "pwned"
-    evil = saved({"fc.weight": torch.zeros(3, 512), "x": Payload(marker)})
-    at = upload_model(start(), "evil.pt", evil, own_arch="resnet18", own_num_classes=3)
+def test_hostile_and_mismatched_files_get_a_message(tmp_path, pets):
+    victim, secret, marker = tmp_path / "page.py", tmp_path / "secret", tmp_path / "pwned"
+    victim.write_bytes(b"print('the real page')\n")
+    secret.write_bytes(b"hunter2")
+    at = upload_model(start(), "evil.pt", pickle_attack(marker, secret), own_arch="resnet18", own_num_classes=3)
     errors = [e.value for e in at.sidebar.error]
     assert len(errors) == 1 and errors[0].startswith("evil.pt: The file contains Python objects or code")
-    assert not marker.exists()
+    at = upload_model(at, "model.pt", torchscript_attack(victim, secret))
+    assert at.sidebar.error[0].value.startswith("model.pt: This is a TorchScript file")
+    at = upload_model(at, "big.pt", pets, own_arch="vgg16", own_num_classes=100_000)
+    assert "vgg16 with 100000 classes would hold 2075 MiB" in at.sidebar.error[0].value
+    assert not marker.exists() and victim.read_bytes() == b"print('the real page')\n"
     assert at.sidebar.selectbox(key="model_key").value == "tinyvgg"
-    at = upload_model(at, "pets.pt", pets, own_num_classes=10)
+    at = upload_model(at, "pets.pt", pets, own_arch="resnet18", own_num_classes=10)
     assert "do not fit resnet18 with 10 classes" in at.sidebar.error[0].value
     at = upload_model(at, "pets.pt", pets, own_num_classes=3)  # the next valid upload works
     assert not at.sidebar.error and at.sidebar.selectbox(key="model_key").value.startswith("upload-")
-
-
-def test_torchscript_upload_predicts_and_explains_the_input():
-    at = start()
-    at.sidebar.radio(key="own_format").set_value("TorchScript").run()
-    at = upload_model(at, "tiny.pt", scripted(two_class_net()), own_size=32, own_classes="yes, no")
-    assert not at.sidebar.error
-    assert {m.label: m.value for m in at.metric}["Input size"] == "32×32"
-    at.switch_page("pages/explain.py").run()
-    assert_no_exception(at)
-    assert "TorchScript model" in at.info[0].value
-    assert at.selectbox(key="method").options == ["Integrated Gradients", "Saliency", "SmoothGrad", "Occlusion"]
-    assert captions(at)[0].startswith("Integrated Gradients for ")
-    at.switch_page("pages/network.py").run()
-    assert_no_exception(at)
-    assert "TorchScript model" in at.info[0].value

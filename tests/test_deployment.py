@@ -6,6 +6,7 @@ import tomllib
 
 from cnnviz.images import MAX_BYTES
 from cnnviz.models.custom import MAX_MODEL_BYTES
+from cnnviz.ui import widget_cap_mb
 from tests.conftest import ROOT
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
@@ -18,9 +19,14 @@ def test_security_settings():
     assert CONFIG["client"]["showErrorDetails"] == "type"  # never a traceback or message on the page
 
 
-def test_upload_limits_match_the_code():
-    assert CONFIG["server"]["maxUploadSize"] * 2**20 == MAX_MODEL_BYTES
-    assert MAX_BYTES == 25 * 2**20 < MAX_MODEL_BYTES
+def test_upload_limits_let_the_code_refuse_with_its_own_message():
+    """Streamlit's uploaders count 10⁶-byte megabytes and the server 2²⁰-byte ones; every file the code accepts
+    must get through both, and the caps must sit just above the code's limits."""
+    assert MAX_BYTES == 25 * 2**20 < MAX_MODEL_BYTES == 200 * 2**20
+    for limit in (MAX_BYTES, MAX_MODEL_BYTES):
+        assert limit <= widget_cap_mb(limit) * 10**6 < limit + 10**6
+        assert limit <= widget_cap_mb(limit) * 2**20 <= CONFIG["server"]["maxUploadSize"] * 2**20
+    assert CONFIG["server"]["maxUploadSize"] * 2**20 < MAX_MODEL_BYTES * 1.1
 
 
 def test_idle_sessions_expire():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
 import zlib
 
 import numpy as np
@@ -13,7 +11,8 @@ from PIL import Image
 
 from cnnviz.images import ImageError, decoded_bytes, fit_within, load_image
 from tests.badinputs import float_tiff
-from tests.conftest import ROOT, encode
+from tests.conftest import encode
+from tests.peak import peak_rss_mib
 
 
 def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
@@ -202,25 +201,6 @@ def test_decoding_budget_counts_bytes_not_only_pixels():
         load_image(float_tiff(side, side), max_decoded_bytes=2 * side * side)
 
 
-PEAK_RSS = """
-import resource, sys
-sys.path.insert(0, {root!r})
-from PIL import Image
-from tests.badinputs import float_tiff
-data = float_tiff()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-{work}
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
-"""
-
-
-def _peak_mib(work: str) -> int:
-    """Peak RSS growth (MiB) of a fresh interpreter running ``work`` on the float TIFF bomb."""
-    script = PEAK_RSS.format(root=str(ROOT), work=work)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
-    return int(done.stdout.split()[-1])
-
-
 def test_small_float_tiff_cannot_make_the_server_allocate():
     """A 190 KB TIFF declaring 7000 × 7000 float pixels: Pillow alone would take 187 MiB and more; cnnviz
     refuses it before decoding."""
@@ -228,11 +208,10 @@ def test_small_float_tiff_cannot_make_the_server_allocate():
     assert len(data) < 300_000
     with pytest.raises(ImageError, match="would take 187 MiB to decode"):
         load_image(data)
-    guarded = _peak_mib(
-        "from cnnviz.images import ImageError, load_image\n"
-        "try:\n    load_image(data)\nexcept ImageError:\n    pass"
-    )
-    unguarded = _peak_mib("import io\nImage.open(io.BytesIO(data)).load()")  # the attack is real
+    setup = "import io\nfrom PIL import Image\nfrom cnnviz.images import ImageError, load_image\n" \
+            "from tests.badinputs import float_tiff\ndata = float_tiff()"  # fmt: skip
+    guarded = peak_rss_mib(setup, "try:\n    load_image(data)\nexcept ImageError:\n    pass")
+    unguarded = peak_rss_mib(setup, "Image.open(io.BytesIO(data)).load()")  # the attack is real
     assert guarded < 16 and unguarded > 180, (guarded, unguarded)
 
 

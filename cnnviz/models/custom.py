@@ -1,17 +1,31 @@
-"""Bring your own model: a state dict for one of the registry's torchvision architectures, or a TorchScript
-file. Nothing pickled is ever executed: state dicts load with ``torch.load(weights_only=True)``, which only
-rebuilds tensors and plain containers, and TorchScript archives load with ``torch.jit.load``, which uses
-TorchScript's own restricted unpickler. Files are size-limited, and a model that does not fit says why.
+"""Bring your own model: weights for one of the registry's torchvision architectures, as a safetensors file
+(recommended) or a ``torch.save`` state dict.
+
+Uploaded files are hostile until proven otherwise, so nothing in them is ever executed and every size is
+checked before anything is allocated:
+
+- safetensors files are a JSON header plus raw numbers: there is nothing to execute. The header's dtypes
+  and shapes are checked against the architecture before a single tensor is read.
+- ``torch.save`` files load with ``torch.load(weights_only=True)``, which only rebuilds tensors and plain
+  containers and refuses any other class or function. Only the zip format is accepted, with every record
+  stored uncompressed, so the tensors cannot take more memory than the file itself (a compressed record
+  could inflate a few megabytes into gigabytes). TorchScript archives are programs and are refused unread.
+- The network is first built on PyTorch's ``meta`` device, which allocates nothing, so a class count that
+  would make it too large is refused before any memory is spent on it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
+import json
 import pickle
-import warnings
+import struct
+import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
 
+import safetensors
+import safetensors.torch
 import torch
 import torchvision
 from torch import nn
@@ -20,25 +34,25 @@ from cnnviz.models.registry import (
     TORCHVISION_MODELS,
     LoadedModel,
     ModelSpec,
-    crop_transform,
     default_weights,
-    freeze,
-    model_card,
     with_weights_preprocessing,
 )
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
-"""Largest model file accepted (resnet50's state dict is 98 MB; vgg16's 528 MB is refused)."""
+"""Largest model file accepted, and the largest network that may be built for one (200 MiB of parameters:
+resnet50's 98 MiB fit; vgg16's 528 MiB and alexnet's 233 MiB do not)."""
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+MAX_HEADER_BYTES = 8 * 1024 * 1024
+"""Largest safetensors header or ``data.pkl`` accepted (resnet50's are 30 KiB and 60 KiB)."""
 
+MAX_CLASSES = 100_000
+"""Largest class count that may be asked for (the parameter budget usually refuses far fewer)."""
 
-SCRIPTED_NOTE = (
-    "This is a TorchScript model: its layers cannot be hooked, so layer views, feature maps and class "
-    "activation maps are not available. Predictions and input attributions (Integrated Gradients, Saliency, "
-    "SmoothGrad, Occlusion) work; upload a state dict for one of the torchvision architectures to see inside."
+LEGACY_MESSAGE = (
+    "This file is in the format of PyTorch before 1.6, which is not accepted (it declares its sizes before "
+    "they can be checked). Save the state dict again with a current PyTorch, or as safetensors."
 )
+NOT_A_MODEL = "This file is neither a safetensors file nor a PyTorch state dict"
 
 
 class ModelFileError(ValueError):
@@ -51,13 +65,15 @@ def parse_class_names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(separator) if name.strip())
 
 
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
+
+
 def _check_size(data: bytes) -> None:
     if not data:
         raise ModelFileError("The model file is empty.")
     if len(data) > MAX_MODEL_BYTES:
-        raise ModelFileError(
-            f"The model file is {len(data) / 2**20:.0f} MB; the limit is {MAX_MODEL_BYTES / 2**20:.0f} MB."
-        )
+        raise ModelFileError(f"The model file is {_mib(len(data))}; the limit is {_mib(MAX_MODEL_BYTES)}.")
 
 
 def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:
@@ -68,14 +84,83 @@ def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
-    """The tensors of a saved state dict (also inside a ``{"state_dict": ...}`` or ``{"model": ...}``
-    checkpoint, with DataParallel's ``module.`` prefixes removed). Never runs pickled code.
+def expected_state(architecture: str, num_classes: int) -> dict[str, torch.Tensor]:
+    """The state dict ``architecture`` with ``num_classes`` outputs expects, as ``meta`` tensors (shapes and
+    dtypes only; nothing is allocated).
 
     Raises:
-        ModelFileError: too large, not a ``torch.save`` file, code or objects inside, or not a state dict.
+        ModelFileError: unknown architecture, a class count out of range, or a network over the budget.
+    """
+    if architecture not in TORCHVISION_MODELS:
+        raise ModelFileError(f"Unknown architecture {architecture!r}; choose one of {', '.join(TORCHVISION_MODELS)}.")
+    if not 1 <= num_classes <= MAX_CLASSES:
+        raise ModelFileError(f"The number of classes must be between 1 and {MAX_CLASSES}.")
+    with torch.device("meta"):
+        state = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes).state_dict()
+    size = sum(t.numel() * t.element_size() for t in state.values())
+    if size > MAX_MODEL_BYTES:
+        raise ModelFileError(
+            f"{architecture} with {num_classes} classes would hold {_mib(size)} of parameters; the limit is "
+            f"{_mib(MAX_MODEL_BYTES)}. Choose fewer classes or a smaller architecture."
+        )
+    return state
+
+
+def _strip_wrappers(loaded: object) -> dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint (``{"state_dict": ...}`` and the like), without ``module.`` prefixes."""
+    if isinstance(loaded, Mapping):
+        for key in ("state_dict", "model", "model_state_dict"):
+            if isinstance(loaded.get(key), Mapping):
+                loaded = loaded[key]
+                break
+    if not isinstance(loaded, Mapping) or not loaded or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        raise ModelFileError("The file does not hold a state dict (a mapping of parameter names to tensors).")
+    return _strip_prefix({str(k): v for k, v in loaded.items()})
+
+
+def _strip_prefix(table: dict[str, object]) -> dict:
+    """Without DataParallel's ``module.`` prefix, when every name has it."""
+    prefix = "module."
+    if all(name.startswith(prefix) for name in table):
+        return {name[len(prefix) :]: value for name, value in table.items()}
+    return table
+
+
+def _check_torch_zip(data: bytes) -> None:
+    """Refuse a ``torch.save`` file whose records could take more memory than the file, or that is a program."""
+    if data[:2] != b"PK":
+        raise ModelFileError(LEGACY_MESSAGE if data[:1] == b"\x80" else "This file is not a PyTorch state dict.")
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ModelFileError("This file is not a PyTorch state dict saved with torch.save (a damaged zip).") from exc
+    names = [entry.filename for entry in entries]
+    if any(name.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for name in names):
+        raise ModelFileError(
+            "This is a TorchScript file: TorchScript models are programs, and running an uploaded program could "
+            "take over the server, so they are not accepted. Upload the model's state_dict() (safetensors or .pt)."
+        )
+    if any(entry.compress_type != zipfile.ZIP_STORED for entry in entries):
+        raise ModelFileError("The file holds compressed records, which torch.save never writes; it is refused.")
+    if sum(entry.file_size for entry in entries) > len(data):
+        raise ModelFileError("The file's records claim more bytes than the file holds; it is refused.")
+    pickles = [entry for entry in entries if entry.filename.endswith("data.pkl")]
+    if len(pickles) != 1:
+        raise ModelFileError("This file is not a PyTorch state dict saved with torch.save (no data.pkl).")
+    if pickles[0].file_size > MAX_HEADER_BYTES:
+        raise ModelFileError(f"The file's table of tensors is over {_mib(MAX_HEADER_BYTES)}; it is refused.")
+
+
+def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
+    """The tensors of a ``torch.save`` state dict (also inside a ``{"state_dict": ...}`` checkpoint, with
+    DataParallel's ``module.`` prefixes removed). Never runs pickled code; never takes more memory than the file.
+
+    Raises:
+        ModelFileError: too large, not a zip-format ``torch.save`` file, TorchScript, compressed records, code or
+            objects inside, or not a state dict.
     """
     _check_size(data)
+    _check_torch_zip(data)
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -85,50 +170,101 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
             "The file contains Python objects or code, not only tensors, and is refused unread "
             "(loading it could run code). Save the model's state_dict() instead."
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
         raise ModelFileError("This file is not a PyTorch state dict saved with torch.save.") from exc
-    if isinstance(loaded, Mapping):
-        for key in ("state_dict", "model", "model_state_dict"):
-            if isinstance(loaded.get(key), Mapping):
-                loaded = loaded[key]
-                break
-    if not isinstance(loaded, Mapping) or not loaded or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        raise ModelFileError("The file does not hold a state dict (a mapping of parameter names to tensors).")
-    prefix = "module."
-    if all(str(k).startswith(prefix) for k in loaded):
-        loaded = {str(k)[len(prefix) :]: v for k, v in loaded.items()}
-    return {str(k): v for k, v in loaded.items()}
+    return _strip_wrappers(loaded)
 
 
-def _fit_summary(error: RuntimeError) -> str:
-    lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
-    detail = "; ".join(lines)[:400]
-    return detail or str(error)[:400]
+def safetensors_header(data: bytes) -> dict[str, dict]:
+    """The tensor table of a safetensors file (name -> dtype, shape, offsets), read without loading any tensor.
+
+    Raises:
+        ModelFileError: not a safetensors file, or a header too large.
+    """
+    _check_size(data)
+    if len(data) < 8:
+        raise ModelFileError(f"{NOT_A_MODEL} (too short).")
+    (length,) = struct.unpack("<Q", data[:8])
+    if length > min(MAX_HEADER_BYTES, len(data) - 8):
+        raise ModelFileError(f"{NOT_A_MODEL}.")
+    try:
+        header = json.loads(data[8 : 8 + length])
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ModelFileError(f"{NOT_A_MODEL} (a safetensors header must be JSON).") from exc
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{NOT_A_MODEL} (a safetensors header must be a table).")
+    header.pop("__metadata__", None)
+    if not header or not all(isinstance(v, dict) and isinstance(v.get("shape"), list) for v in header.values()):
+        raise ModelFileError("The safetensors file holds no tensors.")
+    return header
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:10]
+def read_safetensors(
+    data: bytes, expected: Mapping[str, torch.Tensor] | None = None, what: str = "the model"
+) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; with ``expected``, names and shapes are checked against it before
+    any tensor is read.
+
+    Raises:
+        ModelFileError: not a safetensors file, or tensors that do not fit ``expected``.
+    """
+    header = safetensors_header(data)
+    if expected is not None:
+        _check_fit(_strip_prefix({name: tuple(entry["shape"]) for name, entry in header.items()}), expected, what)
+    try:
+        loaded = safetensors.torch.load(data)
+    except (safetensors.SafetensorError, ValueError, RuntimeError, TypeError) as exc:
+        raise ModelFileError(f"This safetensors file is damaged: {str(exc)[:200]}") from exc
+    return _strip_wrappers(loaded)
 
 
-def load_state_dict_model(
+def _check_fit(shapes: Mapping[str, tuple[int, ...]], expected: Mapping[str, torch.Tensor], what: str) -> None:
+    missing = [k for k in expected if k not in shapes]
+    unexpected = [k for k in shapes if k not in expected]
+    wrong = [f"{k}: {list(shapes[k])} instead of {list(expected[k].shape)}"
+             for k in expected if k in shapes and tuple(shapes[k]) != tuple(expected[k].shape)]  # fmt: skip
+    problems = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+        if items:
+            shown = ", ".join(items[:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise ModelFileError(f"These weights do not fit {what}: " + "; ".join(problems)[:600])
+
+
+def build_module(architecture: str, state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor],
+                 num_classes: int) -> nn.Module:  # fmt: skip
+    """torchvision's ``architecture`` holding exactly the tensors of ``state`` (converted to the dtypes of
+    ``expected``, from :func:`expected_state`). The network is built on the ``meta`` device and the tensors are
+    assigned, so no memory is spent on an initialisation that would be overwritten.
+
+    Raises:
+        ModelFileError: tensors that do not fit.
+    """
+    _check_fit({k: tuple(v.shape) for k, v in state.items()}, expected, f"{architecture} with {num_classes} classes")
+    with torch.device("meta"):
+        module = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
+    converted = {k: state[k].to(expected[k].dtype).contiguous() for k in expected}
+    module.load_state_dict(converted, strict=True, assign=True)
+    return module
+
+
+def load_uploaded_model(
     data: bytes,
     architecture: str,
     num_classes: int,
     class_names: Sequence[str] | None = None,
     file_name: str = "uploaded model",
 ) -> LoadedModel:
-    """A torchvision ``architecture`` with ``num_classes`` outputs and the uploaded weights, preprocessed
-    as torchvision's ImageNet weights for it are (the transforms need no download).
+    """A torchvision ``architecture`` with ``num_classes`` outputs and the uploaded weights (a safetensors file
+    or a ``torch.save`` state dict, told apart by their first bytes), preprocessed as torchvision's ImageNet
+    weights for it are (the transforms need no download).
 
     Raises:
-        ModelFileError: unknown architecture, bad class count or names, unreadable file, or weights that do
-            not fit the architecture.
+        ModelFileError: unknown architecture, bad class count or names, a network over the budget, an unreadable
+            or hostile file, or weights that do not fit the architecture.
     """
-    if architecture not in TORCHVISION_MODELS:
-        raise ModelFileError(f"Unknown architecture {architecture!r}; choose one of {', '.join(TORCHVISION_MODELS)}.")
-    if not 1 <= num_classes <= 100_000:
-        raise ModelFileError("The number of classes must be between 1 and 100000.")
-    state = read_state_dict(data)
+    expected = expected_state(architecture, num_classes)  # refuses a too-large network before reading anything
     weights = default_weights(architecture)
     if class_names:
         names = _class_names(class_names, num_classes)
@@ -136,61 +272,13 @@ def load_state_dict_model(
         names = tuple(weights.meta["categories"])
     else:
         names = _class_names(None, num_classes)
-    module = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelFileError(
-            f"These weights do not fit {architecture} with {num_classes} classes: {_fit_summary(exc)}"
-        ) from exc
-    spec = ModelSpec(f"upload-{_digest(data)}", f"{file_name} ({architecture}, uploaded)", "session")
+    _check_size(data)
+    if data[:2] == b"PK" or data[:1] == b"\x80":  # torch.save's zip format, or its pre-1.6 pickle (refused)
+        state = read_state_dict(data)
+    else:
+        state = read_safetensors(data, expected, f"{architecture} with {num_classes} classes")
+    module = build_module(architecture, state, expected, num_classes)
+    spec = ModelSpec(f"upload-{uuid.uuid4().hex}", f"{file_name} ({architecture}, uploaded)", "session")
     description = f"torchvision's {architecture} with weights uploaded in this session ({file_name})."
     return with_weights_preprocessing(spec, architecture, module, weights, names, None, "unknown: uploaded weights",
                                       description)  # fmt: skip
-
-
-def load_torchscript_model(
-    data: bytes,
-    input_size: tuple[int, int] = (224, 224),
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-    class_names: Sequence[str] | None = None,
-    file_name: str = "uploaded model",
-) -> LoadedModel:
-    """A TorchScript classifier taking ``(1, 3, H, W)`` images normalised with ``mean`` and ``std`` and
-    returning ``(1, classes)`` scores. TorchScript modules do not support hooks, so pages that look inside
-    layers say so for them; predictions and input attributions work.
-
-    Raises:
-        ModelFileError: too large, not a TorchScript archive, or not an image classifier of that input.
-    """
-    _check_size(data)
-    if not all(8 <= side <= 1024 for side in input_size):
-        raise ModelFileError("The input size must be between 8 and 1024 pixels.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated in favour of torch.export
-            module = torch.jit.load(io.BytesIO(data), map_location="cpu")
-    except (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as exc:
-        raise ModelFileError(
-            "This file is not a TorchScript model (save one with torch.jit.save(torch.jit.script(model)))."
-        ) from exc
-    freeze(module)
-    try:
-        with torch.no_grad():
-            scores = module(torch.zeros(1, 3, *input_size))
-    except Exception as exc:  # any failure of the user's code is reported, not raised
-        raise ModelFileError(f"The model fails on a 1×3×{input_size[0]}×{input_size[1]} image: {exc}"[:500]) from exc
-    if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or scores.shape[0] != 1:
-        shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
-        raise ModelFileError(f"The model should return class scores of shape (1, classes); it returned {shape}.")
-    names = _class_names(class_names, int(scores.shape[1]))
-    card = model_card(module, "TorchScript", (input_size[0], input_size[1]), names, None, "unknown: uploaded model",
-                      f"A TorchScript model uploaded in this session ({file_name}).")  # fmt: skip
-    spec = ModelSpec(f"upload-{_digest(data)}", f"{file_name} (TorchScript, uploaded)", "session")
-    return LoadedModel(spec, module, crop_transform(tuple(mean), tuple(std), input_size), tuple(mean), tuple(std), card)
-
-
-def is_scripted(module: nn.Module) -> bool:
-    """Whether ``module`` is TorchScript (no hooks: layer views and class activation maps cannot run)."""
-    return isinstance(module, torch.jit.ScriptModule)
