@@ -1,9 +1,11 @@
 """Train a small CNN live: a configurable TinyVGG variant, trained in the background with stop and resume.
 
-A :class:`Trainer` runs its steps on a shared, bounded pool of worker threads (at most
-:data:`MAX_CONCURRENT_TRAININGS` trainings at once; further ones queue), so a training never blocks the page
-that started it and trainings cannot take every core from the other sessions. Everything the page shows is read
-through :meth:`Trainer.snapshot`, a consistent copy taken under the trainer's lock.
+A :class:`Trainer` runs its steps in a background thread that waits its turn in :data:`cnnviz.jobs.TRAININGS`
+(at most two trainings at once on the server, four more in line, then :class:`~cnnviz.jobs.ServerBusy`), so
+a training never blocks the page that started it and trainings cannot take every core from the other
+sessions. A training whose session has gone (its ``alive`` check false for the grace period) leaves the line
+or stops after its current step. Everything the page shows is read through :meth:`Trainer.snapshot`, a
+consistent copy taken under the trainer's lock.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,12 +21,11 @@ import torch
 from torch import nn
 
 from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
+from cnnviz.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.state import model_lock
 from cnnviz.train import channel_stats, to_tensor
 
-MAX_CONCURRENT_TRAININGS = 2
-_pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_TRAININGS, thread_name_prefix="cnnviz-train")
 State = Literal["ready", "queued", "running", "stopped", "done", "failed"]
 
 
@@ -106,6 +106,8 @@ class Snapshot:
     history: list[dict[str, float]]  # step, loss, batch accuracy, and held-out accuracy at evaluations
     first_filters: np.ndarray  # (out, in, k, k) weights of the first conv layer
     error: str | None = None
+    ahead: int = 0  # trainings waiting before this one (while queued)
+    abandoned: bool = False  # stopped because its session went away
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,17 @@ class Evaluation:
 
 
 class Trainer:
-    """One training run, advanced in the background; ``stop`` pauses it and ``start`` resumes it."""
+    """One training run, advanced in the background; ``stop`` pauses it and ``start`` resumes it.
 
-    def __init__(self, config: RunConfig) -> None:
+    ``alive`` says whether the session that owns it is still there; once it has been false for ``grace_s``
+    seconds the training leaves the queue or stops after its current step. ``queue`` is the queue it waits in.
+    """
+
+    def __init__(self, config: RunConfig, alive: Alive = always, grace_s: float = 10.0,
+                 queue: WorkQueue = TRAININGS) -> None:  # fmt: skip
         config.validate()
+        self._alive = Liveness(alive, grace_s)
+        self._queue = queue
         self.config = config
         torch.manual_seed(config.seed)
         self.model = build_model(config.net)
@@ -132,8 +141,10 @@ class Trainer:
         self._generator = torch.Generator().manual_seed(config.seed)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._future: Future | None = None
+        self._thread: threading.Thread | None = None
         self._state: State = "ready"
+        self._ahead = 0
+        self._abandoned = False
         self._step = 0
         self._history: list[dict[str, float]] = []
         self._error: str | None = None
@@ -145,23 +156,29 @@ class Trainer:
     # -- control ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start, or resume after :meth:`stop`; a no-op while running or when done."""
+        """Start, or resume after :meth:`stop`; a no-op while queued, running or done.
+
+        Raises:
+            ServerBusy: the server's training queue is full.
+        """
         with self._lock:
             if self._state in ("queued", "running", "done"):
                 return
+            ticket = self._queue.join()
             self._stop.clear()
-            self._state = "queued"
-            self._future = _pool.submit(self._run)
+            self._state, self._abandoned, self._ahead = "queued", False, self._queue.ahead_of(ticket)
+            self._thread = threading.Thread(target=self._run, args=(ticket,), name="cnnviz-train", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         """Ask the run to pause after the current step (resume with :meth:`start`)."""
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> State:
-        """Block until the background work pauses or ends; returns the state."""
-        future = self._future
-        if future is not None:
-            future.result(timeout=timeout)
+        """Block until the background work pauses or ends (or ``timeout`` passes); returns the state."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
         return self.state
 
     @property
@@ -179,15 +196,33 @@ class Trainer:
         self.mean, self.std = channel_stats(data.images)
         self._data = (to_tensor(data.images, self.mean, self.std), torch.from_numpy(data.labels))
 
-    def _run(self) -> None:
+    def _set_ahead(self, ahead: int) -> None:
         with self._lock:
-            self._state = "running"
+            self._ahead = ahead
+
+    def _run(self, ticket) -> None:
+        try:
+            if not self._queue.wait_turn(ticket, lambda: self._alive() and not self._stop.is_set(), self._set_ahead):
+                with self._lock:  # stopped while waiting, or its session has gone
+                    self._state, self._abandoned = "stopped", not self._stop.is_set()
+                return
+            with self._lock:
+                self._state, self._ahead = "running", 0
+            self._work()
+        finally:
+            self._queue.leave(ticket)
+
+    def _work(self) -> None:
         try:
             self._prepare()
             x, y = self._data  # type: ignore[misc]
             loss_fn = nn.CrossEntropyLoss()
             evaluate_every = max(1, self.config.steps // 20)
             while self._step < self.config.steps and not self._stop.is_set():
+                if not self._alive():
+                    with self._lock:
+                        self._abandoned = True
+                    break
                 index = torch.randint(0, len(x), (self.config.batch_size,), generator=self._generator)
                 with model_lock(self.model):
                     self.model.train()
@@ -217,10 +252,10 @@ class Trainer:
     def snapshot(self) -> Snapshot:
         with self._lock:
             history = list(self._history)
-            state, step, error = self._state, self._step, self._error
+            state, step, error, ahead, abandoned = self._state, self._step, self._error, self._ahead, self._abandoned
         with model_lock(self.model):
             first = self.model.features.conv_1_1.weight.detach().numpy().copy()
-        return Snapshot(state, step, self.config.steps, history, first, error)
+        return Snapshot(state, step, self.config.steps, history, first, error, ahead, abandoned)
 
     def evaluate(self, limit: int | None = None) -> Evaluation:
         """Accuracy, confusion matrix and misclassified samples on the held-out set (its first ``limit``)."""

@@ -29,9 +29,10 @@ def remembered(store: str, wanted: tuple, text: str, make):
     """``make(progress)`` once per ``wanted`` in this session, with a progress bar; the last 24 are kept."""
     results = st.session_state.setdefault(store, {})
     if wanted not in results:
-        bar = st.progress(0.0, text=text)
-        results[wanted] = make(lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"))
-        bar.empty()
+        with ui.queued(text):
+            bar = st.progress(0.0, text=text)
+            results[wanted] = make(lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"))
+            bar.empty()
         while len(results) > 24:
             results.pop(next(iter(results)))
     return results[wanted]

@@ -141,12 +141,13 @@ with tabs[4]:
     store = st.session_state.setdefault("_maximised", {})
     wanted = (key, layer, channel, steps)
     if st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:"):
-        bar = st.progress(0.0, text="Optimising the image…")
-        store[wanted] = maximize_channel(
-            model.module, layer, channel, model.input_size, model.mean, model.std, steps,
-            progress=lambda i, n: bar.progress(i / n, text=f"step {i} of {n}"),
-        )  # fmt: skip
-        bar.empty()
+        with ui.queued("Optimising the image"):
+            bar = st.progress(0.0, text="Optimising the image…")
+            store[wanted] = maximize_channel(
+                model.module, layer, channel, model.input_size, model.mean, model.std, steps,
+                progress=lambda i, n: bar.progress(i / n, text=f"step {i} of {n}"),
+            )  # fmt: skip
+            bar.empty()
     if wanted in store:
         st.image(store[wanted], caption=f"An image that {layer} channel {channel} responds to strongly", width=320)
     if model.spec.source == "embedded":

@@ -9,6 +9,7 @@ import streamlit as st
 from cnnviz import netplots, ui
 from cnnviz.data.shapes import CLASSES
 from cnnviz.features import activations, layer_names
+from cnnviz.jobs import ServerBusy
 from cnnviz.models.registry import ModelSpec, crop_transform, synthetic_model
 from cnnviz.playground import NetConfig, RunConfig, Trainer
 
@@ -56,9 +57,13 @@ with st.form("config"):
     seed = cols[4].number_input("Seed", 0, 10_000, 0, disabled=busy)
     if st.form_submit_button("Start a new training", icon=":material/play_arrow:", disabled=busy):
         net = NetConfig(blocks, channels, kernel, pooling, dropout, batch_norm)
-        trainer = state[TRAINER_KEY] = Trainer(RunConfig(net, rate, batch, int(steps), int(seed)))
-        trainer.start()
-        busy = True
+        candidate = Trainer(RunConfig(net, rate, batch, int(steps), int(seed)), alive=ui.session_alive())
+        try:
+            candidate.start()
+            trainer = state[TRAINER_KEY] = candidate
+            busy = True
+        except ServerBusy as exc:
+            st.warning(str(exc), icon=":material/hourglass_disabled:")
 
 if trainer is None:
     st.info("Choose the settings and start a training; the defaults reach about 94% in 600 steps.")
@@ -70,8 +75,11 @@ if controls[0].button("Stop", key="stop", icon=":material/pause:", disabled=not 
     trainer.wait(timeout=30)
     st.rerun()
 if controls[1].button("Resume", key="resume", icon=":material/play_arrow:", disabled=trainer.state != "stopped"):
-    trainer.start()
-    st.rerun()
+    try:
+        trainer.start()
+        st.rerun()
+    except ServerBusy as exc:
+        st.warning(str(exc), icon=":material/hourglass_disabled:")
 
 
 @st.fragment(run_every=1.0 if busy else None)
@@ -79,7 +87,8 @@ def live() -> None:
     snap = trainer.snapshot()
     if snap.state not in ("queued", "running") and busy:
         st.rerun(scope="app")  # finished or stopped: show the results and stop the timer
-    label = {"queued": "waiting for a free trainer…", "running": "training…", "stopped": "stopped",
+    label = {"queued": f"waiting for the server, {snap.ahead} ahead of you…", "running": "training…",
+             "stopped": "stopped (its session had gone)" if snap.abandoned else "stopped",
              "done": "done", "failed": f"failed: {snap.error}", "ready": "ready"}[snap.state]  # fmt: skip
     st.progress(snap.step / snap.total_steps, text=f"step {snap.step} of {snap.total_steps} · {label}")
     left, right = st.columns(2)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from cnnviz.data.shapes import CLASSES
+from cnnviz.jobs import ServerBusy, WorkQueue
 from cnnviz.models.state import hook_count
-from cnnviz.playground import MAX_CONCURRENT_TRAININGS, NetConfig, RunConfig, Trainer, build_model
+from cnnviz.playground import NetConfig, RunConfig, Trainer, build_model
 
 SMALL = RunConfig(NetConfig(blocks=2, channels=8), steps=30, train_size=400, held_out_size=100)
 
@@ -75,13 +79,44 @@ def test_stop_and_resume_continue_the_same_run():
     assert hook_count(trainer.model) == 0
 
 
-def test_trainings_share_a_bounded_pool():
-    trainers = [Trainer(SMALL) for _ in range(MAX_CONCURRENT_TRAININGS + 2)]
-    for trainer in trainers:
-        trainer.start()
-    states = [t.state for t in trainers]
-    assert states.count("running") <= MAX_CONCURRENT_TRAININGS
-    assert all(t.wait(timeout=300) == "done" for t in trainers)
+def test_a_training_whose_session_left_stops_within_the_grace_period():
+    """The issue's three abandoned trainings kept two cores busy with nobody connected."""
+    here = threading.Event()
+    here.set()
+    trainer = Trainer(RunConfig(NetConfig(blocks=2, channels=8), steps=5000, train_size=400, held_out_size=50),
+                      alive=here.is_set, grace_s=1.0)  # fmt: skip
+    trainer.start()
+    deadline = time.monotonic() + 60
+    while trainer.snapshot().step < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    here.clear()  # the browser tab is closed
+    left = time.monotonic()
+    assert trainer.wait(timeout=30) == "stopped"
+    assert time.monotonic() - left < 1.0 + 5.0  # the grace period and one step
+    snap = trainer.snapshot()
+    assert snap.abandoned and 3 <= snap.step < 5000
+
+
+def test_a_queued_training_whose_session_left_leaves_the_line():
+    queue = WorkQueue("trainings", workers=1, max_waiting=1, poll_s=0.05)
+    busy = queue.join()  # another session's training holds the only worker
+    here = threading.Event()
+    here.set()
+    trainer = Trainer(SMALL, alive=here.is_set, grace_s=0.2, queue=queue)
+    trainer.start()
+    assert trainer.state == "queued" and queue.counts() == (1, 1)
+    with pytest.raises(ServerBusy, match="1 trainings running and 1 waiting"):
+        Trainer(SMALL, queue=queue).start()
+    here.clear()
+    assert trainer.wait(timeout=10) == "stopped"
+    snap = trainer.snapshot()
+    assert snap.abandoned and snap.step == 0 and queue.counts() == (1, 0)
+    waiting = Trainer(SMALL, queue=queue)  # stopped by its own session while in line: not abandoned
+    waiting.start()
+    waiting.stop()
+    assert waiting.wait(timeout=10) == "stopped" and not waiting.snapshot().abandoned
+    assert queue.counts() == (1, 0)
+    queue.leave(busy)
 
 
 @pytest.mark.slow

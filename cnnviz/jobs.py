@@ -1,0 +1,155 @@
+"""Bounded work queues: at most ``workers`` jobs of a kind run at once, at most ``max_waiting`` wait in line
+(first come, first served), and a job whose owner has gone leaves the line or stops.
+
+The server shares a few cores between every session; trainings and long explanations go through a queue so
+that a class starting them all at once waits its turn ("2 ahead of you") instead of exhausting memory and
+CPU, and a full queue answers at once with :class:`ServerBusy` instead of growing without bound.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+Alive = Callable[[], bool]
+"""Whether the owner of a job (a browser session) is still there."""
+
+
+def always() -> bool:
+    """The owner of a job run outside the app (a notebook, a script, a test) never goes away."""
+    return True
+
+
+class ServerBusy(RuntimeError):
+    """The queue is full. The message is written for the user."""
+
+    def __init__(self, kind: str, running: int, waiting: int) -> None:
+        super().__init__(
+            f"The server is busy: {running} {kind} running and {waiting} waiting, the most it takes. "
+            "Try again in a minute."
+        )
+
+
+class Abandoned(RuntimeError):
+    """The job's owner went away while the job waited or ran."""
+
+
+class Ticket:
+    """A place in a :class:`WorkQueue`: waiting, then running, until it leaves."""
+
+    __slots__ = ("running",)
+
+    def __init__(self) -> None:
+        self.running = False
+
+
+class WorkQueue:
+    """At most ``workers`` jobs at once; at most ``max_waiting`` more wait, in order of arrival."""
+
+    def __init__(self, kind: str, workers: int, max_waiting: int, poll_s: float = 0.25) -> None:
+        if workers < 1 or max_waiting < 0:
+            raise ValueError("a queue needs at least one worker and a non-negative line")
+        self.kind, self.workers, self.max_waiting, self.poll_s = kind, workers, max_waiting, poll_s
+        self._changed = threading.Condition()
+        self._running = 0
+        self._line: list[Ticket] = []
+
+    def join(self) -> Ticket:
+        """Take a place in line (or a free worker at once).
+
+        Raises:
+            ServerBusy: every worker is busy and the line is full.
+        """
+        ticket = Ticket()
+        with self._changed:
+            if self._running < self.workers and not self._line:
+                self._running += 1
+                ticket.running = True
+            elif len(self._line) >= self.max_waiting:
+                raise ServerBusy(self.kind, self._running, len(self._line))
+            else:
+                self._line.append(ticket)
+        return ticket
+
+    def ahead_of(self, ticket: Ticket) -> int:
+        """How many jobs wait before ``ticket`` (0 once it runs or has left)."""
+        with self._changed:
+            return self._line.index(ticket) if ticket in self._line else 0
+
+    def wait_turn(self, ticket: Ticket, alive: Alive = always, on_wait: Callable[[int], None] | None = None) -> bool:
+        """Block until ``ticket`` may run (True), or leave the line as soon as ``alive()`` turns False (False).
+        ``on_wait(ahead)`` is called, outside the queue's lock, each time the wait goes on."""
+        while True:
+            with self._changed:
+                if ticket.running:
+                    return True
+                if self._line and self._line[0] is ticket and self._running < self.workers:
+                    self._line.pop(0)
+                    self._running += 1
+                    ticket.running = True
+                    self._changed.notify_all()
+                    return True
+                ahead = self._line.index(ticket) if ticket in self._line else 0
+            if not alive():
+                self.leave(ticket)
+                return False
+            if on_wait is not None:
+                on_wait(ahead)
+            with self._changed:
+                self._changed.wait(self.poll_s)
+
+    def leave(self, ticket: Ticket) -> None:
+        """Give back the worker ``ticket`` holds, or its place in line; leaving twice does nothing."""
+        with self._changed:
+            if ticket.running:
+                ticket.running = False
+                self._running -= 1
+            elif ticket in self._line:
+                self._line.remove(ticket)
+            self._changed.notify_all()
+
+    @contextmanager
+    def slot(self, alive: Alive = always, on_wait: Callable[[int], None] | None = None) -> Iterator[None]:
+        """Run the block on a worker of this queue, after waiting in line.
+
+        Raises:
+            ServerBusy: the line is full.
+            Abandoned: ``alive()`` turned False while waiting.
+        """
+        ticket = self.join()
+        try:
+            if not self.wait_turn(ticket, alive, on_wait):
+                raise Abandoned(f"the {self.kind} was abandoned by its session")
+            yield
+        finally:
+            self.leave(ticket)
+
+    def counts(self) -> tuple[int, int]:
+        """Jobs running and waiting now."""
+        with self._changed:
+            return self._running, len(self._line)
+
+
+class Liveness:
+    """``alive`` with a grace period: it stays true until its owner has been gone for ``grace_s`` seconds, so a
+    network blip that reconnects within it loses nothing."""
+
+    def __init__(self, alive: Alive = always, grace_s: float = 10.0) -> None:
+        self._alive, self.grace_s = alive, grace_s
+        self._last_seen = time.monotonic()
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if self._alive():
+            self._last_seen = now
+            return True
+        return now - self._last_seen < self.grace_s
+
+
+TRAININGS = WorkQueue("trainings", workers=2, max_waiting=4)
+"""Playground trainings: two at once on the server, four more in line."""
+
+COMPUTATIONS = WorkQueue("explanations", workers=2, max_waiting=32)
+"""Explanations, their faithfulness curves and activation maximisations: two at once, a class of 32 in line."""

@@ -1,0 +1,91 @@
+"""cnnviz.jobs: a bounded queue runs exactly its number of jobs at once, in order, refuses a full line, and lets
+a job whose owner has gone leave."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cnnviz.jobs import Abandoned, Liveness, ServerBusy, WorkQueue
+
+
+def test_exactly_the_number_of_workers_run_at_once():
+    """An unbounded pool would run all six at once, a serial one one at a time: both fail here."""
+    queue = WorkQueue("jobs", workers=2, max_waiting=4, poll_s=0.01)
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def job() -> None:
+        with queue.slot():
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.15)
+            with lock:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=job) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert peak[0] == 2 and queue.counts() == (0, 0)
+
+
+def test_a_full_line_is_refused_with_a_clear_message():
+    queue = WorkQueue("trainings", workers=1, max_waiting=2)
+    tickets = [queue.join() for _ in range(3)]
+    assert [queue.ahead_of(t) for t in tickets] == [0, 0, 1]
+    with pytest.raises(ServerBusy, match=r"^The server is busy: 1 trainings running and 2 waiting, the most it takes"):
+        queue.join()
+    queue.leave(tickets[0])
+    assert queue.wait_turn(tickets[1]) and queue.ahead_of(tickets[2]) == 0
+    assert queue.counts() == (1, 1)
+    queue.join()  # a place in line is free again
+
+
+def test_jobs_run_in_order_of_arrival():
+    queue = WorkQueue("jobs", workers=1, max_waiting=5, poll_s=0.01)
+    first = queue.join()
+    order: list[int] = []
+    tickets = [queue.join() for _ in range(4)]
+
+    def run(i: int) -> None:
+        assert queue.wait_turn(tickets[i])
+        order.append(i)
+        queue.leave(tickets[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in reversed(range(4))]  # started in reverse
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    queue.leave(first)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == [0, 1, 2, 3]
+
+
+def test_a_waiting_job_whose_owner_left_leaves_the_line():
+    queue = WorkQueue("jobs", workers=1, max_waiting=2, poll_s=0.01)
+    busy = queue.join()
+    seen: list[int] = []
+    calls = iter([True, True, False])
+    with pytest.raises(Abandoned), queue.slot(alive=lambda: next(calls), on_wait=seen.append):
+        pytest.fail("an abandoned job must not run")
+    assert seen == [0, 0] and queue.counts() == (1, 0)
+    queue.leave(busy)
+    queue.leave(busy)  # twice: nothing more is given back
+    assert queue.counts() == (0, 0)
+
+
+def test_liveness_forgives_a_short_disconnection():
+    present = [True]
+    alive = Liveness(lambda: present[0], grace_s=0.2)
+    assert alive()
+    present[0] = False
+    assert alive()  # within the grace period
+    time.sleep(0.25)
+    assert not alive()
+    present[0] = True
+    assert alive()
