@@ -18,5 +18,6 @@ navigation = st.navigation(
         st.Page("pages/playground.py", title="Train a CNN", icon=":material/model_training:"),
     ],
 )
+ui.check_link(navigation.url_path)
 ui.sidebar()
 navigation.run()

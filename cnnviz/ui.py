@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from cnnviz import jobs
+from cnnviz import jobs, links
 from cnnviz.images import MAX_BYTES, ImageError, fit_within, load_image
 from cnnviz.models import custom, registry
 from cnnviz.models.embedded import EMBEDDED_NAME
@@ -236,6 +236,24 @@ def _leave_legacy_pages_mode() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def check_link(page: str) -> None:
+    """Drop the URL's parameters that ``page`` cannot use (:func:`cnnviz.links.check_query`), before any control
+    reads them, and say which were ignored."""
+    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    kept, notices = links.check_query(page, query)
+    dropped = [key for key in query if key not in kept and key not in links.STREAMLIT_PARAMS]
+    if dropped:
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+
+        with get_session_state().query_params() as params:
+            for key in dropped:
+                params.remove_param(key)
+            params.set_initial_query_params_from_current()  # what the controls are seeded from in this run
+    if notices:
+        st.warning("Some settings in this link cannot be used, so their defaults are shown:\n\n- "
+                   + "\n- ".join(notices), icon=":material/link_off:")  # fmt: skip
 
 
 # --- work that outlives a rerun or takes long -----------------------------------------------------------------

@@ -8,12 +8,11 @@ from cnnviz import ui
 from cnnviz.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, num_frames, step_caption, step_figure, views_for
 from cnnviz.formulas import ceil_mode_note, formula_latex, pytorch_code
 from cnnviz.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
+from cnnviz.links import VIEW_NAMES
 from cnnviz.steps import make_scene, random_values
 
 URL = ui.URL
 PRESETS = {p.key: p for p in ar.PRESETS}
-VIEW_NAMES = {"window": "Sliding window", "scatter": "Scatter (each input adds value × kernel)",
-              "direct": "Direct convolution over the zero-inserted input"}  # fmt: skip
 state = st.session_state
 choice = ui.selection()
 PRESET_KEYS = {"op": "op", "i": "input_size", "k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation",

@@ -10,6 +10,7 @@ from PIL import Image
 from cnnviz import netplots, ui
 from cnnviz.explain import CAM_METHODS, METHODS, default_layer, explain, faithfulness
 from cnnviz.features import conv_layers
+from cnnviz.links import EXPLAIN_TABS
 from cnnviz.plots import probability_bars
 from cnnviz.predict import predict
 
@@ -76,7 +77,7 @@ layer = controls[2].selectbox("Layer (class activation maps)", layers, key="laye
 cmap = controls[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap_explain", bind=URL,
                              help="cividis is designed for colour-vision deficiencies.")  # fmt: skip
 
-explanation_tab, compare_tab, faith_tab = st.tabs(["Explanation", "Compare", "Faithfulness"], key="xtab", bind=URL)
+explanation_tab, compare_tab, faith_tab = st.tabs(EXPLAIN_TABS, key="xtab", bind=URL)
 result = compute(method, target, layer, "Explaining")
 heat = result.heatmap.numpy()
 base = choice.image.convert("RGB").resize((heat.shape[1], heat.shape[0]))

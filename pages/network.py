@@ -8,6 +8,7 @@ from cnnviz import netplots, ui
 from cnnviz.architecture import field_text, summarize
 from cnnviz.data.shapes import generate
 from cnnviz.features import activations, conv_layers
+from cnnviz.links import NETWORK_TABS
 from cnnviz.maximize import channel_means, maximize_channel, top_images
 from cnnviz.plots import probability_bars
 from cnnviz.predict import predict
@@ -41,7 +42,7 @@ st.title("Inside the network")
 st.caption(f"{model.card.architecture}: its layers, its learned filters, and what each layer sees in the image.")
 table = layer_table(key, model)
 spatial = [layer for layer in table.layers if len(layer.output_shape) == 3]
-tabs = st.tabs(["Architecture", "Filters", "Feature maps", "Overview", "What a channel likes"], key="tab", bind=URL)
+tabs = st.tabs(NETWORK_TABS, key="tab", bind=URL)
 
 with tabs[0]:
     st.plotly_chart(netplots.stage_diagram(table), key="stages", config={"displayModeBar": False})

@@ -1,0 +1,146 @@
+"""What a page's URL may say: every query parameter a page binds to a control, with its type and range, and a
+check that keeps the valid ones and explains the rest.
+
+A link is typed or pasted by anyone, so it is checked before any control reads it: too many parameters, too
+long a value, a number that is not a finite number in range, or a choice that is not offered falls back to the
+control's default, with a notice saying which setting was ignored and why. Choices that depend on the model
+(layer names) are checked for their form here and against the model's layers by the control itself.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cnnviz.arithmetic import OP_NAMES, PRESETS
+from cnnviz.explain import METHODS
+from cnnviz.kernels import KERNELS
+from cnnviz.netplots import COLORMAPS
+
+MAX_PARAMS = 40
+"""More parameters than this are all ignored: no page binds half as many."""
+MAX_LENGTH = 100
+"""Longest value accepted (the longest label a control offers is under 50 characters)."""
+STREAMLIT_PARAMS = frozenset({"embed", "embed_options"})
+"""Parameters Streamlit itself reads; left alone."""
+
+VIEW_NAMES = {"window": "Sliding window", "scatter": "Scatter (each input adds value × kernel)",
+              "direct": "Direct convolution over the zero-inserted input"}  # fmt: skip
+NETWORK_TABS = ("Architecture", "Filters", "Feature maps", "Overview", "What a channel likes")
+EXPLAIN_TABS = ("Explanation", "Compare", "Faithfulness")
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,80}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One bound control: ``kind`` "int" (``low``..``high``), "number" (one of ``choices``, compared as numbers),
+    "bool", "choice" (one of ``choices``) or "name" (a layer name: letters, digits, ``_ . -``)."""
+
+    kind: str
+    low: int = 0
+    high: int = 0
+    choices: tuple[str, ...] = ()
+
+    def problem(self, value: str) -> str | None:
+        """Why ``value`` cannot be used, or None when it can."""
+        if self.kind == "int":
+            if not re.fullmatch(r"[+-]?\d{1,12}", value.strip()):
+                return f"must be a whole number from {self.low} to {self.high}"
+            return None if self.low <= int(value) <= self.high else f"must be from {self.low} to {self.high}"
+        if self.kind == "number":
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if any(number == float(choice) for choice in self.choices):
+                return None
+            return f"must be one of {', '.join(self.choices)}"
+        if self.kind == "bool":
+            return None if value.lower() in ("true", "false") else "must be true or false"
+        if self.kind == "choice":
+            return None if value in self.choices else "is not one of the choices offered"
+        return None if _NAME.fullmatch(value) else "is not a layer name"
+
+
+def _ints(**ranges: tuple[int, int]) -> dict[str, Param]:
+    return {key: Param("int", low, high) for key, (low, high) in ranges.items()}
+
+
+def _choices(values: Iterable[str]) -> Param:
+    return Param("choice", choices=tuple(values))
+
+
+_BOOL = Param("bool")
+_SIZES = {"i": (1, 32), "k": (1, 7), "s": (1, 4), "d": (1, 4), "p": (0, 64), "a": (0, 3)}
+# fmt: off
+PAGE_PARAMS: dict[str, dict[str, Param]] = {
+    "arithmetic": {
+        **_ints(**_SIZES, **{f"{key}w": bounds for key, bounds in _SIZES.items()}),
+        **_ints(cin=(1, 3), cout=(1, 2), seed=(0, 1_000_000), step=(1, 100_000)),
+        "op": _choices(OP_NAMES.values()),
+        "preset": _choices(["custom", *(p.title for p in PRESETS)]),
+        "sq": _BOOL, "ceil": _BOOL, "bias": _BOOL,
+        "pm": _choices(["number", "valid", "same", "full"]),
+        "vals": _choices(["random", "custom", "image"]),
+        "view": _choices(VIEW_NAMES.values()),
+        "kernel": _choices([*KERNELS, "custom 3×3", "custom 5×5"]),
+        "speed": Param("number", choices=("0.5", "1", "2", "4", "8")),
+    },
+    "network": {
+        "tab": _choices(NETWORK_TABS),
+        "filter_layer": Param("name"), "map_layer": Param("name"), "max_layer": Param("name"),
+        "map_scale": _choices(["unit", "module", "global"]),
+        "map_sort": _choices(["channel", "mean", "max"]),
+        "cmap": _choices(COLORMAPS),
+        "max_channel": Param("int", 0, 100_000),
+        "max_steps": Param("number", choices=("16", "32", "64", "128", "256")),
+    },
+    "explain": {
+        "method": _choices(METHODS),
+        "cmap_explain": _choices(COLORMAPS),
+        "xtab": _choices(EXPLAIN_TABS),
+        "k": Param("int", 1, 20),
+    },
+    "": {},
+    "playground": {},
+}
+# fmt: on
+"""The parameters each page (by its URL path; "" is Home) binds to its controls."""
+
+
+def check_query(page: str, query: Mapping[str, list[str]]) -> tuple[dict[str, str], list[str]]:
+    """The parameters of ``query`` that ``page`` can use, and a notice for each one it cannot.
+
+    ``query`` maps each key to its values (a key may be repeated in a URL).
+    """
+    params = PAGE_PARAMS.get(page, {})
+    keys = [key for key in query if key not in STREAMLIT_PARAMS]
+    if len(keys) > MAX_PARAMS:
+        return {}, [f"The link has {len(keys)} settings, more than any page uses; all were ignored."]
+    kept: dict[str, str] = {}
+    notices: list[str] = []
+    for key in keys:
+        values = query[key]
+        shown = _shorten(key)
+        if key not in params:
+            if not any(key in other for other in PAGE_PARAMS.values()):  # another page's setting: dropped quietly
+                notices.append(f"`{shown}` is not a setting of this page.")
+            continue
+        if len(values) != 1:
+            notices.append(f"`{shown}` is given {len(values)} times.")
+            continue
+        value = values[0]
+        if len(value) > MAX_LENGTH:
+            notices.append(f"`{shown}` is {len(value)} characters long.")
+        elif (problem := params[key].problem(value)) is not None:
+            notices.append(f"`{shown}={_shorten(value)}` {problem}.")
+        else:
+            kept[key] = value
+    return kept, notices
+
+
+def _shorten(text: str, limit: int = 24) -> str:
+    text = text.replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
