@@ -272,3 +272,19 @@ def test_bad_uploads_get_a_message_and_the_next_upload_works(server, page, tmp_p
         settle(page)
         assert sidebar_errors.count() == 0, name
         assert page.get_by_test_id("stException").count() == 0, name
+
+
+def test_hostile_links_load_with_a_notice_and_defaults(server, page):
+    """The issue's links: an overflowing seed, an empty operation, and 20,000-character values in every setting."""
+    long = "9" * 20_000
+    cases = (("seed=1e400&op=", ["seed=1e400 must be a whole number", "op= is not one of the choices"]),
+             (f"i={long}&k={long}&seed={long}", ["i is 20000 characters long", "seed is 20000 characters long"]))
+    for query, ignored in cases:
+        page.goto(f"{server}/arithmetic?{query}", timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        notice = page.get_by_test_id("stAlert").filter(has_text="Some settings in this link")
+        text = " ".join(notice.inner_text(timeout=LOAD_TIMEOUT_MS).split())
+        assert all(reason in text for reason in ignored), text
+        assert page.get_by_test_id("stException").count() == 0
+        assert "Output size: 3 × 3" in page.get_by_test_id("stMain").inner_text()  # the default 5×5, k 3, p 0
+        assert "1e400" not in page.url and long not in page.url
