@@ -38,3 +38,29 @@ def test_dockerfile_serves_the_app_as_a_user_with_a_health_check():
     assert "USER 10001" in text and "HEALTHCHECK" in text and "/_stcore/health" in text
     for path in ("app.py", ".streamlit", "cnnviz", "pages", "assets"):
         assert f" {path} " in text or f" {path}\n" in text, path
+
+
+def test_deployment_docs_close_the_metrics_endpoint_and_framing():
+    """Streamlit serves /_stcore/metrics to anyone and sends no framing headers: README's proxy must."""
+    nginx = (ROOT / "README.md").read_text().split("```nginx")[1].split("```")[0]
+    assert """add_header Content-Security-Policy "frame-ancestors 'self'" always;""" in nginx
+    assert 'add_header X-Frame-Options "SAMEORIGIN" always;' in nginx
+    metrics = nginx.split("location = /_stcore/metrics {")[1].split("}")[0]
+    assert "deny all;" in metrics
+
+
+def test_security_section_states_the_limits_the_code_enforces():
+    from cnnviz import jobs, links
+    from cnnviz.images import MAX_DECODED_BYTES, MAX_PIXELS
+
+    security = " ".join((ROOT / "README.md").read_text().split("## Security")[1].split("\n## ")[0].split())
+    words = ["zero", "one", "two", "three", "four", "five"]
+    claims = [
+        f"at most {MAX_MODEL_BYTES // 2**20} MiB",
+        f"{MAX_BYTES // 2**20} MiB, {MAX_PIXELS // 10**6} megapixels and {MAX_DECODED_BYTES // 2**20} MiB",
+        f"At most {words[jobs.TRAININGS.workers]} trainings run and {words[jobs.TRAININGS.max_waiting]} wait",
+        f"run {words[jobs.COMPUTATIONS.workers]} at a time on the server ({jobs.COMPUTATIONS.max_waiting} more wait",
+        f"length ≤ {links.MAX_LENGTH}, at most {links.MAX_PARAMS} parameters",
+    ]
+    for claim in claims:
+        assert claim in security, claim

@@ -1,0 +1,183 @@
+"""Abuse benchmark: the attacks of issue 11 against a running server, with the server's memory and CPU after each.
+
+Starts the app with ``streamlit run`` (as ``make run`` does) and, through Chromium, uploads the hostile files the
+tests make (a pickle and a TorchScript program that write and read files, a state dict with compressed records,
+a tiny file declared as vgg16 with 100000 classes, a 190 KB float TIFF that decodes to 187 MiB, in four tabs at
+once), opens a link with 20,000-character values, and starts three trainings and closes every tab. For each case it
+prints the server's peak RSS over its idle RSS while the case ran, and its CPU use in the five seconds after; for
+the trainings, how long the server took to go quiet once the tabs were closed.
+
+    CHROMIUM_PATH=/usr/bin/chromium .venv/bin/python benchmarks/abuse.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.badinputs import float_tiff
+from tests.browser import CHROMIUM_FLAGS, streamlit_process
+from tests.hostile import compressed_state_dict, pickle_attack, saved, torchscript_attack
+
+TIMEOUT_MS = 180_000
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def status_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime, every thread of the process
+
+
+def cpu_percent(pid: int, seconds: float) -> float:
+    start = cpu_seconds(pid)
+    time.sleep(seconds)
+    return 100 * (cpu_seconds(pid) - start) / seconds
+
+
+def settle(page) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=TIMEOUT_MS)
+
+
+def open_page(browser, url: str, path: str = ""):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{url}/{path}", timeout=TIMEOUT_MS)
+    page.get_by_test_id("stSidebar").wait_for(timeout=TIMEOUT_MS)
+    settle(page)
+    return context, page
+
+
+def upload_model(browser, url: str, name: str, data: bytes, folder: Path, architecture: str = "resnet18",
+                 classes: int = 3) -> str:  # fmt: skip
+    """Upload ``data`` as a bring-your-own model file; returns the sidebar's message."""
+    path = folder / name
+    path.write_bytes(data)
+    context, page = open_page(browser, url)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Bring your own model").click()
+    if architecture != "resnet18":
+        sidebar.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
+        page.get_by_role("option", name=architecture, exact=True).click()
+        settle(page)
+    number = page.locator(".st-key-own_num_classes input")
+    number.fill(str(classes))
+    number.press("Enter")
+    settle(page)
+    page.locator('.st-key-own_file input[type="file"]').set_input_files(str(path))
+    page.locator(".st-key-own_file").get_by_text(name).wait_for(timeout=TIMEOUT_MS)  # uploaded
+    settle(page)
+    page.locator(".st-key-own_load button").click()
+    message = sidebar.get_by_test_id("stAlert").filter(has_text=name)
+    message.wait_for(timeout=TIMEOUT_MS)
+    text = " ".join(message.inner_text().split())
+    context.close()
+    return text
+
+
+def upload_images_in_tabs(browser, url: str, path: Path, tabs: int) -> str:
+    """Upload the same image from ``tabs`` tabs at once; returns the first tab's message."""
+    opened = [open_page(browser, url) for _ in range(tabs)]
+    for _, page in opened:
+        page.get_by_role("radiogroup", name="Image").get_by_text("Upload", exact=True).click()
+    for _, page in opened:
+        page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
+    texts = []
+    for context, page in opened:
+        message = page.get_by_test_id("stSidebar").get_by_test_id("stAlert").filter(has_text=path.name)
+        message.wait_for(timeout=TIMEOUT_MS)
+        texts.append(" ".join(message.inner_text().split()))
+        context.close()
+    return texts[0]
+
+
+def long_link(browser, url: str) -> str:
+    from cnnviz.links import PAGE_PARAMS
+
+    query = "&".join(f"{key}={'9' * 20_000}" for key in PAGE_PARAMS["arithmetic"])
+    context, page = open_page(browser, url, f"arithmetic?{query}")
+    page.get_by_text("Output size: 3 × 3").wait_for(timeout=TIMEOUT_MS)
+    text = " ".join(page.get_by_test_id("stAlert").first.inner_text().split())[:90]
+    context.close()
+    return f"{len(query):,}-character query: {text}…"
+
+
+def abandoned_trainings(browser, url: str, pid: int, count: int = 3) -> str:
+    """Start ``count`` trainings, wait until they run, close every tab; seconds until the server is quiet."""
+    opened = []
+    for _ in range(count):
+        context, page = open_page(browser, url, "playground")
+        page.get_by_role("button", name="Start a new training").click()
+        opened.append((context, page))
+    for _, page in opened[:2]:  # two run (the queue's limit), the third waits its turn
+        page.get_by_text("training…").wait_for(timeout=TIMEOUT_MS)
+    busy = cpu_percent(pid, 3)
+    for context, _ in opened:
+        context.close()
+    closed = time.monotonic()
+    while cpu_percent(pid, 1.0) > 15:
+        if time.monotonic() - closed > 300:
+            return f"still busy 300 s after the tabs closed (was {busy:.0f}% CPU)"
+    return f"{busy:.0f}% CPU while training; quiet {time.monotonic() - closed:.1f} s after every tab closed"
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    with tempfile.TemporaryDirectory() as tmp, streamlit_process({"TORCH_HOME": tmp}) as (url, server):
+        folder = Path(tmp)
+        victim, secret, marker = folder / "victim.py", folder / "secret.txt", folder / "pwned"
+        victim.write_bytes(b"print('the real page')\n")
+        secret.write_bytes(b"root:x:0:0:hunter2\n")
+        tiff = folder / "float.tiff"
+        tiff.write_bytes(float_tiff())
+        pid = server.pid
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+            context, _ = open_page(browser, url)  # warm: torch, the embedded model, the first page
+            context.close()
+            time.sleep(3)
+            idle = status_kib(pid, "VmRSS") / 1024
+            print(f"server idle RSS {idle:.0f} MiB\n")
+            print(f"{'case':<58} {'peak over idle':>14} {'CPU after':>9}  result")
+            cases: list[tuple[str, Callable[[], str]]] = [
+                ("pickle that writes and reads files (.pt)",
+                 lambda: upload_model(browser, url, "evil.pt", pickle_attack(marker, secret), folder)),
+                ("TorchScript that overwrites a page and reads a file",
+                 lambda: upload_model(browser, url, "model.pt", torchscript_attack(victim, secret), folder)),
+                ("state dict with compressed records (1.2 GB of tensors)",
+                 lambda: upload_model(browser, url, "zipped.pt", compressed_state_dict(), folder)),
+                ("1 KB file declared as vgg16 with 100000 classes",
+                 lambda: upload_model(browser, url, "tiny.pt", saved({"x": __import__("torch").zeros(4)}), folder,
+                                      "vgg16", 100_000)),
+                ("190 KB float TIFF of 7000×7000, four tabs at once",
+                 lambda: upload_images_in_tabs(browser, url, tiff, 4)),
+                ("20,000-character values in every setting of a link", lambda: long_link(browser, url)),
+                ("three trainings started, every tab closed", lambda: abandoned_trainings(browser, url, pid)),
+            ]  # fmt: skip
+            for name, case in cases:
+                with open(f"/proc/{pid}/clear_refs", "w") as refs:
+                    refs.write("5")  # reset the peak (VmHWM) to the current RSS
+                result = case()
+                peak = status_kib(pid, "VmHWM") / 1024 - idle
+                print(f"{name:<58} {peak:>10.0f} MiB {cpu_percent(pid, 5):>8.0f}%  {result[:150]}")
+            browser.close()
+        intact = victim.read_bytes() == b"print('the real page')\n" and not marker.exists()
+        print(f"\nfiles the attacks aimed at left untouched: {intact}")
+        print(f"server RSS at the end {status_kib(pid, 'VmRSS') / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
