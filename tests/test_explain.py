@@ -225,3 +225,28 @@ def test_faithfulness_curves(tiny):
     assert good.deletion[-1] == pytest.approx(torch.softmax(model(black), 1)[0, target].item(), abs=1e-6)
     reverse = faithfulness(model, x, target, 1 - grad_cam(model, x, target, "features.relu_3_2"), steps=16, black=black)
     assert good.deletion_auc < reverse.deletion_auc and good.insertion_auc > reverse.insertion_auc
+
+
+class _SessionGone(Exception):
+    """What Streamlit raises at a progress update once it stops a disconnected session's script."""
+
+
+@pytest.mark.parametrize("work", ["Score-CAM", "faithfulness"])
+def test_a_progress_update_that_raises_stops_the_work_and_leaves_the_model_alone(tiny, work):
+    """Long computations stop at the next progress update once the session has gone (the update raises)."""
+    model, meta = tiny
+    x = to_tensor(generate(1, 13).images, meta["mean"], meta["std"])
+    calls: list[tuple[int, int]] = []
+
+    def gone(done: int, total: int) -> None:
+        calls.append((done, total))
+        raise _SessionGone
+
+    with pytest.raises(_SessionGone):
+        if work == "Score-CAM":
+            explain(model, x, 0, "Score-CAM", "features.relu_3_2", progress=gone)
+        else:
+            faithfulness(model, x, 0, torch.rand(64, 64), steps=64, batch_size=4, progress=gone)
+    assert len(calls) == 1 and calls[0][0] < calls[0][1]  # it stopped at the first update, not at the end
+    assert hook_count(model) == 0 and not model.training
+    assert not any(p.requires_grad for p in model.parameters())
