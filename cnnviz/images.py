@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -128,7 +129,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if mode == "RGB":
         return image
     if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        return Image.fromarray(_wide_to_uint8(np.asarray(image), mode), mode="L").convert("RGB")
+        return Image.fromarray(_wide_to_uint8(image), mode="L").convert("RGB")
     if (mode == "P" and "transparency" in image.info) or mode in _ALPHA_MODES:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -139,20 +140,26 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         raise ImageError(f"Images in colour mode {mode} are not supported.") from exc
 
 
-def _wide_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
-    """16-bit, 32-bit integer or float pixels to 8-bit grey levels, a band of rows at a time (no full-size
-    float copy: the output is a quarter of the input's size)."""
-    chunks = range(0, len(values), _ROWS_PER_CHUNK)
+def _wide_to_uint8(image: Image.Image) -> np.ndarray:
+    """16-bit, 32-bit integer or float pixels to 8-bit grey levels, a band of rows at a time, so no full-size
+    copy of the wide pixels is ever made (the output is a quarter of the input's size, or half)."""
+    width, height = image.size
+
+    def bands() -> Iterator[tuple[int, np.ndarray]]:
+        for top in range(0, height, _ROWS_PER_CHUNK):
+            yield top, np.asarray(image.crop((0, top, width, min(top + _ROWS_PER_CHUNK, height))))
+
+    mode = image.mode
     if mode == "F":
-        tops = [np.max(band, where=np.isfinite(band), initial=-np.inf) for band in
-                (values[i : i + _ROWS_PER_CHUNK] for i in chunks)]  # fmt: skip
-        scale = 255.0 if max(tops, default=-np.inf) <= 1.0 else 1.0
+        top = max((np.max(band, where=np.isfinite(band), initial=-np.inf) for _, band in bands()), default=0.0)
+        scale = 255.0 if top <= 1.0 else 1.0
     else:
-        scale = 1 / 257.0 if mode.startswith("I;16") or int(values.max(initial=0)) > 255 else 1.0  # 0..65535
-    out = np.empty(values.shape, dtype=np.uint8)
-    for i in chunks:
-        band = np.nan_to_num(values[i : i + _ROWS_PER_CHUNK].astype(np.float32), nan=0.0) * np.float32(scale)
-        out[i : i + _ROWS_PER_CHUNK] = np.clip(np.rint(band), 0, 255)
+        wide = mode.startswith("I;16") or max(int(band.max(initial=0)) for _, band in bands()) > 255
+        scale = 1 / 257.0 if wide else 1.0  # 0..65535 -> 0..255
+    out = np.empty((height, width), dtype=np.uint8)
+    for row, band in bands():
+        values = np.nan_to_num(band.astype(np.float32), nan=0.0) * np.float32(scale)
+        out[row : row + len(band)] = np.clip(np.rint(values), 0, 255)
     return out
 
 

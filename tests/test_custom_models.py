@@ -54,6 +54,20 @@ def test_uploaded_model_matches_the_original(resnet18_3, encode):
     assert [got[name] for name in ("cat", "dog", "cow")] == pytest.approx(expected.tolist(), abs=1e-9)
 
 
+@pytest.mark.parametrize("start", [b"\x80", b"PK"])
+def test_safetensors_header_lengths_are_not_mistaken_for_other_formats(resnet18_3, start):
+    """A header length that starts like a pickle (0x80, as resnet50's real header does) or like a zip ("PK") is
+    still safetensors."""
+    state = resnet18_3.state_dict()
+    length = int.from_bytes(safetensors.torch.save(state)[:8], "little")
+    wanted = int.from_bytes(start, "little")
+    modulus = 256 ** len(start)
+    pad = (wanted - length - len(',"__metadata__":{"pad":""}')) % modulus + modulus
+    data = safetensors.torch.save(state, metadata={"pad": "x" * pad})
+    assert data.startswith(start), data[:2]
+    assert load_uploaded_model(data, "resnet18", 3).classes == ("class 0", "class 1", "class 2")
+
+
 def test_every_upload_gets_its_own_key(resnet18_3):
     """Keys are unique per upload (not derived from the content or from ``id()``), so two sessions' models
     never share a cache entry."""
@@ -186,7 +200,8 @@ def _legacy(obj) -> bytes:
 @pytest.mark.parametrize(
     ("data", "message"),
     [(b"", "empty"), (b"not a checkpoint at all", "neither a safetensors file nor a PyTorch state dict"),
-     (b"PK\x03\x04 broken zip", "damaged zip"), (_legacy({"a": torch.zeros(2)}), "before 1.6"),
+     (b"PK\x03\x04 broken zip", "damaged zip"), (b"PK not a zip", "neither a safetensors"),
+     (_legacy({"a": torch.zeros(2)}), "before 1.6"),
      (saved([torch.zeros(2)]), "does not hold a state dict"), (saved({"a": 1}), "does not hold a state dict"),
      (b"\x12\x00\x00\x00\x00\x00\x00\x00[1, 2, 3, 4, 5, 6]", "must be a table"),
      (b"\x08\x00\x00\x00\x00\x00\x00\x00not json", "must be JSON")],

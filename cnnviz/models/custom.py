@@ -53,6 +53,8 @@ LEGACY_MESSAGE = (
     "they can be checked). Save the state dict again with a current PyTorch, or as safetensors."
 )
 NOT_A_MODEL = "This file is neither a safetensors file nor a PyTorch state dict"
+_LEGACY_START = b"\x80\x02\x8a\x0a"  # pickle protocol 2, then the long magic number torch.save wrote before 1.6
+_ZIP_START = b"PK\x03\x04"  # as a safetensors header length, 67 MB: more than any header may be
 
 
 class ModelFileError(ValueError):
@@ -128,8 +130,8 @@ def _strip_prefix(table: dict[str, object]) -> dict:
 
 def _check_torch_zip(data: bytes) -> None:
     """Refuse a ``torch.save`` file whose records could take more memory than the file, or that is a program."""
-    if data[:2] != b"PK":
-        raise ModelFileError(LEGACY_MESSAGE if data[:1] == b"\x80" else "This file is not a PyTorch state dict.")
+    if not data.startswith(_ZIP_START):
+        raise ModelFileError(LEGACY_MESSAGE if data.startswith(_LEGACY_START) else "This is not a PyTorch state dict.")
     try:
         entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -273,7 +275,7 @@ def load_uploaded_model(
     else:
         names = _class_names(None, num_classes)
     _check_size(data)
-    if data[:2] == b"PK" or data[:1] == b"\x80":  # torch.save's zip format, or its pre-1.6 pickle (refused)
+    if data.startswith((_ZIP_START, _LEGACY_START)):  # torch.save's zip format, or its pre-1.6 format
         state = read_state_dict(data)
     else:
         state = read_safetensors(data, expected, f"{architecture} with {num_classes} classes")
