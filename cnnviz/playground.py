@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,6 +26,14 @@ from cnnviz.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.state import model_lock
 from cnnviz.train import channel_stats, to_tensor
+
+_DATA_CHUNK = 500
+"""Training images made at a time (about a second's work): a stop or an abandonment waits at most this long."""
+
+
+class _Interrupted(Exception):
+    """The training was stopped or abandoned while its data was being made."""
+
 
 State = Literal["ready", "queued", "running", "stopped", "done", "failed"]
 
@@ -188,10 +197,16 @@ class Trainer:
 
     # -- the work ----------------------------------------------------------------------------------------------
 
-    def _prepare(self) -> None:
+    def _prepare(self, keep_going: Callable[[], bool] = always) -> None:
+        """Make the data (in chunks, so a training that is stopped or abandoned meanwhile ends soon)."""
         if self._data is not None:
             return
-        data = generate(self.config.train_size, self.config.seed)
+        chunks = []
+        for start in range(0, self.config.train_size, _DATA_CHUNK):
+            if not keep_going():
+                raise _Interrupted
+            chunks.append(generate(min(_DATA_CHUNK, self.config.train_size - start), self.config.seed, start))
+        data = Batch(*(np.concatenate([getattr(c, name) for c in chunks]) for name in ("images", "masks", "labels")))
         self.held_out = generate(self.config.held_out_size, held_out_seed(self.config.seed))
         self.mean, self.std = channel_stats(data.images)
         self._data = (to_tensor(data.images, self.mean, self.std), torch.from_numpy(data.labels))
@@ -212,17 +227,23 @@ class Trainer:
         finally:
             self._queue.leave(ticket)
 
+    def _keep_going(self) -> bool:
+        """False once a stop was asked for, or once the session has gone (the training is then abandoned)."""
+        if self._stop.is_set():
+            return False
+        if not self._alive():
+            with self._lock:
+                self._abandoned = True
+            return False
+        return True
+
     def _work(self) -> None:
         try:
-            self._prepare()
+            self._prepare(self._keep_going)
             x, y = self._data  # type: ignore[misc]
             loss_fn = nn.CrossEntropyLoss()
             evaluate_every = max(1, self.config.steps // 20)
-            while self._step < self.config.steps and not self._stop.is_set():
-                if not self._alive():
-                    with self._lock:
-                        self._abandoned = True
-                    break
+            while self._step < self.config.steps and self._keep_going():
                 index = torch.randint(0, len(x), (self.config.batch_size,), generator=self._generator)
                 with model_lock(self.model):
                     self.model.train()
@@ -243,6 +264,9 @@ class Trainer:
                 time.sleep(0)  # let the page's threads in between steps
             with self._lock:
                 self._state = "done" if self._step >= self.config.steps else "stopped"
+        except _Interrupted:
+            with self._lock:
+                self._state = "stopped"
         except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the worker
             with self._lock:
                 self._state, self._error = "failed", f"{type(exc).__name__}: {exc}"

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from cnnviz.data.shapes import CLASSES
+from cnnviz.data.shapes import CLASSES, generate
 from cnnviz.jobs import ServerBusy, WorkQueue
 from cnnviz.models.state import hook_count
 from cnnviz.playground import NetConfig, RunConfig, Trainer, build_model
+from cnnviz.train import channel_stats, to_tensor
 
 SMALL = RunConfig(NetConfig(blocks=2, channels=8), steps=30, train_size=400, held_out_size=100)
 
@@ -95,6 +96,31 @@ def test_a_training_whose_session_left_stops_within_the_grace_period():
     assert time.monotonic() - left < 1.0 + 5.0  # the grace period and one step
     snap = trainer.snapshot()
     assert snap.abandoned and 3 <= snap.step < 5000
+
+
+def test_a_training_abandoned_while_its_data_is_made_stops_within_seconds():
+    """Making 6000 images takes 15–30 s here; the data is made in chunks, so the training need not finish it."""
+    here = threading.Event()
+    here.set()
+    trainer = Trainer(RunConfig(NetConfig(blocks=2, channels=8), steps=100, train_size=6000, held_out_size=50),
+                      alive=here.is_set, grace_s=0.1)  # fmt: skip
+    trainer.start()
+    time.sleep(0.5)
+    here.clear()
+    left = time.monotonic()
+    assert trainer.wait(timeout=30) == "stopped"
+    assert time.monotonic() - left < 5
+    assert trainer.snapshot().abandoned and trainer.snapshot().step == 0
+
+
+def test_data_made_in_chunks_is_the_dataset():
+    trainer = Trainer(RunConfig(NetConfig(blocks=1, channels=4), steps=1, train_size=1100, held_out_size=10))
+    trainer._prepare()
+    whole = generate(1100, 0)
+    x, y = trainer._data
+    assert torch.equal(y, torch.from_numpy(whole.labels))
+    mean, std = channel_stats(whole.images)
+    torch.testing.assert_close(x, to_tensor(whole.images, mean, std), rtol=0, atol=0)
 
 
 def test_a_queued_training_whose_session_left_leaves_the_line():
