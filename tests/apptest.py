@@ -43,14 +43,20 @@ def assert_no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def start(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
-    """Run the app (on ``page`` when given, with ``query`` as the URL's query parameters)."""
+def open_link(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
+    """What a browser does with a link to ``page`` (Home when None) with ``query``: a fresh session whose first
+    run of that page sees the query. Exceptions are left for the caller to check."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if page:
+        at.run()
+        at.switch_page(page)
     for key, value in (query or {}).items():
         at.query_params[key] = value
-    at.run()
+    return at.run()
+
+
+def start(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
+    """Run the app (on ``page`` when given, with ``query`` as the URL's query parameters)."""
+    at = open_link(page, query)
     assert_no_exception(at)
-    if page:
-        at.switch_page(page).run()
-        assert_no_exception(at)
     return at

@@ -8,23 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.links import PAGE_PARAMS
-from tests.apptest import TIMEOUT, assert_no_exception, fresh_caches, navigation_mode  # noqa: F401 (fixtures)
-from tests.conftest import ROOT
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link  # noqa: F401 (fixtures)
 
-PAGES = {"": "pages/home.py", "arithmetic": "pages/arithmetic.py", "network": "pages/network.py",
+PAGES = {"": None, "arithmetic": "pages/arithmetic.py", "network": "pages/network.py",
          "explain": "pages/explain.py", "playground": "pages/playground.py"}  # fmt: skip
 ALL_KEYS = sorted({key for params in PAGE_PARAMS.values() for key in params} | {"zzz", "embed", "op2"})
-
-
-def open_link(page: str, query: dict[str, str]) -> AppTest:
-    """What a browser does with a pasted link: a fresh session on ``page`` with ``query``."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(PAGES[page])
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    return at
 
 
 def notices(at: AppTest) -> str:
@@ -38,7 +26,7 @@ def notices(at: AppTest) -> str:
      ("arithmetic", {key: "x" * 20_000 for key in PAGE_PARAMS["arithmetic"]}, list(PAGE_PARAMS["arithmetic"]))],
 )  # fmt: skip
 def test_the_issues_links_fall_back_to_defaults_with_a_notice(page, query, ignored):
-    at = open_link(page, query)
+    at = open_link(PAGES[page], query)
     assert_no_exception(at)
     text = notices(at)
     assert all(f"`{key}" in text for key in ignored), text
@@ -48,7 +36,7 @@ def test_the_issues_links_fall_back_to_defaults_with_a_notice(page, query, ignor
 
 
 def test_a_valid_link_still_sets_the_controls():
-    at = open_link("arithmetic", {"op": "Transposed convolution", "seed": "42", "i": "7"})
+    at = open_link(PAGES["arithmetic"], {"op": "Transposed convolution", "seed": "42", "i": "7"})
     assert_no_exception(at)
     assert not notices(at)
     assert at.segmented_control(key="op").value == "transposed" and at.number_input(key="seed").value == 42
@@ -78,5 +66,5 @@ def test_random_query_strings_never_raise(page):
     rng = random.Random(f"links-{page}")
     for _ in range(12):
         query = {key: _random_value(rng, key) for key in rng.sample(ALL_KEYS, rng.randint(1, 10))}
-        at = open_link(page, query)
+        at = open_link(PAGES[page], query)
         assert not at.exception, (query, [e.value for e in at.exception])
