@@ -126,15 +126,19 @@ def long_link(browser, url: str) -> str:
     return f"{refused}; {len(three):,} B query: page with defaults, notice {notice[:60]!r}…"
 
 
-def abandoned_trainings(browser, url: str, pid: int, count: int = 3) -> str:
-    """Start ``count`` trainings, wait until they run, close every tab; seconds until the server is quiet."""
+def abandoned_trainings(browser, url: str, pid: int, stepping: bool, count: int = 3) -> str:
+    """Start ``count`` trainings, wait until they make their data (or, ``stepping``, take their first steps), close
+    every tab; seconds until the server is quiet."""
+    import re
+
     opened = []
     for _ in range(count):
         context, page = open_page(browser, url, "playground")
         page.get_by_role("button", name="Start a new training").click()
         opened.append((context, page))
+    running = re.compile(r"step [1-9]\d* of \d+ · training" if stepping else r"training…")
     for _, page in opened[:2]:  # two run (the queue's limit), the third waits its turn
-        page.get_by_text("training…").wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text(running).wait_for(timeout=4 * TIMEOUT_MS)  # two make their data at once: slow
     busy = cpu_percent(pid, 3)
     for context, _ in opened:
         context.close()
@@ -178,7 +182,10 @@ def main() -> None:
                 ("190 KB float TIFF of 7000×7000, four tabs at once",
                  lambda: upload_images_in_tabs(browser, url, tiff, 4)),
                 ("20,000-character values in every setting of a link", lambda: long_link(browser, url)),
-                ("three trainings started, every tab closed", lambda: abandoned_trainings(browser, url, pid)),
+                ("three trainings, every tab closed while making data",
+                 lambda: abandoned_trainings(browser, url, pid, stepping=False)),
+                ("three trainings, every tab closed while stepping",
+                 lambda: abandoned_trainings(browser, url, pid, stepping=True)),
             ]  # fmt: skip
             for name, case in cases:
                 with open(f"/proc/{pid}/clear_refs", "w") as refs:
