@@ -22,22 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.badinputs import float_tiff
-from tests.browser import CHROMIUM_FLAGS, streamlit_process
+from tests.browser import CHROMIUM_FLAGS, cpu_seconds, rss_kib, streamlit_process
 from tests.hostile import compressed_state_dict, pickle_attack, saved, torchscript_attack
 
 TIMEOUT_MS = 180_000
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def status_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime, every thread of the process
 
 
 def cpu_percent(pid: int, seconds: float) -> float:
@@ -166,7 +154,7 @@ def main() -> None:
             context, _ = open_page(browser, url)  # warm: torch, the embedded model, the first page
             context.close()
             time.sleep(3)
-            idle = status_kib(pid, "VmRSS") / 1024
+            idle = rss_kib(pid) / 1024
             print(f"server idle RSS {idle:.0f} MiB\n")
             print(f"{'case':<58} {'peak over idle':>14} {'CPU after':>9}  result")
             cases: list[tuple[str, Callable[[], str]]] = [
@@ -191,12 +179,12 @@ def main() -> None:
                 with open(f"/proc/{pid}/clear_refs", "w") as refs:
                     refs.write("5")  # reset the peak (VmHWM) to the current RSS
                 result = case()
-                peak = status_kib(pid, "VmHWM") / 1024 - idle
+                peak = rss_kib(pid, "VmHWM") / 1024 - idle
                 print(f"{name:<58} {peak:>10.0f} MiB {cpu_percent(pid, 5):>8.0f}%  {result[:150]}")
             browser.close()
         intact = victim.read_bytes() == b"print('the real page')\n" and not marker.exists()
         print(f"\nfiles the attacks aimed at left untouched: {intact}")
-        print(f"server RSS at the end {status_kib(pid, 'VmRSS') / 1024:.0f} MiB")
+        print(f"server RSS at the end {rss_kib(pid) / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

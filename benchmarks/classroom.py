@@ -33,17 +33,10 @@ from cnnviz.images import fit_within, load_image
 from cnnviz.models.registry import LoadedModel, load_model
 from cnnviz.predict import predict
 from cnnviz.ui import MAX_SIDE
-from tests.browser import CHROMIUM_FLAGS, streamlit_process
+from tests.browser import CHROMIUM_FLAGS, rss_kib, streamlit_process
 
 TIMEOUT_MS = 180_000
 CAPTION = "Grad-CAM for '"
-
-
-def rss_kib(pid: int, field: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not found for process {pid}")
 
 
 class PeakMemory:

@@ -28,6 +28,20 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of process ``pid`` from ``/proc`` (``VmRSS`` now, ``VmHWM`` its peak), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not found for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time process ``pid`` has used so far, user and system, every thread."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def chromium_path() -> str:
     """The Chromium to drive: ``CHROMIUM_PATH``, else one on PATH. Missing means fail in CI, skip elsewhere."""
     for candidate in (os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"), shutil.which("chromium-browser")):

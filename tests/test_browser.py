@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
 
-from tests.browser import CHROMIUM_FLAGS, chromium_path, streamlit_process, streamlit_server
+from tests.browser import CHROMIUM_FLAGS, chromium_path, cpu_seconds, streamlit_process, streamlit_server
 from tests.conftest import ROOT, cache_random_weights
 
 pytestmark = pytest.mark.browser
@@ -292,12 +291,6 @@ def test_hostile_links_load_with_a_notice_and_defaults(server, page):
         assert "1e400" not in page.url and long not in page.url
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_a_training_stops_once_its_tab_is_closed(tmp_path_factory, browser):
     """The issue's abandoned trainings kept the server's cores busy with nobody connected."""
     with streamlit_process({"TORCH_HOME": str(tmp_path_factory.mktemp("torch_home"))}) as (url, server):
@@ -309,8 +302,8 @@ def test_a_training_stops_once_its_tab_is_closed(tmp_path_factory, browser):
         context.close()
         closed = time.monotonic()
         while True:  # quiet: under a fifth of a core over one second
-            before = _cpu_seconds(server.pid)
+            before = cpu_seconds(server.pid)
             time.sleep(1.0)
-            if _cpu_seconds(server.pid) - before < 0.2:
+            if cpu_seconds(server.pid) - before < 0.2:
                 break
             assert time.monotonic() - closed < 60, "the training still runs a minute after its tab was closed"
