@@ -76,7 +76,10 @@ class WorkQueue:
     def ahead_of(self, ticket: Ticket) -> int:
         """How many jobs wait before ``ticket`` (0 once it runs or has left)."""
         with self._changed:
-            return self._line.index(ticket) if ticket in self._line else 0
+            return self._ahead_of(ticket)
+
+    def _ahead_of(self, ticket: Ticket) -> int:  # with the lock held
+        return self._line.index(ticket) if ticket in self._line else 0
 
     def wait_turn(self, ticket: Ticket, alive: Alive = always, on_wait: Callable[[int], None] | None = None) -> bool:
         """Block until ``ticket`` may run (True), or leave the line as soon as ``alive()`` turns False (False).
@@ -91,7 +94,7 @@ class WorkQueue:
                     ticket.running = True
                     self._changed.notify_all()
                     return True
-                ahead = self._line.index(ticket) if ticket in self._line else 0
+                ahead = self._ahead_of(ticket)
             if not alive():
                 self.leave(ticket)
                 return False

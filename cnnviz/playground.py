@@ -217,9 +217,9 @@ class Trainer:
 
     def _run(self, ticket) -> None:
         try:
-            if not self._queue.wait_turn(ticket, lambda: self._alive() and not self._stop.is_set(), self._set_ahead):
-                with self._lock:  # stopped while waiting, or its session has gone
-                    self._state, self._abandoned = "stopped", not self._stop.is_set()
+            if not self._queue.wait_turn(ticket, self._keep_going, self._set_ahead):
+                with self._lock:  # stopped while waiting, or its session has gone (then marked abandoned)
+                    self._state = "stopped"
                 return
             with self._lock:
                 self._state, self._ahead = "running", 0
