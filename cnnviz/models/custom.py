@@ -86,9 +86,9 @@ def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-def expected_state(architecture: str, num_classes: int) -> dict[str, torch.Tensor]:
-    """The state dict ``architecture`` with ``num_classes`` outputs expects, as ``meta`` tensors (shapes and
-    dtypes only; nothing is allocated).
+def meta_network(architecture: str, num_classes: int) -> nn.Module:
+    """torchvision's ``architecture`` with ``num_classes`` outputs on the ``meta`` device: its tensors have shapes
+    and dtypes but no memory, so its size is known before anything is allocated.
 
     Raises:
         ModelFileError: unknown architecture, a class count out of range, or a network over the budget.
@@ -98,14 +98,14 @@ def expected_state(architecture: str, num_classes: int) -> dict[str, torch.Tenso
     if not 1 <= num_classes <= MAX_CLASSES:
         raise ModelFileError(f"The number of classes must be between 1 and {MAX_CLASSES}.")
     with torch.device("meta"):
-        state = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes).state_dict()
-    size = sum(t.numel() * t.element_size() for t in state.values())
+        network = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
+    size = sum(t.numel() * t.element_size() for t in network.state_dict().values())
     if size > MAX_MODEL_BYTES:
         raise ModelFileError(
             f"{architecture} with {num_classes} classes would hold {_mib(size)} of parameters; the limit is "
             f"{_mib(MAX_MODEL_BYTES)}. Choose fewer classes or a smaller architecture."
         )
-    return state
+    return network
 
 
 def _strip_wrappers(loaded: object) -> dict[str, torch.Tensor]:
@@ -234,21 +234,17 @@ def _check_fit(shapes: Mapping[str, tuple[int, ...]], expected: Mapping[str, tor
         raise ModelFileError(f"These weights do not fit {what}: " + "; ".join(problems)[:600])
 
 
-def build_module(architecture: str, state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor],
-                 num_classes: int) -> nn.Module:  # fmt: skip
-    """torchvision's ``architecture`` holding exactly the tensors of ``state`` (converted to the dtypes of
-    ``expected``, from :func:`expected_state`). The network is built on the ``meta`` device and the tensors are
-    assigned, so no memory is spent on an initialisation that would be overwritten.
+def fill_network(network: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> nn.Module:
+    """``network`` (from :func:`meta_network`) holding exactly the tensors of ``state``, converted to its dtypes.
+    The tensors are assigned, so no memory is spent on an initialisation that would be overwritten.
 
     Raises:
-        ModelFileError: tensors that do not fit.
+        ModelFileError: tensors that do not fit (``what`` names the network in the message).
     """
-    _check_fit({k: tuple(v.shape) for k, v in state.items()}, expected, f"{architecture} with {num_classes} classes")
-    with torch.device("meta"):
-        module = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
-    converted = {k: state[k].to(expected[k].dtype).contiguous() for k in expected}
-    module.load_state_dict(converted, strict=True, assign=True)
-    return module
+    expected = network.state_dict()
+    _check_fit({k: tuple(v.shape) for k, v in state.items()}, expected, what)
+    network.load_state_dict({k: state[k].to(expected[k].dtype).contiguous() for k in expected}, assign=True)
+    return network
 
 
 def load_uploaded_model(
@@ -266,7 +262,8 @@ def load_uploaded_model(
         ModelFileError: unknown architecture, bad class count or names, a network over the budget, an unreadable
             or hostile file, or weights that do not fit the architecture.
     """
-    expected = expected_state(architecture, num_classes)  # refuses a too-large network before reading anything
+    network = meta_network(architecture, num_classes)  # refuses a too-large network before reading anything
+    what = f"{architecture} with {num_classes} classes"
     weights = default_weights(architecture)
     if class_names:
         names = _class_names(class_names, num_classes)
@@ -274,12 +271,11 @@ def load_uploaded_model(
         names = tuple(weights.meta["categories"])
     else:
         names = _class_names(None, num_classes)
-    _check_size(data)
     if data.startswith((_ZIP_START, _LEGACY_START)):  # torch.save's zip format, or its pre-1.6 format
         state = read_state_dict(data)
     else:
-        state = read_safetensors(data, expected, f"{architecture} with {num_classes} classes")
-    module = build_module(architecture, state, expected, num_classes)
+        state = read_safetensors(data, network.state_dict(), what)
+    module = fill_network(network, state, what)
     spec = ModelSpec(f"upload-{uuid.uuid4().hex}", f"{file_name} ({architecture}, uploaded)", "session")
     description = f"torchvision's {architecture} with weights uploaded in this session ({file_name})."
     return with_weights_preprocessing(spec, architecture, module, weights, names, None, "unknown: uploaded weights",
