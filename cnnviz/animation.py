@@ -150,6 +150,12 @@ def _output_so_far(scene: Scene, index: int) -> np.ndarray:
     return out
 
 
+def _term(value: float) -> str:
+    """A factor of a product as written in a caption: negative ones in brackets, ``2·(-1)``."""
+    text = fmt(value)
+    return f"({text})" if text.startswith(("-", "−")) else text
+
+
 def _channel_label(i: int, n: int) -> str:
     return f" · ch {i + 1}" if n > 1 else ""
 
@@ -172,12 +178,12 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
     if geo.op == "avgpool":
         vals = " + ".join(fmt(t.value) for t in st.taps)
         return f"{where} = ({vals}) / {st.divisor} = {fmt(st.value)}"
-    bias = "" if st.bias is None else f" + bias {fmt(st.bias)}"
+    bias = "" if st.bias is None else f" + bias {_term(st.bias)}"
     zeros = " (zero cells skipped)" if view == "direct" else ""
     sums, parts = [], []
     for channel in range(scene.in_channels):
         taps = [t for t in st.taps if t.channel == channel]
-        terms = [f"{fmt(t.value)}·{fmt(t.weight)}" for t in taps if view == "window" or t.value != 0]
+        terms = [f"{_term(t.value)}·{_term(t.weight)}" for t in taps if view == "window" or t.value != 0]
         shown = " + ".join(terms[:40]) + (" + …" if len(terms) > 40 else "")
         sums.append(fmt(sum(t.product for t in taps)))
         parts.append(shown or "0")

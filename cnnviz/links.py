@@ -81,7 +81,7 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
         **_ints(cin=(1, 3), cout=(1, 2), seed=(0, 1_000_000), step=(1, 100_000)),
         "op": _choices(OP_NAMES.values()),
         "preset": _choices(["custom", *(p.title for p in PRESETS)]),
-        "sq": _BOOL, "ceil": _BOOL, "bias": _BOOL,
+        "sq": _BOOL, "ceil": _BOOL, "bias": _BOOL, "present": _BOOL,
         "pm": _choices(["number", "valid", "same", "full"]),
         "vals": _choices(["random", "custom", "image"]),
         "view": _choices(VIEW_NAMES.values()),

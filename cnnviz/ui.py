@@ -238,19 +238,30 @@ def _leave_legacy_pages_mode() -> None:
         st.rerun()
 
 
+def forget_url_params(keys) -> None:
+    """Remove ``keys`` from the URL and from what this run's controls are seeded from.
+
+    A URL-bound control whose range changes is registered anew, and Streamlit then seeds it from the URL
+    over any value set in session state; forgetting the parameter lets the set value through. (Streamlit
+    refuses ``del st.query_params[key]`` for a bound key, hence its query-params object.)
+    """
+    keys = [key for key in keys if key in st.query_params]
+    if not keys:
+        return
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    with get_session_state().query_params() as params:
+        for key in keys:
+            params.remove_param(key)
+        params.set_initial_query_params_from_current()
+
+
 def check_link(page: str) -> None:
     """Drop the URL's parameters that ``page`` cannot use (:func:`cnnviz.links.check_query`), before any control
     reads them, and say which were ignored."""
     query = {key: st.query_params.get_all(key) for key in st.query_params}
     kept, notices = links.check_query(page, query)
-    dropped = [key for key in query if key not in kept and key not in links.STREAMLIT_PARAMS]
-    if dropped:
-        from streamlit.runtime.state.session_state_proxy import get_session_state
-
-        with get_session_state().query_params() as params:
-            for key in dropped:
-                params.remove_param(key)
-            params.set_initial_query_params_from_current()  # what the controls are seeded from in this run
+    forget_url_params([key for key in query if key not in kept and key not in links.STREAMLIT_PARAMS])
     if notices:
         st.warning("Some settings in this link cannot be used, so their defaults are shown:\n\n- "
                    + "\n- ".join(notices), icon=":material/link_off:")  # fmt: skip
@@ -321,7 +332,7 @@ def _reroll(key: str) -> None:
 def seed_control(key: str = "seed", container=None) -> int:
     """A seed input (kept in the URL) with a re-roll button; returns the seed."""
     box = container or st
-    left, right = box.columns([3, 1], vertical_alignment="bottom")
+    left, right = box.columns([3, 2], vertical_alignment="bottom")
     seed = left.number_input("Seed", 0, 1_000_000, 0, key=key, bind=URL)
     right.button("Re-roll", on_click=_reroll, args=(key,), key=f"{key}_reroll", icon=":material/casino:")
     return int(seed)
@@ -346,10 +357,22 @@ def play_interval(key: str = "speed") -> float | None:
     return 1.0 / float(st.session_state.get(key, 2.0))
 
 
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def speed_value(key: str = "speed") -> float:
+    """The link's animation speed (steps per second), or 2; the link check has already vetted it."""
+    value = st.session_state.get(key, st.query_params.get(key, 2.0))
+    try:
+        return float(value) if float(value) in SPEEDS else 2.0
+    except ValueError:
+        return 2.0
+
+
 def speed_control(container=None, key: str = "speed") -> float:
     """Frames per second for the animation (kept in the URL)."""
     box = container or st
-    return float(box.select_slider("Speed (steps per second)", [0.5, 1.0, 2.0, 4.0, 8.0], 2.0, key=key, bind=URL))
+    return float(box.select_slider("Speed (steps per second)", SPEEDS, 2.0, key=key, bind=URL))
 
 
 def _move(key: str, frames: int, delta: int | None) -> None:
@@ -389,3 +412,35 @@ def step_controls(frames: int, key: str = "step") -> int:
         buttons[4].slider("Step", 1, frames, key=key, bind=URL, label_visibility="collapsed")
     buttons[4].caption(f"step {st.session_state[key]} of {frames}")
     return int(st.session_state[key]) - 1
+
+
+# --- the browser-side step player ---------------------------------------------------------------------------
+
+_PLAYER_DIR = Path(__file__).resolve().parents[1] / "assets" / "player"
+
+
+@functools.cache
+def _player_component():
+    """The step player (``assets/player``), registered once per process with Streamlit's components v2."""
+    return st.components.v2.component(
+        "cnnviz_step_player",
+        js=(_PLAYER_DIR / "player.js").read_text(encoding="utf-8"),
+        css=(_PLAYER_DIR / "player.css").read_text(encoding="utf-8"),
+    )
+
+
+def step_player(data: dict, key: str, speed: float = 2.0, present: bool = False) -> None:
+    """Animate a :func:`cnnviz.player.payload` in the browser: play, pause, step, scrub and speed run there,
+    with no rerun per step; the keys space, ←, →, Home and End work while the page has focus. ``speed`` is
+    the starting speed; ``present`` draws larger cells and numbers (presentation mode)."""
+    _player_component()(data={**data, "speed": speed, "present": present}, key=key, width="stretch")
+
+
+def presentation_style() -> None:
+    """Presentation mode: hide the sidebar and its toggle, and use the page's full width from the top."""
+    st.html(
+        "<style>section[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'],"
+        "[data-testid='stExpandSidebarButton'] {display: none !important;}"
+        ".block-container, [data-testid='stMainBlockContainer'] {max-width: 100% !important; "
+        "padding: 1rem 1.5rem !important;}</style>"
+    )

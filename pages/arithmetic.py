@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import arithmetic as ar
-from cnnviz import ui
+from cnnviz import player, ui
 from cnnviz.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, num_frames, step_caption, step_figure, views_for
 from cnnviz.formulas import ceil_mode_note, formula_latex, pytorch_code
 from cnnviz.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
@@ -28,7 +28,10 @@ def preset_values(key: str) -> dict:
 def apply_preset() -> None:
     """on_change of the preset box: set every control to the preset."""
     if state.preset != "custom":
-        state.update(preset_values(state.preset))
+        values = preset_values(state.preset)
+        ui.forget_url_params([*values, *(key + "w" for key in PRESET_KEYS)])  # else the old URL wins
+        state.update(values)
+        state.step = 1
 
 
 def mark_custom() -> None:
@@ -38,9 +41,16 @@ def mark_custom() -> None:
         state.preset = "custom"
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def player_payload(scene, view: str) -> dict:
+    """The browser player's data for a case, computed once per case."""
+    return player.payload(scene, view)
+
+
 def edit_values(x, weight, bias):
     """Editable tables for the input channels, kernels and bias, starting from the random values."""
-    with st.expander("Edit the values", expanded=True):
+    with settings.container(border=True):
+        st.markdown("**Edit the values**")
         tag = f"{x.shape}-{None if weight is None else weight.shape}"
         columns = st.columns(x.shape[0] + (0 if weight is None else 1))
         x = np.stack([columns[c].data_editor(x[c], key=f"edit_x{c}_{tag}") for c in range(x.shape[0])])
@@ -65,17 +75,28 @@ def kernel_editor(name: str, box) -> np.ndarray:
     return KERNELS[name]
 
 
-st.title("Convolution arithmetic")
-st.caption(
-    "How a convolution, a transposed convolution or a pooling layer moves over its input, cell by cell, with "
-    "the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a copied "
-    "link reproduces this view."
-)
+present = bool(state.get("present", st.query_params.get("present") == "true"))
+st.title("Convolution arithmetic", anchor=False)
+if not present:
+    st.caption(
+        "How a convolution, a transposed convolution or a pooling layer moves over its input, cell by cell, "
+        "with the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a "
+        "copied link reproduces this view."
+    )
+present = st.toggle("Presentation mode", key="present", bind=URL,
+                    help="For a projector: the animation comes first and large, the sidebar is hidden and the "
+                         "settings fold away below it.")  # fmt: skip
+if present:
+    ui.presentation_style()
+stage = st.container()  # the animation, above the settings in presentation mode
+settings = st.expander("Settings: operation, preset, sizes and values", expanded=False) if present else st.container()
 
 mark_custom()
-op = st.segmented_control("Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op", default="conv",
-                          required=True, bind=URL, width="stretch")  # fmt: skip
-top = st.columns([3, 2], vertical_alignment="bottom")
+if "op" not in state:
+    state.op = "conv"
+op = settings.segmented_control("Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op", required=True,
+                                bind=URL, width="stretch")  # fmt: skip
+top = settings.columns([3, 2], vertical_alignment="bottom")
 top[0].selectbox("Preset: a case of Dumoulin & Visin / conv_arithmetic", ["custom", *PRESETS], key="preset",
                  bind=URL, format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
                  on_change=apply_preset)  # fmt: skip
@@ -83,7 +104,7 @@ square = top[1].toggle("Same numbers for height and width", value=True, key="sq"
 
 dims = ("",) if square else ("", "w")
 axis_name = {"": "" if square else " (height)", "w": " (width)"}
-cols = st.columns(6)
+cols = settings.columns(6)
 
 
 def sliders(column: int, label: str, key: str, top_value, low: int = 1, default: int = 1) -> dict[str, int]:
@@ -120,15 +141,15 @@ except ValueError as exc:
     st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
     st.stop()
 
-with st.container(border=True):
+with (stage if present else settings).container(border=True):
     st.markdown(f"**Output size: {geo.rows.output} × {geo.cols.output}**")
-    for which, label in (("rows", "height"), ("cols", "width")):
+    for which, label in (("rows", "height and width" if square else "height"), ("cols", "width")):
         if which == "rows" or not square:
             st.latex(rf"\text{{{label}: }}" + formula_latex(geo, which))
     if note := ceil_mode_note(geo):
         st.caption(note)
 
-channel_cols = st.columns([2, 2, 1, 3, 4], vertical_alignment="bottom")
+channel_cols = settings.columns([2, 2, 1, 3, 4], vertical_alignment="bottom")
 in_channels = ui.bounded_slider(channel_cols[0], "Input channels", "cin", 3, 1, 1)
 out_channels = in_channels
 use_bias = False
@@ -146,23 +167,32 @@ elif source == "custom":
 scene = make_scene(geo, x, weight, bias)
 
 views = views_for(geo)
-anim, mapping, playground, code = st.tabs(["Animation", "Mapping", "Kernel playground", "PyTorch code"])
-with anim:
+tab_names = ["Mapping", "Kernel playground", "PyTorch code"]
+tabs = st.tabs(tab_names if present else ["Animation", *tab_names])
+mapping, playground, code = tabs[-3:]
+with stage if present else tabs[0]:
     view = views[0]
     if len(views) > 1:
         view = st.radio("View", views, format_func=VIEW_NAMES.get, key="view", horizontal=True, bind=URL)
     frames = num_frames(scene, view)
-    ui.speed_control(st.columns([1, 2])[0])
+    if player.fits(scene, view):
+        if not present:
+            st.caption("Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
+                       "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
+                       "frame: the input). Orange: the output cell written.")  # fmt: skip
+        ui.step_player(player_payload(scene, view), "player", ui.speed_value(), present)
+    else:
+        st.caption(f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
+                   "server, more slowly. Smaller sizes or fewer channels animate in the browser.")  # fmt: skip
+        ui.speed_control(st.columns([1, 2])[0])
 
-    @st.fragment(run_every=ui.play_interval())
-    def animation() -> None:
-        index = ui.step_controls(frames)
-        st.markdown(step_caption(scene, index, view))
-        st.plotly_chart(step_figure(scene, index, view), key="step_figure", config={"displayModeBar": False})
-        st.caption("Red boxes: the cells and kernel taps of this step (grey: padding or inserted zeros; dotted "
-                   "frame: the input). Orange: the output cell written.")  # fmt: skip
+        @st.fragment(run_every=ui.play_interval())
+        def animation() -> None:
+            index = ui.step_controls(frames)
+            st.markdown(step_caption(scene, index, view))
+            st.plotly_chart(step_figure(scene, index, view), key="step_figure", config={"displayModeBar": False})
 
-    animation()
+        animation()
     if frames <= MAX_GIF_FRAMES:
         st.download_button("Download the animation as GIF", lambda: gif_bytes(scene, view), "convolution.gif",
                            "image/gif", icon=":material/download:", key="gif")  # fmt: skip

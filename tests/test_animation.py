@@ -131,6 +131,12 @@ def test_caption_sums_each_input_channel_then_adds_the_bias():
     caption = step_caption(scene, 0)
     assert (
         caption
-        == "output (0, 0): ch 1: 1·1 + 1·1 + 1·1 + 1·1 = 4; ch 2: 2·1 + 2·1 + 2·1 + 2·1 = 8. Sum 4 + 8 + bias -1 = 11"
+        == "output (0, 0): ch 1: 1·1 + 1·1 + 1·1 + 1·1 = 4; ch 2: 2·1 + 2·1 + 2·1 + 2·1 = 8. Sum 4 + 8 + bias (-1) = 11"
     )
     assert scene.output[0, 0, 0] == 11
+
+
+def test_negative_factors_are_bracketed_in_captions():
+    geo = ar.geometry("conv", 1, 1)
+    scene = make_scene(geo, np.array([[[2.0]]]), np.array([[[[-1.0]]]]), np.array([-3.0]))
+    assert step_caption(scene, 0) == "output (0, 0) = 2·(-1) = -2 + bias (-3) = -5"

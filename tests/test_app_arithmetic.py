@@ -22,32 +22,50 @@ def output_size_text(at) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("**Output size"))
 
 
+BIG = {"i": "32", "k": "7", "cin": "3", "cout": "2"}  # 1352 steps: too many for the browser player
+
+
 def step_text(at) -> str:
     return next(c.value for c in at.caption if c.value.startswith("step "))
 
 
-def test_default_view_renders_a_step_with_its_numbers():
+def player(at) -> dict:
+    """The data the page sent to the browser player."""
+    (element,) = at.get("bidi_component")
+    assert element.proto.component_name == "cnnviz_step_player"
+    return json.loads(element.proto.json)
+
+
+def captions(at) -> list[str]:
+    return [s["caption"] for s in player(at)["steps"]]
+
+
+def test_default_view_sends_every_step_to_the_browser_player():
     at = start(PAGE)
     assert at.title[0].value == "Convolution arithmetic"
     assert output_size_text(at) == "**Output size: 3 × 3**"  # input 5, kernel 3
-    assert step_text(at) == "step 1 of 9"
-    assert any(m.value.startswith("output (0, 0) = ") for m in at.markdown)
+    data = player(at)
+    assert len(data["steps"]) == 9 and data["speed"] == 2 and data["present"] is False
+    assert [p["title"] for p in data["panels"]] == ["Input 5×5", "Kernel", "Products", "Output 3×3"]
+    assert captions(at)[0].startswith("output (0, 0) = ") and captions(at)[8].startswith("output (2, 2) = ")
     assert len(at.latex) == 1 and at.latex[0].value.strip("$\n").endswith("= 3")
-    assert at.get("plotly_chart")
+    assert "step_figure" not in [c.key for c in at.get("plotly_chart")]  # no figure is drawn per step
 
 
-def test_stepping_forward_and_back():
-    at = start(PAGE)
+def test_a_case_too_big_for_the_browser_steps_on_the_server():
+    at = start(PAGE, BIG)
+    assert not at.get("bidi_component")
+    assert any("too many to send to the browser" in c.value for c in at.caption)
     at.button(key="step_forward").click().run()
     at.button(key="step_forward").click().run()
-    assert step_text(at) == "step 3 of 9"
-    assert any(m.value.startswith("output (0, 2) = ") for m in at.markdown)
+    assert step_text(at) == "step 3 of 1352"
+    assert any(m.value.startswith("output (0, 2) · ch 1:") for m in at.markdown)
     at.button(key="step_back").click().run()
-    assert step_text(at) == "step 2 of 9"
-    at.slider(key="step").set_value(9).run()
-    assert any(m.value.startswith("output (2, 2) = ") for m in at.markdown)
+    assert step_text(at) == "step 2 of 1352"
+    at.slider(key="step").set_value(28).run()
+    assert any(m.value.startswith("output (1, 1) · ch 1:") for m in at.markdown)
     at.button(key="step_first").click().run()
-    assert step_text(at) == "step 1 of 9"
+    assert step_text(at) == "step 1 of 1352"
     assert_no_exception(at)
 
 
@@ -73,9 +91,9 @@ def test_transposed_views_and_separate_height_and_width():
     at = start(PAGE)
     at.button_group(key="op").set_value("transposed").run()
     assert at.radio(key="view").value == "scatter"
-    assert any(m.value.startswith("Input cell (0, 0)") for m in at.markdown)
+    assert captions(at)[0].startswith("Input cell (0, 0)")
     at.radio(key="view").set_value("direct").run()
-    assert any("zero cells skipped" in m.value for m in at.markdown)
+    assert "zero cells skipped" in captions(at)[0]
     at.toggle(key="sq").set_value(False).run()
     at.slider(key="iw").set_value(4).run()
     assert output_size_text(at) == "**Output size: 7 × 6**"  # (5-1)+3 and (4-1)+3
@@ -104,25 +122,26 @@ def test_pooling_with_ceil_mode():
     at.checkbox(key="ceil").check().run()
     assert output_size_text(at) == "**Output size: 3 × 3**"
     assert any("drops it" in c.value for c in at.caption)
-    assert any(m.value.startswith("output (0, 0) = max(") for m in at.markdown)
+    assert captions(at)[0].startswith("output (0, 0) = max(")
 
 
 def test_channels_and_bias():
     at = start(PAGE)
     at.slider(key="cin").set_value(3).run()
     at.slider(key="cout").set_value(2).run()
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    titles = [a["text"] for a in figure["layout"]["annotations"]]
-    assert "Kernel · ch 3" in titles and any(t.startswith("Output · ch 1") for t in titles)
-    assert step_text(at) == "step 1 of 18"
+    titles = [p["title"] for p in player(at)["panels"]]
+    assert "Kernel · ch 3 → out ch 2" in titles and "Output · ch 1 3×3" in titles
+    assert len(captions(at)) == 18 and "bias" in captions(at)[0]
     at.checkbox(key="bias").uncheck().run()
-    assert not any("bias" in m.value for m in at.markdown if m.value.startswith("output"))
+    assert not any("bias" in c for c in captions(at))
 
 
 def test_url_state_is_restored_and_invalid_values_are_ignored():
-    at = start(PAGE, {"op": "Transposed convolution", "i": "3", "s": "2", "p": "1", "a": "1", "step": "4"})
+    at = start(PAGE, {"op": "Transposed convolution", "i": "3", "s": "2", "p": "1", "a": "1", "speed": "8"})
     assert output_size_text(at) == "**Output size: 6 × 6**"
-    assert step_text(at) == "step 4 of 9"
+    assert player(at)["speed"] == 8
+    big = start(PAGE, {**BIG, "step": "4"})
+    assert step_text(big) == "step 4 of 1352"
     bad = start(PAGE, {"op": "nonsense", "i": "999", "k": "x", "s": "-3"})
     assert output_size_text(bad) == "**Output size: 3 × 3**"  # every bad value fell back to its default
 
@@ -135,8 +154,7 @@ def test_values_from_the_image_crop():
     geo = ar.geometry("conv", 5, 3)
     _, weight, bias = random_values(geo, seed=0)
     scene = make_scene(geo, grayscale_crop(image, (5, 5))[None], weight, bias)
-    first = next(m.value for m in at.markdown if m.value.startswith("output (0, 0)"))
-    assert first == step_caption(scene, 0)
+    assert captions(at)[0] == step_caption(scene, 0)
 
 
 def test_custom_values_start_from_the_random_ones():
@@ -152,11 +170,10 @@ def test_custom_values_start_from_the_random_ones():
 
 def test_reroll_changes_the_values():
     at = start(PAGE)
-    before = next(m.value for m in at.markdown if m.value.startswith("output (0, 0)"))
+    before = captions(at)
     at.button(key="seed_reroll").click().run()
     assert at.number_input(key="seed").value == 1
-    after = next(m.value for m in at.markdown if m.value.startswith("output (0, 0)"))
-    assert before != after
+    assert captions(at) != before
 
 
 def test_mapping_tab():
@@ -172,19 +189,60 @@ def test_kernel_playground_and_code():
     at = start(PAGE)
     at.selectbox(key="kernel").set_value("sobel x").run()
     assert_no_exception(at)
-    playground = at.tabs[2]
+    playground = at.tabs[2]  # Animation, Mapping, Kernel playground
     assert len(playground.image) == 2
     assert playground.image[1].proto.imgs[0].caption.startswith("Feature map 62×62")  # 64×64 sample, 3×3 kernel
     assert "nn.Conv2d(1, 1, kernel_size=3, stride=1, padding=0, dilation=1, bias=True)" in at.code[0].value
 
 
-def test_play_advances_and_stops_at_the_end():
-    at = start(PAGE)
+def test_server_player_advances_and_stops_at_the_end():
+    at = start(PAGE, BIG)
     at.button(key="step_play").click().run()  # starts the player: the first tick moves one step on
     assert_no_exception(at)
-    assert step_text(at) == "step 2 of 9"
+    assert step_text(at) == "step 2 of 1352"
     assert at.button(key="step_play").proto.help == "Pause"
-    at.slider(key="step").set_value(9).run()  # a tick at the last step stops the player
+    at.slider(key="step").set_value(1352).run()  # a tick at the last step stops the player
     at.run()
     assert at.button(key="step_play").proto.help == "Play"
-    assert step_text(at) == "step 9 of 9"
+    assert step_text(at) == "step 1352 of 1352"
+
+
+def every_ordered_pair(keys: list[str]) -> list[str]:
+    """A walk through ``keys`` that makes every ordered pair (a, b), a == b included, consecutive exactly once:
+    an Eulerian circuit of the complete directed graph with loops (Hierholzer)."""
+    unused = {a: list(keys) for a in keys}
+    stack, walk = [keys[0]], []
+    while stack:
+        if unused[stack[-1]]:
+            stack.append(unused[stack[-1]].pop())
+        else:
+            walk.append(stack.pop())
+    return walk[::-1]
+
+
+def test_every_preset_after_every_preset_shows_the_papers_case():
+    keys = [p.key for p in ar.PRESETS]
+    walk = every_ordered_pair(keys)
+    assert len(walk) == len(keys) ** 2 + 1
+    assert {(a, b) for a, b in zip(walk, walk[1:], strict=False)} == {(a, b) for a in keys for b in keys}
+    presets = {p.key: p for p in ar.PRESETS}
+    at = start(PAGE)
+    at.selectbox(key="preset").set_value(walk[0]).run()
+    for before, key in zip(walk, walk[1:], strict=False):
+        if key == before:  # the same preset again, after a change made it "custom": it must come back whole
+            at.slider(key="i").set_value(9).run()
+            assert at.selectbox(key="preset").value == "custom"
+        at.session_state["step"] = 5  # wherever the player was
+        at.selectbox(key="preset").set_value(key).run()
+        preset, n = presets[key], presets[key].expected_output
+        where = f"{before} → {key}"
+        assert not at.exception, where
+        assert output_size_text(at) == f"**Output size: {n} × {n}**", where
+        assert at.selectbox(key="preset").value == key, where
+        assert at.button_group(key="op").value == preset.op, where
+        expected = {"i": preset.input_size, "k": preset.kernel_size, "s": preset.stride, "d": preset.dilation,
+                    "p": preset.padding, "a": preset.output_padding}  # fmt: skip
+        assert {k: at.session_state[k] for k in expected} == expected, where
+        assert {s.key: s.value for s in at.slider if s.key in expected}.items() <= expected.items(), where
+        assert at.session_state["step"] == 1, where
+        assert player(at)["steps"][0]["caption"] == captions(at)[0]

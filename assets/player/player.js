@@ -1,0 +1,315 @@
+// cnnviz step player: draws the panels of one convolution-arithmetic case and animates its steps in the
+// browser. Everything it shows (numbers, highlights, colour levels, captions) comes from Python
+// (cnnviz/player.py); this file only lays out, times and draws. Keys: space plays or pauses, the arrows
+// step, Home and End jump.
+
+const SPEEDS = [0.5, 1, 2, 4, 8];
+const RED = "#d62728";
+const ORANGE = "#ff7f0e";
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// Button icons as SVG paths (24×24), so they never depend on a font having the glyph.
+const ICONS = {
+  first: "M6 6h2v12H6zm3.5 6 8.5 6V6z",
+  back: "M15.4 7.4 14 6l-6 6 6 6 1.4-1.4-4.6-4.6z",
+  play: "M8 5v14l11-7z",
+  pause: "M6 19h4V5H6v14zm8-14v14h4V5h-4z",
+  forward: "M10 6 8.6 7.4l4.6 4.6-4.6 4.6L10 18l6-6z",
+  last: "M6 18l8.5-6L6 6v12zM16 6v12h2V6h-2z",
+};
+const SVG = "http://www.w3.org/2000/svg";
+
+function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "24");
+  svg.setAttribute("height", "24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", ICONS[name]);
+  path.setAttribute("fill", "currentColor");
+  svg.appendChild(path);
+  return svg;
+}
+
+function button(label, title, onClick) {
+  const b = el("button", "cnnviz-btn", label in ICONS ? undefined : label);
+  if (label in ICONS) b.appendChild(icon(label));
+  b.type = "button";
+  b.title = title;
+  b.setAttribute("aria-label", title);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+class Player {
+  constructor(parent) {
+    this.root = el("div", "cnnviz-player");
+    this.root.tabIndex = 0;
+    parent.appendChild(this.root);
+    this.bar = el("div", "cnnviz-bar");
+    this.first = button("first", "First step (Home)", () => this.go(0));
+    this.back = button("back", "Step back (←)", () => this.go(this.index - 1));
+    this.play = button("play", "Play or pause (space)", () => this.toggle());
+    this.forward = button("forward", "Step forward (→)", () => this.go(this.index + 1));
+    this.last = button("last", "Last step (End)", () => this.go(this.data.steps.length - 1));
+    this.scrub = el("input", "cnnviz-scrub");
+    this.scrub.type = "range";
+    this.scrub.min = "0";
+    this.scrub.setAttribute("aria-label", "Step");
+    this.scrub.addEventListener("input", () => this.go(Number(this.scrub.value)));
+    this.counter = el("span", "cnnviz-counter");
+    this.speeds = el("span", "cnnviz-speeds");
+    this.speedButtons = SPEEDS.map((s) => {
+      const b = button(`${s}`, `${s} steps per second`, () => this.setSpeed(s));
+      b.dataset.speed = String(s);
+      this.speeds.appendChild(b);
+      return b;
+    });
+    const speedLabel = el("span", "cnnviz-speed-label", "steps/s");
+    this.bar.append(this.first, this.back, this.play, this.forward, this.last, this.scrub, this.counter,
+      this.speeds, speedLabel);
+    this.caption = el("div", "cnnviz-caption");
+    this.caption.setAttribute("aria-live", "polite");
+    this.stage = el("div", "cnnviz-stage");
+    this.root.append(this.bar, this.caption, this.stage);
+    this.index = 0;
+    this.speed = 2;
+    this.playing = false;
+    this.frame = null;
+    this.onKey = (event) => this.key(event);
+    document.addEventListener("keydown", this.onKey);
+    this.resize = new ResizeObserver(() => this.layout());
+    this.resize.observe(this.root);
+  }
+
+  load(data) {
+    const fresh = !this.data || this.data.id !== data.id;
+    if (!this.data) this.setSpeed(data.speed || 2);  // later reruns keep the speed chosen here
+    this.data = data;
+    this.present = Boolean(data.present);
+    this.root.classList.toggle("cnnviz-present", this.present);
+    this.scrub.max = String(data.steps.length - 1);
+    if (fresh) {
+      this.pause();
+      this.index = 0;
+      this.shownLayout = null;
+    }
+    this.index = Math.min(this.index, data.steps.length - 1);
+    this.show(this.index, true);
+  }
+
+  key(event) {
+    const target = event.target;
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(target.tagName))
+        && !this.root.contains(target)) return;
+    if (!this.root.isConnected) return;
+    const moves = {ArrowRight: 1, ArrowLeft: -1};
+    if (event.key === " " || event.code === "Space") this.toggle();
+    else if (event.key in moves) this.go(this.index + moves[event.key]);
+    else if (event.key === "Home") this.go(0);
+    else if (event.key === "End") this.go(this.data.steps.length - 1);
+    else return;
+    event.preventDefault();
+  }
+
+  setSpeed(speed) {
+    this.speed = speed;
+    for (const b of this.speedButtons) b.classList.toggle("cnnviz-on", Number(b.dataset.speed) === speed);
+    this.root.dataset.speed = String(speed);
+    if (this.playing) this.startClock();
+  }
+
+  toggle() {
+    if (this.playing) this.pause();
+    else this.start();
+  }
+
+  start() {
+    if (this.index >= this.data.steps.length - 1) this.show(0);
+    this.playing = true;
+    this.play.replaceChildren(icon("pause"));
+    this.root.dataset.playing = "true";
+    this.startClock();
+    const tick = (now) => {
+      if (!this.playing) return;
+      const target = this.startIndex + Math.floor(((now - this.t0) / 1000) * this.speed);
+      const last = this.data.steps.length - 1;
+      if (target !== this.index) this.show(Math.min(target, last));
+      if (target >= last) this.pause();
+      else this.frame = requestAnimationFrame(tick);
+    };
+    this.frame = requestAnimationFrame(tick);
+  }
+
+  startClock() {
+    this.t0 = performance.now();
+    this.startIndex = this.index;
+  }
+
+  pause() {
+    this.playing = false;
+    this.play.replaceChildren(icon("play"));
+    this.root.dataset.playing = "false";
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    this.frame = null;
+  }
+
+  go(index) {
+    this.pause();
+    this.show(Math.max(0, Math.min(index, this.data.steps.length - 1)));
+  }
+
+  // Cell texts and levels of every panel at step `index`: writes of earlier steps accumulate, except in
+  // transient panels (products), which show only this step's.
+  state(index) {
+    const {panels, steps} = this.data;
+    const text = panels.map((p) => p.text.slice());
+    const level = panels.map((p) => p.level.slice());
+    for (let i = 0; i <= index; i++) {
+      for (const [pid, cell, value, lvl] of steps[i].set) {
+        if (panels[pid].transient && i !== index) continue;
+        text[pid][cell] = value;
+        level[pid][cell] = lvl;
+      }
+    }
+    return {text, level};
+  }
+
+  show(index, force = false) {
+    if (!force && index === this.index && this.shownLayout !== null) return;
+    const data = this.data;
+    const step = data.steps[index];
+    this.index = index;
+    if (this.shownLayout !== step.oc) this.build(step.oc);
+    const {text, level} = this.state(index);
+    const marks = new Map();
+    for (const [pid, cells] of step.red) for (const c of cells) marks.set(`${pid}:${c}`, "red");
+    for (const [pid, cells] of step.orange) for (const c of cells) marks.set(`${pid}:${c}`, "orange");
+    for (const [pid, cells] of this.cells) {
+      const panel = data.panels[pid];
+      const palette = data.palettes[panel.palette];
+      const [darkFrom, darkTo] = data.dark[panel.palette];
+      const grey = new Set(panel.grey);
+      cells.forEach((cell, i) => {
+        const lvl = level[pid][i];
+        const isGrey = grey.has(i);
+        cell.textContent = text[pid][i];
+        cell.style.background = isGrey ? "" : lvl < 0 ? "transparent" : palette[lvl];
+        const dark = !isGrey && lvl >= 0 && (panel.palette === "signed"
+          ? Math.abs(lvl - (palette.length - 1) / 2) > palette.length * 0.3
+          : lvl >= darkFrom && lvl < darkTo);
+        cell.classList.toggle("cnnviz-dark", dark);
+        cell.classList.toggle("cnnviz-grey", isGrey);
+        const mark = marks.get(`${pid}:${i}`);
+        cell.classList.toggle("cnnviz-red", mark === "red");
+        cell.classList.toggle("cnnviz-orange", mark === "orange");
+      });
+    }
+    this.scrub.value = String(index);
+    this.counter.textContent = `Step ${index + 1} of ${data.steps.length}`;
+    this.caption.textContent = step.caption;
+    this.root.dataset.step = String(index + 1);
+    this.root.dataset.steps = String(data.steps.length);
+  }
+
+  build(oc) {
+    const data = this.data;
+    this.stage.replaceChildren();
+    this.cells = new Map();
+    this.grids = [];
+    for (const row of data.layouts[oc]) {
+      const line = el("div", "cnnviz-row");
+      for (const pid of row) {
+        const panel = data.panels[pid];
+        const box = el("figure", `cnnviz-panel cnnviz-${panel.kind}`);
+        box.dataset.kind = panel.kind;
+        const title = el("figcaption", "cnnviz-title", panel.title);
+        const grid = el("div", "cnnviz-grid");
+        grid.style.gridTemplateColumns = `repeat(${panel.cols}, var(--cell))`;
+        grid.style.gridTemplateRows = `repeat(${panel.rows}, var(--cell))`;
+        const cells = [];
+        for (let i = 0; i < panel.rows * panel.cols; i++) {
+          const cell = el("div", "cnnviz-cell");
+          grid.appendChild(cell);
+          cells.push(cell);
+        }
+        if (panel.frame) {
+          const [r, c, h, w] = panel.frame;
+          const frame = el("div", "cnnviz-frame");
+          const at = (n) => `calc(${n} * (var(--cell) + 2px))`;  // 2px: the grid's gap
+          Object.assign(frame.style, {top: at(r), left: at(c), width: `calc(${at(w)} - 2px)`,
+            height: `calc(${at(h)} - 2px)`});
+          grid.appendChild(frame);
+        }
+        this.cells.set(pid, cells);
+        this.grids.push({grid, panel});
+        box.append(title, grid);
+        line.appendChild(box);
+      }
+      this.stage.appendChild(line);
+    }
+    this.shownLayout = oc;
+    this.layout();
+  }
+
+  // One cell size for every panel, so a 3×3 kernel is drawn smaller than a 7×7 input: as large as lets each
+  // row of panels fit the width, within limits; panels wrap onto more lines when a row cannot fit.
+  layout() {
+    if (!this.data || this.shownLayout === null) return;
+    const width = Math.max(this.root.clientWidth, 200);
+    const gap = 24;
+    const most = this.present ? 88 : 56;
+    const least = this.present ? 36 : 26;
+    let cell = most;
+    for (const row of this.data.layouts[this.shownLayout]) {  // panels' gaps and their cells' 2px gaps
+      const cols = row.reduce((n, pid) => n + this.data.panels[pid].cols, 0);
+      const fixed = gap * (row.length - 1) + 2 * (cols - row.length) + 8;
+      cell = Math.min(cell, Math.floor((width - fixed) / cols));
+    }
+    if (cell < least) {  // let the row wrap, and keep the widest panel within the width
+      const widest = Math.max(...this.data.panels.map((p) => p.cols));
+      cell = Math.min(most, Math.max(Math.floor((width - 8 - 2 * widest) / widest), 8));
+    }
+    const font = Math.min(this.present ? 30 : 22, Math.max(this.present ? 16 : 13, Math.floor(cell * 0.42)));
+    this.root.style.setProperty("--cell", `${cell}px`);
+    this.root.style.setProperty("--cell-font", `${font}px`);
+    const roomy = cell >= font * 1.55;
+    this.root.classList.toggle("cnnviz-no-numbers", !roomy);
+    this.root.dataset.cell = String(cell);
+  }
+
+  destroy() {
+    this.pause();
+    document.removeEventListener("keydown", this.onKey);
+    this.resize.disconnect();
+    this.root.remove();
+  }
+}
+
+const players = new WeakMap();
+
+export default function (component) {
+  const {data, parentElement} = component;
+  let player = players.get(parentElement);
+  if (!player) {
+    player = new Player(parentElement);
+    players.set(parentElement, player);
+  }
+  player.load(data);
+  // Streamlit calls the function again when the data change (same player, new case or speed) and keeps only
+  // the latest cleanup for unmounting; an earlier call's cleanup must not tear down the live player.
+  const generation = (player.generation = (player.generation || 0) + 1);
+  return () => {
+    if (player.generation !== generation) return;
+    players.delete(parentElement);
+    player.destroy();
+  };
+}
