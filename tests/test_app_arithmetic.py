@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -224,11 +225,11 @@ def test_every_preset_after_every_preset_shows_the_papers_case():
     keys = [p.key for p in ar.PRESETS]
     walk = every_ordered_pair(keys)
     assert len(walk) == len(keys) ** 2 + 1
-    assert {(a, b) for a, b in zip(walk, walk[1:], strict=False)} == {(a, b) for a in keys for b in keys}
+    assert {(a, b) for a, b in itertools.pairwise(walk)} == {(a, b) for a in keys for b in keys}
     presets = {p.key: p for p in ar.PRESETS}
     at = start(PAGE)
     at.selectbox(key="preset").set_value(walk[0]).run()
-    for before, key in zip(walk, walk[1:], strict=False):
+    for before, key in itertools.pairwise(walk):
         if key == before:  # the same preset again, after a change made it "custom": it must come back whole
             at.slider(key="i").set_value(9).run()
             assert at.selectbox(key="preset").value == "custom"

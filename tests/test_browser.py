@@ -101,30 +101,61 @@ def test_a_shared_page_url_as_the_first_request_of_a_fresh_server(tmp_path_facto
         context.close()
 
 
-def test_arithmetic_page_controls_steps_shared_url_and_gif(server, browser):
+PLAYER = ".cnnviz-player"
+
+
+def player_step(page) -> int:
+    return int(page.locator(PLAYER).get_attribute("data-step"))
+
+
+def wait_step(page, step: int, steps: int | None = None) -> None:
+    """Wait until the browser player shows ``step`` (of ``steps``)."""
+    selector = f'{PLAYER}[data-step="{step}"]' + (f'[data-steps="{steps}"]' if steps else "")
+    page.locator(selector).wait_for(timeout=LOAD_TIMEOUT_MS)
+
+
+def test_arithmetic_presets_player_keys_shared_url_and_gif(server, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
     page = context.new_page()
     page.goto(f"{server}/arithmetic")
-    page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    wait_step(page, 1, 9)
     page.get_by_text("Output size: 3 × 3").wait_for()
 
-    page.get_by_text("Max pooling", exact=True).click()  # change a control
-    page.get_by_text("step 1 of 9").wait_for()
-    select_option(page, "Preset", "Padding, strides")  # another control: a preset
+    # Presets after presets, as in the issue: each shows its paper's output size, from step 1.
+    transitions = (("Padding, strides", 3, 9), ("Dilation", 3, 9), ("Arbitrary padding, no strides", 6, 36),
+                   ("No padding, no strides", 2, 4), ("Padding, strides, transposed", 5, 9),
+                   ("No padding, strides, transposed", 5, 4))  # fmt: skip
+    for preset, size, steps in transitions:
+        select_option(page, "Preset", preset)
+        page.get_by_text(f"Output size: {size} × {size}").wait_for()
+        wait_step(page, 1, steps)  # transposed: the scatter view has a step per input cell
+        settle(page)
+    select_option(page, "Preset", "Padding, strides")
     page.get_by_text("Output size: 3 × 3").wait_for()
-    page.get_by_text("Convolution", exact=True).first.wait_for()
-    click_key(page, "step_forward")  # step the animation
-    page.get_by_text("step 2 of 9").wait_for()
-    page.get_by_text("output (0, 1) =").first.wait_for()
-    page.wait_for_function("() => window.location.search.includes('step=2')")
+    wait_step(page, 1, 9)
+
+    # Step with the buttons and the keyboard; nothing of it needs the server.
+    page.locator(PLAYER).get_by_role("button", name="Step forward (→)").click()
+    wait_step(page, 2)
+    assert page.locator(".cnnviz-caption").inner_text().startswith("output (0, 1) = ")
+    page.locator(PLAYER).click()
+    page.keyboard.press("ArrowRight")
+    wait_step(page, 3)
+    page.keyboard.press("End")
+    wait_step(page, 9)
+    page.keyboard.press("Home")
+    page.locator(PLAYER).get_by_role("button", name="8 steps per second").click()
+    page.keyboard.press(" ")  # plays to the end and stops there
+    page.locator(f'{PLAYER}[data-step="9"][data-playing="false"]').wait_for(timeout=10_000)
+    output = page.locator(".cnnviz-output .cnnviz-cell")
+    assert output.count() == 9 and all(t.strip() for t in output.all_inner_texts())  # every cell written
+
     shared = page.url
     assert "preset=" in shared and "s=2" in shared
-
     other = context.new_page()  # a classmate opens the shared link
     other.goto(shared)
-    other.get_by_text("step 2 of 9").wait_for(timeout=LOAD_TIMEOUT_MS)
+    wait_step(other, 1, 9)
     other.get_by_text("Output size: 3 × 3").wait_for()
-    other.get_by_text("output (0, 1) =").first.wait_for()
     assert other.get_by_test_id("stException").count() == 0
 
     with page.expect_download(timeout=LOAD_TIMEOUT_MS) as download:
@@ -134,6 +165,45 @@ def test_arithmetic_page_controls_steps_shared_url_and_gif(server, browser):
     gif = Image.open(download.value.path())
     assert gif.format == "GIF" and gif.n_frames == 9
     assert page.get_by_test_id("stException").count() == 0
+    context.close()
+
+
+def boxes(page, selector: str) -> list[dict]:
+    return [b for b in (el.bounding_box() for el in page.locator(selector).all()) if b]
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and (
+        b["y"] < a["y"] + a["height"]
+    )
+
+
+@pytest.mark.parametrize("query", ["", "&op=Transposed+convolution&i=3&s=2&p=1&cin=2"])
+def test_presentation_mode_at_projector_size(server, browser, query):
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.goto(f"{server}/arithmetic?present=true{query}")
+    wait_step(page, 1)
+    settle(page)
+    assert not page.get_by_test_id("stSidebar").is_visible()  # hidden, with its toggle
+    player_box = page.locator(PLAYER).bounding_box()
+    settings = page.get_by_text("Settings: operation, preset, sizes and values").bounding_box()
+    assert player_box["y"] < settings["y"]  # the figure comes before the (folded) controls
+    assert page.locator(PLAYER).get_by_role("button", name="Play or pause (space)").bounding_box()["y"] < 768
+    sizes = page.locator(".cnnviz-cell").evaluate_all("cs => cs.map(c => parseFloat(getComputedStyle(c).fontSize))")
+    assert sizes and min(sizes) >= 16
+    cells = {kind: page.locator(f".cnnviz-{kind} .cnnviz-cell").first.bounding_box() for kind in ("input", "output")}
+    assert cells["input"]["width"] >= 36  # cells sized for reading, the same size in every panel
+    assert abs(cells["input"]["width"] - cells["output"]["width"]) < 1
+    panels = boxes(page, ".cnnviz-panel")
+    titles = boxes(page, ".cnnviz-title")
+    assert len(titles) >= 4
+    for i, a in enumerate(panels):
+        assert a["x"] >= 0 and a["x"] + a["width"] <= 1024, "a panel leaves the screen"
+        assert not any(overlap(a, b) for b in panels[i + 1 :]), "panels overlap"
+    assert not any(overlap(a, b) for i, a in enumerate(titles) for b in titles[i + 1 :]), "titles overlap"
+    caption_size = page.locator(".cnnviz-caption").evaluate("c => parseFloat(getComputedStyle(c).fontSize)")
+    assert caption_size >= 16
     context.close()
 
 

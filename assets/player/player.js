@@ -138,9 +138,11 @@ class Player {
     this.play.replaceChildren(icon("pause"));
     this.root.dataset.playing = "true";
     this.startClock();
-    const tick = (now) => {
+    const tick = () => {
       if (!this.playing) return;
-      const target = this.startIndex + Math.floor(((now - this.t0) / 1000) * this.speed);
+      // The clock, not the frame count, decides the step: the speed holds however long a frame takes.
+      const elapsed = Math.max(0, performance.now() - this.t0);
+      const target = this.startIndex + Math.floor((elapsed / 1000) * this.speed);
       const last = this.data.steps.length - 1;
       if (target !== this.index) this.show(Math.min(target, last));
       if (target >= last) this.pause();
