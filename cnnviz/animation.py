@@ -13,10 +13,11 @@ from typing import Literal
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
 from cnnviz.arithmetic import Geometry, output_cells
+from cnnviz.fonts import label_font, plain
 from cnnviz.steps import Scene, Step, direct_grid, direct_step, scatter_partial, scatter_step, scatter_steps, step
 
 View = Literal["window", "direct", "scatter"]
@@ -358,7 +359,7 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
     width = gap + (in_w * cell + gap) * inputs.shape[0] + out_w * cell + gap
     header = 18
     height = header + gap * 2 + max(in_h, out_h) * cell + 8
-    font = ImageFont.load_default(size=max(8, int(cell * 0.5))) if cell >= 14 else None
+    font = label_font(max(8, int(cell * 0.5))) if cell >= 14 else None
     in_levels = _level(inputs)
     out_levels = _level(scene.output)
     palette = _palette()
@@ -372,7 +373,7 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
         padding = (grid_info.source_rows[:, None] < 0) | (grid_info.source_cols[None, :] < 0)
     else:
         padding[:] = False
-    label_font = ImageFont.load_default(size=12)
+    title_font = label_font(12)
 
     def grid(draw, x0, y0, levels, base, values, boxes, box_colour, blanks=None, greyed=None):
         rows, cols = levels.shape
@@ -385,7 +386,7 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
                 x, y = x0 + c * cell, y0 + r * cell
                 draw.rectangle([x, y, x + cell - 2, y + cell - 2], fill=colour)
                 if font is not None and not blank:
-                    text = fmt(float(values[r, c]))
+                    text = plain(fmt(float(values[r, c])))
                     ink = 0 if levels[r, c] > _PALETTE_SIZE * 0.6 else 1
                     draw.text((x + cell / 2 - 1, y + cell / 2 - 1), text, fill=ink, font=font, anchor="mm")
         for r, c in boxes:
@@ -415,7 +416,7 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
         x0, top = gap, header + gap
         for ch in range(inputs.shape[0]):
             name = {"window": "input", "direct": "zero-inserted input", "scatter": "input"}[view]
-            draw.text((x0, 3), name + (f" ch {ch + 1}" if inputs.shape[0] > 1 else ""), fill=1, font=label_font)
+            draw.text((x0, 3), name + (f" ch {ch + 1}" if inputs.shape[0] > 1 else ""), fill=1, font=title_font)
             grid(draw, x0, top, in_levels[ch], _BLUE, inputs[ch], channel_boxes.get(ch, []), 2, None, padding)
             if view == "window" and (
                 geo.rows.pad_before or geo.cols.pad_before or geo.rows.pad_after or geo.cols.pad_after
@@ -426,7 +427,7 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
             x0 += in_w * cell + gap
         levels = _level(out_values) if view == "scatter" else out_levels[out_channel]
         draw.text((x0, 3), "output" + (f" ch {out_channel + 1}" if scene.out_channels > 1 else ""), fill=1,
-                  font=label_font)  # fmt: skip
+                  font=title_font)  # fmt: skip
         grid(draw, x0, top, levels, _GREEN, out_values, out_boxes, 4, out_blank)
         bar = int((width - 2 * gap) * (index + 1) / frames)  # a progress bar also keeps every frame distinct
         draw.rectangle([gap, height - 6, gap + bar, height - 3], fill=1)

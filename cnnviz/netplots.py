@@ -11,9 +11,10 @@ from typing import Literal
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from cnnviz.architecture import Summary
+from cnnviz.fonts import label_font, plain
 
 Scale = Literal["unit", "module", "global"]
 COLORMAPS = ("viridis", "cividis", "inferno", "magma")
@@ -93,7 +94,7 @@ def feature_grid_image(
     grows, so even 2048 channels make a picture of a few thousand pixels."""
     n = len(order)
     tile, columns = (64, 12) if n <= 48 else (40, 16) if n <= 256 else (24, 24)
-    font = ImageFont.load_default(size=11 if tile > 24 else 9)
+    font = label_font(11 if tile > 24 else 9)
     label = 14 if tile > 24 else 11
     tiles = []
     for c in order:
@@ -131,8 +132,8 @@ def overview_image(
 ) -> Image.Image:
     """CNN Explainer's overview: the input's channels, then every stage's maps as columns of thumbnails
     (each stage on its own colour range), left to right. ``image`` is (3, H, W) in [0, 1]."""
-    font = ImageFont.load_default(size=11)
-    header, gap = 30, 14
+    font = label_font(12)
+    header, gap = 34, 16
     columns = []
     tints = np.eye(3)
     rgb = [np.clip(image[c][..., None] * tints[c] * 255, 0, 255).astype(np.uint8) for c in range(3)]
@@ -140,16 +141,18 @@ def overview_image(
     for name, maps in stages:
         low, high = float(maps.min()), float(maps.max())
         columns.append((name, [Image.fromarray(colourise(normalise(m, low, high), cmap)) for m in maps]))
-    widths = [math.ceil(len(tiles) / rows) * (tile + 2) for _, tiles in columns]
+    labels = [(plain(name.split(".")[-1]), plain(f"{len(tiles)} x {tiles[0].size[1]}^2")) for name, tiles in columns]
+    # Each column is as wide as its thumbnails or its two-line title, whichever is wider, so titles never meet.
+    widths = [max(math.ceil(len(tiles) / rows) * (tile + 2), math.ceil(max(font.getlength(t) for t in texts)))
+              for (_, tiles), texts in zip(columns, labels, strict=True)]  # fmt: skip
     width = sum(widths) + gap * (len(columns) + 1)
     height = header + rows * (tile + 2) + 4
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     x = gap
-    for (name, tiles), col_width in zip(columns, widths, strict=True):
-        label = name.split(".")[-1]
+    for (_, tiles), (label, size), col_width in zip(columns, labels, widths, strict=True):
         draw.text((x, 2), label, fill=(30, 30, 30), font=font)
-        draw.text((x, 15), f"{len(tiles)}×{tiles[0].size[1]}²", fill=(110, 110, 110), font=font)
+        draw.text((x, 17), size, fill=(110, 110, 110), font=font)
         for i, t in enumerate(tiles):
             c, r = divmod(i, rows)
             canvas.paste(
