@@ -120,11 +120,14 @@ def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.
 
 
 def overlay(image: Image.Image, values: np.ndarray, opacity: float = 0.5, cmap: str = "viridis") -> Image.Image:
-    """A map (any size) stretched bilinearly over ``image`` and blended with it."""
+    """A map (any size) stretched bilinearly over ``image``, coloured with ``cmap``, and laid on it with each
+    pixel's opacity rising with its value: ``opacity`` at the map's maximum, none at its minimum, so the
+    photo shows through where the map is low instead of being tinted all over."""
     heat = Image.fromarray((normalise(values, float(values.min()), float(values.max())) * 255).astype(np.uint8))
     heat = heat.resize(image.size, Image.Resampling.BILINEAR)
     coloured = Image.fromarray(colourise(np.asarray(heat) / 255.0, cmap))
-    return Image.blend(image.convert("RGB"), coloured, opacity)
+    alpha = Image.fromarray((np.asarray(heat, dtype=np.float64) * opacity).round().astype(np.uint8))
+    return Image.composite(coloured, image.convert("RGB"), alpha)
 
 
 def overview_image(

@@ -8,6 +8,7 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import netplots, ui
+from cnnviz.caveats import prediction_caveat
 from cnnviz.explain import CAM_METHODS, METHODS, default_layer, explain, faithfulness
 from cnnviz.features import conv_layers
 from cnnviz.links import EXPLAIN_TABS
@@ -15,6 +16,7 @@ from cnnviz.plots import probability_bars
 from cnnviz.predict import predict
 
 URL = ui.URL
+DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#2ca02c"  # red falls, green rises; also solid vs dashed
 choice = ui.selection()
 model = choice.model
 key = model.spec.key
@@ -61,6 +63,8 @@ left, right = st.columns([1, 2])
 k = ui.bounded_slider(left, "Top classes shown", "k", min(20, len(model.classes)), 1, min(5, len(model.classes)))
 right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(model.classes)} classes"), key="topk")
 left.markdown(f"**Prediction: {prediction.classes[0]}** ({prediction.probabilities[0]:.1%})")
+if caveat := prediction_caveat(model, prediction, choice.image_name):
+    st.warning(caveat, icon=":material/help:")
 
 default, layers = cam_layers(key, model)
 controls = st.columns(4)
@@ -127,10 +131,13 @@ with faith_tab:
                         lambda progress: faithfulness(model.module, x, target, result.heatmap, steps, black,
                                                       progress=progress))  # fmt: skip
     figure = go.Figure([
-        go.Scatter(x=curves.fractions, y=curves.deletion, name=f"deletion (AUC {curves.deletion_auc:.3f})"),
-        go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion (AUC {curves.insertion_auc:.3f})"),
+        go.Scatter(x=curves.fractions, y=curves.deletion, name=f"deletion (AUC {curves.deletion_auc:.3f})",
+                   line={"color": DELETION_COLOUR, "width": 3}),
+        go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion (AUC {curves.insertion_auc:.3f})",
+                   line={"color": INSERTION_COLOUR, "width": 3, "dash": "dash"}),
     ])  # fmt: skip
     figure.update_layout(xaxis_title="share of pixels removed / inserted", yaxis_title=f"P({target_name})",
-                         yaxis_range=[0, 1.02], height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10})  # fmt: skip
+                         yaxis_range=[0, 1.02], height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                         legend={"orientation": "h", "y": -0.25, "x": 0})  # fmt: skip
     st.plotly_chart(figure, key="faithfulness")
     st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")

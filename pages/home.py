@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cnnviz import ui
+from cnnviz.caveats import prediction_caveat
 from cnnviz.plots import probability_bars
 from cnnviz.predict import predict
 
@@ -46,8 +47,5 @@ else:
     left.image(choice.image, caption=choice.image_name, width="stretch")
     right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(card.classes)} classes"), key="probs")
     right.markdown(f"**Prediction: {prediction.classes[0]}** ({prediction.probabilities[0]:.1%})")
-    if model.spec.source == "embedded" and not (choice.image_name or "").startswith("synthetic"):
-        right.caption(
-            "The embedded TinyVGG knows only its synthetic shapes and textures, so it calls any photo one of "
-            "them. Choose an ImageNet model in the sidebar for photos."
-        )
+    if caveat := prediction_caveat(model, prediction, choice.image_name):
+        right.warning(caveat, icon=":material/help:")

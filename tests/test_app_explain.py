@@ -76,3 +76,22 @@ def test_a_new_image_explains_its_own_prediction():
     at.sidebar.selectbox(key="sample_name").set_value("synthetic: star").run()
     assert at.selectbox(key="target").value == "star"
     assert captions(at.tabs[0]) == ["Grad-CAM for 'star' over the image"]
+
+
+def test_a_photo_on_the_synthetic_model_is_flagged_and_a_synthetic_sample_is_not():
+    at = start(PAGE)
+    at.sidebar.selectbox(key="sample_name").set_value("photo: astronaut").run()
+    (warning,) = [w.value for w in at.warning]
+    assert "TinyVGG has only seen synthetic drawings" in warning and "says how the picture's patterns" in warning
+    at.sidebar.selectbox(key="sample_name").set_value("synthetic: star").run()
+    assert not at.warning
+    assert_no_exception(at)
+
+
+def test_faithfulness_curves_are_told_apart_by_colour_and_dash():
+    at = start(PAGE)
+    (figure,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "faithfulness"]
+    deletion, insertion = figure["data"]
+    assert deletion["name"].startswith("deletion") and insertion["name"].startswith("insertion")
+    assert deletion["line"]["color"] != insertion["line"]["color"]
+    assert insertion["line"].get("dash") == "dash" and deletion["line"].get("dash") is None

@@ -72,13 +72,17 @@ def test_feature_grid_shows_the_requested_channels():
     assert big.size == (24 * 24 + 23 * 4, 86 * (24 + 11) + 85 * 4)  # 2048 tiles of 24 px, 24 to a row
 
 
-def test_overlay_blends():
+def test_overlay_covers_the_photo_only_where_the_map_is_high():
     base = Image.new("RGB", (20, 10), (200, 10, 10))
     values = np.arange(4.0).reshape(2, 2)
     assert np.array_equal(np.asarray(overlay(base, values, 0.0)), np.asarray(base))
     full = np.asarray(overlay(base, values, 1.0))
-    assert tuple(full[0, 0]) == tuple(colormap("viridis")[0])
-    assert tuple(full[-1, -1]) == tuple(colormap("viridis")[255])
+    assert tuple(full[0, 0]) == (200, 10, 10)  # the map's minimum leaves the photo untouched
+    assert tuple(full[-1, -1]) == tuple(colormap("viridis")[255])  # its maximum is the colour map's top
+    half = np.asarray(overlay(base, values, 0.5)).astype(int)
+    top = colormap("viridis")[255].astype(int)
+    assert np.abs(half[-1, -1] - (np.array([200, 10, 10]) + top) / 2).max() <= 1  # half-way at opacity 0.5
+    assert tuple(half[0, 0]) == (200, 10, 10)
 
 
 def test_overview_has_a_column_per_stage():
