@@ -83,6 +83,13 @@ class RunConfig:
             raise ValueError("steps must be 1 to 20000")
 
 
+QUICK = RunConfig(NetConfig(blocks=3, channels=8), learning_rate=1e-2, batch_size=64, steps=400, train_size=3000,
+                  held_out_size=1000)  # fmt: skip
+"""A run that fits a lesson: about a minute on 2 CPU cores (``benchmarks/training.py``), ~78% held out."""
+STANDARD = RunConfig()
+"""The default run: ~94% held out in 600 steps."""
+
+
 def build_model(net: NetConfig, num_classes: int = len(CLASSES), image_size: int = IMAGE_SIZE) -> nn.Module:
     """The network of ``net``, with CNN Explainer's layer names (``features.conv_1_1``, ...)."""
     net.validate()
@@ -117,6 +124,8 @@ class Snapshot:
     error: str | None = None
     ahead: int = 0  # trainings waiting before this one (while queued)
     abandoned: bool = False  # stopped because its session went away
+    images_made: int = 0  # training and held-out images made so far (the data comes before step 1)
+    images_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,7 @@ class Trainer:
         self._ahead = 0
         self._abandoned = False
         self._step = 0
+        self._images_made = 0
         self._history: list[dict[str, float]] = []
         self._error: str | None = None
         self._data: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -206,10 +216,16 @@ class Trainer:
             if not keep_going():
                 raise _Interrupted
             chunks.append(generate(min(_DATA_CHUNK, self.config.train_size - start), self.config.seed, start))
+            self._made(start + len(chunks[-1].labels))
         data = Batch(*(np.concatenate([getattr(c, name) for c in chunks]) for name in ("images", "masks", "labels")))
         self.held_out = generate(self.config.held_out_size, held_out_seed(self.config.seed))
+        self._made(self.config.train_size + self.config.held_out_size)
         self.mean, self.std = channel_stats(data.images)
         self._data = (to_tensor(data.images, self.mean, self.std), torch.from_numpy(data.labels))
+
+    def _made(self, images: int) -> None:
+        with self._lock:
+            self._images_made = images
 
     def _set_ahead(self, ahead: int) -> None:
         with self._lock:
@@ -277,9 +293,11 @@ class Trainer:
         with self._lock:
             history = list(self._history)
             state, step, error, ahead, abandoned = self._state, self._step, self._error, self._ahead, self._abandoned
+            made = self._images_made
         with model_lock(self.model):
             first = self.model.features.conv_1_1.weight.detach().numpy().copy()
-        return Snapshot(state, step, self.config.steps, history, first, error, ahead, abandoned)
+        total = self.config.train_size + self.config.held_out_size
+        return Snapshot(state, step, self.config.steps, history, first, error, ahead, abandoned, made, total)
 
     def evaluate(self, limit: int | None = None) -> Evaluation:
         """Accuracy, confusion matrix and misclassified samples on the held-out set (its first ``limit``)."""

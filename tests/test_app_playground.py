@@ -55,3 +55,19 @@ def test_stop_and_resume():
     trainer.stop()
     trainer.wait(timeout=60)
     assert_no_exception(at)
+
+
+def test_the_quick_preset_fills_the_form_and_trains_on_fewer_images():
+    at = start(PAGE)
+    at.radio(key="train_preset").set_value("quick").run()
+    values = {w.key: w.value for w in [*at.slider, *at.select_slider, *at.number_input] if w.key}
+    assert (values["t_blocks"], values["t_channels"], values["t_steps"], values["t_batch"]) == (3, 8, 400, 64)
+    next(b for b in at.button if b.label == "Start a new training").click().run()
+    trainer = at.session_state["_cnnviz_trainer"]
+    assert trainer.config.train_size == 3000 and trainer.config.net.channels == 8
+    assert any(p.text.startswith(("making the images first", "step ")) for p in at.get("progress") if p.text)
+    trainer.stop()
+    trainer.wait(timeout=60)
+    at.radio(key="train_preset").set_value("standard").run()
+    assert next(n for n in at.number_input if n.key == "t_steps").value == 600
+    assert_no_exception(at)

@@ -13,7 +13,7 @@ from torch import nn
 from cnnviz.data.shapes import CLASSES, generate
 from cnnviz.jobs import ServerBusy, WorkQueue
 from cnnviz.models.state import hook_count
-from cnnviz.playground import NetConfig, RunConfig, Trainer, build_model
+from cnnviz.playground import QUICK, NetConfig, RunConfig, Trainer, build_model
 from cnnviz.train import channel_stats, to_tensor
 
 SMALL = RunConfig(NetConfig(blocks=2, channels=8), steps=30, train_size=400, held_out_size=100)
@@ -140,3 +140,20 @@ def test_default_settings_reach_90_percent_within_the_default_budget():
     trainer.start()
     assert trainer.wait(timeout=900) == "done"
     assert trainer.evaluate().accuracy >= 0.90  # on 1000 held-out images of an unseen seed
+
+
+def test_making_the_data_reports_its_progress():
+    trainer = Trainer(RunConfig(NetConfig(blocks=1, channels=4), steps=1, train_size=1100, held_out_size=10))
+    seen = []
+    trainer._prepare(lambda: seen.append(trainer.snapshot().images_made) or True)
+    assert seen == [0, 500, 1000]  # before each chunk of 500
+    snap = trainer.snapshot()
+    assert (snap.images_made, snap.images_total, snap.step) == (1110, 1110, 0)
+
+
+@pytest.mark.slow
+def test_the_quick_preset_learns_within_its_budget():
+    trainer = Trainer(QUICK)
+    trainer.start()
+    assert trainer.wait(timeout=600) == "done"
+    assert trainer.evaluate().accuracy >= 0.7  # 14 classes: chance is 7%
