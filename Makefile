@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint train samples benchmark clean
+.PHONY: run dev test lint train samples benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+dev: $(VENV)/.runtime-installed  # reloads on save (the file watcher skips .venv, see .streamlit/config.toml)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType auto --server.runOnSave true
 
 test: $(VENV)/.dev-installed
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" || exit 1; \

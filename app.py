@@ -1,13 +1,16 @@
 """cnnviz: make convolutional neural networks visible. Run with ``streamlit run app.py``."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from cnnviz import ui
 from cnnviz.memory import keep_freed_memory
 
+FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 keep_freed_memory()  # reuse freed memory for activations instead of page faulting on each pass
 
-st.set_page_config(page_title="cnnviz", page_icon=":material/grid_on:", layout="wide")
+st.set_page_config(page_title="cnnviz", page_icon=str(FAVICON), layout="wide")  # served locally: works offline
 
 navigation = st.navigation(
     [

@@ -30,6 +30,7 @@ SAMPLE_KEY = "sample_name"
 UPLOAD_KEY = "upload"
 CAMERA_KEY = "camera"
 _SELECTION_KEY = "_cnnviz_selection"
+_FALLBACK_KEY = "_cnnviz_fallback_for"  # the model whose weights failed, while the embedded one stands in
 _FAILED_KEY = "_cnnviz_failed_downloads"
 _SESSION_MODELS_KEY = "_cnnviz_session_models"
 _OWN_MODEL_ERROR_KEY = "_cnnviz_own_model_error"
@@ -141,27 +142,38 @@ def _own_model_sidebar() -> None:
             st.error(error, icon=":material/error:")
 
 
+def _retry_download(key: str) -> None:
+    st.session_state[_FAILED_KEY].pop(key, None)
+    st.session_state.pop(_FALLBACK_KEY, None)
+    st.session_state[MODEL_KEY] = key
+
+
 def _model_sidebar() -> registry.LoadedModel:
     own = session_models()
     specs = {spec.key: spec for spec in registry.available_models()} | {k: m.spec for k, m in own.items()}
+    failed: dict[str, str] = st.session_state.setdefault(_FAILED_KEY, {})  # tried once per session
+    if st.session_state.get(MODEL_KEY) in failed:  # the box shows the model in use, not the one that failed
+        st.session_state[_FALLBACK_KEY] = st.session_state[MODEL_KEY]
+        st.session_state[MODEL_KEY] = EMBEDDED_NAME
     key = st.sidebar.selectbox(
-        "Model", list(specs), format_func=lambda k: specs[k].label, key=MODEL_KEY, help="The CNN every page uses."
+        "Model", list(specs), format_func=lambda k: specs[k].label, key=MODEL_KEY, help="The CNN every page uses.",
+        on_change=lambda: st.session_state.pop(_FALLBACK_KEY, None),  # a choice of one's own ends the stand-in
     )
     _own_model_sidebar()
     if key in own:
         return own[key]
-    failed: dict[str, str] = st.session_state.setdefault(_FAILED_KEY, {})  # tried once per session
     if key not in failed and not registry.weights_cached(key):
         try:
             _download_with_progress(key)
         except WeightsUnavailableError as exc:
             failed[key] = str(exc)
-    if key in failed:
-        st.sidebar.warning(f"{failed[key]}\n\nUsing the embedded TinyVGG instead.", icon=":material/cloud_off:")
-        if st.sidebar.button("Retry the download", key="retry_download"):
-            failed.pop(key)
-            st.rerun()
-        key = EMBEDDED_NAME
+            st.rerun()  # shows the embedded model in the box, with the reason below it
+    wanted = st.session_state.get(_FALLBACK_KEY)
+    if key == EMBEDDED_NAME and wanted in failed:
+        st.sidebar.warning(f"{specs[wanted].label} is not available. {failed[wanted]}\n\nThe embedded TinyVGG "
+                           "is in use instead.", icon=":material/cloud_off:")  # fmt: skip
+        st.sidebar.button(f"Retry the {wanted} download", key="retry_download", on_click=_retry_download,
+                          args=(wanted,))  # fmt: skip
     try:
         return _shared_model(key)
     except WeightsUnavailableError as exc:

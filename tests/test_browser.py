@@ -377,3 +377,16 @@ def test_a_training_stops_once_its_tab_is_closed(tmp_path_factory, browser):
             if cpu_seconds(server.pid) - before < 0.2:
                 break
             assert time.monotonic() - closed < 60, "the training still runs a minute after its tab was closed"
+
+
+def test_no_page_asks_the_internet_for_anything(server, page):
+    """An offline classroom: every request of every page (favicon, fonts, scripts) goes to the app's server."""
+    outside = []
+    page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else outside.append(r.url))
+    for path in ("", "/arithmetic", "/network", "/explain", "/playground"):
+        page.goto(f"{server}{path}")
+        page.get_by_test_id("stSidebar").wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+    icon = page.locator("link[rel='shortcut icon'], link[rel='icon']").first.get_attribute("href")
+    assert icon and not icon.startswith("http") or icon.startswith(server)
+    assert outside == []

@@ -64,3 +64,16 @@ def test_security_section_states_the_limits_the_code_enforces():
     ]
     for claim in claims:
         assert claim in security, claim
+
+
+def test_the_file_watcher_is_off_and_would_skip_the_virtualenv():
+    """Watching the app's folder would walk the multi-GB .venv and flood the log with inotify overflows."""
+    server = CONFIG["server"]
+    assert server["fileWatcherType"] == "none" and server["runOnSave"] is False
+    assert ".venv" in server["folderWatchBlacklist"]
+
+
+def test_the_page_icon_is_a_file_of_the_app_not_a_web_font():
+    text = (ROOT / "app.py").read_text()
+    assert 'page_icon=str(FAVICON)' in text and (ROOT / "assets" / "favicon.png").is_file()
+    assert ":material/" not in text.split("st.set_page_config", 1)[1].split("\n", 1)[0]

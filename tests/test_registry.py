@@ -7,6 +7,9 @@ No test downloads anything: torchvision weights are state dicts the tests make a
 from __future__ import annotations
 
 import hashlib
+import socket
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -126,3 +129,24 @@ def test_fetch_rejects_a_checksum_mismatch(tmp_path, torch_home):
         fetch(source.as_uri())
     assert not cache_path(source.as_uri()).exists()
     assert list((torch_home / "hub" / "checkpoints").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (urllib.error.URLError(socket.gaierror(-2, "Name or service not known")), "could not be looked up"),
+        (urllib.error.URLError(TimeoutError("timed out")), "timed out"),
+        (urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")), "refused"),
+        (urllib.error.HTTPError("https://x", 404, "Not Found", None, None), "HTTP 404"),
+    ],
+)
+def test_download_failures_are_told_in_words(torch_home, monkeypatch, error, words):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(urllib.request, "urlopen", fail)
+    with pytest.raises(WeightsUnavailableError) as raised:
+        fetch("https://download.pytorch.org/models/resnet18-f37072fd.pth")
+    message = str(raised.value)
+    assert words in message and "Errno" not in message and "[" not in message
+    assert "resnet18-f37072fd.pth into" in message  # where to put the file for offline use

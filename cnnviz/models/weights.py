@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import ssl
 import tempfile
 import threading
 import urllib.error
@@ -24,6 +26,24 @@ _fetch_locks_guard = threading.Lock()
 
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be had (offline, refused, corrupt). The message is for the user."""
+
+
+def why_not(exc: BaseException) -> str:
+    """A download failure in words, without errno numbers: what a teacher can act on."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered HTTP {exc.code} ({exc.reason})"
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, socket.gaierror):
+        return "the download server's name could not be looked up (no network or no DNS)"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return "the download timed out"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the connection was refused (a proxy or firewall may block it)"
+    if isinstance(reason, ssl.SSLError):
+        return "the secure connection failed (a proxy may intercept it)"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror[0].lower() + reason.strerror[1:]
+    return str(reason) or type(reason).__name__
 
 
 def cache_path(url: str) -> Path:
@@ -74,10 +94,10 @@ def fetch(url: str, progress: ProgressCallback | None = None, timeout: float = 3
         except WeightsUnavailableError:
             raise
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
             raise WeightsUnavailableError(
-                f"Could not download {dest.name} ({reason}). This machine may be offline; "
-                "the embedded model works without a download."
+                f"Could not download {dest.name}: {why_not(exc)}. This machine may be offline; the embedded "
+                f"model works without a download. To use these weights offline, copy {dest.name} into "
+                f"{dest.parent} (README: Offline classrooms)."
             ) from exc
         finally:
             if os.path.exists(tmp_name):
