@@ -126,7 +126,7 @@ def _figure(panels: list[list[Panel | None]], shapes_for, height: int) -> go.Fig
                              zeroline=False, constrain="domain")  # fmt: skip
     fig.update_layout(
         shapes=shapes, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="#e9e9e9", showlegend=False,
+        plot_bgcolor="rgba(128, 128, 128, 0.25)", paper_bgcolor="rgba(0, 0, 0, 0)", showlegend=False,
     )  # fmt: skip
     fig.update_annotations(font_size=13)
     return fig

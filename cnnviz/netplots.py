@@ -16,6 +16,8 @@ from PIL import Image, ImageDraw
 from cnnviz.architecture import Summary
 from cnnviz.fonts import label_font, plain
 
+CLEAR = "rgba(0, 0, 0, 0)"
+"""Figure backgrounds: transparent, so the light or dark theme shows through instead of a white block."""
 Scale = Literal["unit", "module", "global"]
 COLORMAPS = ("viridis", "cividis", "inferno", "magma")
 """Sequential colour maps for activations; cividis is designed for colour-vision deficiencies."""
@@ -72,7 +74,7 @@ def filter_figure(tiles: np.ndarray, labels: list[str], title: str) -> go.Figure
     )  # fmt: skip
     side = min(900, max(300, 14 * grid.shape[0]))
     figure.update_layout(title=title, height=side + 80, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         plot_bgcolor="white")  # fmt: skip
+                         plot_bgcolor=CLEAR, paper_bgcolor=CLEAR)  # fmt: skip
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     return figure
@@ -212,8 +214,20 @@ def stage_diagram(summary: Summary) -> go.Figure:
             annotations.append({"x": i + 0.08, "y": 0, "ax": i - 0.08, "ay": 0, "xref": "x", "yref": "y",
                                 "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2, "text": ""})  # fmt: skip
     figure = go.Figure()
-    figure.update_layout(shapes=shapes, annotations=annotations, height=230, plot_bgcolor="white",
+    figure.update_layout(shapes=shapes, annotations=annotations, height=230, plot_bgcolor=CLEAR, paper_bgcolor=CLEAR,
                          margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
     figure.update_xaxes(visible=False, range=[0, max(len(stages), 1)])
     figure.update_yaxes(visible=False, range=[-0.55, 0.55])
     return figure
+
+
+def score_note(layer: str, scores: list[float]) -> str:
+    """What the scores under the most exciting images mean, and why they may all be negative."""
+    note = (f"Each image's score is the channel's mean output at {layer} over the whole image, before any ReLU: "
+            "higher means the channel responds more.")  # fmt: skip
+    if scores and max(scores) < 0:
+        note += (
+            " All are negative here: even on these images the channel is mostly below zero, so a ReLU after it "
+            "would keep only a few spots; it fires on small parts of an image, not on whole ones."
+        )
+    return note

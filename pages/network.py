@@ -155,6 +155,7 @@ with tabs[4]:
         pool, scores = pool_scores(key, layer, model)
         best = top_images(scores, channel, 8)
         st.markdown(f"**Synthetic images that excite channel {channel} most** (of {POOL_SIZE})")
+        st.caption(netplots.score_note(layer, [score for _, score in best]))
         grid = st.columns(8)
         for column, (i, score) in zip(grid, best, strict=False):
             label = model.classes[int(pool.labels[i])]

@@ -31,7 +31,7 @@ busy = trainer is not None and trainer.state in ("queued", "running")
 def use_trained(run: Trainer, accuracy: float) -> None:
     """Button callback (before the sidebar is drawn): offer a frozen copy of the trained net everywhere."""
     net, step = run.config.net, run.snapshot().step
-    spec = ModelSpec(f"trained-{uuid.uuid4().hex}", f"my trained CNN · step {step} (this session)", "session")
+    spec = ModelSpec(f"trained-{uuid.uuid4().hex}", f"my CNN · step {step}", "session")
     description = (
         f"Trained in the playground: {net.blocks} blocks from {net.channels} channels, {net.kernel_size}×"
         f"{net.kernel_size} kernels, {net.pooling} pooling, batch norm {net.batch_norm}, dropout {net.dropout}."
@@ -133,8 +133,10 @@ def live() -> None:
                            name="held-out accuracy", yaxis="y2", mode="lines+markers")  # fmt: skip
     accuracy_axis = {"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%",
                      "dtick": 0.25}  # fmt: skip
-    figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
-                         yaxis={"title": "loss"}, yaxis2=accuracy_axis)  # fmt: skip
+    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
+                         yaxis={"title": "loss"}, yaxis2=accuracy_axis,
+                         legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})  # below: no tick hidden
+
     left.plotly_chart(figure, key="curves")
     right.image(netplots.rgb_filters_image(snap.first_filters), caption=f"First-layer filters at step {snap.step}",
                 width="stretch")  # fmt: skip
@@ -160,10 +162,11 @@ if trainer.state in ("stopped", "done"):
     matrix.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis_title="true", height=460,
                          yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 40, "b": 10})  # fmt: skip
     left.plotly_chart(matrix, key="confusion")
-    right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12)")
-    grid = right.columns(4)
+    right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12; true class, then "
+                   "predicted)")  # fmt: skip
+    grid = right.columns(3)  # wide enough for the longest class names on one line each
     for n, (index, truth, predicted) in enumerate(evaluation.misclassified[:12]):
-        grid[n % 4].image(trainer.held_out.images[index], caption=f"{CLASSES[truth]} → {CLASSES[predicted]}",
+        grid[n % 3].image(trainer.held_out.images[index], caption=f"{CLASSES[truth]}\n→ {CLASSES[predicted]}",
                           width="stretch")  # fmt: skip
     st.button("Use this model on every page", key="use_model", icon=":material/check:", on_click=use_trained,
               args=(trainer, evaluation.accuracy))  # fmt: skip

@@ -44,7 +44,7 @@ def test_safetensors_upload_works_on_every_page(pets_state):
                       own_num_classes=3, own_classes="cat\ndog\ncow")  # fmt: skip
     assert not at.sidebar.error
     assert at.sidebar.selectbox(key="model_key").value.startswith("upload-")
-    assert "pets.safetensors (resnet18, uploaded)" in at.sidebar.selectbox(key="model_key").options
+    assert "pets · resnet18" in at.sidebar.selectbox(key="model_key").options
     assert {m.label: m.value for m in at.metric}["Architecture"] == "resnet18"
     for page in PAGES:
         at.switch_page(page).run()

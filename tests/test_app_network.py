@@ -32,6 +32,9 @@ def test_embedded_model_all_views():
     assert maps.image and maps.image[0].proto.imgs[0].caption.startswith("features.conv_1_1: 16 channels of 64×64")
     assert len(overview.image) == 1 and len(overview.get("plotly_chart")) == 1  # the overview and the classes
     assert len(channel.image) == 8  # the synthetic images that excite the channel most
+    scores = [float(i.proto.imgs[0].caption.rsplit("· ", 1)[1]) for i in channel.image]
+    note = next(c.value for c in channel.caption if c.value.startswith("Each image's score"))
+    assert ("All are negative here" in note) == (max(scores) < 0)  # negative scores are explained
     assert_no_exception(at)
 
 

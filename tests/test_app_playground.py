@@ -32,6 +32,7 @@ def test_train_a_few_steps_see_curves_filters_results_and_use_the_model():
     assert_no_exception(at)
     curves = json.loads(next(c for c in at.get("plotly_chart") if "curves" in c.proto.id).proto.spec)
     assert len(curves["data"][0]["x"]) == 30  # a loss value per step
+    assert curves["layout"]["legend"]["orientation"] == "h" and curves["layout"]["legend"]["y"] < 0  # below the plot
     assert filters_url(at) != first  # the filters changed as it trained
     assert any(s.value.startswith("Held-out accuracy") for s in at.subheader)
     assert any("confusion" in c.proto.id for c in at.get("plotly_chart"))

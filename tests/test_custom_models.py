@@ -16,7 +16,8 @@ from PIL import Image
 from cnnviz.explain import default_layer, grad_cam
 from cnnviz.features import activations
 from cnnviz.models import custom
-from cnnviz.models.custom import ModelFileError, load_uploaded_model, parse_class_names, read_state_dict
+from cnnviz.models.custom import ModelFileError, load_uploaded_model, parse_class_names, read_state_dict, upload_label
+from cnnviz.models.registry import MAX_LABEL, TORCHVISION_MODELS
 from cnnviz.predict import predict
 from tests.hostile import (
     OVERWRITTEN,
@@ -43,7 +44,7 @@ def test_uploaded_model_matches_the_original(resnet18_3, encode):
     with torch.no_grad():
         torch.testing.assert_close(model.module(x), resnet18_3(x), rtol=0, atol=0)
     assert model.classes == ("cat", "dog", "cow") and model.input_size == (224, 224)
-    assert model.spec.source == "session" and "pets.pt" in model.spec.label
+    assert model.spec.source == "session" and model.spec.label == "pets · resnet18"
     assert not model.module.training and not any(p.requires_grad for p in model.module.parameters())
     assert not any(t.is_meta for t in model.module.state_dict().values())
     image = Image.new("RGB", (300, 200), (120, 60, 30))
@@ -66,6 +67,14 @@ def test_safetensors_header_lengths_are_not_mistaken_for_other_formats(resnet18_
     data = safetensors.torch.save(state, metadata={"pad": "x" * pad})
     assert data.startswith(start), data[:2]
     assert load_uploaded_model(data, "resnet18", 3).classes == ("class 0", "class 1", "class 2")
+
+
+def test_an_uploads_label_fits_the_sidebar_box(resnet18_3):
+    data = safetensors.torch.save(resnet18_3.state_dict())
+    model = load_uploaded_model(data, "resnet18", 3, file_name="my_very_long_experiment_name_v2.safetensors")
+    assert model.spec.label == "my_very_long_e… · resnet18"
+    for architecture in TORCHVISION_MODELS:
+        assert len(upload_label("my_very_long_experiment_name_v2.pt", architecture)) <= MAX_LABEL
 
 
 def test_every_upload_gets_its_own_key(resnet18_3):

@@ -100,3 +100,21 @@ def test_stage_diagram_boxes(which, boxes):
     figure = stage_diagram(summarize(model, size))
     assert len(figure.layout.shapes) == boxes
     assert "features block 1" in figure.layout.annotations[0].text or which == "resnet18"
+
+
+def test_figures_leave_the_background_to_the_theme():
+    """No opaque white block in dark mode: backgrounds are transparent (or a see-through grey between cells)."""
+    from cnnviz import arithmetic as ar
+    from cnnviz.animation import step_figure
+    from cnnviz.netplots import filter_figure
+    from cnnviz.steps import make_scene, random_values
+
+    geo = ar.geometry("conv", 5, 3)
+    figures = [
+        stage_diagram(summarize(load_embedded()[0], (64, 64))),
+        filter_figure(np.random.rand(4, 3, 3), ["a", "b", "c", "d"], "filters"),
+        step_figure(make_scene(geo, *random_values(geo)), 0),
+    ]
+    for figure in figures:
+        for colour in (figure.layout.plot_bgcolor, figure.layout.paper_bgcolor):
+            assert colour is None or colour.replace(" ", "").startswith("rgba(") and not colour.endswith(",1)")

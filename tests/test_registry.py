@@ -150,3 +150,7 @@ def test_download_failures_are_told_in_words(torch_home, monkeypatch, error, wor
     message = str(raised.value)
     assert words in message and "Errno" not in message and "[" not in message
     assert "resnet18-f37072fd.pth into" in message  # where to put the file for offline use
+
+
+def test_every_model_label_fits_the_sidebar_box():
+    assert max(len(spec.label) for spec in registry.available_models()) <= registry.MAX_LABEL

@@ -23,6 +23,7 @@ import struct
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import safetensors
 import safetensors.torch
@@ -31,6 +32,7 @@ import torchvision
 from torch import nn
 
 from cnnviz.models.registry import (
+    MAX_LABEL,
     TORCHVISION_MODELS,
     LoadedModel,
     ModelSpec,
@@ -247,6 +249,12 @@ def fill_network(network: nn.Module, state: Mapping[str, torch.Tensor], what: st
     return network
 
 
+def upload_label(file_name: str, architecture: str) -> str:
+    """``"<file stem> · <architecture>"``, the stem cut so the label fits the sidebar (:data:`MAX_LABEL`)."""
+    stem, room = Path(file_name).stem, max(4, MAX_LABEL - 3 - len(architecture))
+    return f"{stem if len(stem) <= room else stem[: room - 1] + '…'} · {architecture}"
+
+
 def load_uploaded_model(
     data: bytes,
     architecture: str,
@@ -276,7 +284,7 @@ def load_uploaded_model(
     else:
         state = read_safetensors(data, network.state_dict(), what)
     module = fill_network(network, state, what)
-    spec = ModelSpec(f"upload-{uuid.uuid4().hex}", f"{file_name} ({architecture}, uploaded)", "session")
+    spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, architecture), "session")
     description = f"torchvision's {architecture} with weights uploaded in this session ({file_name})."
     return with_weights_preprocessing(spec, architecture, module, weights, names, None, "unknown: uploaded weights",
                                       description)  # fmt: skip

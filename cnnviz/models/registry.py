@@ -36,12 +36,16 @@ TORCHVISION_MODELS: tuple[str, ...] = (
 """torchvision classifiers offered with their default ImageNet weights."""
 
 
+MAX_LABEL = 26
+"""Characters of a model's label that the sidebar's model box shows without cutting it."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model the registry offers, before anything is loaded."""
 
     key: str
-    label: str
+    label: str  # at most MAX_LABEL characters: the sidebar's box shows it whole
     source: Literal["embedded", "torchvision", "session"]
 
 
@@ -92,11 +96,11 @@ class LoadedModel:
 
 
 def _embedded_spec() -> ModelSpec:
-    return ModelSpec(EMBEDDED_NAME, "TinyVGG · embedded, synthetic shapes (offline)", "embedded")
+    return ModelSpec(EMBEDDED_NAME, "TinyVGG (built in)", "embedded")
 
 
 def _torchvision_label(key: str) -> str:
-    return f"{key} · torchvision, ImageNet"
+    return key  # the model card says it is torchvision's ImageNet model; the box has room for the name only
 
 
 def available_models() -> list[ModelSpec]:
