@@ -133,12 +133,19 @@ def overlay(image: Image.Image, values: np.ndarray, opacity: float = 0.5, cmap: 
 
 
 def overview_image(
-    image: np.ndarray, stages: list[tuple[str, np.ndarray]], cmap: str = "viridis", tile: int = 22, rows: int = 16
+    image: np.ndarray,
+    stages: list[tuple[str, np.ndarray]],
+    cmap: str = "viridis",
+    tile: int = 22,
+    rows: int = 16,
+    max_width: int | None = None,
 ) -> Image.Image:
     """CNN Explainer's overview: the input's channels, then every stage's maps as columns of thumbnails
-    (each stage on its own colour range), left to right. ``image`` is (3, H, W) in [0, 1]."""
-    font = label_font(12)
-    header, gap = 34, 16
+    (each stage on its own colour range), left to right. ``image`` is (3, H, W) in [0, 1]. With ``max_width``
+    the columns wrap onto further bands, so the picture is shown at its size instead of shrunk to fit."""
+    font = label_font(14)
+    header, gap = 38, 16
+    band_height = header + rows * (tile + 2) + 12
     columns = []
     tints = np.eye(3)
     rgb = [np.clip(image[c][..., None] * tints[c] * 255, 0, 255).astype(np.uint8) for c in range(3)]
@@ -150,20 +157,22 @@ def overview_image(
     # Each column is as wide as its thumbnails or its two-line title, whichever is wider, so titles never meet.
     widths = [max(math.ceil(len(tiles) / rows) * (tile + 2), math.ceil(max(font.getlength(t) for t in texts)))
               for (_, tiles), texts in zip(columns, labels, strict=True)]  # fmt: skip
-    width = sum(widths) + gap * (len(columns) + 1)
-    height = header + rows * (tile + 2) + 4
-    canvas = Image.new("RGB", (width, height), "white")
+    places, x, band = [], gap, 0  # (x, top) of each column
+    for col_width in widths:
+        if max_width and x > gap and x + col_width + gap > max_width:
+            x, band = gap, band + 1
+        places.append((x, band * band_height))
+        x += col_width + gap
+    width = max(px + w for (px, _), w in zip(places, widths, strict=True)) + gap
+    canvas = Image.new("RGB", (width, (band + 1) * band_height), "white")
     draw = ImageDraw.Draw(canvas)
-    x = gap
-    for (_, tiles), (label, size), col_width in zip(columns, labels, widths, strict=True):
-        draw.text((x, 2), label, fill=(30, 30, 30), font=font)
-        draw.text((x, 17), size, fill=(110, 110, 110), font=font)
+    for (_, tiles), (label, size), (x, top) in zip(columns, labels, places, strict=True):
+        draw.text((x, top + 2), label, fill=(30, 30, 30), font=font)
+        draw.text((x, top + 19), size, fill=(110, 110, 110), font=font)
         for i, t in enumerate(tiles):
             c, r = divmod(i, rows)
-            canvas.paste(
-                t.resize((tile, tile), Image.Resampling.NEAREST), (x + c * (tile + 2), header + r * (tile + 2))
-            )
-        x += col_width + gap
+            cell = (x + c * (tile + 2), top + header + r * (tile + 2))
+            canvas.paste(t.resize((tile, tile), Image.Resampling.NEAREST), cell)
     return canvas
 
 

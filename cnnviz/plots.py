@@ -24,9 +24,10 @@ def probability_bars(prediction: Prediction, title: str = "Class probabilities")
     )
     figure.update_layout(
         title=title,
-        xaxis={"title": "probability", "range": [0, 1], "tickformat": ".0%"},
+        # The 100 % tick is kept: the range reaches past it and the right margin has room for its label.
+        xaxis={"title": "probability", "range": [0, 1.04], "tickformat": ".0%", "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1]},
         yaxis={"automargin": True},
         height=max(220, 36 * len(names) + 90),
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+        margin={"l": 10, "r": 30, "t": 50, "b": 40},
     )
     return figure

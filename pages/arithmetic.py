@@ -100,7 +100,8 @@ top = settings.columns([3, 2], vertical_alignment="bottom")
 top[0].selectbox("Preset: a case of Dumoulin & Visin / conv_arithmetic", ["custom", *PRESETS], key="preset",
                  bind=URL, format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
                  on_change=apply_preset)  # fmt: skip
-square = top[1].toggle("Same numbers for height and width", value=True, key="sq", bind=URL)
+square = top[1].toggle("Height = width", value=True, key="sq", bind=URL,
+                       help="One slider per setting for both axes; off: separate height and width.")  # fmt: skip
 
 dims = ("",) if square else ("", "w")
 axis_name = {"": "" if square else " (height)", "w": " (width)"}

@@ -39,7 +39,8 @@ def test_overview_titles_show_every_character_and_never_overlap(drawn):
     stages = [("features.conv_block_1.relu", np.random.rand(10, 64, 64)),
               ("features.conv_block_1.maxpool", np.random.rand(10, 32, 32)),
               ("classifier.avgpool_and_flatten", np.random.rand(3, 1, 1))]  # fmt: skip
-    picture = overview_image(image, stages)
+    picture = overview_image(image, stages + stages + stages, max_width=300)
+    assert picture.size[0] <= 300 + 16 and picture.size[1] > 3 * 16 * 24  # wrapped onto more bands
     boxes = []
     for (x, y), text, font, _ in drawn:
         assert missing_glyphs(text, font) == set(), text

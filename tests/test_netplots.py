@@ -117,4 +117,4 @@ def test_figures_leave_the_background_to_the_theme():
     ]
     for figure in figures:
         for colour in (figure.layout.plot_bgcolor, figure.layout.paper_bgcolor):
-            assert colour is None or colour.replace(" ", "").startswith("rgba(") and not colour.endswith(",1)")
+            assert colour is None or (colour.replace(" ", "").startswith("rgba(") and not colour.endswith(",1)"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cnnviz.models import registry
 from cnnviz.plots import probability_bars
@@ -47,3 +48,8 @@ def test_probability_bars_put_the_most_likely_class_on_top(model):
     assert list(bar.y) == list(prediction.classes)[::-1]  # plotly draws the last category on top
     np.testing.assert_allclose(list(bar.x), prediction.probabilities[::-1])
     assert bar.orientation == "h"
+
+
+def test_probability_axis_shows_its_100_percent_tick(model):
+    axis = probability_bars(predict(model, Image.new("RGB", (64, 64)))).layout.xaxis
+    assert 1 in axis.tickvals and axis.range[1] > 1  # the last tick lies inside the range, not on its edge

@@ -204,6 +204,7 @@ class Player {
         const lvl = level[pid][i];
         const isGrey = grey.has(i);
         cell.textContent = text[pid][i];
+        cell.title = text[pid][i];
         cell.style.background = isGrey ? "" : lvl < 0 ? "transparent" : palette[lvl];
         const dark = !isGrey && lvl >= 0 && (panel.palette === "signed"
           ? Math.abs(lvl - (palette.length - 1) / 2) > palette.length * 0.3
@@ -269,7 +270,7 @@ class Player {
     const width = Math.max(this.root.clientWidth, 200);
     const gap = 24;
     const most = this.present ? 88 : 56;
-    const least = this.present ? 36 : 26;
+    const least = this.present ? 36 : 30;
     let cell = most;
     for (const row of this.data.layouts[this.shownLayout]) {  // panels' gaps and their cells' 2px gaps
       const cols = row.reduce((n, pid) => n + this.data.panels[pid].cols, 0);
@@ -280,11 +281,11 @@ class Player {
       const widest = Math.max(...this.data.panels.map((p) => p.cols));
       cell = Math.min(most, Math.max(Math.floor((width - 8 - 2 * widest) / widest), 8));
     }
-    const font = Math.min(this.present ? 30 : 22, Math.max(this.present ? 16 : 13, Math.floor(cell * 0.42)));
+    const font = Math.min(this.present ? 30 : 24, Math.max(16, Math.floor(cell * 0.45)));
     this.root.style.setProperty("--cell", `${cell}px`);
     this.root.style.setProperty("--cell-font", `${font}px`);
-    const roomy = cell >= font * 1.55;
-    this.root.classList.toggle("cnnviz-no-numbers", !roomy);
+    // Numbers are written at 16 px or more, or not at all (then on hover): cells under 30 px cannot hold them.
+    this.root.classList.toggle("cnnviz-no-numbers", cell < 30);
     this.root.dataset.cell = String(cell);
   }
 
