@@ -127,7 +127,7 @@ else:
             stages = [layer.name for layer in spatial if layer.kind in ("Conv2d", "ReLU", "MaxPool2d")]
             acts = activations(model.module, x, stages)
             picture = x[0].numpy() * np.array(model.std)[:, None, None] + np.array(model.mean)[:, None, None]
-            overview = netplots.overview_image(picture, [(n, acts[n][0].numpy()) for n in stages], max_width=900)
+            overview = netplots.overview_image(picture, [(n, acts[n][0].numpy()) for n in stages], max_width=700)
             st.image(overview, caption="Input channels, then each conv, ReLU and pooling stage (own range each), "
                                        "row after row")  # fmt: skip
             st.plotly_chart(probability_bars(predict(model, choice.image)), key="overview_probs")
