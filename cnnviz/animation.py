@@ -86,6 +86,7 @@ def _heatmap(panel: Panel) -> go.Heatmap:
         showscale=False,
         text=text,
         texttemplate="%{text}" if small else None,
+        textfont={"size": 16},
         hovertemplate="row %{y}, col %{x}: %{z}<extra>" + panel.title + "</extra>",
         xgap=1,
         ygap=1,
@@ -128,7 +129,7 @@ def _figure(panels: list[list[Panel | None]], shapes_for, height: int) -> go.Fig
         shapes=shapes, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         plot_bgcolor="rgba(128, 128, 128, 0.25)", paper_bgcolor="rgba(0, 0, 0, 0)", showlegend=False,
     )  # fmt: skip
-    fig.update_annotations(font_size=13)
+    fig.update_annotations(font_size=16)
     return fig
 
 

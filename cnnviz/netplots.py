@@ -80,12 +80,21 @@ def filter_figure(tiles: np.ndarray, labels: list[str], title: str) -> go.Figure
     return figure
 
 
-def rgb_filters_image(weight: np.ndarray, cell: int = 24) -> Image.Image:
-    """First-layer filters (out, 3, kh, kw) as RGB composites on one shared scale: 0 is mid grey."""
+def rgb_filters_image(weight: np.ndarray, cell: int = 64) -> Image.Image:
+    """First-layer filters (out, 3, kh, kw) as RGB composites on one shared scale (0 is mid grey), each tile
+    enlarged to about ``cell`` px and labelled with its filter number."""
     limit = float(np.abs(weight).max()) or 1.0
     tiles = np.clip((weight / (2 * limit) + 0.5) * 255, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
     tiles = np.repeat(np.repeat(tiles, max(1, cell // tiles.shape[1]), 1), max(1, cell // tiles.shape[2]), 2)
-    return Image.fromarray(_mosaic(tiles, gap=2, fill=255).astype(np.uint8))
+    font, label = label_font(13), 17
+    labelled = []
+    for i, tile in enumerate(tiles):
+        canvas = Image.new("RGB", (tile.shape[1], tile.shape[0] + label), "white")
+        canvas.paste(Image.fromarray(tile), (0, label))
+        ImageDraw.Draw(canvas).text((1, 1), f"filter {i}" if tile.shape[1] >= 48 else str(i), fill=(40, 40, 40),
+                                    font=font)  # fmt: skip
+        labelled.append(np.asarray(canvas))
+    return Image.fromarray(_mosaic(np.stack(labelled), gap=4, fill=255).astype(np.uint8))
 
 
 def feature_grid_image(

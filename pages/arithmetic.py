@@ -200,16 +200,15 @@ with stage if present else tabs[0]:
     else:
         st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
 
-with mapping:
-    left, right = st.columns(2)
-    left.markdown("**Which input cells and kernel taps feed an output cell?**")
-    out_cell = ui.cell_picker(left, "output", geo.output_size, "out")
+with mapping:  # one question under the other: each figure gets the full width
+    st.markdown("**Which input cells and kernel taps feed an output cell?**")
+    out_cell = ui.cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
     index = out_cell[0] * geo.cols.output + out_cell[1]
-    left.caption(step_caption(scene, index, "window"))
-    left.plotly_chart(step_figure(scene, index, "window"), key="map_out", config={"displayModeBar": False})
-    right.markdown("**Which output cells does an input cell feed?**")
-    in_cell = ui.cell_picker(right, "input", geo.input_size, "in")
-    right.plotly_chart(feeds_figure(scene, in_cell), key="map_in", config={"displayModeBar": False})
+    st.caption(step_caption(scene, index, "window"))
+    st.plotly_chart(step_figure(scene, index, "window"), key="map_out", config={"displayModeBar": False})
+    st.markdown("**Which output cells does an input cell feed?**")
+    in_cell = ui.cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
+    st.plotly_chart(feeds_figure(scene, in_cell), key="map_in", config={"displayModeBar": False})
 
 with playground:
     if geo.op != "conv":

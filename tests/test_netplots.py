@@ -59,8 +59,10 @@ def test_rgb_filters_put_zero_at_mid_grey():
     weight = np.zeros((4, 3, 3, 3))
     weight[0, 0] = 1.0  # red channel of filter 0 at the maximum
     image = np.asarray(rgb_filters_image(weight, cell=3))
-    assert tuple(image[0, 0]) == (255, 127, 127)
-    assert tuple(image[0, 5]) == (127, 127, 127)  # filter 1: all zero
+    assert tuple(image[17, 0]) == (255, 127, 127)  # under filter 0's 17-pixel label strip
+    assert tuple(image[17, 7]) == (127, 127, 127)  # filter 1: all zero (3 px, a 4 px gap, then filter 1)
+    big = rgb_filters_image(np.zeros((16, 3, 3, 3)))
+    assert big.size == (4 * 63 + 3 * 4, 4 * (63 + 17) + 3 * 4)  # 4 × 4 tiles of 63 px (3 × 21), labelled
 
 
 def test_feature_grid_shows_the_requested_channels():
