@@ -314,11 +314,15 @@ def _palette() -> list[int]:
     for i in range(_PALETTE_SIZE):  # greens: outputs
         t = 0.12 + 0.88 * i / (_PALETTE_SIZE - 1)
         colours.append((int(247 - t * 200), int(252 - t * 90), int(245 - t * 200)))
+    for i in range(_PALETTE_SIZE):  # red, white, blue: kernels (0 in the middle)
+        t = 2 * i / (_PALETTE_SIZE - 1) - 1
+        colours.append((255, int(255 + 180 * t), int(255 + 180 * t)) if t < 0 else
+                       (int(255 - 200 * t), int(255 - 120 * t), 255))  # fmt: skip
     flat = [v for c in colours for v in c]
     return flat + [0] * (768 - len(flat))
 
 
-_BLUE, _GREEN = 16, 16 + _PALETTE_SIZE
+_BLUE, _GREEN, _SIGNED = 16, 16 + _PALETTE_SIZE, 16 + 2 * _PALETTE_SIZE
 
 
 def _level(values: np.ndarray) -> np.ndarray:
@@ -354,10 +358,14 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
         inputs, offset = np.stack([p[0] for p in padded]), padded[0][1]
     in_h, in_w = inputs.shape[1:]
     out_h, out_w = geo.output_size
-    cols_total = in_w * inputs.shape[0] + out_w
-    cell = max(3, min(28, (max_side - 40) // max(cols_total + inputs.shape[0], max(in_h, out_h))))
+    kernels = not geo.pooling  # each input channel is followed by its kernel, taps boxed
+    kw = geo.cols.kernel if kernels else 0
+    panels = inputs.shape[0] * (2 if kernels else 1) + 1
+    cols_total = (in_w + kw) * inputs.shape[0] + out_w
+    cell = max(3, min(40, (max_side - 40) // max(cols_total + panels, max(in_h, out_h))))
     gap = cell
-    width = gap + (in_w * cell + gap) * inputs.shape[0] + out_w * cell + gap
+    width = gap + (in_w * cell + gap) * inputs.shape[0] + (kw * cell + gap) * inputs.shape[0] * kernels
+    width += out_w * cell + gap
     header = 18
     height = header + gap * 2 + max(in_h, out_h) * cell + 8
     font = label_font(max(8, int(cell * 0.5))) if cell >= 14 else None
@@ -395,6 +403,16 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
                 x, y = x0 + c * cell, y0 + r * cell
                 draw.rectangle([x - 1, y - 1, x + cell - 1, y + cell - 1], outline=box_colour, width=2)
 
+    def kernel_of(ic: int, oc: int) -> np.ndarray:
+        if geo.op == "conv":
+            return scene.weight[oc, ic]
+        k = scene.weight[ic, oc]
+        return k[::-1, ::-1] if view == "direct" else k
+
+    if kernels:
+        limit = float(np.abs(scene.weight).max()) or 1.0
+        signed_levels = np.clip(np.rint((scene.weight / limit + 1) / 2 * (_PALETTE_SIZE - 1)), 0, _PALETTE_SIZE - 1)
+
     for index in range(frames):
         image = Image.new("P", (width, height), 0)
         image.putpalette(palette)
@@ -402,14 +420,16 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
         if view == "scatter":
             s = scatter_step(scene, index)
             channel_boxes = {s.channel: [(s.row, s.col)]}
+            kernel_boxes = {s.channel: [(ty, tx) for _, _, ty, tx, _ in s.targets]}
             out_values = scatter_partial(scene, index)
             out_boxes = [(y, x) for y, x, _, _, _ in s.targets]
             out_blank, out_channel = None, s.out_channel
         else:
             st = direct_step(scene, index) if view == "direct" else step(scene, index)
-            channel_boxes = {}
+            channel_boxes, kernel_boxes = {}, {}
             for t in st.taps:
                 channel_boxes.setdefault(t.channel, []).append((t.row - offset[0], t.col - offset[1]))
+                kernel_boxes.setdefault(t.channel, []).append((t.k_row, t.k_col))
             out_channel = st.out_channel
             out_values = scene.output[out_channel]
             out_boxes = [(st.row, st.col)]
@@ -426,6 +446,14 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
                 draw.rectangle([px - 1, py - 1, px + geo.cols.size * cell - 1, py + geo.rows.size * cell - 1],
                                outline=5, width=1)  # fmt: skip
             x0 += in_w * cell + gap
+            if kernels:
+                k = kernel_of(ch, out_channel)
+                k_levels = signed_levels[out_channel, ch] if geo.op == "conv" else signed_levels[ch, out_channel]
+                if view == "direct":
+                    k_levels = k_levels[::-1, ::-1]
+                draw.text((x0, 3), "kernel" + (" (rotated)" if view == "direct" else ""), fill=1, font=title_font)
+                grid(draw, x0, top, k_levels.astype(int), _SIGNED, k, kernel_boxes.get(ch, []), 2)
+                x0 += kw * cell + gap
         levels = _level(out_values) if view == "scatter" else out_levels[out_channel]
         draw.text((x0, 3), "output" + (f" ch {out_channel + 1}" if scene.out_channels > 1 else ""), fill=1,
                   font=title_font)  # fmt: skip

@@ -140,3 +140,15 @@ def test_negative_factors_are_bracketed_in_captions():
     geo = ar.geometry("conv", 1, 1)
     scene = make_scene(geo, np.array([[[2.0]]]), np.array([[[[-1.0]]]]), np.array([-3.0]))
     assert step_caption(scene, 0) == "output (0, 0) = 2·(-1) = -2 + bias (-3) = -5"
+
+
+@pytest.mark.parametrize(("op", "has_kernel"), [("conv", True), ("transposed", True), ("maxpool", False)])
+def test_gif_frames_show_the_kernel_beside_each_input(op, has_kernel):
+    from cnnviz.animation import _PALETTE_SIZE, _SIGNED
+
+    geo = ar.geometry(op, 4, 3)
+    x, weight, bias = random_values(geo, 1, 1, 0, op != "maxpool")
+    frame = Image.open(io.BytesIO(gif_bytes(make_scene(geo, x, weight, bias), views_for(geo)[0])))
+    pixels = np.asarray(frame.convert("P") if frame.mode != "P" else frame)
+    kernel_pixels = ((pixels >= _SIGNED) & (pixels < _SIGNED + _PALETTE_SIZE)).sum()  # the kernel's colours
+    assert (kernel_pixels >= 9 * 10) == has_kernel  # nine cells of at least ten pixels each
