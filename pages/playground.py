@@ -14,6 +14,7 @@ from cnnviz.models.registry import ModelSpec, crop_transform, synthetic_model
 from cnnviz.playground import QUICK, STANDARD, NetConfig, RunConfig, Trainer
 
 TRAINER_KEY = "_cnnviz_trainer"
+LIVE_EVERY_S = 2.0  # live view refresh: each one takes CPU from the training on a small server
 choice = ui.selection()
 state = st.session_state
 trainer: Trainer | None = state.get(TRAINER_KEY)
@@ -106,7 +107,7 @@ if controls[1].button("Resume", key="resume", icon=":material/play_arrow:", disa
         st.warning(str(exc), icon=":material/hourglass_disabled:")
 
 
-@st.fragment(run_every=1.0 if busy else None)
+@st.fragment(run_every=LIVE_EVERY_S if busy else None)
 def live() -> None:
     snap = trainer.snapshot()
     if snap.state not in ("queued", "running") and busy:
