@@ -42,7 +42,7 @@ def in_browser() -> None:
 
     with streamlit_server() as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
-        presets = ("Quick (≈1 min)", "Standard (≈5 min)")
+        presets = ("Quick (≈1 min)", "Standard (≈4 min)")
         for preset in presets[:1] if "quick" in sys.argv else presets:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(f"{url}/playground")

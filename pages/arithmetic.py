@@ -181,7 +181,8 @@ with stage if present else tabs[0]:
             st.caption("Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
                        "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
                        "frame: the input). Orange: the output cell written.")  # fmt: skip
-        ui.step_player(player_payload(scene, view), "player", ui.speed_value(), present)
+        opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
+        ui.step_player(player_payload(scene, view), "player", ui.speed_value(), present, opening_step)
     else:
         st.caption(f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
                    "server, more slowly. Smaller sizes or fewer channels animate in the browser.")  # fmt: skip

@@ -43,7 +43,7 @@ def use_trained(run: Trainer, accuracy: float) -> None:
     ui.add_session_model(model)
 
 
-PRESETS = {"quick": ("Quick (≈1 min)", QUICK), "standard": ("Standard (≈5 min)", STANDARD)}
+PRESETS = {"quick": ("Quick (≈1 min)", QUICK), "standard": ("Standard (≈4 min)", STANDARD)}
 
 
 def config_values(run: RunConfig) -> dict:

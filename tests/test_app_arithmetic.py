@@ -140,7 +140,8 @@ def test_channels_and_bias():
 def test_url_state_is_restored_and_invalid_values_are_ignored():
     at = start(PAGE, {"op": "Transposed convolution", "i": "3", "s": "2", "p": "1", "a": "1", "speed": "8"})
     assert output_size_text(at) == "**Output size: 6 × 6**"
-    assert player(at)["speed"] == 8
+    assert player(at)["speed"] == 8 and player(at)["start"] == 1
+    assert player(start(PAGE, {"step": "4"}))["start"] == 4  # the step the browser player opens at
     big = start(PAGE, {**BIG, "step": "4"})
     assert step_text(big) == "step 4 of 1352"
     bad = start(PAGE, {"op": "nonsense", "i": "999", "k": "x", "s": "-3"})

@@ -92,7 +92,7 @@ def test_a_shared_page_url_as_the_first_request_of_a_fresh_server(tmp_path_facto
         page = context.new_page()
         page.goto(f"{url}/arithmetic?i=7&step=3")
         page.get_by_text("Output size: 5 × 5").wait_for(timeout=LOAD_TIMEOUT_MS)
-        page.get_by_text("step 3 of 25").wait_for()
+        page.locator('.cnnviz-player[data-step="3"][data-steps="25"]').wait_for()  # the link's step
         page.get_by_test_id("stSelectbox").filter(has_text="Model").wait_for()  # the sidebar of app.py
         nav = page.get_by_test_id("stSidebarNav")
         nav.get_by_text("Convolution arithmetic").wait_for()

@@ -90,15 +90,16 @@ class Player {
   }
 
   load(data) {
-    const fresh = !this.data || this.data.id !== data.id;
-    if (!this.data) this.setSpeed(data.speed || 2);  // later reruns keep the speed chosen here
+    const first = !this.data;
+    const fresh = first || this.data.id !== data.id;
+    if (first) this.setSpeed(data.speed || 2);  // later reruns keep the speed chosen here
     this.data = data;
     this.present = Boolean(data.present);
     this.root.classList.toggle("cnnviz-present", this.present);
     this.scrub.max = String(data.steps.length - 1);
-    if (fresh) {
+    if (fresh) {  // a new case starts at step 1; a link may name the step the page opens at
       this.pause();
-      this.index = 0;
+      this.index = first ? Math.max(0, (data.start || 1) - 1) : 0;
       this.shownLayout = null;
     }
     this.index = Math.min(this.index, data.steps.length - 1);
