@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -60,3 +62,10 @@ def start(page: str | None = None, query: dict[str, str] | None = None) -> AppTe
     at = open_link(page, query)
     assert_no_exception(at)
     return at
+
+
+def player_data(at: AppTest) -> dict:
+    """The data the arithmetic page sent to the browser step player (cnnviz.player.payload and its options)."""
+    (element,) = at.get("bidi_component")
+    assert element.proto.component_name == "cnnviz_step_player"
+    return json.loads(element.proto.json)

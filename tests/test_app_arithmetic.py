@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from cnnviz.animation import step_caption
 from cnnviz.kernels import grayscale_crop
 from cnnviz.samples import load_sample
 from cnnviz.steps import make_scene, random_values
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, start  # noqa: F401
 
 PAGE = "pages/arithmetic.py"
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -31,10 +30,7 @@ def step_text(at) -> str:
 
 
 def player(at) -> dict:
-    """The data the page sent to the browser player."""
-    (element,) = at.get("bidi_component")
-    assert element.proto.component_name == "cnnviz_step_player"
-    return json.loads(element.proto.json)
+    return player_data(at)
 
 
 def captions(at) -> list[str]:
@@ -50,6 +46,7 @@ def test_default_view_sends_every_step_to_the_browser_player():
     assert [p["title"] for p in data["panels"]] == ["Input 5×5", "Kernel", "Products", "Output 3×3"]
     assert captions(at)[0].startswith("output (0, 0) = ") and captions(at)[8].startswith("output (2, 2) = ")
     assert len(at.latex) == 1 and at.latex[0].value.strip("$\n").endswith("= 3")
+    assert r"\text{height and width: }" in at.latex[0].value  # one formula serves both axes
     assert "step_figure" not in [c.key for c in at.get("plotly_chart")]  # no figure is drawn per step
 
 

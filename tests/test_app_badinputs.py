@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.images import ImageError, fit_within, load_image
 from cnnviz.ui import MAX_SIDE
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, start  # noqa: F401
 from tests.badinputs import Case, corpus, valid_upload
 
 
@@ -24,7 +24,7 @@ def home_works(at: AppTest) -> bool:
 
 def arithmetic_works(at: AppTest) -> bool:
     # Values from the image crop (vals=image) and the kernel playground's feature map of the whole image.
-    return any(m.value.startswith("output (0, 0)") for m in at.markdown) and any(
+    return player_data(at)["steps"][0]["caption"].startswith("output (0, 0)") and any(
         c.startswith("Feature map ") for c in captions(at)
     )
 

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from cnnviz.models.custom import upload_label
+from cnnviz.models.registry import MAX_LABEL
 from tests.browser import CHROMIUM_FLAGS, chromium_path, cpu_seconds, streamlit_process, streamlit_server
 from tests.conftest import ROOT, cache_random_weights
 
@@ -143,6 +145,9 @@ def test_arithmetic_presets_player_keys_shared_url_and_gif(server, browser):
     wait_step(page, 3)
     page.keyboard.press("End")
     wait_step(page, 9)
+    page.locator(".cnnviz-scrub").evaluate("s => { s.value = '4'; s.dispatchEvent(new Event('input')); }")  # drag
+    wait_step(page, 5)
+    assert page.locator(".cnnviz-caption").inner_text().startswith("output (1, 1) = ")
     page.keyboard.press("Home")
     page.locator(PLAYER).get_by_role("button", name="8 steps per second").click()
     page.keyboard.press(" ")  # plays to the end and stops there
@@ -390,3 +395,38 @@ def test_no_page_asks_the_internet_for_anything(server, page):
     icon = page.locator("link[rel='shortcut icon'], link[rel='icon']").first.get_attribute("href")
     assert (icon and not icon.startswith("http")) or icon.startswith(server)
     assert outside == []
+
+
+def cut_text(locator) -> list[str]:
+    """Texts inside ``locator`` that their box cuts off (an ellipsis or hidden overflow)."""
+    return locator.evaluate(
+        """root => [root, ...root.querySelectorAll('*')]
+            .filter(e => e.children.length === 0 && e.textContent.trim() && e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.textContent.trim())"""
+    )
+
+
+def test_labels_are_whole_at_projector_size(server, browser):
+    """The issue's "R…" and the cut model name: at 1024×768 no control label or value is cut."""
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.goto(f"{server}/arithmetic")
+    wait_step(page, 1)
+    settle(page)
+    assert cut_text(page.locator(".st-key-seed_reroll")) == []
+    assert cut_text(page.locator(".st-key-sq")) == []
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
+    field = box.locator("input[role='combobox']")  # the chosen model's label is this input's value
+    whole = "f => f.scrollWidth <= f.clientWidth"
+    for model in ("TinyVGG (built in)", "resnet18"):  # resnet18: the server's weights cache holds it
+        if model != "TinyVGG (built in)":
+            select_option(page, "Model", model)
+        page.wait_for_function("([f, m]) => f.value === m", arg=[field.element_handle(), model],
+                               timeout=LOAD_TIMEOUT_MS)  # fmt: skip
+        assert field.evaluate(whole), model
+    # The longest label the app can make (registry.MAX_LABEL characters) fits the box too.
+    longest = upload_label("a_long_experiment_name.pt", "mobilenet_v3_small")
+    assert len(longest) == MAX_LABEL
+    assert field.evaluate("(f, text) => { const was = f.value; f.value = text; const fits = f.scrollWidth <= "
+                          "f.clientWidth; f.value = was; return fits; }", longest), longest  # fmt: skip
+    context.close()
