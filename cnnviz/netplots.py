@@ -141,6 +141,28 @@ def overlay(image: Image.Image, values: np.ndarray, opacity: float = 0.5, cmap: 
     return Image.composite(coloured, image.convert("RGB"), alpha)
 
 
+MARGIN_GREY = (128, 128, 128)
+
+
+def overlay_seen(
+    image: Image.Image,
+    values: np.ndarray,
+    box: tuple[float, float, float, float],
+    opacity: float = 0.5,
+    cmap: str = "viridis",
+) -> Image.Image:
+    """A map of the model's input laid on exactly the pixels the model saw: ``box`` (left, top, right,
+    bottom, as :meth:`LoadedModel.seen_box` gives it); the margins its crop cut away are greyed."""
+    rgb = image.convert("RGB")
+    left, top = round(box[0]), round(box[1])
+    width, height = max(1, round(box[2]) - left), max(1, round(box[3]) - top)
+    seen = Image.new("RGB", (width, height), MARGIN_GREY)  # beyond the image: the crop's padding
+    seen.paste(rgb, (-left, -top))
+    out = Image.blend(rgb, Image.new("RGB", rgb.size, MARGIN_GREY), 0.65)
+    out.paste(overlay(seen, values, opacity, cmap), (left, top))  # pasting clips to the image
+    return out
+
+
 def overview_image(
     image: np.ndarray,
     stages: list[tuple[str, np.ndarray]],

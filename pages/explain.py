@@ -11,6 +11,7 @@ from cnnviz import netplots, ui
 from cnnviz.caveats import prediction_caveat
 from cnnviz.explain import CAM_METHODS, METHODS, default_layer, explain, faithfulness
 from cnnviz.features import conv_layers
+from cnnviz.images import fit_within
 from cnnviz.links import EXPLAIN_TABS
 from cnnviz.plots import probability_bars
 from cnnviz.predict import predict
@@ -84,12 +85,14 @@ cmap = controls[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap_explain
 explanation_tab, compare_tab, faith_tab = st.tabs(EXPLAIN_TABS, key="xtab", bind=URL)
 result = compute(method, target, layer, "Explaining")
 heat = result.heatmap.numpy()
-base = choice.image.convert("RGB").resize((heat.shape[1], heat.shape[0]))
+base = fit_within(choice.image.convert("RGB"), 640)  # the whole image, its aspect kept
+seen = model.seen_box(base.size)  # the part the model saw: maps are laid there, the crop's margins greyed
 with explanation_tab:
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity")
-    picture = netplots.overlay(base, heat, opacity, cmap)
+    picture = netplots.overlay_seen(base, heat, seen, opacity, cmap)
     one, two = st.columns(2)
-    one.image(picture, caption=f"{method} for '{target_name}' over the image", width="stretch")
+    one.image(picture, caption=f"{method} for '{target_name}' over the image (grey: cropped away before the "
+                               "model saw it)", width="stretch")  # fmt: skip
     raw = result.raw.numpy()
     raw_figure = go.Figure(go.Heatmap(z=raw.astype(np.float32), colorscale=cmap.capitalize(),
                                       hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))  # fmt: skip
@@ -119,8 +122,8 @@ with compare_tab:
     columns = st.columns(max(1, min(4, len(items))))
     for n, (m, t, label) in enumerate(items):
         shown = compute(m, t, layer, "Comparing")
-        columns[n % len(columns)].image(netplots.overlay(base, shown.heatmap.numpy(), 0.5, cmap), caption=label,
-                                        width="stretch")  # fmt: skip
+        laid = netplots.overlay_seen(base, shown.heatmap.numpy(), seen, 0.5, cmap)
+        columns[n % len(columns)].image(laid, caption=label, width="stretch")
 
 with faith_tab:
     st.caption("RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "

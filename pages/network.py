@@ -8,6 +8,7 @@ from cnnviz import netplots, ui
 from cnnviz.architecture import field_text, summarize
 from cnnviz.data.shapes import generate
 from cnnviz.features import activations, conv_layers
+from cnnviz.images import fit_within
 from cnnviz.links import NETWORK_TABS
 from cnnviz.maximize import channel_means, maximize_channel, top_images
 from cnnviz.plots import probability_bars
@@ -116,9 +117,9 @@ else:
         left, right = st.columns(2)
         left.plotly_chart(netplots.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
         opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.5, key="map_opacity")
-        right.image(
-            netplots.overlay(choice.image, maps[channel], opacity, cmap), caption="over the input", width="stretch"
-        )
+        shown = fit_within(choice.image.convert("RGB"), 640)
+        right.image(netplots.overlay_seen(shown, maps[channel], model.seen_box(shown.size), opacity, cmap),
+                    caption="over the input, where the model saw it (grey: cropped away)", width="stretch")  # fmt: skip
 
     with tabs[3]:
         if model.spec.source != "embedded":

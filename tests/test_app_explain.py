@@ -11,6 +11,7 @@ from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, st
 from tests.conftest import cache_random_weights
 
 PAGE = "pages/explain.py"
+WHERE = "over the image (grey: cropped away before the model saw it)"
 
 
 def captions(block) -> list[str]:
@@ -24,7 +25,7 @@ def test_prediction_explanation_downloads_compare_and_faithfulness():
     topk = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert len(topk["data"][0]["y"]) == 5
     explanation, compare, faith = at.tabs
-    assert captions(explanation) == [f"Grad-CAM for '{predicted}' over the image"]
+    assert captions(explanation) == [f"Grad-CAM for '{predicted}' {WHERE}"]
     assert {b.proto.label for b in at.get("download_button")} == {"Download overlay (PNG)", "Download raw map (.npy)"}
     assert captions(compare) == ["Grad-CAM", "Grad-CAM++", "Saliency"]
     assert any(m.value.startswith("Deletion AUC") for m in faith.markdown)
@@ -44,7 +45,7 @@ def test_every_method(method):
 def test_another_class_and_compare_classes():
     at = start(PAGE)
     at.selectbox(key="target").set_value("ring").run()
-    assert captions(at.tabs[0]) == ["Grad-CAM for 'ring' over the image"]
+    assert captions(at.tabs[0]) == [f"Grad-CAM for 'ring' {WHERE}"]
     at.radio(key="compare_mode").set_value("classes for this method").run()
     assert len(captions(at.tabs[1])) == 3
     assert_no_exception(at)
@@ -75,7 +76,7 @@ def test_a_new_image_explains_its_own_prediction():
     at.selectbox(key="target").set_value("ring").run()
     at.sidebar.selectbox(key="sample_name").set_value("synthetic: star").run()
     assert at.selectbox(key="target").value == "star"
-    assert captions(at.tabs[0]) == ["Grad-CAM for 'star' over the image"]
+    assert captions(at.tabs[0]) == [f"Grad-CAM for 'star' {WHERE}"]
 
 
 def test_a_photo_on_the_synthetic_model_is_flagged_and_a_synthetic_sample_is_not():

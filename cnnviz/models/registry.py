@@ -21,6 +21,7 @@ from torchvision.transforms import v2
 
 from cnnviz.data.shapes import CLASSES
 from cnnviz.models.embedded import EMBEDDED_NAME, load_embedded
+from cnnviz.models.framing import Framing
 from cnnviz.models.state import model_lock
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
 
@@ -76,6 +77,7 @@ class LoadedModel:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     card: ModelCard
+    framing: Framing | None = None  # which pixels of an image ``transform`` keeps (None: unknown)
 
     @property
     def lock(self) -> threading.RLock:
@@ -89,6 +91,11 @@ class LoadedModel:
     @property
     def input_size(self) -> tuple[int, int]:
         return self.card.input_size
+
+    def seen_box(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) of what the model sees of an image of ``size`` (the whole image when
+        its framing is unknown)."""
+        return self.framing.seen_box(size) if self.framing else (0.0, 0.0, float(size[0]), float(size[1]))
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """An RGB image to the model's normalised input batch ``(1, 3, H, W)``."""
@@ -197,7 +204,8 @@ def with_weights_preprocessing(
     transform = weights.transforms()
     crop = int(transform.crop_size[0])
     card = model_card(module, architecture, (crop, crop), classes, accuracy, accuracy_note, description)
-    return LoadedModel(spec, freeze(module), transform, tuple(transform.mean), tuple(transform.std), card)
+    framing = Framing(int(transform.resize_size[0]), (crop, crop))
+    return LoadedModel(spec, freeze(module), transform, tuple(transform.mean), tuple(transform.std), card, framing)
 
 
 def synthetic_model(
@@ -214,7 +222,8 @@ def synthetic_model(
 ) -> LoadedModel:
     """A model of the synthetic shapes dataset (the embedded one, or one trained in the playground)."""
     card = model_card(module, architecture, input_size, classes, accuracy, accuracy_note, description)
-    return LoadedModel(spec, freeze(module), crop_transform(mean, std, input_size), tuple(mean), tuple(std), card)
+    transform, framing = crop_transform(mean, std, input_size), Framing(min(input_size), input_size)
+    return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card, framing)
 
 
 def _load_embedded() -> LoadedModel:
