@@ -150,8 +150,9 @@ class Trainer:
         self._alive = Liveness(alive, grace_s)
         self._queue = queue
         self.config = config
-        torch.manual_seed(config.seed)
-        self.model = build_model(config.net)
+        with torch.random.fork_rng(devices=[]):  # the seed makes this net without reseeding the process's RNG
+            torch.manual_seed(config.seed)
+            self.model = build_model(config.net)
         self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
         self.schedule = torch.optim.lr_scheduler.OneCycleLR(
             self.optimiser, max_lr=config.learning_rate, total_steps=config.steps

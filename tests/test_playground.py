@@ -157,3 +157,15 @@ def test_the_quick_preset_learns_within_its_budget():
     trainer.start()
     assert trainer.wait(timeout=600) == "done"
     assert trainer.evaluate().accuracy >= 0.7  # 14 classes: chance is 7%
+
+
+def test_a_trainer_leaves_the_process_random_state_alone():
+    """Every session makes trainers; none may reseed the RNG that other sessions' code draws from."""
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = Trainer(SMALL)
+    assert torch.equal(torch.rand(3), expected)  # as if no trainer had been made
+    second = Trainer(SMALL)  # the seed still decides the initial weights
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        assert torch.equal(a, b)
