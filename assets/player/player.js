@@ -4,8 +4,6 @@
 // step, Home and End jump.
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
-const RED = "#d62728";
-const ORANGE = "#ff7f0e";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -228,7 +226,6 @@ class Player {
     const data = this.data;
     this.stage.replaceChildren();
     this.cells = new Map();
-    this.grids = [];
     for (const row of data.layouts[oc]) {
       const line = el("div", "cnnviz-row");
       for (const pid of row) {
@@ -254,7 +251,6 @@ class Player {
           grid.appendChild(frame);
         }
         this.cells.set(pid, cells);
-        this.grids.push({grid, panel});
         box.append(title, grid);
         line.appendChild(box);
       }
