@@ -75,7 +75,8 @@ def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_pat
 
     select_option(page, "Sample image", "synthetic: star")
     page.get_by_text("Prediction: star").wait_for(timeout=LOAD_TIMEOUT_MS)
-    chart = page.get_by_test_id("stPlotlyChart")
+    settle(page)  # the run is over: the previous run's chart, kept while it ran, is gone
+    chart = page.locator('.st-key-probs[data-stale="false"]').get_by_test_id("stPlotlyChart")
     chart.locator(".js-plotly-plot").wait_for()
     assert "star" in chart.inner_text()
 
