@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from cnnviz.models.state import model_lock, preserved
+from cnnviz.models.state import in_use
 
 
 @dataclass(frozen=True)
@@ -202,8 +202,7 @@ def summarize(model: nn.Module, input_size: tuple[int, int], in_channels: int = 
         return hook
 
     leaves = [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]
-    with model_lock(model), preserved(model), torch.no_grad():
-        model.eval()
+    with in_use(model):
         handles = [m.register_forward_hook(hook_for(n)) for n, m in leaves]
         try:
             x = torch.zeros(1, in_channels, *input_size)

@@ -4,15 +4,12 @@ Class activation maps hook one layer of the shared model under its lock: the hoo
 for a copy that requires grad (so in-place ReLUs after it are harmless), the forward pass builds a graph
 from that layer on only (parameters never require grad), and ``torch.autograd.grad`` of the class score
 gives the layer's gradients. The cost is about one forward pass. Captum's input attributions need
-gradients through the whole network and backward hooks, so they run on a private copy of the model whose
-ReLUs are not in-place.
+gradients through the whole network and backward hooks: they run on the shared model itself, under its lock,
+with its in-place ReLUs made out-of-place for the call and restored afterwards (no second copy in memory).
 """
 
 from __future__ import annotations
 
-import copy
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +21,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusi
 from torch import Tensor, nn
 from torchvision.transforms.functional import gaussian_blur
 
-from cnnviz.models.state import eval_frozen, model_lock, preserved
+from cnnviz.models.state import eval_frozen, in_use, model_lock
 
 CamMethod = Literal["Grad-CAM", "Grad-CAM++", "Score-CAM"]
 CAM_METHODS: tuple[str, ...] = ("Grad-CAM", "Grad-CAM++", "Score-CAM")
@@ -116,8 +113,7 @@ def _score_cam_weights(
     low, high = flat.min(1).values, flat.max(1).values
     masks = (acts[0] - low[:, None, None]) / (high - low + 1e-8)[:, None, None]
     scores = torch.empty(channels)
-    with model_lock(model), preserved(model), torch.no_grad():
-        model.eval()
+    with in_use(model):
         baseline = model(x)[0, target]
         for start in range(0, channels, batch_size):
             chunk = masks[start : start + batch_size, None]
@@ -155,29 +151,6 @@ def cam(
 
 # --- captum ------------------------------------------------------------------------------------------------
 
-_copies: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
-_copies_guard = threading.Lock()
-
-
-def attribution_copy(model: nn.Module) -> nn.Module:
-    """A private copy of ``model`` for gradient attributions: eval mode, frozen, ReLUs not in-place.
-
-    One copy per model, shared like the model itself (it has its own lock).
-    """
-    with _copies_guard:
-        clone = _copies.get(model)
-        if clone is None:
-            with model_lock(model):
-                clone = copy.deepcopy(model)
-            clone.eval()
-            for p in clone.parameters():
-                p.requires_grad_(False)
-            for module in clone.modules():
-                if hasattr(module, "inplace"):
-                    module.inplace = False
-            _copies[model] = clone
-    return clone
-
 
 def attribute(
     model: nn.Module,
@@ -190,12 +163,10 @@ def attribute(
 ) -> Explanation:
     """An input attribution of captum ``method`` for class ``target``: the per-pixel magnitude (summed
     over colour channels), normalised to [0, 1] by its 99.5th percentile."""
-    work = attribution_copy(model)
     baseline = torch.zeros_like(x) if baseline is None else baseline
     inputs = x.detach().clone().requires_grad_(True)
     size = x.shape[-2:]
-    with model_lock(work), preserved(work):
-        work.eval()
+    with in_use(model, grad=True, out_of_place=True) as work:
         if method == "Saliency":
             attr = Saliency(work).attribute(inputs, target=target, abs=True)
         elif method == "SmoothGrad":
@@ -255,8 +226,7 @@ def default_layer(model: nn.Module, input_size: tuple[int, int], in_channels: in
 
         return hook
 
-    with model_lock(model), preserved(model), torch.no_grad():
-        model.eval()
+    with in_use(model):
         handles = [m.register_forward_hook(hook_for(n)) for n, m in model.named_modules() if n]
         try:
             model(torch.zeros(1, in_channels, *input_size))
@@ -323,8 +293,7 @@ def faithfulness(
         images_ins.append(torch.where(changed, x, blurred))
     batch = torch.cat(images_del + images_ins)
     probs = []
-    with model_lock(model), preserved(model), torch.no_grad():
-        model.eval()
+    with in_use(model):
         for start in range(0, len(batch), batch_size):
             probs.append(torch.softmax(model(batch[start : start + batch_size]), dim=1)[:, target])
             if progress:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import torch
 from torch import Tensor, nn
 
-from cnnviz.models.state import model_lock, preserved
+from cnnviz.models.state import in_use
 
 
 def _resolve(model: nn.Module, layers: Iterable[str]) -> tuple[list[str], dict[str, nn.Module]]:
@@ -72,8 +71,7 @@ def activations(model: nn.Module, x: Tensor, layers: Iterable[str]) -> dict[str,
         KeyError: a name that is not a module of ``model``.
     """
     names, modules = _resolve(model, layers)
-    with model_lock(model), preserved(model), torch.no_grad():
-        model.eval()
+    with in_use(model):
         captured, changed = _run(model, x, modules, set())
         if changed:
             again, _ = _run(model, x, modules, changed)

@@ -18,16 +18,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnviz.features import activations
-from cnnviz.models.state import model_lock
+from cnnviz.models.state import freeze, model_lock
 
 
 def _private_copy(model: nn.Module) -> nn.Module:
+    """A frozen copy for the long ascent, dropped when it ends: the shared model is held only while copying."""
     with model_lock(model):
         clone = copy.deepcopy(model)
-    clone.eval()
-    for p in clone.parameters():
-        p.requires_grad_(False)
-    return clone
+    return freeze(clone)
 
 
 def _spectrum_scale(h: int, w: int, decay: float = 1.0) -> Tensor:

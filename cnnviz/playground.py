@@ -25,7 +25,7 @@ from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
 from cnnviz.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.state import model_lock
-from cnnviz.train import channel_stats, to_tensor
+from cnnviz.train import channel_stats, predicted_labels, to_tensor
 
 _DATA_CHUNK = 500
 """Training images made at a time (about a second's work): a stop or an abandonment waits at most this long."""
@@ -307,11 +307,7 @@ class Trainer:
         assert held is not None
         count = len(held.labels) if limit is None else min(limit, len(held.labels))
         x = to_tensor(held.images[:count], self.mean, self.std)
-        with model_lock(self.model), torch.no_grad():
-            was_training = self.model.training
-            self.model.eval()
-            predicted = torch.cat([self.model(x[i : i + 250]).argmax(1) for i in range(0, count, 250)]).numpy()
-            self.model.train(was_training)
+        predicted = predicted_labels(self.model, x).numpy()
         truth = held.labels[:count]
         confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
         np.add.at(confusion, (truth, predicted), 1)

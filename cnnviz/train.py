@@ -21,6 +21,7 @@ from torch import nn
 
 from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, generate
 from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed
+from cnnviz.models.state import freeze, in_use
 from cnnviz.models.tinyvgg import TinyVGG
 
 
@@ -80,16 +81,15 @@ def to_tensor(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -
     return x.sub_(torch.tensor(mean).view(1, 3, 1, 1)).div_(torch.tensor(std).view(1, 3, 1, 1))
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
+def predicted_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
+    """The class ``model`` gives each image of the normalised batch ``x`` (in eval mode, the model left as found)."""
+    with in_use(model):
+        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of ``x`` (a normalised batch) that ``model`` classifies as ``labels``."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        correct += int((model(x[i : i + batch_size]).argmax(1) == labels[i : i + batch_size]).sum())
-    model.train(was_training)
-    return correct / max(len(x), 1)
+    return int((predicted_labels(model, x) == labels).sum()) / max(len(x), 1)
 
 
 def outside_share(acts: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
@@ -162,11 +162,8 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
         held_acc = accuracy(model, x_held, y_held)
         history.append({"epoch": epoch, "loss": running / steps_per_epoch, "held_out_accuracy": held_acc})
         report(Progress(f"epoch {epoch}/{config.epochs} held-out accuracy {held_acc:.4f}", step, total))
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
     return TrainResult(
-        model=model,
+        model=freeze(model),
         mean=mean,
         std=std,
         held_out_accuracy=history[-1]["held_out_accuracy"],

@@ -21,7 +21,7 @@ from cnnviz import jobs, links
 from cnnviz.images import MAX_BYTES, ImageError, fit_within, load_image
 from cnnviz.models import custom, registry
 from cnnviz.models.embedded import EMBEDDED_NAME
-from cnnviz.models.weights import WeightsUnavailableError, fetch
+from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError
 from cnnviz.samples import list_samples, load_sample
 
 MODEL_KEY = "model_key"
@@ -68,9 +68,10 @@ class Selection:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _shared_model(key: str) -> registry.LoadedModel:
-    """One loaded model per key, shared by every session (hence its lock)."""
-    return registry.load_model(key)
+def _shared_model(key: str, _progress: ProgressCallback | None = None) -> registry.LoadedModel:
+    """One loaded model per key, shared by every session (hence its lock). ``registry.load_model`` is the one
+    place a download starts; ``_progress`` (not part of the cache key) reports it."""
+    return registry.load_model(key, _progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -83,8 +84,9 @@ def _sample(name: str) -> Image.Image:
     return fit_within(load_sample(name), MAX_SIDE)
 
 
-def _download_with_progress(key: str) -> None:
-    """Fetch ``key``'s weights into the torch hub cache, showing a progress bar in the sidebar."""
+@contextmanager
+def _download_bar(key: str) -> Iterator[ProgressCallback]:
+    """A sidebar progress bar for the download of ``key``'s weights, removed afterwards."""
     bar = st.sidebar.progress(0.0, text=f"Downloading {key} weights…")
 
     def report(done: int, total: int | None) -> None:
@@ -92,7 +94,7 @@ def _download_with_progress(key: str) -> None:
         bar.progress(fraction, text=f"Downloading {key} weights… {done / 1e6:.1f} MB")
 
     try:
-        fetch(registry.default_weights(key).url, report)
+        yield report
     finally:
         bar.empty()
 
@@ -164,7 +166,8 @@ def _model_sidebar() -> registry.LoadedModel:
         return own[key]
     if key not in failed and not registry.weights_cached(key):
         try:
-            _download_with_progress(key)
+            with _download_bar(key) as report:
+                return _shared_model(key, report)
         except WeightsUnavailableError as exc:
             failed[key] = str(exc)
             st.rerun()  # shows the embedded model in the box, with the reason below it

@@ -114,8 +114,6 @@ def test_offline_torchvision_choice_falls_back_to_the_embedded_model(torch_home,
 
 
 def test_first_use_fetches_the_weights_with_progress_then_uses_the_cache(torch_home, monkeypatch):
-    from cnnviz import ui
-
     fetched, reported = [], []
 
     def fake_fetch(url, progress=None):  # stands in for the network: writes what a download would
@@ -128,7 +126,7 @@ def test_first_use_fetches_the_weights_with_progress_then_uses_the_cache(torch_h
         fetched.append(url)
         return path
 
-    monkeypatch.setattr(ui, "fetch", fake_fetch)
+    monkeypatch.setattr(registry, "fetch", fake_fetch)  # the one place a download starts
     at = start()
     at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
     assert_no_exception(at)

@@ -211,6 +211,40 @@ def test_eight_threads_get_their_serial_results():
     assert hook_count(model) == 0
 
 
+@pytest.mark.parametrize("method", ["Saliency", "Guided Grad-CAM"])
+def test_captum_runs_on_the_shared_model_with_no_copy_kept(method):
+    """No second copy of the model is made or kept; the in-place ReLUs captum needs out-of-place are restored,
+    and the map equals captum's on a private, out-of-place copy (the reference)."""
+    import copy
+    import gc
+
+    from captum.attr import GuidedGradCam, Saliency
+
+    model, x = _frozen("resnet18", 96)
+    flags = {name: m.inplace for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
+    assert any(flags.values())  # torchvision's resnet18 has in-place ReLUs: the case that needs care
+    reference = copy.deepcopy(model)
+    for m in reference.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    probe = x.clone().requires_grad_(True)
+    if method == "Saliency":
+        expected = Saliency(reference).attribute(probe, target=3, abs=True)[0].abs().sum(0)
+    else:
+        expected = GuidedGradCam(reference, reference.layer4).attribute(probe, target=3)[0].abs().sum(0)
+    del reference
+    gc.collect()
+    resnets = sum(isinstance(o, torchvision.models.ResNet) for o in gc.get_objects())
+
+    results = run_in_threads(lambda _i: attribute(model, x, 3, method, "layer4").raw, count=4, repeats=1)
+    gc.collect()
+    assert sum(isinstance(o, torchvision.models.ResNet) for o in gc.get_objects()) == resnets
+    for raw in results:
+        torch.testing.assert_close(raw, expected.detach())
+    assert {name: m.inplace for name, m in model.named_modules() if isinstance(m, nn.ReLU)} == flags
+    assert hook_count(model) == 0 and not any(p.requires_grad or p.grad is not None for p in model.parameters())
+
+
 def test_faithfulness_curves(tiny):
     model, meta = tiny
     data = generate(1, 12)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from cnnviz.models.state import freeze
 from cnnviz.models.tinyvgg import TinyVGG
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
@@ -33,7 +34,4 @@ def load_embedded(directory: Path | None = None, name: str = EMBEDDED_NAME) -> t
     )
     state = torch.load(directory / f"{name}.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model, card
+    return freeze(model), card

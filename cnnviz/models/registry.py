@@ -22,7 +22,7 @@ from torchvision.transforms import v2
 from cnnviz.data.shapes import CLASSES
 from cnnviz.models.embedded import EMBEDDED_NAME, load_embedded
 from cnnviz.models.framing import Framing
-from cnnviz.models.state import model_lock
+from cnnviz.models.state import freeze, model_lock
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
 
 TORCHVISION_MODELS: tuple[str, ...] = (
@@ -143,14 +143,6 @@ def layer_counts(module: nn.Module) -> dict[str, int]:
         "normalisation": (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm),
     }
     return {name: sum(isinstance(m, types) for m in module.modules()) for name, types in kinds.items()}
-
-
-def freeze(module: nn.Module) -> nn.Module:
-    """Eval mode and no parameter requiring grad: how every shared model is kept."""
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module
 
 
 def crop_transform(

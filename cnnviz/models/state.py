@@ -25,9 +25,11 @@ def model_lock(model: nn.Module) -> threading.RLock:
 
 @contextmanager
 def preserved(model: nn.Module) -> Iterator[nn.Module]:
-    """Restore every module's train/eval mode, every parameter's ``requires_grad`` and ``.grad`` afterwards,
-    and remove any hook registered inside the block that is still there, even when the block fails."""
+    """Restore every module's train/eval mode and ``inplace`` flag, every parameter's ``requires_grad`` and
+    ``.grad`` afterwards, and remove any hook registered inside the block that is still there, even when the
+    block fails."""
     modes = {m: m.training for m in model.modules()}
+    inplace = {m: m.inplace for m in modes if isinstance(getattr(m, "inplace", None), bool)}
     params = list(model.parameters())
     requires = [p.requires_grad for p in params]
     grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
@@ -37,6 +39,8 @@ def preserved(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module, mode in modes.items():
             module.training = mode
+        for module, flag in inplace.items():
+            module.inplace = flag
         with torch.no_grad():
             for p, flag, grad in zip(params, requires, grads, strict=True):
                 if p.requires_grad != flag:
@@ -45,6 +49,28 @@ def preserved(model: nn.Module) -> Iterator[nn.Module]:
                     p.grad = grad
         for module, before in hooks_before.items():
             _remove_hooks_added(module, before)
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Eval mode and no parameter requiring grad: how every shared model is kept."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+@contextmanager
+def in_use(model: nn.Module, grad: bool = False, out_of_place: bool = False) -> Iterator[nn.Module]:
+    """Run ``model`` for one caller: its lock held, eval mode, autograd only when ``grad`` (for gradients
+    with respect to the *input*), and with ``out_of_place`` every in-place ReLU made out-of-place (backward
+    hooks, as captum's, need that). Everything is restored afterwards (:func:`preserved`)."""
+    with model_lock(model), preserved(model), torch.set_grad_enabled(grad):
+        model.eval()
+        if out_of_place:
+            for module in model.modules():
+                if isinstance(getattr(module, "inplace", None), bool):
+                    module.inplace = False
+        yield model
 
 
 _HOOK_DICTS = (
