@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -25,7 +24,8 @@ from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
 from cnnviz.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.state import model_lock
-from cnnviz.train import channel_stats, predicted_labels, to_tensor
+from cnnviz.models.tinyvgg import TinyVGG
+from cnnviz.train import Optimisation, channel_stats, predicted_labels, to_tensor
 
 _DATA_CHUNK = 500
 """Training images made at a time (about a second's work): a stop or an abandonment waits at most this long."""
@@ -60,6 +60,10 @@ class NetConfig:
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
 
+    def widths(self) -> tuple[int, ...]:
+        """Each block's channels: ``channels``, doubling from block to block, at most 128."""
+        return tuple(min(self.channels * 2**b, 128) for b in range(self.blocks))
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -90,26 +94,11 @@ STANDARD = RunConfig()
 """The default run: ~94% held out in 600 steps."""
 
 
-def build_model(net: NetConfig, num_classes: int = len(CLASSES), image_size: int = IMAGE_SIZE) -> nn.Module:
-    """The network of ``net``, with CNN Explainer's layer names (``features.conv_1_1``, ...)."""
+def build_model(net: NetConfig, num_classes: int = len(CLASSES), image_size: int = IMAGE_SIZE) -> TinyVGG:
+    """The :class:`~cnnviz.models.tinyvgg.TinyVGG` variant of ``net``."""
     net.validate()
-    layers: OrderedDict[str, nn.Module] = OrderedDict()
-    previous, width = 3, net.channels
-    for block in range(1, net.blocks + 1):
-        for i in (1, 2):
-            layers[f"conv_{block}_{i}"] = nn.Conv2d(previous, width, net.kernel_size, padding=net.kernel_size // 2)
-            if net.batch_norm:
-                layers[f"bn_{block}_{i}"] = nn.BatchNorm2d(width)
-            layers[f"relu_{block}_{i}"] = nn.ReLU()
-            previous = width
-        layers[f"{net.pooling}_pool_{block}"] = nn.MaxPool2d(2) if net.pooling == "max" else nn.AvgPool2d(2)
-        width = min(width * 2, 128)
-    classifier = OrderedDict([("avg_pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten())])
-    if net.dropout:
-        classifier["dropout"] = nn.Dropout(net.dropout)
-    classifier["fc"] = nn.Linear(previous, num_classes)
-    model = nn.Sequential(OrderedDict([("features", nn.Sequential(layers)), ("classifier", nn.Sequential(classifier))]))
-    return model
+    return TinyVGG(num_classes, net.widths(), image_size=image_size, kernel_size=net.kernel_size,
+                   pooling=net.pooling, batch_norm=net.batch_norm, dropout=net.dropout, global_pool=True)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,10 +142,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # the seed makes this net without reseeding the process's RNG
             torch.manual_seed(config.seed)
             self.model = build_model(config.net)
-        self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-        self.schedule = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimiser, max_lr=config.learning_rate, total_steps=config.steps
-        )
+        self._optimisation = Optimisation(self.model, config.learning_rate, 1e-4, config.steps)
         self._generator = torch.Generator().manual_seed(config.seed)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -262,17 +248,17 @@ class Trainer:
             evaluate_every = max(1, self.config.steps // 20)
             while self._step < self.config.steps and self._keep_going():
                 index = torch.randint(0, len(x), (self.config.batch_size,), generator=self._generator)
+                outputs: list[torch.Tensor] = []
+
+                def loss_of(index=index, outputs=outputs) -> torch.Tensor:
+                    outputs.append(self.model(x[index]))
+                    return loss_fn(outputs[0], y[index])
+
                 with model_lock(self.model):
-                    self.model.train()
-                    logits = self.model(x[index])
-                    loss = loss_fn(logits, y[index])
-                    self.optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.optimiser.step()
-                    self.schedule.step()
+                    loss = self._optimisation.step(loss_of)
                     self.model.eval()
                 record = {"step": self._step + 1, "loss": loss.item(),
-                          "batch_accuracy": float((logits.argmax(1) == y[index]).float().mean())}  # fmt: skip
+                          "batch_accuracy": float((outputs[0].argmax(1) == y[index]).float().mean())}  # fmt: skip
                 if (self._step + 1) % evaluate_every == 0 or self._step + 1 == self.config.steps:
                     record["held_out_accuracy"] = self.evaluate(limit=300).accuracy
                 with self._lock:

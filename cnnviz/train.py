@@ -92,6 +92,27 @@ def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
     return int((predicted_labels(model, x) == labels).sum()) / max(len(x), 1)
 
 
+class Optimisation:
+    """How every cnnviz network is trained: AdamW with a one-cycle learning-rate schedule over ``total_steps``."""
+
+    def __init__(self, model: nn.Module, learning_rate: float, weight_decay: float, total_steps: int) -> None:
+        self.model = model
+        self.optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimiser, max_lr=learning_rate, total_steps=total_steps
+        )
+
+    def step(self, loss_of: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """One step in train mode: the loss ``loss_of()`` computes, its gradients, the update; returns the loss."""
+        self.model.train()
+        loss = loss_of()
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.schedule.step()
+        return loss.detach()
+
+
 def outside_share(acts: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
     """Mean share of the activation mass of ``acts`` (N, C, h, w) that lies outside the objects.
 
@@ -127,14 +148,12 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
     # The last conv stage (the default Grad-CAM layer) is the input of the final pooling layer.
     trunk, last_pool = model.features[:-1], model.features[-1]
     coverage = mask_coverage(data.masks, 2 ** (len(config.channels) - 1))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = len(x) // config.batch_size
     total = steps_per_epoch * config.epochs
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.learning_rate, total_steps=total)
+    optimisation = Optimisation(model, config.learning_rate, config.weight_decay, total)
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
     step = 0
-    model.train()
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(len(x), generator=generator)
         running = 0.0
@@ -144,17 +163,18 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
             flip = torch.rand(len(idx), generator=generator) < 0.5  # mirror images keep their class
             batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(3), batch)
             cover = torch.where(flip.view(-1, 1, 1), coverage[idx].flip(2), coverage[idx])
-            acts = trunk(batch)
-            loss = loss_fn(model.classifier(last_pool(acts)), y[idx])
             # The focus loss starts after the first epoch and ramps up over the second: from the first step it
             # lets every ReLU die (no activation, nothing outside) before any class is learnt.
             ramp = min(1.0, max(0.0, step / steps_per_epoch - 1))
-            if config.focus_weight and ramp:
-                loss = loss + ramp * config.focus_weight * outside_share(acts, cover)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
+
+            def loss_of(batch=batch, idx=idx, cover=cover, ramp=ramp) -> torch.Tensor:
+                acts = trunk(batch)
+                loss = loss_fn(model.classifier(last_pool(acts)), y[idx])
+                if config.focus_weight and ramp:
+                    loss = loss + ramp * config.focus_weight * outside_share(acts, cover)
+                return loss
+
+            loss = optimisation.step(loss_of)
             running += loss.item()
             step += 1
             if step % 20 == 0 or step == total:

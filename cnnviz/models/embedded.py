@@ -26,12 +26,7 @@ def load_embedded(directory: Path | None = None, name: str = EMBEDDED_NAME) -> t
     directory = directory or ASSETS_DIR / "models"
     card = json.loads((directory / f"{name}.json").read_text())
     config = card["model_config"]
-    model = TinyVGG(
-        num_classes=config["num_classes"],
-        channels=tuple(config["channels"]),
-        in_channels=config["in_channels"],
-        image_size=config["image_size"],
-    )
+    model = TinyVGG(**{**config, "channels": tuple(config["channels"])})
     state = torch.load(directory / f"{name}.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return freeze(model), card
