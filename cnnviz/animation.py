@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from cnnviz.arithmetic import Geometry, output_cells
 from cnnviz.fonts import label_font, plain
+from cnnviz.levels import colour_levels
 from cnnviz.steps import Scene, Step, direct_grid, direct_step, scatter_partial, scatter_step, scatter_steps, step
 
 View = Literal["window", "direct", "scatter"]
@@ -326,10 +327,8 @@ _BLUE, _GREEN, _SIGNED = 16, 16 + _PALETTE_SIZE, 16 + 2 * _PALETTE_SIZE
 
 
 def _level(values: np.ndarray) -> np.ndarray:
-    finite = values[np.isfinite(values)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    scaled = (np.nan_to_num(values, nan=lo, neginf=lo, posinf=hi) - lo) / (hi - lo if hi > lo else 1.0)
-    return np.clip(np.rint(scaled * (_PALETTE_SIZE - 1)), 0, _PALETTE_SIZE - 1).astype(int)
+    """Palette levels on the values' own range (a blank cell takes the lowest)."""
+    return np.maximum(colour_levels(values, _PALETTE_SIZE), 0)
 
 
 def offset_slice(geo: Geometry) -> tuple[slice, slice]:
@@ -410,8 +409,7 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
         return k[::-1, ::-1] if view == "direct" else k
 
     if kernels:
-        limit = float(np.abs(scene.weight).max()) or 1.0
-        signed_levels = np.clip(np.rint((scene.weight / limit + 1) / 2 * (_PALETTE_SIZE - 1)), 0, _PALETTE_SIZE - 1)
+        signed_levels = colour_levels(scene.weight, _PALETTE_SIZE, signed=True)
 
     for index in range(frames):
         image = Image.new("P", (width, height), 0)

@@ -16,6 +16,7 @@ import numpy as np
 from plotly.colors import sample_colorscale
 
 from cnnviz.animation import View, _padded_input, fmt, num_frames, step_caption
+from cnnviz.levels import colour_levels, value_range
 from cnnviz.steps import Scene, direct_grid, direct_step, scatter_step, scatter_steps, step
 
 LEVELS = 32
@@ -29,25 +30,6 @@ PALETTES = {
     "signed": sample_colorscale("RdBu", [0.1 + 0.8 * i / (LEVELS - 1) for i in range(LEVELS)], colortype="rgb"),
 }
 DARK_LEVELS = {"input": (LEVELS * 0.55, LEVELS), "output": (LEVELS * 0.6, LEVELS), "signed": (0, 0)}
-
-
-def _levels(values: np.ndarray, lo: float, hi: float, signed: bool) -> np.ndarray:
-    """Palette level of each value (−1 where blank), on a scale from ``lo`` to ``hi`` (symmetric about 0 when
-    ``signed``, so zero is the palette's middle)."""
-    v = np.asarray(values, dtype=np.float64)
-    if signed:
-        top = max(abs(lo), abs(hi)) or 1.0
-        lo, hi = -top, top
-    span = hi - lo if hi > lo else 1.0
-    scaled = (np.nan_to_num(v, nan=lo, neginf=lo, posinf=hi) - lo) / span
-    levels = np.clip(np.rint(scaled * (LEVELS - 1)), 0, LEVELS - 1).astype(int)
-    return np.where(np.isnan(v), -1, levels)
-
-
-def _range(values: np.ndarray) -> tuple[float, float]:
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
 @dataclass
@@ -64,7 +46,7 @@ class _Panel:
     hi: float = 1.0
 
     def level(self, values) -> np.ndarray:
-        return _levels(values, self.lo, self.hi, self.palette == "signed")
+        return colour_levels(values, LEVELS, self.lo, self.hi, self.palette == "signed")
 
     def as_json(self) -> dict:
         shown = self.values if self.text is None else self.text
@@ -130,13 +112,13 @@ def _window(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int]
             frame = (-offset[0], -offset[1], geo.rows.size, geo.cols.size) if grey.any() else None
             if grey.any():
                 name += f", padded to {z.shape[0]}×{z.shape[1]}"
-        lo, hi = _range(scene.x)
+        lo, hi = value_range(scene.x)
         panels.append(_Panel(name, z, "input", "input", grey=grey, frame=frame, lo=lo, hi=hi))
         inputs.append((len(panels) - 1, offset))
     kernels: dict[tuple[int, int], int] = {}
     products: dict[int, int] = {}
     if not geo.pooling:
-        lo, hi = _range(scene.weight)
+        lo, hi = value_range(scene.weight)
         for oc in range(scene.out_channels):
             for ic in range(scene.in_channels):
                 k = scene.weight[oc, ic] if geo.op == "conv" else scene.weight[ic, oc]
@@ -145,14 +127,14 @@ def _window(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int]
                     title += f" → out ch {oc + 1}"
                 panels.append(_Panel(title, k[::-1, ::-1] if direct else k, "signed", "kernel", lo=lo, hi=hi))
                 kernels[oc, ic] = len(panels) - 1
-        products_range = _range(np.outer(scene.x.ravel(), scene.weight.ravel())) if scene.x.size else (0.0, 1.0)
+        products_range = value_range(np.outer(scene.x.ravel(), scene.weight.ravel())) if scene.x.size else (0.0, 1.0)
         for ic in range(scene.in_channels):
             shape = scene.weight.shape[2:]
             panels.append(_Panel(f"Products{_label(ic, scene.in_channels)}", np.full(shape, np.nan), "signed",
                                  "products", transient=True, lo=products_range[0], hi=products_range[1]))  # fmt: skip
             products[ic] = len(panels) - 1
     oh, ow = geo.output_size
-    lo, hi = _range(scene.output)
+    lo, hi = value_range(scene.output)
     outputs = []
     for oc in range(scene.out_channels):
         panels.append(_Panel(f"Output{_label(oc, scene.out_channels)} {oh}×{ow}", np.full((oh, ow), np.nan),
@@ -201,13 +183,13 @@ def _scatter(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int
     """Transposed convolution as scattering: each input cell adds its value times the kernel into the output."""
     geo = scene.geo
     oh, ow = geo.output_size
-    lo, hi = _range(scene.x)
+    lo, hi = value_range(scene.x)
     panels = [_Panel(f"Input{_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}", scene.x[ic], "input",
                      "input", lo=lo, hi=hi) for ic in range(scene.in_channels)]  # fmt: skip
-    klo, khi = _range(scene.weight)
+    klo, khi = value_range(scene.weight)
     kernels, added, outputs = {}, {}, {}
     amounts = np.outer(scene.x.ravel(), scene.weight.ravel())
-    alo, ahi = _range(amounts) if amounts.size else (0.0, 1.0)
+    alo, ahi = value_range(amounts) if amounts.size else (0.0, 1.0)
     for oc in range(scene.out_channels):
         for ic in range(scene.in_channels):
             title = f"Kernel{_label(ic, scene.in_channels)}" + (f" → out ch {oc + 1}" if scene.out_channels > 1 else "")
