@@ -38,10 +38,10 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 
 train: $(VENV)/.runtime-installed
-	$(BIN)/python -m cnnviz.train --seed 0
+	$(BIN)/python -m cnnviz.training.train --seed 0
 
 samples: $(VENV)/.runtime-installed
-	$(BIN)/python -m cnnviz.samples
+	$(BIN)/python -m cnnviz.data.samples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from cnnviz import ui
-from cnnviz.memory import keep_freed_memory
+from cnnviz.server.memory import keep_freed_memory
+from cnnviz.ui.links import check_link
+from cnnviz.ui.selection import sidebar
 
 FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 keep_freed_memory()  # reuse freed memory for activations instead of page faulting on each pass
@@ -21,6 +22,6 @@ navigation = st.navigation(
         st.Page("pages/playground.py", title="Train a CNN", icon=":material/model_training:"),
     ],
 )
-ui.check_link(navigation.url_path)
-ui.sidebar()
+check_link(navigation.url_path)
+sidebar()
 navigation.run()

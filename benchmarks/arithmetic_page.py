@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
-from cnnviz import arithmetic as ar  # noqa: E402
-from cnnviz.animation import num_frames, step_figure  # noqa: E402
-from cnnviz.steps import make_scene, random_values  # noqa: E402
+from cnnviz.arithmetic import geometry as ar  # noqa: E402
+from cnnviz.arithmetic.animation import num_frames, step_figure  # noqa: E402
+from cnnviz.arithmetic.steps import make_scene, random_values  # noqa: E402
 
 PAYLOAD_TARGET = 1_000_000  # bytes, at the largest setting
 RERUN_TARGET = 0.200  # seconds, default setting

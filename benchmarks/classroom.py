@@ -27,12 +27,12 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnviz.data.images import fit_within, load_image
 from cnnviz.data.shapes import generate
-from cnnviz.explain import cam, default_layer
-from cnnviz.images import fit_within, load_image
+from cnnviz.explain.cams import cam, default_layer
+from cnnviz.explain.predict import predict
 from cnnviz.models.registry import LoadedModel, load_model
-from cnnviz.predict import predict
-from cnnviz.ui import MAX_SIDE
+from cnnviz.ui.uploads import MAX_SIDE
 from tests.browser import CHROMIUM_FLAGS, rss_kib, streamlit_process
 
 TIMEOUT_MS = 180_000

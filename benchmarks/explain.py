@@ -24,10 +24,11 @@ from torchcam.methods import GradCAM as TorchcamGradCAM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnviz.data.shapes import CLASSES, generate
-from cnnviz.explain import default_layer, faithfulness, grad_cam, pointing_game
-from cnnviz.memory import keep_freed_memory
+from cnnviz.explain.cams import default_layer, grad_cam
+from cnnviz.explain.faithfulness import faithfulness, pointing_game
 from cnnviz.models.embedded import load_embedded
-from cnnviz.train import to_tensor
+from cnnviz.server.memory import keep_freed_memory
+from cnnviz.training.tensors import to_tensor
 
 
 def interleaved(functions: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:

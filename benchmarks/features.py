@@ -15,8 +15,8 @@ import torch
 import torchvision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnviz.features import activations, conv_layers
-from cnnviz.memory import keep_freed_memory
+from cnnviz.network.features import activations, conv_layers
+from cnnviz.server.memory import keep_freed_memory
 
 TARGET = 1.15
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnviz.playground import RunConfig, Trainer
+from cnnviz.training.playground import RunConfig, Trainer
 
 
 def main(steps: int = 200) -> None:

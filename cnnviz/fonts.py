@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 from PIL import ImageFont
 
 ASCII_FOR = {"×": "x", "²": "^2", "−": "-", "∞": "inf", "→": "->", "…": "..."}
@@ -23,11 +22,3 @@ def label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def plain(text: str) -> str:
     """``text`` with the symbols the label font lacks written in ASCII."""
     return "".join(ASCII_FOR.get(ch, ch) for ch in text)
-
-
-def missing_glyphs(text: str, font) -> set[str]:
-    """Characters of ``text`` that ``font`` would draw as its missing-glyph box."""
-    if not hasattr(font, "getmask2"):
-        return {ch for ch in text if not ch.isascii()}
-    box = np.asarray(font.getmask("\ue000")).tobytes()  # a private-use character: never in a font
-    return {ch for ch in set(text) if not ch.isspace() and np.asarray(font.getmask(ch)).tobytes() == box}

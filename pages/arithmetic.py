@@ -3,18 +3,37 @@
 import numpy as np
 import streamlit as st
 
-from cnnviz import arithmetic as ar
-from cnnviz import player, ui
-from cnnviz.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, num_frames, step_caption, step_figure, views_for
-from cnnviz.formulas import ceil_mode_note, formula_latex, pytorch_code
-from cnnviz.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
-from cnnviz.links import VIEW_NAMES
-from cnnviz.steps import make_scene, random_values
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic import player
+from cnnviz.arithmetic.animation import (
+    MAX_GIF_FRAMES,
+    feeds_figure,
+    gif_bytes,
+    num_frames,
+    step_caption,
+    step_figure,
+    views_for,
+)
+from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code
+from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
+from cnnviz.arithmetic.steps import make_scene, random_values
+from cnnviz.server.links import VIEW_NAMES
+from cnnviz.ui.controls import (
+    bounded_slider,
+    cell_picker,
+    play_interval,
+    seed_control,
+    speed_control,
+    speed_value,
+    step_controls,
+)
+from cnnviz.ui.links import URL, forget_url_params
+from cnnviz.ui.player import presentation_style, step_player
+from cnnviz.ui.selection import selection
 
-URL = ui.URL
 PRESETS = {p.key: p for p in ar.PRESETS}
 state = st.session_state
-choice = ui.selection()
+choice = selection()
 PRESET_KEYS = {"op": "op", "i": "input_size", "k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation",
                "a": "output_padding"}  # fmt: skip
 
@@ -29,7 +48,7 @@ def apply_preset() -> None:
     """on_change of the preset box: set every control to the preset."""
     if state.preset != "custom":
         values = preset_values(state.preset)
-        ui.forget_url_params([*values, *(key + "w" for key in PRESET_KEYS)])  # else the old URL wins
+        forget_url_params([*values, *(key + "w" for key in PRESET_KEYS)])  # else the old URL wins
         state.update(values)
         state.step = 1
 
@@ -87,7 +106,7 @@ present = st.toggle("Presentation mode", key="present", bind=URL,
                     help="For a projector: the animation comes first and large, the sidebar is hidden and the "
                          "settings fold away below it.")  # fmt: skip
 if present:
-    ui.presentation_style()
+    presentation_style()
 stage = st.container()  # the animation, above the settings in presentation mode
 settings = st.expander("Settings: operation, preset, sizes and values", expanded=False) if present else st.container()
 
@@ -114,7 +133,7 @@ def sliders(column: int, label: str, key: str, top_value, low: int = 1, default:
     for d in dims:
         limit = top_value(d) if callable(top_value) else top_value
         start = values.get("", default)
-        values[d] = ui.bounded_slider(cols[column], label + axis_name[d], key + d, limit, low, start)
+        values[d] = bounded_slider(cols[column], label + axis_name[d], key + d, limit, low, start)
     return values
 
 
@@ -151,16 +170,16 @@ with (stage if present else settings).container(border=True):
         st.caption(note)
 
 channel_cols = settings.columns([2, 2, 1, 3, 4], vertical_alignment="bottom")
-in_channels = ui.bounded_slider(channel_cols[0], "Input channels", "cin", 3, 1, 1)
+in_channels = bounded_slider(channel_cols[0], "Input channels", "cin", 3, 1, 1)
 out_channels = in_channels
 use_bias = False
 if not geo.pooling:
-    out_channels = ui.bounded_slider(channel_cols[1], "Output channels", "cout", 2, 1, 1)
+    out_channels = bounded_slider(channel_cols[1], "Output channels", "cout", 2, 1, 1)
     use_bias = channel_cols[2].checkbox("Bias", value=True, key="bias", bind=URL)
 source = channel_cols[3].radio("Values", ["random", "custom", "image"], key="vals", horizontal=True, bind=URL,
                                help="Seeded random integers, your own numbers, or a grayscale crop of the "
                                     "sidebar's image (levels 0–9).")  # fmt: skip
-x, weight, bias = random_values(geo, in_channels, out_channels, ui.seed_control("seed", channel_cols[4]), use_bias)
+x, weight, bias = random_values(geo, in_channels, out_channels, seed_control("seed", channel_cols[4]), use_bias)
 if source == "image" and choice.image is not None:
     x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
 elif source == "custom":
@@ -182,15 +201,15 @@ with stage if present else tabs[0]:
                        "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
                        "frame: the input). Orange: the output cell written.")  # fmt: skip
         opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
-        ui.step_player(player_payload(scene, view), "player", ui.speed_value(), present, opening_step)
+        step_player(player_payload(scene, view), "player", speed_value(), present, opening_step)
     else:
         st.caption(f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
                    "server, more slowly. Smaller sizes or fewer channels animate in the browser.")  # fmt: skip
-        ui.speed_control(st.columns([1, 2])[0])
+        speed_control(st.columns([1, 2])[0])
 
-        @st.fragment(run_every=ui.play_interval())
+        @st.fragment(run_every=play_interval())
         def animation() -> None:
-            index = ui.step_controls(frames)
+            index = step_controls(frames)
             st.markdown(step_caption(scene, index, view))
             st.plotly_chart(step_figure(scene, index, view), key="step_figure", config={"displayModeBar": False})
 
@@ -203,12 +222,12 @@ with stage if present else tabs[0]:
 
 with mapping:  # one question under the other: each figure gets the full width
     st.markdown("**Which input cells and kernel taps feed an output cell?**")
-    out_cell = ui.cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
+    out_cell = cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
     index = out_cell[0] * geo.cols.output + out_cell[1]
     st.caption(step_caption(scene, index, "window"))
     st.plotly_chart(step_figure(scene, index, "window"), key="map_out", config={"displayModeBar": False})
     st.markdown("**Which output cells does an input cell feed?**")
-    in_cell = ui.cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
+    in_cell = cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
     st.plotly_chart(feeds_figure(scene, in_cell), key="map_in", config={"displayModeBar": False})
 
 with playground:

@@ -7,18 +7,23 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from cnnviz import netplots, ui
-from cnnviz.caveats import prediction_caveat
-from cnnviz.explain import CAM_METHODS, METHODS, default_layer, explain, faithfulness
-from cnnviz.features import conv_layers
-from cnnviz.images import fit_within
-from cnnviz.links import EXPLAIN_TABS
-from cnnviz.plots import probability_bars
-from cnnviz.predict import predict
+from cnnviz import overlay
+from cnnviz.data.images import fit_within
+from cnnviz.explain.cams import CAM_METHODS, default_layer
+from cnnviz.explain.caveats import prediction_caveat
+from cnnviz.explain.charts import probability_bars
+from cnnviz.explain.faithfulness import faithfulness
+from cnnviz.explain.methods import METHODS, explain
+from cnnviz.explain.predict import predict
+from cnnviz.network.features import conv_layers
+from cnnviz.server.links import EXPLAIN_TABS
+from cnnviz.ui.controls import bounded_slider
+from cnnviz.ui.links import URL
+from cnnviz.ui.selection import selection
+from cnnviz.ui.work import queued
 
-URL = ui.URL
 DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#2ca02c"  # red falls, green rises; also solid vs dashed
-choice = ui.selection()
+choice = selection()
 model = choice.model
 key = model.spec.key
 
@@ -33,7 +38,7 @@ def remembered(store: str, wanted: tuple, text: str, make):
     """``make(progress)`` once per ``wanted`` in this session, with a progress bar; the last 24 are kept."""
     results = st.session_state.setdefault(store, {})
     if wanted not in results:
-        with ui.queued(text):
+        with queued(text):
             bar = st.progress(0.0, text=text)
             results[wanted] = make(lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"))
             bar.empty()
@@ -61,7 +66,7 @@ prediction = predict(model, choice.image)
 order = {name: i for i, name in enumerate(model.classes)}
 
 left, right = st.columns([1, 2])
-k = ui.bounded_slider(left, "Top classes shown", "k", min(20, len(model.classes)), 1, min(5, len(model.classes)))
+k = bounded_slider(left, "Top classes shown", "k", min(20, len(model.classes)), 1, min(5, len(model.classes)))
 right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(model.classes)} classes"), key="topk")
 left.markdown(f"**Prediction: {prediction.classes[0]}** ({prediction.probabilities[0]:.1%})")
 if caveat := prediction_caveat(model, prediction, choice.image_name):
@@ -79,7 +84,7 @@ method = controls[1].selectbox("Method", METHODS, key="method", bind=URL)
 uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
 layer = controls[2].selectbox("Layer (class activation maps)", layers, key="layer", disabled=not uses_layer,
                               help=f"Default: {default}, the last conv stage.")  # fmt: skip
-cmap = controls[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap_explain", bind=URL,
+cmap = controls[3].selectbox("Colour map", overlay.COLORMAPS, key="cmap_explain", bind=URL,
                              help="cividis is designed for colour-vision deficiencies.")  # fmt: skip
 
 explanation_tab, compare_tab, faith_tab = st.tabs(EXPLAIN_TABS, key="xtab", bind=URL)
@@ -89,7 +94,7 @@ base = fit_within(choice.image.convert("RGB"), 640)  # the whole image, its aspe
 seen = model.seen_box(base.size)  # the part the model saw: maps are laid there, the crop's margins greyed
 with explanation_tab:
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity")
-    picture = netplots.overlay_seen(base, heat, seen, opacity, cmap)
+    picture = overlay.overlay_seen(base, heat, seen, opacity, cmap)
     one, two = st.columns(2)
     one.image(picture, caption=f"{method} for '{target_name}' over the image (grey: cropped away before the "
                                "model saw it)", width="stretch")  # fmt: skip
@@ -122,7 +127,7 @@ with compare_tab:
     columns = st.columns(max(1, min(4, len(items))))
     for n, (m, t, label) in enumerate(items):
         shown = compute(m, t, layer, "Comparing")
-        laid = netplots.overlay_seen(base, shown.heatmap.numpy(), seen, 0.5, cmap)
+        laid = overlay.overlay_seen(base, shown.heatmap.numpy(), seen, 0.5, cmap)
         columns[n % len(columns)].image(laid, caption=label, width="stretch")
 
 with faith_tab:

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from cnnviz import ui
-from cnnviz.caveats import prediction_caveat
-from cnnviz.plots import probability_bars
-from cnnviz.predict import predict
+from cnnviz.explain.caveats import prediction_caveat
+from cnnviz.explain.charts import probability_bars
+from cnnviz.explain.predict import predict
+from cnnviz.ui.selection import selection
 
-choice = ui.selection()
+choice = selection()
 model, card = choice.model, choice.model.card
 
 st.title("cnnviz")

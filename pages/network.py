@@ -4,20 +4,24 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnnviz import netplots, ui
-from cnnviz.architecture import field_text, summarize
+from cnnviz import overlay
+from cnnviz.data.images import fit_within
 from cnnviz.data.shapes import generate
-from cnnviz.features import activations, conv_layers
-from cnnviz.images import fit_within
-from cnnviz.links import NETWORK_TABS
-from cnnviz.maximize import channel_means, maximize_channel, top_images
-from cnnviz.plots import probability_bars
-from cnnviz.predict import predict
-from cnnviz.train import to_tensor
+from cnnviz.explain.charts import probability_bars
+from cnnviz.explain.predict import predict
+from cnnviz.network import figures
+from cnnviz.network.architecture import field_text, summarize
+from cnnviz.network.features import activations, conv_layers
+from cnnviz.network.maximize import channel_means, maximize_channel, top_images
+from cnnviz.server.links import NETWORK_TABS
+from cnnviz.training.tensors import to_tensor
+from cnnviz.ui.controls import bounded_slider
+from cnnviz.ui.links import URL
+from cnnviz.ui.selection import selection
+from cnnviz.ui.work import queued
 
-URL = ui.URL
 POOL_SEED, POOL_SIZE = 4242, 600  # synthetic images searched for a channel's favourites
-choice = ui.selection()
+choice = selection()
 model = choice.model
 key = model.spec.key
 
@@ -46,7 +50,7 @@ spatial = [layer for layer in table.layers if len(layer.output_shape) == 3]
 tabs = st.tabs(NETWORK_TABS, key="tab", bind=URL)
 
 with tabs[0]:
-    st.plotly_chart(netplots.stage_diagram(table), key="stages", config={"displayModeBar": False})
+    st.plotly_chart(figures.stage_diagram(table), key="stages", config={"displayModeBar": False})
     frame = pd.DataFrame(
         [{"layer": layer.name, "type": layer.kind, "output": "×".join(map(str, layer.output_shape)),
           "params": layer.params, "receptive field": field_text(layer.field)[0], "jump": field_text(layer.field)[1],
@@ -71,16 +75,16 @@ with tabs[1]:
     ]
     mode = st.radio("Show", modes, key="filter_mode", horizontal=True)
     if mode == "RGB composites":
-        st.image(netplots.rgb_filters_image(weight), caption=f"{out_ch} filters of {layer}; grey is 0")
+        st.image(figures.rgb_filters_image(weight), caption=f"{out_ch} filters of {layer}; grey is 0")
         mode = "one filter, every input channel"
         st.caption("Every weight, on hover:")
     limit = out_ch if mode.startswith("one filter") else in_ch
-    index = ui.bounded_slider(st, "Filter" if limit == out_ch else "Input channel", "filter_index", limit - 1, 0, 0)
+    index = bounded_slider(st, "Filter" if limit == out_ch else "Input channel", "filter_index", limit - 1, 0, 0)
     tiles = weight[index] if limit == out_ch else weight[:, index]
     labels = [f"filter {index}, input channel {i}" for i in range(len(tiles))] if limit == out_ch else \
              [f"filter {i}, input channel {index}" for i in range(len(tiles))]  # fmt: skip
     title = f"{layer}: filter {index}" if limit == out_ch else f"{layer}: input channel {index} of every filter"
-    st.plotly_chart(netplots.filter_figure(tiles[:1024], labels[:1024], title), key="filters")
+    st.plotly_chart(figures.filter_figure(tiles[:1024], labels[:1024], title), key="filters")
 
 if choice.image is None:
     for tab in tabs[2:4]:
@@ -96,10 +100,10 @@ else:
                               help="Per channel, per layer, or across every layer (CNN Explainer's Unit / Module / "
                                    "Global).")  # fmt: skip
         sort = cols[2].radio("Order", ["channel", "mean", "max"], key="map_sort", bind=URL)
-        cmap = cols[3].selectbox("Colour map", netplots.COLORMAPS, key="cmap", bind=URL)
+        cmap = cols[3].selectbox("Colour map", overlay.COLORMAPS, key="cmap", bind=URL)
         maps = activations(model.module, x, [layer])[layer][0].numpy()
         count = maps.shape[0]
-        shown = ui.bounded_slider(st, "Channels shown", "map_count", count, 1, min(count, 64))
+        shown = bounded_slider(st, "Channels shown", "map_count", count, 1, min(count, 64))
         order = list(range(count))
         if sort != "channel":
             stat = maps.reshape(count, -1).mean(1) if sort == "mean" else maps.reshape(count, -1).max(1)
@@ -112,13 +116,13 @@ else:
                 global_ranges(key, digest, tuple(names), model, x)  # fmt: skip
             low, high = np.full(count, lo), np.full(count, hi)
         grid_caption = f"{layer}: {count} channels of {maps.shape[1]}×{maps.shape[2]}, colour range per {scale}"
-        st.image(netplots.feature_grid_image(maps, order, low, high, cmap), caption=grid_caption)
+        st.image(figures.feature_grid_image(maps, order, low, high, cmap), caption=grid_caption)
         channel = st.selectbox("Enlarge channel", order, key="map_channel")
         left, right = st.columns(2)
-        left.plotly_chart(netplots.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
+        left.plotly_chart(figures.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
         opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.5, key="map_opacity")
         shown = fit_within(choice.image.convert("RGB"), 640)
-        right.image(netplots.overlay_seen(shown, maps[channel], model.seen_box(shown.size), opacity, cmap),
+        right.image(overlay.overlay_seen(shown, maps[channel], model.seen_box(shown.size), opacity, cmap),
                     caption="over the input, where the model saw it (grey: cropped away)", width="stretch")  # fmt: skip
 
     with tabs[3]:
@@ -128,7 +132,7 @@ else:
             stages = [layer.name for layer in spatial if layer.kind in ("Conv2d", "ReLU", "MaxPool2d")]
             acts = activations(model.module, x, stages)
             picture = x[0].numpy() * np.array(model.std)[:, None, None] + np.array(model.mean)[:, None, None]
-            overview = netplots.overview_image(picture, [(n, acts[n][0].numpy()) for n in stages], max_width=700)
+            overview = figures.overview_image(picture, [(n, acts[n][0].numpy()) for n in stages], max_width=700)
             st.image(overview, caption="Input channels, then each conv, ReLU and pooling stage (own range each), "
                                        "row after row")  # fmt: skip
             st.plotly_chart(probability_bars(predict(model, choice.image)), key="overview_probs")
@@ -144,7 +148,7 @@ with tabs[4]:
     store = st.session_state.setdefault("_maximised", {})
     wanted = (key, layer, channel, steps)
     if st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:"):
-        with ui.queued("Optimising the image"):
+        with queued("Optimising the image"):
             bar = st.progress(0.0, text="Optimising the image…")
             store[wanted] = maximize_channel(
                 model.module, layer, channel, model.input_size, model.mean, model.std, steps,
@@ -157,7 +161,7 @@ with tabs[4]:
         pool, scores = pool_scores(key, layer, model)
         best = top_images(scores, channel, 8)
         st.markdown(f"**Synthetic images that excite channel {channel} most** (of {POOL_SIZE})")
-        st.caption(netplots.score_note(layer, [score for _, score in best]))
+        st.caption(figures.score_note(layer, [score for _, score in best]))
         grid = st.columns(8)
         for column, (i, score) in zip(grid, best, strict=False):
             label = model.classes[int(pool.labels[i])]

@@ -6,16 +6,19 @@ import uuid
 import plotly.graph_objects as go
 import streamlit as st
 
-from cnnviz import netplots, ui
 from cnnviz.data.shapes import CLASSES
-from cnnviz.features import activations, layer_names
-from cnnviz.jobs import ServerBusy
 from cnnviz.models.registry import ModelSpec, crop_transform, synthetic_model
-from cnnviz.playground import QUICK, STANDARD, NetConfig, RunConfig, Trainer
+from cnnviz.network import figures
+from cnnviz.network.features import activations, layer_names
+from cnnviz.server.jobs import ServerBusy
+from cnnviz.training.playground import QUICK, STANDARD, NetConfig, RunConfig, Trainer
+from cnnviz.ui.selection import selection
+from cnnviz.ui.uploads import add_session_model
+from cnnviz.ui.work import session_alive
 
 TRAINER_KEY = "_cnnviz_trainer"
 LIVE_EVERY_S = 2.0  # live view refresh: each one takes CPU from the training on a small server
-choice = ui.selection()
+choice = selection()
 state = st.session_state
 trainer: Trainer | None = state.get(TRAINER_KEY)
 
@@ -40,7 +43,7 @@ def use_trained(run: Trainer, accuracy: float) -> None:
     note = f"held-out accuracy on {len(run.held_out.labels)} synthetic images, trained in this session"
     model = synthetic_model(spec, copy.deepcopy(run.model), tuple(run.mean), tuple(run.std), accuracy, note,
                             description, architecture="playground CNN")  # fmt: skip
-    ui.add_session_model(model)
+    add_session_model(model)
 
 
 PRESETS = {"quick": ("Quick (≈1 min)", QUICK), "standard": ("Standard (≈4 min)", STANDARD)}
@@ -81,7 +84,7 @@ with st.form("config"):
         net = NetConfig(blocks, channels, kernel, pooling, dropout, batch_norm)
         images = PRESETS[preset][1].train_size
         run = RunConfig(net, rate, batch, int(steps), int(seed), train_size=images)
-        candidate = Trainer(run, alive=ui.session_alive())
+        candidate = Trainer(run, alive=session_alive())
         try:
             candidate.start()
             trainer = state[TRAINER_KEY] = candidate
@@ -139,7 +142,7 @@ def live() -> None:
                          legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})  # below: no tick hidden
 
     left.plotly_chart(figure, key="curves")
-    right.image(netplots.rgb_filters_image(snap.first_filters), caption=f"First-layer filters at step {snap.step}",
+    right.image(figures.rgb_filters_image(snap.first_filters), caption=f"First-layer filters at step {snap.step}",
                 width="stretch")  # fmt: skip
     if choice.image is not None and trainer.mean:
         names = [n for n in layer_names(trainer.model) if n.startswith("features.")]
@@ -147,7 +150,7 @@ def live() -> None:
         x = crop_transform(tuple(trainer.mean), tuple(trainer.std))(choice.image.convert("RGB"))[None]
         maps = activations(trainer.model, x, [layer])[layer][0].numpy()
         flat = maps.reshape(len(maps), -1)
-        st.image(netplots.feature_grid_image(maps, list(range(len(maps))), flat.min(1), flat.max(1)),
+        st.image(figures.feature_grid_image(maps, list(range(len(maps))), flat.min(1), flat.max(1)),
                  caption=f"{layer} for {choice.image_name} at step {snap.step}")  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""cnnviz.animation: figures and GIFs show what the steps compute."""
+"""cnnviz.arithmetic.animation: figures and GIFs show what the steps compute."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import arithmetic as ar
-from cnnviz.animation import (
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.animation import (
     MAX_GIF_FRAMES,
     feeds_figure,
     fmt,
@@ -20,7 +20,8 @@ from cnnviz.animation import (
     step_figure,
     views_for,
 )
-from cnnviz.steps import make_scene, random_values
+from cnnviz.arithmetic.steps import make_scene, random_values
+from tests.reference import input_cells
 
 
 def scene_for(*args, cin=1, cout=1, seed=0):
@@ -113,7 +114,7 @@ def test_transposed_mapping_view_shows_the_unpadded_input():
     assert np.array(figure.data[0].z).shape == (3, 3)
     red = [s for s in figure.layout.shapes if s.line.color == "#d62728" and s.xref == "x"]
     centres = {((s.y0 + s.y1) / 2, (s.x0 + s.x1) / 2) for s in red}
-    assert centres == ar.input_cells("transposed", 3, 3, (1, 1), 2, 1, 1, 1)
+    assert centres == input_cells(scene.geo, (1, 1))
 
 
 def test_direct_view_greys_the_inserted_zeros():
@@ -144,7 +145,7 @@ def test_negative_factors_are_bracketed_in_captions():
 
 @pytest.mark.parametrize(("op", "has_kernel"), [("conv", True), ("transposed", True), ("maxpool", False)])
 def test_gif_frames_show_the_kernel_beside_each_input(op, has_kernel):
-    from cnnviz.animation import _PALETTE_SIZE, _SIGNED
+    from cnnviz.arithmetic.animation import _PALETTE_SIZE, _SIGNED
 
     geo = ar.geometry(op, 4, 3)
     x, weight, bias = random_values(geo, 1, 1, 0, op != "maxpool")

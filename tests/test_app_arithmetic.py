@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from cnnviz import arithmetic as ar
-from cnnviz.animation import step_caption
-from cnnviz.kernels import grayscale_crop
-from cnnviz.samples import load_sample
-from cnnviz.steps import make_scene, random_values
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.animation import step_caption
+from cnnviz.arithmetic.kernels import grayscale_crop
+from cnnviz.arithmetic.steps import make_scene, random_values
+from cnnviz.data.samples import load_sample
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, start  # noqa: F401
 
 PAGE = "pages/arithmetic.py"

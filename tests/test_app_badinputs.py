@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.images import ImageError, fit_within, load_image
-from cnnviz.ui import MAX_SIDE
+from cnnviz.data.images import ImageError, fit_within, load_image
+from cnnviz.ui.uploads import MAX_SIDE
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, start  # noqa: F401
 from tests.badinputs import Case, corpus, valid_upload
 

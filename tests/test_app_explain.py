@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cnnviz.explain import METHODS
+from cnnviz.explain.methods import METHODS
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
 from tests.conftest import cache_random_weights
 

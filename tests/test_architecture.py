@@ -1,4 +1,4 @@
-"""cnnviz.architecture: the layer table against hand-worked numbers, torchvision's own figures, and
+"""cnnviz.network.architecture: the layer table against hand-worked numbers, torchvision's own figures, and
 receptive fields read off gradients."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import torch
 import torchvision
 from torch import nn
 
-from cnnviz.architecture import GLOBAL, Field, field_text, summarize
 from cnnviz.models.embedded import load_embedded
-from cnnviz.models.state import hook_count
+from cnnviz.network.architecture import GLOBAL, Field, field_text, summarize
+from tests.reference import hook_count
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import torch
 import torchvision
 from PIL import Image
 
-from cnnviz.explain import default_layer, grad_cam
-from cnnviz.features import activations
+from cnnviz.explain.cams import default_layer, grad_cam
+from cnnviz.explain.predict import predict
 from cnnviz.models import custom
 from cnnviz.models.custom import ModelFileError, load_uploaded_model, parse_class_names, read_state_dict, upload_label
 from cnnviz.models.registry import MAX_LABEL, TORCHVISION_MODELS
-from cnnviz.predict import predict
+from cnnviz.network.features import activations
 from tests.hostile import (
     OVERWRITTEN,
     compressed_state_dict,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tomllib
 
-from cnnviz.images import MAX_BYTES
+from cnnviz.data.images import MAX_BYTES
 from cnnviz.models.custom import MAX_MODEL_BYTES
-from cnnviz.ui import widget_cap_mb
+from cnnviz.ui.uploads import widget_cap_mb
 from tests.conftest import ROOT
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
@@ -50,8 +50,8 @@ def test_deployment_docs_close_the_metrics_endpoint_and_framing():
 
 
 def test_security_section_states_the_limits_the_code_enforces():
-    from cnnviz import jobs, links
-    from cnnviz.images import MAX_DECODED_BYTES, MAX_PIXELS
+    from cnnviz.data.images import MAX_DECODED_BYTES, MAX_PIXELS
+    from cnnviz.server import jobs, links
 
     security = " ".join((ROOT / "README.md").read_text().split("## Security")[1].split("\n## ")[0].split())
     words = ["zero", "one", "two", "three", "four", "five"]

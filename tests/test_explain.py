@@ -11,22 +11,14 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 from cnnviz.data.shapes import generate
-from cnnviz.explain import (
-    METHODS,
-    attribute,
-    cam,
-    default_layer,
-    explain,
-    faithfulness,
-    grad_cam,
-    localisation,
-    normalise,
-    pointing_game,
-)
+from cnnviz.explain.attributions import attribute
+from cnnviz.explain.cams import cam, default_layer, grad_cam, normalise
+from cnnviz.explain.faithfulness import faithfulness, localisation, pointing_game
+from cnnviz.explain.methods import METHODS, explain
 from cnnviz.models.embedded import load_embedded
-from cnnviz.models.state import hook_count
-from cnnviz.train import to_tensor
+from cnnviz.training.tensors import to_tensor
 from tests.conftest import run_in_threads
+from tests.reference import hook_count
 
 
 @pytest.fixture(scope="module")
@@ -221,26 +213,33 @@ def test_captum_runs_on_the_shared_model_with_no_copy_kept(method):
     from captum.attr import GuidedGradCam, Saliency
 
     model, x = _frozen("resnet18", 96)
+    model.conv1.weight[0, 0, 0, 0] = 0.123456  # a mark: only this model and copies of it hold this value
+    mark = float(model.conv1.weight[0, 0, 0, 0])
     flags = {name: m.inplace for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
     assert any(flags.values())  # torchvision's resnet18 has in-place ReLUs: the case that needs care
-    reference = copy.deepcopy(model)
-    for m in reference.modules():
-        if isinstance(m, nn.ReLU):
-            m.inplace = False
-    probe = x.clone().requires_grad_(True)
-    if method == "Saliency":
-        expected = Saliency(reference).attribute(probe, target=3, abs=True)[0].abs().sum(0)
-    else:
-        expected = GuidedGradCam(reference, reference.layer4).attribute(probe, target=3)[0].abs().sum(0)
-    del reference
-    gc.collect()
-    resnets = sum(isinstance(o, torchvision.models.ResNet) for o in gc.get_objects())
 
+    def copies() -> int:
+        gc.collect()
+        return sum(isinstance(o, torchvision.models.ResNet) and o is not model
+                   and float(o.conv1.weight[0, 0, 0, 0]) == mark for o in gc.get_objects())  # fmt: skip
+
+    def reference_map() -> torch.Tensor:
+        reference = copy.deepcopy(model)
+        for m in reference.modules():
+            if isinstance(m, nn.ReLU):
+                m.inplace = False
+        assert copies() == 1  # the count sees a copy
+        probe = x.clone().requires_grad_(True)
+        if method == "Saliency":
+            return Saliency(reference).attribute(probe, target=3, abs=True)[0].abs().sum(0).detach()
+        return GuidedGradCam(reference, reference.layer4).attribute(probe, target=3)[0].abs().sum(0).detach()
+
+    expected = reference_map()
+    assert copies() == 0
     results = run_in_threads(lambda _i: attribute(model, x, 3, method, "layer4").raw, count=4, repeats=1)
-    gc.collect()
-    assert sum(isinstance(o, torchvision.models.ResNet) for o in gc.get_objects()) == resnets
+    assert copies() == 0
     for raw in results:
-        torch.testing.assert_close(raw, expected.detach())
+        torch.testing.assert_close(raw, expected)
     assert {name: m.inplace for name, m in model.named_modules() if isinstance(m, nn.ReLU)} == flags
     assert hook_count(model) == 0 and not any(p.requires_grad or p.grad is not None for p in model.parameters())
 

@@ -1,4 +1,4 @@
-"""cnnviz.features: activations equal a manual forward; hooks never stay; the model is left as found;
+"""cnnviz.network.features: activations equal a manual forward; hooks never stay; the model is left as found;
 concurrent sessions on one shared model get their own results."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ import torch
 import torchvision
 from torch import nn
 
-from cnnviz.features import activations, conv_layers, layer_names
 from cnnviz.models.embedded import load_embedded
-from cnnviz.models.state import hook_count, model_lock, preserved
+from cnnviz.models.sharing import model_lock, preserved
+from cnnviz.network.features import activations, conv_layers, layer_names
 from tests.conftest import run_in_threads
+from tests.reference import hook_count
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_lock_is_one_per_model(tiny, resnet):
 
 
 def test_eval_frozen_restores_exactly_what_it_changed():
-    from cnnviz.models.state import eval_frozen
+    from cnnviz.models.sharing import eval_frozen
 
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(), nn.Linear(2, 2))
     model.train()

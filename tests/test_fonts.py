@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import ImageDraw
 
-from cnnviz import arithmetic as ar
-from cnnviz.animation import gif_bytes
-from cnnviz.fonts import label_font, missing_glyphs, plain
-from cnnviz.netplots import overview_image
-from cnnviz.steps import make_scene, random_values
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.animation import gif_bytes
+from cnnviz.arithmetic.steps import make_scene, random_values
+from cnnviz.fonts import label_font, plain
+from cnnviz.network.figures import overview_image
+from tests.reference import missing_glyphs
 
 
 @pytest.fixture

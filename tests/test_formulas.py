@@ -1,4 +1,4 @@
-"""cnnviz.formulas: the formula panel and the PyTorch code, checked against PyTorch."""
+"""cnnviz.arithmetic.formulas: the formula panel and the PyTorch code, checked against PyTorch."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from cnnviz import arithmetic as ar
-from cnnviz.formulas import ceil_mode_note, formula_latex, pytorch_code
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from cnnviz.models import registry
 from cnnviz.models.registry import ModelSpec, synthetic_model, with_weights_preprocessing
-from cnnviz.netplots import overlay_seen
+from cnnviz.overlay import overlay_seen
 
 
 def embedded_like() -> registry.LoadedModel:

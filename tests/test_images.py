@@ -1,4 +1,4 @@
-"""cnnviz.images: every file is generated here; expected pixels are worked out by hand."""
+"""cnnviz.data.images: every file is generated here; expected pixels are worked out by hand."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.images import ImageError, decoded_bytes, fit_within, load_image
+from cnnviz.data.images import ImageError, decoded_bytes, fit_within, load_image
 from tests.badinputs import float_tiff
 from tests.conftest import encode
 from tests.peak import peak_rss_mib
@@ -208,7 +208,7 @@ def test_small_float_tiff_cannot_make_the_server_allocate():
     assert len(data) < 300_000
     with pytest.raises(ImageError, match="would take 187 MiB to decode"):
         load_image(data)
-    setup = "import io\nfrom PIL import Image\nfrom cnnviz.images import ImageError, load_image\n" \
+    setup = "import io\nfrom PIL import Image\nfrom cnnviz.data.images import ImageError, load_image\n" \
             "from tests.badinputs import float_tiff\ndata = float_tiff()"  # fmt: skip
     guarded = peak_rss_mib(setup, "try:\n    load_image(data)\nexcept ImageError:\n    pass")
     unguarded = peak_rss_mib(setup, "Image.open(io.BytesIO(data)).load()")  # the attack is real

@@ -1,4 +1,4 @@
-"""cnnviz.jobs: a bounded queue runs exactly its number of jobs at once, in order, refuses a full line, and lets
+"""cnnviz.server.jobs: a bounded queue runs exactly its number of jobs at once, in order, refuses a full line, and lets
 a job whose owner has gone leave."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from cnnviz.jobs import Abandoned, Liveness, ServerBusy, WorkQueue
+from cnnviz.server.jobs import Abandoned, Liveness, ServerBusy, WorkQueue
 
 
 def test_exactly_the_number_of_workers_run_at_once():

@@ -1,4 +1,4 @@
-"""cnnviz.kernels against hand-computed and numpy references."""
+"""cnnviz.arithmetic.kernels against hand-computed and numpy references."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import arithmetic as ar
-from cnnviz.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 
 
 def correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:

@@ -1,10 +1,10 @@
-"""cnnviz.links: which URL parameters a page can use, and why the others are ignored."""
+"""cnnviz.server.links: which URL parameters a page can use, and why the others are ignored."""
 
 from __future__ import annotations
 
 import pytest
 
-from cnnviz.links import MAX_PARAMS, PAGE_PARAMS, check_query
+from cnnviz.server.links import MAX_PARAMS, PAGE_PARAMS, check_query
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""cnnviz.maximize: the optimised image really excites the channel; the shared model is untouched."""
+"""cnnviz.network.maximize: the optimised image really excites the channel; the shared model is untouched."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from cnnviz.data.shapes import generate
-from cnnviz.maximize import channel_means, maximize_channel, top_images
 from cnnviz.models.registry import load_model
-from cnnviz.models.state import hook_count
-from cnnviz.train import to_tensor
+from cnnviz.network.maximize import channel_means, maximize_channel, top_images
+from cnnviz.training.tensors import to_tensor
+from tests.reference import hook_count
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
-"""cnnviz.memory: the allocator setting applies on glibc Linux and is harmless to call twice."""
+"""cnnviz.server.memory: the allocator setting applies on glibc Linux and is harmless to call twice."""
 
 import sys
 
-from cnnviz.memory import keep_freed_memory
+from cnnviz.server.memory import keep_freed_memory
 
 
 def test_keep_freed_memory_applies_on_linux():

@@ -1,4 +1,4 @@
-"""The browser player's payload (cnnviz.player) against the step functions and PyTorch's own output."""
+"""The browser player's payload (cnnviz.arithmetic.player) against the step functions and PyTorch's own output."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from cnnviz import arithmetic as ar
-from cnnviz.animation import fmt, step_caption
-from cnnviz.player import MAX_PLAYER_CELLS, fits, payload, replay
-from cnnviz.steps import make_scene, random_values, scatter_partial, step
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.animation import fmt, step_caption
+from cnnviz.arithmetic.player import MAX_PLAYER_CELLS, fits, payload
+from cnnviz.arithmetic.steps import make_scene, random_values, scatter_partial, step
+from tests.reference import replay
 
 CASES = [
     ("conv", 5, 3, 2, 1, 1, 1, "window"),

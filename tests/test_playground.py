@@ -1,4 +1,4 @@
-"""cnnviz.playground: the configurable network, background training with stop and resume, evaluation."""
+"""cnnviz.training.playground: the configurable network, background training with stop and resume, evaluation."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from cnnviz.data.shapes import CLASSES, generate
-from cnnviz.jobs import ServerBusy, WorkQueue
-from cnnviz.models.state import hook_count
-from cnnviz.playground import QUICK, NetConfig, RunConfig, Trainer, build_model
-from cnnviz.train import channel_stats, to_tensor
+from cnnviz.server.jobs import ServerBusy, WorkQueue
+from cnnviz.training.playground import QUICK, NetConfig, RunConfig, Trainer, build_model
+from cnnviz.training.tensors import channel_stats, to_tensor
+from tests.reference import hook_count
 
 SMALL = RunConfig(NetConfig(blocks=2, channels=8), steps=30, train_size=400, held_out_size=100)
 

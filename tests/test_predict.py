@@ -1,4 +1,4 @@
-"""cnnviz.predict and cnnviz.plots on the embedded model."""
+"""cnnviz.explain.predict and cnnviz.explain.charts on the embedded model."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
+from cnnviz.data.samples import list_samples, load_sample
+from cnnviz.explain.charts import probability_bars
+from cnnviz.explain.predict import predict
 from cnnviz.models import registry
-from cnnviz.plots import probability_bars
-from cnnviz.predict import predict
-from cnnviz.samples import list_samples, load_sample
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
-"""cnnviz.samples: the shipped sample images."""
+"""cnnviz.data.samples: the shipped sample images."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from cnnviz.data.images import load_image
+from cnnviz.data.samples import SAMPLES_DIR, list_samples, load_sample, write_synthetic_samples
 from cnnviz.data.shapes import CLASSES
-from cnnviz.images import load_image
-from cnnviz.samples import SAMPLES_DIR, list_samples, load_sample, write_synthetic_samples
 
 
 def test_photos_and_one_synthetic_image_per_class():

@@ -1,4 +1,4 @@
-"""cnnviz.train and the shipped embedded model."""
+"""cnnviz.training.train and the shipped embedded model."""
 
 from __future__ import annotations
 
@@ -10,17 +10,9 @@ import torch
 
 from cnnviz.data.shapes import CLASSES, generate
 from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed, load_embedded
-from cnnviz.train import (
-    TrainConfig,
-    accuracy,
-    channel_stats,
-    main,
-    mask_coverage,
-    outside_share,
-    save,
-    to_tensor,
-    train,
-)
+from cnnviz.training.loop import accuracy
+from cnnviz.training.tensors import channel_stats, to_tensor
+from cnnviz.training.train import TrainConfig, main, mask_coverage, outside_share, save, train
 
 TINY = TrainConfig(seed=3, train_size=160, held_out_size=20, epochs=1, batch_size=32, channels=(4, 8, 8))
 

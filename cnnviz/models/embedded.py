@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from cnnviz.models.state import freeze
+from cnnviz.models.sharing import freeze
 from cnnviz.models.tinyvgg import TinyVGG
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"

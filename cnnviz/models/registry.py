@@ -22,7 +22,7 @@ from torchvision.transforms import v2
 from cnnviz.data.shapes import CLASSES
 from cnnviz.models.embedded import EMBEDDED_NAME, load_embedded
 from cnnviz.models.framing import Framing
-from cnnviz.models.state import freeze, model_lock
+from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
 
 TORCHVISION_MODELS: tuple[str, ...] = (
@@ -81,7 +81,7 @@ class LoadedModel:
 
     @property
     def lock(self) -> threading.RLock:
-        """The module's lock (see :func:`cnnviz.models.state.model_lock`)."""
+        """The module's lock (see :func:`cnnviz.models.sharing.model_lock`)."""
         return model_lock(self.module)
 
     @property
@@ -233,7 +233,7 @@ def _load_embedded() -> LoadedModel:
         ),
         description=(
             "A small VGG-style CNN in the spirit of CNN Explainer's Tiny VGG, trained by this project "
-            f"(`python -m cnnviz.train --seed {meta['seed']}`) on procedurally generated shapes and textures."
+            f"(`python -m cnnviz.training.train --seed {meta['seed']}`) on procedurally generated shapes and textures."
         ),
         input_size=(int(size[0]), int(size[1])),
         classes=tuple(meta["classes"]),

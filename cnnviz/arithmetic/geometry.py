@@ -43,11 +43,6 @@ class Axis:
     output: int
 
     @property
-    def effective_kernel(self) -> int:
-        """Extent of the dilated kernel: d·(k−1)+1."""
-        return self.dilation * (self.kernel - 1) + 1
-
-    @property
     def padded(self) -> int:
         """Input size with its padding."""
         return self.size + self.pad_before + self.pad_after
@@ -242,27 +237,6 @@ def axis_sources(op: Op, axis: Axis, out: int) -> list[tuple[int, int]]:
         return pairs
     start = out * axis.stride - axis.pad_before
     return [(start + t * axis.dilation, t) for t in range(axis.kernel)]
-
-
-def input_cells(
-    op: Op,
-    input_size: Size,
-    kernel_size: Size,
-    output_cell: tuple[int, int],
-    stride: Size = 1,
-    padding: Padding = 0,
-    dilation: Size = 1,
-    output_padding: Size = 0,
-    ceil_mode: bool = False,
-) -> set[tuple[int, int]]:
-    """The cells of the unpadded input on which ``output_cell`` (row, column) depends."""
-    geo = geometry(op, input_size, kernel_size, stride, padding, dilation, output_padding, ceil_mode)
-    r, c = output_cell
-    if not (0 <= r < geo.rows.output and 0 <= c < geo.cols.output):
-        raise ValueError(f"Output cell {output_cell} is outside the {geo.rows.output}×{geo.cols.output} output.")
-    rows = {x for x, _ in axis_sources(op, geo.rows, r) if 0 <= x < geo.rows.size}
-    cols = {x for x, _ in axis_sources(op, geo.cols, c) if 0 <= x < geo.cols.size}
-    return {(y, x) for y in rows for x in cols}
 
 
 def output_cells(geo: Geometry, input_cell: tuple[int, int]) -> set[tuple[int, int]]:

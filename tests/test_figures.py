@@ -1,4 +1,4 @@
-"""cnnviz.netplots: what each picture holds."""
+"""cnnviz.network.figures and cnnviz.overlay: what each picture holds."""
 
 from __future__ import annotations
 
@@ -8,19 +8,17 @@ import pytest
 import torchvision
 from PIL import Image
 
-from cnnviz.architecture import summarize
 from cnnviz.models.embedded import load_embedded
-from cnnviz.netplots import (
+from cnnviz.network.architecture import summarize
+from cnnviz.network.figures import (
     _mosaic,
-    colormap,
     feature_grid_image,
     filter_figure,
-    normalise,
-    overlay,
     overview_image,
     rgb_filters_image,
     stage_diagram,
 )
+from cnnviz.overlay import colormap, normalise, overlay
 
 
 def test_colormap_follows_plotly():
@@ -106,10 +104,10 @@ def test_stage_diagram_boxes(which, boxes):
 
 def test_figures_leave_the_background_to_the_theme():
     """No opaque white block in dark mode: backgrounds are transparent (or a see-through grey between cells)."""
-    from cnnviz import arithmetic as ar
-    from cnnviz.animation import step_figure
-    from cnnviz.netplots import filter_figure
-    from cnnviz.steps import make_scene, random_values
+    from cnnviz.arithmetic import geometry as ar
+    from cnnviz.arithmetic.animation import step_figure
+    from cnnviz.arithmetic.steps import make_scene, random_values
+    from cnnviz.network.figures import filter_figure
 
     geo = ar.geometry("conv", 5, 3)
     figures = [

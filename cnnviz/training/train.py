@@ -1,6 +1,6 @@
 """Train the embedded TinyVGG on the procedural shapes dataset and save the shipped weights.
 
-Run ``python -m cnnviz.train --seed 0`` to rebuild ``assets/models/tinyvgg.pt`` and its metadata JSON.
+Run ``python -m cnnviz.training.train --seed 0`` to rebuild ``assets/models/tinyvgg.pt`` and its metadata JSON.
 Training is deterministic for a seed on a given machine; the held-out accuracy is measured on samples of
 a seed that training never uses, and printed at the end.
 """
@@ -21,8 +21,10 @@ from torch import nn
 
 from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, generate
 from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed
-from cnnviz.models.state import freeze, in_use
+from cnnviz.models.sharing import freeze
 from cnnviz.models.tinyvgg import TinyVGG
+from cnnviz.training.loop import Optimisation, accuracy
+from cnnviz.training.tensors import channel_stats, to_tensor
 
 
 @dataclass(frozen=True)
@@ -60,57 +62,6 @@ class TrainResult:
     held_out_accuracy: float
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def channel_stats(images: np.ndarray, chunk: int = 1000) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation of uint8 images ``(N, H, W, 3)`` in [0, 1], to 4 decimals."""
-    total, squares, count = np.zeros(3), np.zeros(3), 0
-    for i in range(0, len(images), chunk):
-        part = images[i : i + chunk].reshape(-1, 3).astype(np.float64) / 255
-        total += part.sum(axis=0)
-        squares += (part * part).sum(axis=0)
-        count += len(part)
-    mean = total / count
-    std = np.sqrt(np.maximum(squares / count - mean * mean, 1e-12))
-    return [round(float(m), 4) for m in mean], [round(float(s), 4) for s in std]
-
-
-def to_tensor(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 images ``(N, H, W, 3)`` to a normalised float batch ``(N, 3, H, W)``."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
-    return x.sub_(torch.tensor(mean).view(1, 3, 1, 1)).div_(torch.tensor(std).view(1, 3, 1, 1))
-
-
-def predicted_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
-    """The class ``model`` gives each image of the normalised batch ``x`` (in eval mode, the model left as found)."""
-    with in_use(model):
-        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
-
-
-def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
-    """Share of ``x`` (a normalised batch) that ``model`` classifies as ``labels``."""
-    return int((predicted_labels(model, x) == labels).sum()) / max(len(x), 1)
-
-
-class Optimisation:
-    """How every cnnviz network is trained: AdamW with a one-cycle learning-rate schedule over ``total_steps``."""
-
-    def __init__(self, model: nn.Module, learning_rate: float, weight_decay: float, total_steps: int) -> None:
-        self.model = model
-        self.optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-        self.schedule = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimiser, max_lr=learning_rate, total_steps=total_steps
-        )
-
-    def step(self, loss_of: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """One step in train mode: the loss ``loss_of()`` computes, its gradients, the update; returns the loss."""
-        self.model.train()
-        loss = loss_of()
-        self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimiser.step()
-        self.schedule.step()
-        return loss.detach()
 
 
 def outside_share(acts: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
@@ -236,7 +187,7 @@ def _print_progress(progress: Progress) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: train, print the held-out accuracy, save weights and metadata."""
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog="python -m cnnviz.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnviz.training.train", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--train-size", type=int, default=defaults.train_size)

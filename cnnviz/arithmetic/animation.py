@@ -16,10 +16,19 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
-from cnnviz.arithmetic import Geometry, output_cells
+from cnnviz.arithmetic.geometry import Geometry, output_cells
+from cnnviz.arithmetic.levels import colour_levels
+from cnnviz.arithmetic.steps import (
+    Scene,
+    Step,
+    direct_grid,
+    direct_step,
+    scatter_partial,
+    scatter_step,
+    scatter_steps,
+    step,
+)
 from cnnviz.fonts import label_font, plain
-from cnnviz.levels import colour_levels
-from cnnviz.steps import Scene, Step, direct_grid, direct_step, scatter_partial, scatter_step, scatter_steps, step
 
 View = Literal["window", "direct", "scatter"]
 TEXT_CELL_LIMIT = 24

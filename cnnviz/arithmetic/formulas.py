@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnviz.arithmetic import Axis, Geometry
+from cnnviz.arithmetic.geometry import Axis, Geometry
 
 
 def _padding_term(axis: Axis) -> tuple[str, str]:

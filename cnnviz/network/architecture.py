@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from cnnviz.models.state import in_use
+from cnnviz.models.sharing import in_use
 
 
 @dataclass(frozen=True)

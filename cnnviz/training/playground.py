@@ -21,11 +21,12 @@ import torch
 from torch import nn
 
 from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
-from cnnviz.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
 from cnnviz.models.embedded import held_out_seed
-from cnnviz.models.state import model_lock
+from cnnviz.models.sharing import model_lock
 from cnnviz.models.tinyvgg import TinyVGG
-from cnnviz.train import Optimisation, channel_stats, predicted_labels, to_tensor
+from cnnviz.server.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
+from cnnviz.training.loop import Optimisation, predicted_labels
+from cnnviz.training.tensors import channel_stats, to_tensor
 
 _DATA_CHUNK = 500
 """Training images made at a time (about a second's work): a stop or an abandonment waits at most this long."""

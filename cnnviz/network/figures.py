@@ -1,47 +1,21 @@
-"""Pictures of a network's insides: filter mosaics, feature-map grids, overlays, the network overview and
+"""Pictures of a network's insides: filter mosaics, feature-map grids, the network overview and
 the stage diagram. Grids meant for looking are images (small and fast); those meant for reading values
 are Plotly heatmaps with the values on hover."""
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Literal
 
 import numpy as np
-import plotly.colors
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from cnnviz.architecture import Summary
 from cnnviz.fonts import label_font, plain
+from cnnviz.network.architecture import Summary
+from cnnviz.overlay import colourise, normalise
 
 CLEAR = "rgba(0, 0, 0, 0)"
 """Figure backgrounds: transparent, so the light or dark theme shows through instead of a white block."""
-Scale = Literal["unit", "module", "global"]
-COLORMAPS = ("viridis", "cividis", "inferno", "magma")
-"""Sequential colour maps for activations; cividis is designed for colour-vision deficiencies."""
-
-
-@functools.lru_cache(maxsize=16)
-def colormap(name: str) -> np.ndarray:
-    """A 256×3 uint8 lookup table of Plotly's colour scale ``name`` (read-only, cached)."""
-    samples = plotly.colors.sample_colorscale(name.capitalize(), list(np.linspace(0, 1, 256)))
-    rgb = [plotly.colors.unlabel_rgb(c) if c.startswith("rgb") else plotly.colors.hex_to_rgb(c) for c in samples]
-    table = np.clip(np.rint(np.array(rgb, dtype=float)), 0, 255).astype(np.uint8)
-    table.flags.writeable = False
-    return table
-
-
-def normalise(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Values mapped to [0, 1] between ``low`` and ``high`` (a constant map becomes 0)."""
-    span = high - low
-    return np.clip((values - low) / span, 0, 1) if span > 0 else np.zeros_like(values, dtype=float)
-
-
-def colourise(values01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
-    """[0, 1] values to RGB uint8 through a colour map."""
-    return colormap(cmap)[np.clip(np.rint(values01 * 255), 0, 255).astype(int)]
 
 
 def _mosaic(tiles: np.ndarray, columns: int | None = None, gap: int = 1, fill: float = np.nan) -> np.ndarray:
@@ -128,39 +102,6 @@ def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     return figure
-
-
-def overlay(image: Image.Image, values: np.ndarray, opacity: float = 0.5, cmap: str = "viridis") -> Image.Image:
-    """A map (any size) stretched bilinearly over ``image``, coloured with ``cmap``, and laid on it with each
-    pixel's opacity rising with its value: ``opacity`` at the map's maximum, none at its minimum, so the
-    photo shows through where the map is low instead of being tinted all over."""
-    heat = Image.fromarray((normalise(values, float(values.min()), float(values.max())) * 255).astype(np.uint8))
-    heat = heat.resize(image.size, Image.Resampling.BILINEAR)
-    coloured = Image.fromarray(colourise(np.asarray(heat) / 255.0, cmap))
-    alpha = Image.fromarray((np.asarray(heat, dtype=np.float64) * opacity).round().astype(np.uint8))
-    return Image.composite(coloured, image.convert("RGB"), alpha)
-
-
-MARGIN_GREY = (128, 128, 128)
-
-
-def overlay_seen(
-    image: Image.Image,
-    values: np.ndarray,
-    box: tuple[float, float, float, float],
-    opacity: float = 0.5,
-    cmap: str = "viridis",
-) -> Image.Image:
-    """A map of the model's input laid on exactly the pixels the model saw: ``box`` (left, top, right,
-    bottom, as :meth:`LoadedModel.seen_box` gives it); the margins its crop cut away are greyed."""
-    rgb = image.convert("RGB")
-    left, top = round(box[0]), round(box[1])
-    width, height = max(1, round(box[2]) - left), max(1, round(box[3]) - top)
-    seen = Image.new("RGB", (width, height), MARGIN_GREY)  # beyond the image: the crop's padding
-    seen.paste(rgb, (-left, -top))
-    out = Image.blend(rgb, Image.new("RGB", rgb.size, MARGIN_GREY), 0.65)
-    out.paste(overlay(seen, values, opacity, cmap), (left, top))  # pasting clips to the image
-    return out
 
 
 def overview_image(

@@ -1,6 +1,6 @@
 """Sample images shipped in ``assets/samples``: CC0 / public-domain photos and one synthetic image per class.
 
-``python -m cnnviz.samples`` regenerates the synthetic ones from the procedural dataset.
+``python -m cnnviz.data.samples`` regenerates the synthetic ones from the procedural dataset.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from cnnviz.data.images import load_image
 from cnnviz.data.shapes import CLASSES, make_sample
-from cnnviz.images import load_image
 from cnnviz.models.embedded import ASSETS_DIR
 
 SAMPLES_DIR = ASSETS_DIR / "samples"
@@ -63,7 +63,7 @@ def write_synthetic_samples(directory: Path = SAMPLES_DIR / "synthetic", seed: i
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: regenerate the synthetic samples."""
-    parser = argparse.ArgumentParser(prog="python -m cnnviz.samples", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnviz.data.samples", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=SYNTHETIC_SEED)
     parser.add_argument("--out", type=Path, default=SAMPLES_DIR / "synthetic")
     args = parser.parse_args(argv)

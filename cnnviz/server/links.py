@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cnnviz.arithmetic import OP_NAMES, PRESETS
-from cnnviz.explain import METHODS
-from cnnviz.kernels import KERNELS
-from cnnviz.netplots import COLORMAPS
+from cnnviz.arithmetic.geometry import OP_NAMES, PRESETS
+from cnnviz.arithmetic.kernels import KERNELS
+from cnnviz.explain.methods import METHODS
+from cnnviz.overlay import COLORMAPS
 
 MAX_PARAMS = 40
 """More parameters than this are all ignored: no page binds half as many."""

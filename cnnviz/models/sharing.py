@@ -101,11 +101,6 @@ def _remove_hooks_added(module: nn.Module, before: dict[str, set[int]]) -> None:
                 getattr(module, extra, {}).pop(hook_id, None)
 
 
-def hook_count(model: nn.Module) -> int:
-    """How many forward / backward hooks are registered anywhere in ``model`` (tests use it)."""
-    return sum(len(getattr(m, name, {})) for m in model.modules() for name in _HOOK_DICTS[:4])
-
-
 @contextmanager
 def eval_frozen(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode and parameters without ``requires_grad`` for the block, restoring exactly the modules and

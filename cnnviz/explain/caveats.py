@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from cnnviz.explain.predict import Prediction
 from cnnviz.models.registry import LoadedModel
-from cnnviz.predict import Prediction
 
 UNSURE = 0.3
 """Top probability under which an ImageNet model's answer is called unsure."""

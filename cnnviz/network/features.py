@@ -1,7 +1,7 @@
 """Activations of any set of layers in one forward pass, safely on a shared model.
 
 Forward hooks capture each named module's output. The model's lock is held throughout, the model runs in
-eval mode without autograd, and :func:`cnnviz.models.state.preserved` restores its modes, ``requires_grad``
+eval mode without autograd, and :func:`cnnviz.models.sharing.preserved` restores its modes, ``requires_grad``
 and grads and removes the hooks, also when something fails.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from torch import Tensor, nn
 
-from cnnviz.models.state import in_use
+from cnnviz.models.sharing import in_use
 
 
 def _resolve(model: nn.Module, layers: Iterable[str]) -> tuple[list[str], dict[str, nn.Module]]:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from plotly.colors import sample_colorscale
 
-from cnnviz.animation import View, _padded_input, fmt, num_frames, step_caption
-from cnnviz.levels import colour_levels, value_range
-from cnnviz.steps import Scene, direct_grid, direct_step, scatter_step, scatter_steps, step
+from cnnviz.arithmetic.animation import View, _padded_input, fmt, num_frames, step_caption
+from cnnviz.arithmetic.levels import colour_levels, value_range
+from cnnviz.arithmetic.steps import Scene, direct_grid, direct_step, scatter_step, scatter_steps, step
 
 LEVELS = 32
 """Colour levels per palette."""
@@ -233,14 +233,3 @@ def _scatter(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int
                       "red": [[s.channel, [s.row * geo.cols.size + s.col]], [kid, taps], [aid, taps]],
                       "orange": [[out, [i for i, _ in written]]], "set": writes})  # fmt: skip
     return panels, layouts, steps
-
-
-def replay(data: dict, index: int) -> list[list[str]]:
-    """The text of every panel at step ``index`` as the browser player computes it (for tests)."""
-    text = [list(p["text"]) for p in data["panels"]]
-    for i, s in enumerate(data["steps"][: index + 1]):
-        for pid, cell, value, _ in s["set"]:
-            if data["panels"][pid]["transient"] and i != index:
-                continue
-            text[pid][cell] = value
-    return text

@@ -2,7 +2,7 @@
 
 A :class:`Scene` holds a validated :class:`~cnnviz.arithmetic.Geometry`, small integer values for the
 input, kernel and bias, and the output PyTorch computes for them. Steps are worked out here from the
-index maps of :mod:`cnnviz.arithmetic` (never from PyTorch), so the tests can check every step's value
+index maps of :mod:`cnnviz.arithmetic.geometry` (never from PyTorch), so the tests can check every step's value
 against PyTorch's output.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnnviz.arithmetic import Axis, Geometry, axis_sources
+from cnnviz.arithmetic.geometry import Axis, Geometry, axis_sources
 
 MAX_IN_CHANNELS = 3
 MAX_OUT_CHANNELS = 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from cnnviz.predict import Prediction
+from cnnviz.explain.predict import Prediction
 
 
 def probability_bars(prediction: Prediction, title: str = "Class probabilities") -> go.Figure:

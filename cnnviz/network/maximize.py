@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnviz.features import activations
-from cnnviz.models.state import freeze, model_lock
+from cnnviz.models.sharing import freeze, model_lock
+from cnnviz.network.features import activations
 
 
 def _private_copy(model: nn.Module) -> nn.Module:

@@ -1,0 +1,1 @@
+"""Explained predictions: class probabilities, class activation maps, captum attributions and their faithfulness."""

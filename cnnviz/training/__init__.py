@@ -1,0 +1,1 @@
+"""Training TinyVGG: the embedded model's trainer and the playground's live training."""

@@ -1,0 +1,14 @@
+"""Session-state keys of the sidebar's widgets and of what the sidebar remembers for a session."""
+
+from __future__ import annotations
+
+MODEL_KEY = "model_key"
+SOURCE_KEY = "image_source"
+SAMPLE_KEY = "sample_name"
+UPLOAD_KEY = "upload"
+CAMERA_KEY = "camera"
+SELECTION_KEY = "_cnnviz_selection"
+FALLBACK_KEY = "_cnnviz_fallback_for"  # the model whose weights failed, while the embedded one stands in
+FAILED_KEY = "_cnnviz_failed_downloads"
+SESSION_MODELS_KEY = "_cnnviz_session_models"
+OWN_MODEL_ERROR_KEY = "_cnnviz_own_model_error"

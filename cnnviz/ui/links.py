@@ -1,0 +1,41 @@
+"""A page's link: parameters it cannot use are dropped before any control reads them, with a notice."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz.server import links
+
+
+def forget_url_params(keys) -> None:
+    """Remove ``keys`` from the URL and from what this run's controls are seeded from.
+
+    A URL-bound control whose range changes is registered anew, and Streamlit then seeds it from the URL
+    over any value set in session state; forgetting the parameter lets the set value through. (Streamlit
+    refuses ``del st.query_params[key]`` for a bound key, hence its query-params object.)
+    """
+    keys = [key for key in keys if key in st.query_params]
+    if not keys:
+        return
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    with get_session_state().query_params() as params:
+        for key in keys:
+            params.remove_param(key)
+        params.set_initial_query_params_from_current()
+
+
+def check_link(page: str) -> None:
+    """Drop the URL's parameters that ``page`` cannot use (:func:`cnnviz.links.check_query`), before any control
+    reads them, and say which were ignored."""
+    query = {key: st.query_params.get_all(key) for key in st.query_params}
+    kept, notices = links.check_query(page, query)
+    forget_url_params([key for key in query if key not in kept and key not in links.STREAMLIT_PARAMS])
+    if notices:
+        st.warning("Some settings in this link cannot be used, so their defaults are shown:\n\n- "
+                   + "\n- ".join(notices), icon=":material/link_off:")  # fmt: skip
+
+
+# --- controls shared by pages -------------------------------------------------------------------------------
+
+URL = "query-params"

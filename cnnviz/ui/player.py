@@ -1,0 +1,40 @@
+"""The browser-side step player (``assets/player``) and presentation mode."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import streamlit as st
+
+# --- the browser-side step player ---------------------------------------------------------------------------
+
+_PLAYER_DIR = Path(__file__).resolve().parents[2] / "assets" / "player"
+
+
+@functools.cache
+def _player_component():
+    """The step player (``assets/player``), registered once per process with Streamlit's components v2."""
+    return st.components.v2.component(
+        "cnnviz_step_player",
+        js=(_PLAYER_DIR / "player.js").read_text(encoding="utf-8"),
+        css=(_PLAYER_DIR / "player.css").read_text(encoding="utf-8"),
+    )
+
+
+def step_player(data: dict, key: str, speed: float = 2.0, present: bool = False, start: int = 1) -> None:
+    """Animate a :func:`cnnviz.player.payload` in the browser: play, pause, step, scrub and speed run there,
+    with no rerun per step; the keys space, ←, →, Home and End work while the page has focus. ``speed`` is
+    the starting speed, ``start`` the step a fresh page opens at; ``present`` draws larger cells and numbers
+    (presentation mode)."""
+    _player_component()(data={**data, "speed": speed, "present": present, "start": start}, key=key, width="stretch")
+
+
+def presentation_style() -> None:
+    """Presentation mode: hide the sidebar and its toggle, and use the page's full width from the top."""
+    st.html(
+        "<style>section[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'],"
+        "[data-testid='stExpandSidebarButton'] {display: none !important;}"
+        ".block-container, [data-testid='stMainBlockContainer'] {max-width: 100% !important; "
+        "padding: 1rem 1.5rem !important;}</style>"
+    )

@@ -1,0 +1,104 @@
+"""What a visitor sends: images (upload, camera) decoded within the size limits, and models of their own."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+
+from cnnviz.data.images import MAX_BYTES, ImageError, fit_within, load_image
+from cnnviz.models import custom, registry
+from cnnviz.ui.keys import CAMERA_KEY, MODEL_KEY, OWN_MODEL_ERROR_KEY, SESSION_MODELS_KEY, UPLOAD_KEY
+
+UNSUPPORTED_HINTS = {
+    ".heic": "HEIC/HEIF photos (iPhone's default) cannot be read here: export the photo as JPEG first.",
+    ".heif": "HEIC/HEIF photos (iPhone's default) cannot be read here: export the photo as JPEG first.",
+    ".svg": "Vector drawings (SVG) cannot be read here: export the drawing as PNG first.",
+    ".pdf": "PDF files cannot be read here: export the page as PNG first.",
+}
+"""Extra advice for files people often try, shown under the decoder's message."""
+MAX_SIDE = 1024
+"""Images are kept at most this many pixels on their long side: plenty for every model and overlay."""
+
+
+def widget_cap_mb(limit_bytes: int) -> int:
+    """An uploader's ``max_upload_size`` that lets every file of up to ``limit_bytes`` through: Streamlit's
+    browser counts megabytes of 10⁶ bytes, cnnviz's limits are in MiB, whose own messages then refuse the rest."""
+    return math.ceil(limit_bytes / 1e6)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def decoded_image(data: bytes) -> Image.Image:
+    return fit_within(load_image(data, max_side=MAX_SIDE), MAX_SIDE)
+
+
+def sent_image(source: str) -> tuple[Image.Image | None, str | None]:
+    """The image sent through the sidebar's ``source`` ("Upload" or "Camera"), decoded; (None, None) with a
+    message in the sidebar when there is none yet or it cannot be read."""
+    if source == "Upload":
+        # No type filter: Streamlit raises (an error page) when a file's extension is not in it, and cnnviz's
+        # decoder refuses anything it cannot read with a clear message anyway.
+        upload = st.sidebar.file_uploader("Upload an image", key=UPLOAD_KEY, max_upload_size=widget_cap_mb(MAX_BYTES),
+                                          help=f"PNG, JPEG, GIF, WebP, BMP or TIFF, up to {MAX_BYTES // 2**20} MiB.")
+        if upload is None:
+            st.sidebar.info("Choose an image file (PNG, JPEG, GIF, WebP, BMP or TIFF).")
+            return None, None
+        data, name = upload.getvalue(), upload.name
+    else:
+        photo = st.sidebar.camera_input("Take a photo", key=CAMERA_KEY)
+        if photo is None:
+            return None, None
+        data, name = photo.getvalue(), "camera photo"
+    try:
+        return decoded_image(data), name
+    except ImageError as exc:
+        hint = UNSUPPORTED_HINTS.get(Path(name).suffix.lower(), "")
+        st.sidebar.error(f"{name}: {exc} {hint}".rstrip(), icon=":material/broken_image:")
+        return None, None
+
+
+def session_models() -> dict[str, registry.LoadedModel]:
+    """Models trained in this session's playground or uploaded in it, offered beside the registry's."""
+    return st.session_state.setdefault(SESSION_MODELS_KEY, {})
+
+
+def add_session_model(model: registry.LoadedModel) -> None:
+    """Offer ``model`` on every page for the rest of the session, and select it."""
+    session_models()[model.spec.key] = model
+    st.session_state[MODEL_KEY] = model.spec.key
+
+
+def _load_own_model() -> None:
+    """The "Load model" button's callback (it runs before the widgets, so it may select the new model)."""
+    state = st.session_state
+    state.pop(OWN_MODEL_ERROR_KEY, None)
+    upload = state.get("own_file")
+    if upload is None:
+        state[OWN_MODEL_ERROR_KEY] = "Choose a model file first."
+        return
+    names = custom.parse_class_names(state.get("own_classes", "")) or None
+    architecture, classes = state.get("own_arch", "resnet18"), int(state.get("own_num_classes", 1000))
+    try:
+        model = custom.load_uploaded_model(upload.getvalue(), architecture, classes, names, upload.name)
+    except custom.ModelFileError as exc:
+        state[OWN_MODEL_ERROR_KEY] = f"{upload.name}: {exc}"
+        return
+    add_session_model(model)
+
+
+def own_model_sidebar() -> None:
+    """Bring your own model: upload, describe, load; it joins the model list for this session."""
+    with st.sidebar.expander("Bring your own model", icon=":material/upload_file:"):
+        st.file_uploader("Weights (.safetensors, .pt, .pth)", key="own_file",
+                         max_upload_size=widget_cap_mb(custom.MAX_MODEL_BYTES),
+                         help="The state dict of a torchvision architecture: safetensors (recommended) or "
+                              "torch.save(model.state_dict()). Only tensors are read; nothing in the file is run. "
+                              "TorchScript files are programs and are not accepted.")  # fmt: skip
+        st.selectbox("Architecture", registry.TORCHVISION_MODELS, key="own_arch")
+        st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
+        st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
+        st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")
+        if error := st.session_state.get(OWN_MODEL_ERROR_KEY):
+            st.error(error, icon=":material/error:")

@@ -1,0 +1,42 @@
+"""Helpers only the tests need: independent readings of what the library produced."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import nn
+
+from cnnviz.arithmetic import geometry as ar
+
+_HOOK_TABLES = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def hook_count(model: nn.Module) -> int:
+    """How many forward / backward hooks are registered anywhere in ``model``."""
+    return sum(len(getattr(m, name, {})) for m in model.modules() for name in _HOOK_TABLES)
+
+
+def missing_glyphs(text: str, font) -> set[str]:
+    """Characters of ``text`` that ``font`` would draw as its missing-glyph box."""
+    if not hasattr(font, "getmask2"):
+        return {ch for ch in text if not ch.isascii()}
+    box = np.asarray(font.getmask("\ue000")).tobytes()  # a private-use character: never in a font
+    return {ch for ch in set(text) if not ch.isspace() and np.asarray(font.getmask(ch)).tobytes() == box}
+
+
+def replay(data: dict, index: int) -> list[list[str]]:
+    """The text of every panel at step ``index`` of a player payload, computed as the browser player does."""
+    text = [list(p["text"]) for p in data["panels"]]
+    for i, s in enumerate(data["steps"][: index + 1]):
+        for pid, cell, value, _ in s["set"]:
+            if data["panels"][pid]["transient"] and i != index:
+                continue
+            text[pid][cell] = value
+    return text
+
+
+def input_cells(geo: ar.Geometry, output_cell: tuple[int, int]) -> set[tuple[int, int]]:
+    """The cells of the unpadded input on which ``output_cell`` depends, from the library's index maps."""
+    r, c = output_cell
+    rows = {x for x, _ in ar.axis_sources(geo.op, geo.rows, r) if 0 <= x < geo.rows.size}
+    cols = {x for x, _ in ar.axis_sources(geo.op, geo.cols, c) if 0 <= x < geo.cols.size}
+    return {(y, x) for y in rows for x in cols}
