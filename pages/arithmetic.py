@@ -18,6 +18,7 @@ from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_co
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.server.links import VIEW_NAMES
+from cnnviz.ui.cached import player_payload
 from cnnviz.ui.controls import (
     bounded_slider,
     cell_picker,
@@ -58,12 +59,6 @@ def mark_custom() -> None:
     key = state.get("preset", "custom")
     if key != "custom" and any(k in state and state[k] != v for k, v in preset_values(key).items()):
         state.preset = "custom"
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def player_payload(scene, view: str) -> dict:
-    """The browser player's data for a case, computed once per case."""
-    return player.payload(scene, view)
 
 
 def edit_values(x, weight, bias):

@@ -3,48 +3,27 @@
 import io
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
 from cnnviz import overlay
 from cnnviz.data.images import fit_within
-from cnnviz.explain.cams import CAM_METHODS, default_layer
+from cnnviz.explain.cams import CAM_METHODS
 from cnnviz.explain.caveats import prediction_caveat
-from cnnviz.explain.charts import probability_bars
+from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map_figure
 from cnnviz.explain.faithfulness import faithfulness
 from cnnviz.explain.methods import METHODS, explain
 from cnnviz.explain.predict import predict
-from cnnviz.network.features import conv_layers
 from cnnviz.server.links import EXPLAIN_TABS
+from cnnviz.ui.cached import cam_layers
 from cnnviz.ui.controls import bounded_slider
 from cnnviz.ui.links import URL
 from cnnviz.ui.selection import selection
-from cnnviz.ui.work import queued
+from cnnviz.ui.work import remembered
 
-DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#2ca02c"  # red falls, green rises; also solid vs dashed
 choice = selection()
 model = choice.model
 key = model.spec.key
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def cam_layers(model_key: str, _model) -> tuple[str, list[str]]:
-    default = default_layer(_model.module, _model.input_size)
-    return default, list(dict.fromkeys([default, *conv_layers(_model.module)]))
-
-
-def remembered(store: str, wanted: tuple, text: str, make):
-    """``make(progress)`` once per ``wanted`` in this session, with a progress bar; the last 24 are kept."""
-    results = st.session_state.setdefault(store, {})
-    if wanted not in results:
-        with queued(text):
-            bar = st.progress(0.0, text=text)
-            results[wanted] = make(lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"))
-            bar.empty()
-        while len(results) > 24:
-            results.pop(next(iter(results)))
-    return results[wanted]
 
 
 def compute(method: str, target: int, layer: str, label: str):
@@ -99,13 +78,7 @@ with explanation_tab:
     one.image(picture, caption=f"{method} for '{target_name}' over the image (grey: cropped away before the "
                                "model saw it)", width="stretch")  # fmt: skip
     raw = result.raw.numpy()
-    raw_figure = go.Figure(go.Heatmap(z=raw.astype(np.float32), colorscale=cmap.capitalize(),
-                                      hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))  # fmt: skip
-    raw_figure.update_layout(title=f"Raw map {raw.shape[0]}×{raw.shape[1]}", height=420,
-                             margin={"l": 10, "r": 10, "t": 50, "b": 10})  # fmt: skip
-    raw_figure.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
-    raw_figure.update_xaxes(visible=False)
-    two.plotly_chart(raw_figure, key="raw")
+    two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
     png, npy = io.BytesIO(), io.BytesIO()
     picture.save(png, format="PNG")
     np.save(npy, raw)
@@ -138,14 +111,5 @@ with faith_tab:
     curves = remembered("_curves", (key, digest, method, target, layer, steps), "Deletion and insertion, images",
                         lambda progress: faithfulness(model.module, x, target, result.heatmap, steps, black,
                                                       progress=progress))  # fmt: skip
-    figure = go.Figure([
-        go.Scatter(x=curves.fractions, y=curves.deletion, name=f"deletion (AUC {curves.deletion_auc:.3f})",
-                   line={"color": DELETION_COLOUR, "width": 3}),
-        go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion (AUC {curves.insertion_auc:.3f})",
-                   line={"color": INSERTION_COLOUR, "width": 3, "dash": "dash"}),
-    ])  # fmt: skip
-    figure.update_layout(xaxis_title="share of pixels removed / inserted", yaxis_title=f"P({target_name})",
-                         yaxis_range=[0, 1.02], height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                         legend={"orientation": "h", "y": -0.25, "x": 0})  # fmt: skip
-    st.plotly_chart(figure, key="faithfulness")
+    st.plotly_chart(faithfulness_figure(curves, target_name), key="faithfulness")
     st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")

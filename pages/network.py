@@ -6,41 +6,22 @@ import streamlit as st
 
 from cnnviz import overlay
 from cnnviz.data.images import fit_within
-from cnnviz.data.shapes import generate
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
 from cnnviz.network import figures
-from cnnviz.network.architecture import field_text, summarize
+from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
-from cnnviz.network.maximize import channel_means, maximize_channel, top_images
+from cnnviz.network.maximize import maximize_channel, top_images
 from cnnviz.server.links import NETWORK_TABS
-from cnnviz.training.tensors import to_tensor
+from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
 from cnnviz.ui.controls import bounded_slider
 from cnnviz.ui.links import URL
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import queued
 
-POOL_SEED, POOL_SIZE = 4242, 600  # synthetic images searched for a channel's favourites
 choice = selection()
 model = choice.model
 key = model.spec.key
-
-
-@st.cache_resource(show_spinner="Tracing the network…", max_entries=8)
-def layer_table(model_key: str, _model):
-    return summarize(_model.module, _model.input_size)
-
-
-@st.cache_resource(show_spinner="Scoring synthetic images…", max_entries=16)
-def pool_scores(model_key: str, layer: str, _model):
-    pool = generate(POOL_SIZE, POOL_SEED)
-    return pool, channel_means(_model.module, to_tensor(pool.images, _model.mean, _model.std), layer)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def global_ranges(model_key: str, digest: str, layers: tuple[str, ...], _model, _x) -> tuple[float, float]:
-    acts = activations(_model.module, _x, layers)
-    return min(float(a.min()) for a in acts.values()), max(float(a.max()) for a in acts.values())
 
 
 st.title("Inside the network")

@@ -3,7 +3,6 @@
 import copy
 import uuid
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from cnnviz.data.shapes import CLASSES
@@ -11,6 +10,7 @@ from cnnviz.models.registry import ModelSpec, crop_transform, synthetic_model
 from cnnviz.network import figures
 from cnnviz.network.features import activations, layer_names
 from cnnviz.server.jobs import ServerBusy
+from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.training.playground import QUICK, STANDARD, NetConfig, RunConfig, Trainer
 from cnnviz.ui.selection import selection
 from cnnviz.ui.uploads import add_session_model
@@ -126,22 +126,7 @@ def live() -> None:
         st.progress(snap.step / snap.total_steps, text=f"step {snap.step} of {snap.total_steps} · {label}")
     left, right = st.columns(2)
     history = snap.history
-    figure = go.Figure()
-    if history:
-        step_axis = [h["step"] for h in history]
-        figure.add_scatter(x=step_axis, y=[h["loss"] for h in history], name="loss")
-        figure.add_scatter(x=step_axis, y=[h["batch_accuracy"] for h in history], name="batch accuracy",
-                           yaxis="y2")  # fmt: skip
-        evaluated = [h for h in history if "held_out_accuracy" in h]
-        figure.add_scatter(x=[h["step"] for h in evaluated], y=[h["held_out_accuracy"] for h in evaluated],
-                           name="held-out accuracy", yaxis="y2", mode="lines+markers")  # fmt: skip
-    accuracy_axis = {"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%",
-                     "dtick": 0.25}  # fmt: skip
-    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="step",
-                         yaxis={"title": "loss"}, yaxis2=accuracy_axis,
-                         legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})  # below: no tick hidden
-
-    left.plotly_chart(figure, key="curves")
+    left.plotly_chart(training_curves(history), key="curves")
     right.image(figures.rgb_filters_image(snap.first_filters), caption=f"First-layer filters at step {snap.step}",
                 width="stretch")  # fmt: skip
     if choice.image is not None and trainer.mean:
@@ -160,12 +145,7 @@ if trainer.state in ("stopped", "done"):
     evaluation = trainer.evaluate()
     st.subheader(f"Held-out accuracy {evaluation.accuracy:.1%} on {len(trainer.held_out.labels)} images")
     left, right = st.columns([3, 2])
-    matrix = go.Figure(go.Heatmap(z=evaluation.confusion, x=list(CLASSES), y=list(CLASSES), colorscale="Blues",
-                                  text=evaluation.confusion, texttemplate="%{text}",
-                                  hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))  # fmt: skip
-    matrix.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis_title="true", height=460,
-                         yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 40, "b": 10})  # fmt: skip
-    left.plotly_chart(matrix, key="confusion")
+    left.plotly_chart(confusion_figure(evaluation.confusion, list(CLASSES)), key="confusion")
     right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12; true class, then "
                    "predicted)")  # fmt: skip
     grid = right.columns(3)  # wide enough for the longest class names on one line each

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import streamlit as st
 
 from cnnviz.server import jobs
+
+T = TypeVar("T")
 
 # --- work that outlives a rerun or takes long -----------------------------------------------------------------
 
@@ -42,3 +45,17 @@ def queued(label: str) -> Iterator[None]:
         st.stop()
     except jobs.Abandoned:
         st.stop()
+
+
+def remembered(store: str, wanted: tuple, text: str, make: Callable[[Callable[[int, int], None]], T]) -> T:
+    """``make(progress)`` once per ``wanted`` in this session, in the server's queue with a progress bar; the
+    last 24 results of ``store`` are kept for reruns."""
+    results = st.session_state.setdefault(store, {})
+    if wanted not in results:
+        with queued(text):
+            bar = st.progress(0.0, text=text)
+            results[wanted] = make(lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"))
+            bar.empty()
+        while len(results) > 24:
+            results.pop(next(iter(results)))
+    return results[wanted]

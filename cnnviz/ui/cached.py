@@ -1,0 +1,51 @@
+"""Results shared across reruns and sessions: one per model (and layer, image or case), kept by Streamlit's caches."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz.arithmetic import player
+from cnnviz.arithmetic.steps import Scene
+from cnnviz.data.shapes import generate
+from cnnviz.explain.cams import default_layer
+from cnnviz.models.registry import LoadedModel
+from cnnviz.network.architecture import Summary, summarize
+from cnnviz.network.features import activations, conv_layers
+from cnnviz.network.maximize import channel_means
+from cnnviz.training.tensors import to_tensor
+
+POOL_SEED, POOL_SIZE = 4242, 600
+"""The synthetic images searched for a channel's favourites."""
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cam_layers(model_key: str, _model: LoadedModel) -> tuple[str, list[str]]:
+    """The model's default CAM layer, then every conv layer."""
+    default = default_layer(_model.module, _model.input_size)
+    return default, list(dict.fromkeys([default, *conv_layers(_model.module)]))
+
+
+@st.cache_resource(show_spinner="Tracing the network…", max_entries=8)
+def layer_table(model_key: str, _model: LoadedModel) -> Summary:
+    """The model's layer table."""
+    return summarize(_model.module, _model.input_size)
+
+
+@st.cache_resource(show_spinner="Scoring synthetic images…", max_entries=16)
+def pool_scores(model_key: str, layer: str, _model: LoadedModel):
+    """The synthetic pool and each image's mean activation per channel of ``layer``."""
+    pool = generate(POOL_SIZE, POOL_SEED)
+    return pool, channel_means(_model.module, to_tensor(pool.images, _model.mean, _model.std), layer)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def global_ranges(model_key: str, digest: str, layers: tuple[str, ...], _model: LoadedModel, _x) -> tuple[float, float]:
+    """The lowest and highest activation over ``layers`` for the image of ``digest``."""
+    acts = activations(_model.module, _x, layers)
+    return min(float(a.min()) for a in acts.values()), max(float(a.max()) for a in acts.values())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def player_payload(scene: Scene, view: str) -> dict:
+    """The browser player's data for a case (:func:`cnnviz.arithmetic.player.payload`)."""
+    return player.payload(scene, view)
