@@ -1,4 +1,5 @@
-# Two commands for everything: `make run` serves the app, `make test` runs every test.
+# Two commands for everything: `make run` serves the app, `make test` runs every test (`make test-fast`: the
+# quick loop while working, without the slow and browser tests; CI runs `make test`).
 # Both create (or reuse) the virtualenv .venv and install the pinned requirements into it first.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -6,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run dev test lint train samples benchmark clean
+.PHONY: run dev test test-fast lint train samples benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ test: $(VENV)/.dev-installed
 	echo "browser tests use $$CHROMIUM_PATH"; \
 	$(BIN)/ruff check . && $(BIN)/hadolint Dockerfile && \
 	CHROMIUM_PATH="$$CHROMIUM_PATH" $(BIN)/python -m pytest
+
+test-fast: $(VENV)/.dev-installed  # under 2 minutes: no Chromium needed
+	$(BIN)/ruff check . && $(BIN)/python -m pytest -m "not slow and not browser" -q
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

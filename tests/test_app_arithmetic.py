@@ -50,6 +50,7 @@ def test_default_view_sends_every_step_to_the_browser_player():
     assert "step_figure" not in [c.key for c in at.get("plotly_chart")]  # no figure is drawn per step
 
 
+@pytest.mark.slow
 def test_a_case_too_big_for_the_browser_steps_on_the_server():
     at = start(PAGE, BIG)
     assert not at.get("bidi_component")
@@ -194,6 +195,7 @@ def test_kernel_playground_and_code():
     assert "nn.Conv2d(1, 1, kernel_size=3, stride=1, padding=0, dilation=1, bias=True)" in at.code[0].value
 
 
+@pytest.mark.slow
 def test_server_player_advances_and_stops_at_the_end():
     at = start(PAGE, BIG)
     at.button(key="step_play").click().run()  # starts the player: the first tick moves one step on
@@ -219,6 +221,7 @@ def every_ordered_pair(keys: list[str]) -> list[str]:
     return walk[::-1]
 
 
+@pytest.mark.slow
 def test_every_preset_after_every_preset_shows_the_papers_case():
     keys = [p.key for p in ar.PRESETS]
     walk = every_ordered_pair(keys)

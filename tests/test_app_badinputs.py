@@ -60,6 +60,7 @@ def test_each_case_decodes_or_is_refused(case):
 
 
 @pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.slow
 def test_bad_input_corpus(page):
     path, query, works = PAGES[page]
     at = start(path, query)

@@ -39,6 +39,7 @@ def pets(pets_state) -> bytes:
     return saved(pets_state)
 
 
+@pytest.mark.slow
 def test_safetensors_upload_works_on_every_page(pets_state):
     at = upload_model(start(), "pets.safetensors", safetensors.torch.save(pets_state), own_arch="resnet18",
                       own_num_classes=3, own_classes="cat\ndog\ncow")  # fmt: skip

@@ -51,6 +51,7 @@ def test_another_class_and_compare_classes():
     assert_no_exception(at)
 
 
+@pytest.mark.slow
 def test_torchvision_model(torch_home, offline):
     cache_random_weights("resnet18")
     at = start()

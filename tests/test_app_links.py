@@ -60,6 +60,7 @@ def _random_value(rng: random.Random, key: str) -> str:
 
 
 @pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.slow
 def test_random_query_strings_never_raise(page):
     """A property test: 12 random query strings per page (seeded, so a failure can be replayed), each opened as
     a fresh link, mixing valid, boundary, huge, non-finite, empty, long, odd and other pages' values."""

@@ -22,6 +22,7 @@ def resnet_weights(torch_home, offline):
     return cache_random_weights("resnet18")
 
 
+@pytest.mark.slow
 def test_embedded_model_all_views():
     at = start(PAGE)
     architecture, filters, maps, overview, channel = at.tabs
@@ -38,6 +39,7 @@ def test_embedded_model_all_views():
     assert_no_exception(at)
 
 
+@pytest.mark.slow
 def test_controls_of_each_view():
     at = start(PAGE)
     at.selectbox(key="filter_layer").set_value("features.conv_2_1").run()
@@ -57,6 +59,7 @@ def test_controls_of_each_view():
     assert any("responds to strongly" in i.proto.imgs[0].caption for i in at.tabs[4].image)
 
 
+@pytest.mark.slow
 def test_torchvision_model_all_views(resnet_weights, offline):
     at = start()
     at.sidebar.selectbox(key="model_key").set_value("resnet18").run()

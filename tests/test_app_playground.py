@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
 
 PAGE = "pages/playground.py"
@@ -20,6 +22,7 @@ def filters_url(at) -> str:
     return image.proto.imgs[0].url
 
 
+@pytest.mark.slow
 def test_train_a_few_steps_see_curves_filters_results_and_use_the_model():
     at = start(PAGE)
     assert any("start a training" in i.value for i in at.info)
@@ -43,6 +46,7 @@ def test_train_a_few_steps_see_curves_filters_results_and_use_the_model():
     assert {m.label: m.value for m in at.metric}["Architecture"] == "playground CNN"
 
 
+@pytest.mark.slow
 def test_stop_and_resume():
     at = start(PAGE)
     start_training(at, 2000)
@@ -58,6 +62,7 @@ def test_stop_and_resume():
     assert_no_exception(at)
 
 
+@pytest.mark.slow
 def test_the_quick_preset_fills_the_form_and_trains_on_fewer_images():
     at = start(PAGE)
     at.radio(key="train_preset").set_value("quick").run()

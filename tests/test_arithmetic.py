@@ -185,6 +185,7 @@ def test_output_cells_invert_the_index_maps():
             assert fed == expected
 
 
+@pytest.mark.slow
 def test_every_step_equals_pytorch_over_random_settings():
     rng = random.Random(11)
     settings = steps_checked = 0

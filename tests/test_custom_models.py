@@ -159,6 +159,7 @@ def test_records_that_claim_more_bytes_than_the_file_are_refused():
         load_uploaded_model(data, "resnet18", 3)
 
 
+@pytest.mark.slow
 def test_class_count_that_would_build_a_huge_network_is_refused_first():
     """The issue's 1.5 KB file declared as vgg16 with 100000 classes took 3 GB before anything was checked."""
     data = saved({"classifier.6.bias": torch.zeros(4)})

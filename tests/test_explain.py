@@ -87,6 +87,7 @@ def test_grad_cam_plus_plus_by_hand():
 
 
 @pytest.mark.parametrize("key", ["tinyvgg", "resnet18"])
+@pytest.mark.slow
 def test_score_cam_equals_torchcam(tiny, key):
     from torchcam.methods import ScoreCAM
 
@@ -148,6 +149,7 @@ def test_pointing_game_scores_each_image():
     assert game.hit_rate == 0.5 and game.per_class() == {0: 0.5}
 
 
+@pytest.mark.slow
 def test_default_layers():
     assert default_layer(load_embedded()[0], (64, 64)) == "features.relu_3_2"
     expected = {"resnet18": "layer4", "vgg16": "features.29", "alexnet": "features.11", "densenet121": "features",

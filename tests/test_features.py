@@ -70,6 +70,7 @@ def test_layer_listing(tiny, resnet):
     assert layer_names(tiny)[:2] == ["features.conv_1_1", "features.relu_1_1"]
 
 
+@pytest.mark.slow
 def test_no_hook_remains_after_1000_extractions_including_failures(tiny):
     good = torch.randn(1, 3, 64, 64)
     bad = torch.randn(1, 5, 64, 64)  # wrong channel count: the forward fails inside
@@ -108,6 +109,7 @@ def test_preserved_restores_after_failure_and_removes_stray_hooks():
     assert model.training and model[0].weight.requires_grad and hook_count(model) == 0
 
 
+@pytest.mark.slow
 def test_eight_threads_on_one_shared_model_get_their_serial_results(resnet):
     layers = ["layer1.0.conv1", "layer2.1.bn2", "layer4.1.conv2", "fc"]
     images = [torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(i)) for i in range(8)]

@@ -201,6 +201,7 @@ def test_decoding_budget_counts_bytes_not_only_pixels():
         load_image(float_tiff(side, side), max_decoded_bytes=2 * side * side)
 
 
+@pytest.mark.slow
 def test_small_float_tiff_cannot_make_the_server_allocate():
     """A 190 KB TIFF declaring 7000 × 7000 float pixels: Pillow alone would take 187 MiB and more; cnnviz
     refuses it before decoding."""

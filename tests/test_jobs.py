@@ -12,24 +12,33 @@ from cnnviz.server.jobs import Abandoned, Liveness, ServerBusy, WorkQueue
 
 
 def test_exactly_the_number_of_workers_run_at_once():
-    """An unbounded pool would run all six at once, a serial one one at a time: both fail here."""
+    """An unbounded pool would run all six at once, a serial one one at a time, one that drops or refuses the
+    waiting jobs would run fewer than six: each fails here."""
     queue = WorkQueue("jobs", workers=2, max_waiting=4, poll_s=0.01)
-    running, peak, lock = [0], [0], threading.Lock()
+    running, peak, done, errors, lock = [0], [0], [0], [], threading.Lock()
+    started = threading.Barrier(6)
 
     def job() -> None:
-        with queue.slot():
-            with lock:
-                running[0] += 1
-                peak[0] = max(peak[0], running[0])
-            time.sleep(0.15)
-            with lock:
-                running[0] -= 1
+        started.wait(timeout=10)  # all six ask at once
+        try:
+            with queue.slot():
+                with lock:
+                    running[0] += 1
+                    peak[0] = max(peak[0], running[0])
+                time.sleep(0.15)
+                with lock:
+                    running[0] -= 1
+                    done[0] += 1
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
 
     threads = [threading.Thread(target=job) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a job never ran"
+    assert errors == [] and done[0] == 6
     assert peak[0] == 2 and queue.counts() == (0, 0)
 
 

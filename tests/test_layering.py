@@ -6,6 +6,8 @@ import ast
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 UI_HELPERS = ROOT / "cnnviz" / "ui"
@@ -31,6 +33,7 @@ def test_no_streamlit_import_outside_the_ui_helper():
     assert "streamlit" in _imports(UI_HELPERS / "selection.py")  # the helpers this test exempts really exist
 
 
+@pytest.mark.slow
 def test_library_imports_without_loading_streamlit():
     code = (
         "import sys, pkgutil, importlib, cnnviz\n"

@@ -48,6 +48,7 @@ def test_impossible_settings_are_refused(config, message):
         Trainer(config)
 
 
+@pytest.mark.slow
 def test_training_runs_in_the_background_and_learns_something():
     trainer = Trainer(SMALL)
     before = trainer.snapshot().first_filters
@@ -64,11 +65,14 @@ def test_training_runs_in_the_background_and_learns_something():
     assert trainer.wait() == "done" and trainer.snapshot().step == 30
 
 
+@pytest.mark.slow
 def test_stop_and_resume_continue_the_same_run():
     trainer = Trainer(RunConfig(NetConfig(blocks=2, channels=8), steps=400, train_size=400, held_out_size=50))
     trainer.start()
+    deadline = time.monotonic() + 120
     while trainer.snapshot().step < 5:
-        pass
+        assert time.monotonic() < deadline, "no 5 steps in two minutes"
+        time.sleep(0.01)
     trainer.stop()
     assert trainer.wait(timeout=60) == "stopped"
     paused_at = trainer.snapshot().step
@@ -81,6 +85,7 @@ def test_stop_and_resume_continue_the_same_run():
 
 
 @pytest.mark.parametrize(("when", "train_size", "grace_s"), [("training", 400, 1.0), ("making its data", 6000, 0.1)])
+@pytest.mark.slow
 def test_a_training_whose_session_left_stops_within_seconds(when, train_size, grace_s):
     """The issue's three abandoned trainings kept two cores busy with nobody connected. Making 6000 images takes
     15–30 s here: the data is made in chunks, so a training abandoned meanwhile need not finish making it."""
@@ -102,6 +107,7 @@ def test_a_training_whose_session_left_stops_within_seconds(when, train_size, gr
     assert snap.abandoned and (3 <= snap.step < 5000 if when == "training" else snap.step == 0)
 
 
+@pytest.mark.slow
 def test_data_made_in_chunks_is_the_dataset():
     trainer = Trainer(RunConfig(NetConfig(blocks=1, channels=4), steps=1, train_size=1100, held_out_size=10))
     trainer._prepare()
@@ -142,6 +148,7 @@ def test_default_settings_reach_90_percent_within_the_default_budget():
     assert trainer.evaluate().accuracy >= 0.90  # on 1000 held-out images of an unseen seed
 
 
+@pytest.mark.slow
 def test_making_the_data_reports_its_progress():
     trainer = Trainer(RunConfig(NetConfig(blocks=1, channels=4), steps=1, train_size=1100, held_out_size=10))
     seen = []

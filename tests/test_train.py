@@ -17,6 +17,7 @@ from cnnviz.training.train import TrainConfig, main, mask_coverage, outside_shar
 TINY = TrainConfig(seed=3, train_size=160, held_out_size=20, epochs=1, batch_size=32, channels=(4, 8, 8))
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_for_a_seed():
     first, second = train(TINY), train(TINY)
     for (name, a), (_, b) in zip(first.model.state_dict().items(), second.model.state_dict().items(), strict=True):
@@ -53,6 +54,7 @@ def test_mask_coverage_averages_cells():
     torch.testing.assert_close(mask_coverage(masks, 2), expected)
 
 
+@pytest.mark.slow
 def test_focus_loss_starts_after_the_first_epoch_and_changes_training():
     two_epochs = TrainConfig(**{**TINY.__dict__, "epochs": 2})
     focused, again = train(two_epochs), train(two_epochs)
@@ -122,6 +124,7 @@ def test_shipped_files_are_small_and_described(shipped):
     assert meta["held_out_seed"] != meta["seed"]
 
 
+@pytest.mark.slow
 def test_shipped_model_held_out_accuracy_is_at_least_95_percent(shipped):
     model, meta = shipped
     held_out = generate(meta["held_out_size"], meta["held_out_seed"])
@@ -130,6 +133,7 @@ def test_shipped_model_held_out_accuracy_is_at_least_95_percent(shipped):
     assert measured == pytest.approx(meta["held_out_accuracy"], abs=0.002)  # the card tells the truth
 
 
+@pytest.mark.slow
 def test_shipped_model_on_a_fresh_seed(shipped):
     model, meta = shipped
     fresh = generate(500, seed=987_654)  # neither the training nor the card's held-out seed
