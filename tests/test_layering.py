@@ -42,3 +42,36 @@ def test_library_imports_without_loading_streamlit():
         "assert 'streamlit' not in sys.modules, 'streamlit was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def _readme_block(heading: str, start: str) -> str:
+    section = (ROOT / "README.md").read_text().split(f"## {heading}\n")[1].split("\n## ")[0]
+    return next(block for block in section.split("```")[1::2] if start in block)
+
+
+def test_the_readme_layout_names_every_module():
+    """README's "Where things are" lists every package and every module of the library."""
+    layout = _readme_block("Where things are", "cnnviz/arithmetic/")
+    for path in sorted((ROOT / "cnnviz").rglob("*.py")):
+        if path.name == "__init__.py":
+            assert f"cnnviz/{path.parent.relative_to(ROOT / 'cnnviz')}/" in layout or path.parent.name == "cnnviz"
+        else:
+            assert path.name in layout, path.relative_to(ROOT)
+    top = {p.name for p in (ROOT / "cnnviz").iterdir() if p.suffix == ".py" and p.name != "__init__.py"}
+    assert top == {"fonts.py", "overlay.py"}  # everything else lives in a package named for its concept
+
+
+def test_the_readme_arithmetic_example_prints_what_it_says():
+    code = _readme_block("Using the library without Streamlit", "output_size(")
+    namespace: dict = {}
+    lines = code.strip().removeprefix("python").strip().splitlines()
+    exec(lines[0], namespace)  # the import line
+    checked = 0
+    for line in lines[1:]:
+        if "#" not in line:
+            continue
+        call, comment = line.split("#", 1)
+        expected = comment.split(":")[-1].strip()
+        assert eval(call, namespace) == eval(expected), line
+        checked += 1
+    assert checked == 4
