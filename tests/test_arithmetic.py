@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 def my_shape(*setting) -> tuple[int, int] | None:
     try:
-        return ar.output_size(*setting)
+        return ar.geometry(*setting).output_size
     except ValueError:
         return None
 
@@ -88,7 +88,7 @@ def test_same_and_valid_padding_follow_pytorch(k, d):
         expected = torch_shape("conv", (9, 8), (k, k), (1, 1), preset, (d, d), (0, 0), False)
         assert my_shape("conv", (9, 8), k, 1, preset, d) == expected
     with pytest.raises(ValueError, match="strided"):
-        ar.output_size("conv", 9, k, 2, "same", d)
+        ar.geometry("conv", 9, k, 2, "same", d)
     assert torch_shape("conv", (9, 9), (k, k), (2, 2), "same", (d, d), (0, 0), False) is None
 
 

@@ -62,7 +62,7 @@ def test_the_readme_layout_names_every_module():
 
 
 def test_the_readme_arithmetic_example_prints_what_it_says():
-    code = _readme_block("Using the library without Streamlit", "output_size(")
+    code = _readme_block("Using the library without Streamlit", ".output_size")
     namespace: dict = {}
     lines = code.strip().removeprefix("python").strip().splitlines()
     exec(lines[0], namespace)  # the import line

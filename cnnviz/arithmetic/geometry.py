@@ -207,20 +207,6 @@ def geometry(
     return Geometry(op, rows, cols, preset)
 
 
-def output_size(
-    op: Op,
-    input_size: Size,
-    kernel_size: Size,
-    stride: Size = 1,
-    padding: Padding = 0,
-    dilation: Size = 1,
-    output_padding: Size = 0,
-    ceil_mode: bool = False,
-) -> tuple[int, int]:
-    """The (height, width) PyTorch produces; ``ValueError`` where PyTorch would reject the setting."""
-    return geometry(op, input_size, kernel_size, stride, padding, dilation, output_padding, ceil_mode).output_size
-
-
 def axis_sources(op: Op, axis: Axis, out: int) -> list[tuple[int, int]]:
     """(input index, kernel tap) pairs along one axis that feed output index ``out``; indices may lie in padding.
 
