@@ -84,7 +84,6 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
     """Generate the data, train a TinyVGG with ``config`` and measure it on held-out samples."""
     started = time.perf_counter()
     report = report or (lambda _progress: None)
-    torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
 
     report(Progress("generating data", 0, 1))
@@ -95,7 +94,9 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
     y = torch.from_numpy(data.labels)
     x_held, y_held = to_tensor(held_out.images, mean, std), torch.from_numpy(held_out.labels)
 
-    model = TinyVGG(num_classes=len(CLASSES), channels=config.channels, image_size=IMAGE_SIZE)
+    with torch.random.fork_rng(devices=[]):  # the seed makes the net without reseeding the process's RNG
+        torch.manual_seed(config.seed)
+        model = TinyVGG(num_classes=len(CLASSES), channels=config.channels, image_size=IMAGE_SIZE)
     # The last conv stage (the default Grad-CAM layer) is the input of the final pooling layer.
     trunk, last_pool = model.features[:-1], model.features[-1]
     coverage = mask_coverage(data.masks, 2 ** (len(config.channels) - 1))
