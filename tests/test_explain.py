@@ -222,7 +222,7 @@ def test_captum_runs_on_the_shared_model_with_no_copy_kept(method):
 
     def copies() -> int:
         gc.collect()
-        return sum(isinstance(o, torchvision.models.ResNet) and o is not model
+        return sum(type(o) is torchvision.models.ResNet and o is not model
                    and float(o.conv1.weight[0, 0, 0, 0]) == mark for o in gc.get_objects())  # fmt: skip
 
     def reference_map() -> torch.Tensor:
