@@ -1,0 +1,121 @@
+"""Hand-designed image filters: Gaussian blur, Sobel derivatives, gradient magnitude and orientation, and the
+Harris corner detector built from them (structure tensor, response, non-maximum suppression).
+
+Everything works on 2-D float64 grayscale arrays with zeros outside the image, in NumPy only; the tests check
+each function against scikit-image / SciPy, which cnnviz itself does not need.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def correlate1d(image: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """Cross-correlation of ``image`` with ``weights`` (odd length, centred) along ``axis``, zeros outside."""
+    image = np.asarray(image, dtype=np.float64)
+    radius = len(weights) // 2
+    pad = [(0, 0)] * image.ndim
+    pad[axis] = (radius, radius)
+    padded = np.pad(image, pad)
+    out = np.zeros_like(image)
+    size = image.shape[axis]
+    for j, w in enumerate(weights):
+        out += w * np.take(padded, range(j, j + size), axis=axis)
+    return out
+
+
+def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """The normalised 1-D Gaussian of standard deviation ``sigma``, cut at ``truncate`` σ (as SciPy cuts it)."""
+    if sigma <= 0:
+        raise ValueError("σ must be positive.")
+    radius = int(truncate * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    phi = np.exp(-0.5 / (sigma * sigma) * x * x)
+    return phi / phi.sum()
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (separable: rows, then columns)."""
+    kernel = gaussian_kernel(sigma)
+    return correlate1d(correlate1d(image, kernel, 0), kernel, 1)
+
+
+def sobel(image: np.ndarray, axis: int) -> np.ndarray:
+    """The Sobel derivative along ``axis`` (0: down the rows, 1: along the columns): [−1, 0, 1] along the axis,
+    smoothed by [1, 2, 1] across it."""
+    derivative = correlate1d(image, np.array([-1.0, 0.0, 1.0]), axis)
+    return correlate1d(derivative, np.array([1.0, 2.0, 1.0]), 1 - axis)
+
+
+def gradient(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude √(∂r² + ∂c²) and orientation atan2(∂r, ∂c) in radians, from Sobel derivatives."""
+    d_row, d_col = sobel(image, 0), sobel(image, 1)
+    return np.hypot(d_row, d_col), np.arctan2(d_row, d_col)
+
+
+def structure_tensor(image: np.ndarray, sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The structure tensor's entries (Arr, Arc, Acc): products of the Sobel derivatives, Gaussian-weighted
+    over a window of ``sigma``."""
+    d_row, d_col = sobel(image, 0), sobel(image, 1)
+    return gaussian_blur(d_row * d_row, sigma), gaussian_blur(d_row * d_col, sigma), gaussian_blur(d_col * d_col, sigma)
+
+
+def harris_response(image: np.ndarray, sigma: float = 1.0, k: float = 0.05) -> np.ndarray:
+    """Harris's corner measure det(A) − k·trace(A)²: large where the image changes in every direction."""
+    arr, arc, acc = structure_tensor(image, sigma)
+    return arr * acc - arc * arc - k * (arr + acc) ** 2
+
+
+def _maximum_filter(values: np.ndarray, radius: int) -> np.ndarray:
+    """The largest value within ``radius`` (a square window), the border value repeated outside."""
+    padded = np.pad(values, radius, mode="edge")
+    h, w = values.shape
+    out = np.full_like(values, -np.inf)
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            out = np.maximum(out, padded[dy : dy + h, dx : dx + w])
+    return out
+
+
+def _keep_spaced(coords: np.ndarray, spacing: float, strict: bool) -> np.ndarray:
+    """Greedy: keep each point (strongest first) unless a kept one lies within ``spacing`` (Chebyshev)."""
+    kept: list[np.ndarray] = []
+    for point in coords:
+        near = [np.abs(point - other).max() for other in kept]
+        if all(d >= spacing if strict else d > spacing for d in near):
+            kept.append(point)
+    return np.array(kept, dtype=int).reshape(-1, 2)
+
+
+def corner_peaks(
+    response: np.ndarray, min_distance: int = 1, threshold_rel: float | None = None,
+    threshold_abs: float | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Corners: local maxima of ``response`` over a (2·min_distance+1)² window, above the threshold (the
+    larger of ``threshold_abs`` and ``threshold_rel`` × the maximum), not within ``min_distance`` of the border,
+    and at least ``min_distance`` apart (the stronger kept). (row, column) pairs, strongest first."""
+    if min_distance < 1:
+        raise ValueError("the minimum distance between corners must be at least 1 pixel.")
+    threshold = float(response.min()) if threshold_abs is None else threshold_abs
+    if threshold_rel is not None:
+        threshold = max(threshold, threshold_rel * float(response.max()))
+    peaks = response == _maximum_filter(response, min_distance)
+    if peaks.all():  # a flat response has no corner
+        return np.empty((0, 2), dtype=int)
+    peaks &= response > threshold
+    border = min_distance
+    peaks[:border], peaks[-border:], peaks[:, :border], peaks[:, -border:] = False, False, False, False
+    rows, cols = np.nonzero(peaks)
+    order = np.argsort(-response[rows, cols], kind="stable")
+    coords = np.stack([rows[order], cols[order]], axis=1)
+    if min_distance > 1:
+        coords = _keep_spaced(coords, min_distance, strict=True)
+    return _keep_spaced(coords, min_distance, strict=False)
+
+
+def psnr(reference: np.ndarray, image: np.ndarray, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB of ``image`` against ``reference`` (values in [0, ``peak``])."""
+    mse = float(np.mean((np.asarray(reference, np.float64) - np.asarray(image, np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(peak * peak / mse)
