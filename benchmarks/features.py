@@ -63,7 +63,7 @@ def main(repeats: int = 15) -> None:
     print("glibc malloc defaults (each large tensor a fresh mmap):")
     measure(repeats)
     applied = keep_freed_memory()
-    print(f"with cnnviz.memory.keep_freed_memory() as app.py sets it (applied: {applied}):")
+    print(f"with cnnviz.server.memory.keep_freed_memory() as app.py sets it (applied: {applied}):")
     measure(repeats)
 
 

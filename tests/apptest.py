@@ -65,7 +65,7 @@ def start(page: str | None = None, query: dict[str, str] | None = None) -> AppTe
 
 
 def player_data(at: AppTest) -> dict:
-    """The data the arithmetic page sent to the browser step player (cnnviz.player.payload and its options)."""
+    """The data the arithmetic page sent to the browser step player (cnnviz.arithmetic.player.payload, options)."""
     (element,) = at.get("bidi_component")
     assert element.proto.component_name == "cnnviz_step_player"
     return json.loads(element.proto.json)

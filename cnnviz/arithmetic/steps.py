@@ -1,6 +1,6 @@
 """The numbers behind each animation step: which cells and kernel taps make an output value, and how.
 
-A :class:`Scene` holds a validated :class:`~cnnviz.arithmetic.Geometry`, small integer values for the
+A :class:`Scene` holds a validated :class:`~cnnviz.arithmetic.geometry.Geometry`, small integer values for the
 input, kernel and bias, and the output PyTorch computes for them. Steps are worked out here from the
 index maps of :mod:`cnnviz.arithmetic.geometry` (never from PyTorch), so the tests can check every step's value
 against PyTorch's output.

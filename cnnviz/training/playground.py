@@ -1,7 +1,7 @@
 """Train a small CNN live: a configurable TinyVGG variant, trained in the background with stop and resume.
 
-A :class:`Trainer` runs its steps in a background thread that waits its turn in :data:`cnnviz.jobs.TRAININGS`
-(at most two trainings at once on the server, four more in line, then :class:`~cnnviz.jobs.ServerBusy`), so
+A :class:`Trainer` runs its steps in a background thread that waits its turn in :data:`cnnviz.server.jobs.TRAININGS`
+(at most two trainings at once on the server, four more in line, then :class:`~cnnviz.server.jobs.ServerBusy`), so
 a training never blocks the page that started it and trainings cannot take every core from the other
 sessions. A training whose session has gone (its ``alive`` check false for the grace period) leaves the line
 or stops after its current step. Everything the page shows is read through :meth:`Trainer.snapshot`, a

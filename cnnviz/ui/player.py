@@ -23,7 +23,7 @@ def _player_component():
 
 
 def step_player(data: dict, key: str, speed: float = 2.0, present: bool = False, start: int = 1) -> None:
-    """Animate a :func:`cnnviz.player.payload` in the browser: play, pause, step, scrub and speed run there,
+    """Animate a :func:`cnnviz.arithmetic.player.payload` in the browser: play, pause, step, scrub and speed run there,
     with no rerun per step; the keys space, ←, →, Home and End work while the page has focus. ``speed`` is
     the starting speed, ``start`` the step a fresh page opens at; ``present`` draws larger cells and numbers
     (presentation mode)."""

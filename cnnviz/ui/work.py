@@ -29,7 +29,7 @@ def session_alive() -> jobs.Alive:
 
 @contextmanager
 def queued(label: str) -> Iterator[None]:
-    """Run the block in the server's queue of long computations (:data:`cnnviz.jobs.COMPUTATIONS`), showing the
+    """Run the block in the server's queue of long computations (:data:`cnnviz.server.jobs.COMPUTATIONS`), showing the
     place in line; a full queue stops the page with a message. Streamlit itself stops the script of a session
     that disconnects at its next progress update."""
     notice = st.empty()
