@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnviz.arithmetic.kernels import KERNELS
+
 ORIENTATIONS = (0, 45, 90, 135)
 """Degrees, counter-clockwise from "responds to a change along the columns" (a vertical edge)."""
 
@@ -30,8 +32,7 @@ def designed_kernels(size: int) -> dict[str, np.ndarray]:
     bank: dict[str, np.ndarray] = {"box": np.ones((size, size)), "Gaussian": gauss}
     bank["Laplacian of Gaussian"] = (x * x + y * y - 2 * sigma * sigma) * gauss
     if size == 3:
-        bank["Sobel ∂x"] = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-        bank["Sobel ∂y"] = bank["Sobel ∂x"].T.copy()
+        bank["Sobel ∂x"], bank["Sobel ∂y"] = KERNELS["sobel x"].copy(), KERNELS["sobel y"].copy()
     for angle in ORIENTATIONS:
         theta = math.radians(angle)
         along = x * math.cos(theta) - y * math.sin(theta)  # rows grow downwards, hence −y

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
@@ -31,12 +29,10 @@ class Optimisation:
             self.optimiser, max_lr=learning_rate, total_steps=total_steps
         )
 
-    def step(self, loss_of: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """One step in train mode: the loss ``loss_of()`` computes, its gradients, the update; returns the loss."""
-        self.model.train()
-        loss = loss_of()
+    def step(self, loss: torch.Tensor) -> None:
+        """One update from ``loss`` (computed with the model in train mode): its gradients, the optimiser's step
+        and the schedule's."""
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.optimiser.step()
         self.schedule.step()
-        return loss.detach()

@@ -249,17 +249,14 @@ class Trainer:
             evaluate_every = max(1, self.config.steps // 20)
             while self._step < self.config.steps and self._keep_going():
                 index = torch.randint(0, len(x), (self.config.batch_size,), generator=self._generator)
-                outputs: list[torch.Tensor] = []
-
-                def loss_of(index=index, outputs=outputs) -> torch.Tensor:
-                    outputs.append(self.model(x[index]))
-                    return loss_fn(outputs[0], y[index])
-
                 with model_lock(self.model):
-                    loss = self._optimisation.step(loss_of)
+                    self.model.train()
+                    logits = self.model(x[index])
+                    loss = loss_fn(logits, y[index])
+                    self._optimisation.step(loss)
                     self.model.eval()
                 record = {"step": self._step + 1, "loss": loss.item(),
-                          "batch_accuracy": float((outputs[0].argmax(1) == y[index]).float().mean())}  # fmt: skip
+                          "batch_accuracy": float((logits.argmax(1) == y[index]).float().mean())}  # fmt: skip
                 if (self._step + 1) % evaluate_every == 0 or self._step + 1 == self.config.steps:
                     record["held_out_accuracy"] = self.evaluate(limit=300).accuracy
                 with self._lock:

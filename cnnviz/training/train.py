@@ -106,6 +106,7 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
     step = 0
+    model.train()  # the held-out evaluation after each epoch leaves the mode as it found it
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(len(x), generator=generator)
         running = 0.0
@@ -118,15 +119,11 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
             # The focus loss starts after the first epoch and ramps up over the second: from the first step it
             # lets every ReLU die (no activation, nothing outside) before any class is learnt.
             ramp = min(1.0, max(0.0, step / steps_per_epoch - 1))
-
-            def loss_of(batch=batch, idx=idx, cover=cover, ramp=ramp) -> torch.Tensor:
-                acts = trunk(batch)
-                loss = loss_fn(model.classifier(last_pool(acts)), y[idx])
-                if config.focus_weight and ramp:
-                    loss = loss + ramp * config.focus_weight * outside_share(acts, cover)
-                return loss
-
-            loss = optimisation.step(loss_of)
+            acts = trunk(batch)
+            loss = loss_fn(model.classifier(last_pool(acts)), y[idx])
+            if config.focus_weight and ramp:
+                loss = loss + ramp * config.focus_weight * outside_share(acts, cover)
+            optimisation.step(loss)
             running += loss.item()
             step += 1
             if step % 20 == 0 or step == total:
