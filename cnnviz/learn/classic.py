@@ -8,6 +8,7 @@ each function against scikit-image / SciPy, which cnnviz itself does not need.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -40,6 +41,20 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur (separable: rows, then columns)."""
     kernel = gaussian_kernel(sigma)
     return correlate1d(correlate1d(image, kernel, 0), kernel, 1)
+
+
+def box_blur(image: np.ndarray, size: int) -> np.ndarray:
+    """The mean over a ``size``×``size`` window (odd ``size``), zeros outside."""
+    if size < 1 or size % 2 == 0:
+        raise ValueError("a box kernel needs an odd size.")
+    kernel = np.full(size, 1.0 / size)
+    return correlate1d(correlate1d(image, kernel, 0), kernel, 1)
+
+
+def add_noise(image: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    """``image`` plus Gaussian noise of standard deviation ``sigma``, clipped to [0, 1] (seeded)."""
+    noise = np.random.default_rng(seed).normal(0.0, sigma, np.shape(image))
+    return np.clip(np.asarray(image, np.float64) + noise, 0.0, 1.0)
 
 
 def sobel(image: np.ndarray, axis: int) -> np.ndarray:
@@ -113,6 +128,15 @@ def corner_peaks(
     if min_distance > 1:
         coords = _keep_spaced(coords, min_distance, strict=True)
     return _keep_spaced(coords, min_distance, strict=False)
+
+
+def mirrored(filter_: Callable[[np.ndarray], np.ndarray], image: np.ndarray, margin: int) -> np.ndarray:
+    """``filter_`` applied to ``image`` mirrored ``margin`` pixels beyond its border, then cropped back: the
+    zeros outside no longer read as an edge along the frame. ``margin`` should cover the filter's reach."""
+    margin = min(margin, *(side - 1 for side in np.shape(image)))
+    padded = np.pad(np.asarray(image, np.float64), margin, mode="reflect")
+    out = filter_(padded)
+    return out[margin : out.shape[0] - margin, margin : out.shape[1] - margin] if margin else out
 
 
 def psnr(reference: np.ndarray, image: np.ndarray, peak: float = 1.0) -> float:

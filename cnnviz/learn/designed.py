@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from cnnviz.arithmetic.kernels import KERNELS
 
@@ -76,3 +78,10 @@ def closest_designed(weight: np.ndarray) -> list[Match]:
         name = max(scores, key=lambda n: abs(scores[n]))
         matches.append(Match(index, name, scores[name], bank[name]))
     return matches
+
+
+def designed_map(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``kernel`` slid over a 2-D ``image`` as a conv layer with zero padding k // 2 does (same size)."""
+    x = torch.from_numpy(np.asarray(image, np.float64))[None, None]
+    w = torch.from_numpy(np.asarray(kernel, np.float64))[None, None]
+    return F.conv2d(x, w, padding=kernel.shape[-1] // 2)[0, 0].numpy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnviz.arithmetic import geometry as ar
+from cnnviz.network.architecture import Summary
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,10 @@ def conv_versus_dense(
     conv = LayerCost(out_channels * window + out_channels, outputs * window, window)
     dense = LayerCost(inputs * outputs + outputs, inputs * outputs, inputs)
     return ConvVersusDense((in_channels, *size), (out_channels, oh, ow), conv, dense)
+
+
+def field_growth(summary: Summary) -> list[tuple[str, int]]:
+    """Each convolution and pooling layer and its receptive field (rows, in input pixels), in order: how far one
+    unit sees as the network gets deeper (element-wise layers such as ReLU leave it unchanged)."""
+    return [(layer.name, int(layer.field[0].size)) for layer in summary.layers
+            if ("Conv" in layer.kind or "Pool" in layer.kind) and isinstance(layer.field, tuple)]  # fmt: skip

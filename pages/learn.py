@@ -1,0 +1,393 @@
+"""Learn: ten short steps from image filters to learned features, each a text beside a live figure."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.animation import step_caption
+from cnnviz.arithmetic.formulas import formula_latex
+from cnnviz.arithmetic.kernels import KERNELS, grayscale, grayscale_crop
+from cnnviz.arithmetic.steps import make_scene
+from cnnviz.data.images import fit_within
+from cnnviz.data.samples import list_samples, load_sample
+from cnnviz.data.shapes import generate
+from cnnviz.explain.cams import cam
+from cnnviz.explain.charts import probability_bars, raw_map_figure
+from cnnviz.explain.predict import Prediction, predict
+from cnnviz.learn import charts, classic, pictures
+from cnnviz.learn.beyond import encoder_decoder_sizes
+from cnnviz.learn.designed import closest_designed, correlation, designed_map
+from cnnviz.learn.lessons import LESSONS
+from cnnviz.learn.stages import forward_pass
+from cnnviz.learn.training_aids import batch_normalised, dropout
+from cnnviz.learn.why_convolutions import conv_versus_dense, field_growth
+from cnnviz.network.features import activations
+from cnnviz.overlay import overlay_seen
+from cnnviz.server.links import LEARN_CHOICES, LEARN_DEFAULTS, arithmetic_query, preset_query
+from cnnviz.training.tensors import to_tensor
+from cnnviz.ui.cached import cam_layers, layer_table, player_payload
+from cnnviz.ui.controls import bounded_slider
+from cnnviz.ui.downloads import shared_model
+from cnnviz.ui.links import URL
+from cnnviz.ui.player import step_player
+from cnnviz.ui.selection import selection
+from cnnviz.ui.work import queued
+
+choice = selection()
+state = st.session_state
+WIDE = 480  # pixels for the enlarged pictures: readable on a projector, two side by side at 1024 px
+
+
+def image_in_use():
+    """The sidebar's image, or the first synthetic sample when none is chosen."""
+    if choice.image is not None:
+        return choice.image, choice.image_name
+    sample = next(s for s in list_samples() if s.synthetic)
+    st.info(f"No image is chosen in the sidebar, so this step uses the sample {sample.name}.")
+    return load_sample(sample.name), sample.name
+
+
+def pick(label: str, key: str, **kwargs):
+    """A select slider over the link-checked choices of ``key``."""
+    def number(text: str) -> float | int:
+        return float(text) if "." in text else int(text)
+
+    options = [number(v) for v in LEARN_CHOICES[key]]
+    return st.select_slider(label, options, number(LEARN_DEFAULTS[key]), key=key, bind=URL, **kwargs)
+
+
+def model_picture(model, x: torch.Tensor) -> np.ndarray:
+    """The model's input (1, 3, H, W) as the RGB picture in [0, 1] it saw."""
+    picture = x[0].numpy() * np.array(model.std)[:, None, None] + np.array(model.mean)[:, None, None]
+    return np.clip(picture.transpose(1, 2, 0), 0, 1)
+
+
+def arithmetic_link(label: str, query: dict[str, str]) -> None:
+    st.page_link("pages/arithmetic.py", label=label, query_params=query, icon=":material/grid_on:")
+
+
+def step_1() -> None:
+    image, name = image_in_use()
+    cols = st.columns([1, 1, 1])
+    kernel_name = cols[0].selectbox("Kernel", list(KERNELS), index=list(KERNELS).index("sobel x"), key="kernel1",
+                                    bind=URL)  # fmt: skip
+    kernel = KERNELS[kernel_name]
+    geo = ar.geometry("conv", 8, kernel.shape[0])
+    out_h, out_w = geo.output_size
+    row = bounded_slider(cols[1], "Output row", "row1", out_h - 1, 0, 2)
+    col = bounded_slider(cols[2], "Output column", "col1", out_w - 1, 0, 2)
+    x = grayscale_crop(image, geo.input_size)
+    scene = make_scene(geo, x[None], kernel[None, None])
+    index = row * out_w + col
+    st.markdown(f"An 8×8 grayscale crop of **{name}** (brightness levels 0–9), the {kernel_name} kernel, and "
+                f"output cell ({row}, {col}):")  # fmt: skip
+    st.markdown(f"#### {step_caption(scene, index)}")
+    st.caption("Below, the same step in the player: play or step on to see every other cell computed.")
+    step_player(player_payload(scene, "window"), f"learn_player_{kernel_name}_{row}_{col}", start=index + 1)
+    reference = torch.nn.functional.conv2d(torch.tensor(x)[None, None], torch.tensor(kernel)[None, None])
+    st.caption(f"PyTorch's `F.conv2d` on the same numbers gives {float(reference[0, 0, row, col]):g} for this cell; "
+               f"the whole output is {out_h}×{out_w}.")  # fmt: skip
+    arithmetic_link("Watch every step on the arithmetic page", arithmetic_query("conv", 8, kernel.shape[0]))
+
+
+def step_2() -> None:
+    image, name = image_in_use()
+    gray = grayscale(image, 160)
+    cols = st.columns(4)
+    with cols[0]:
+        noise = pick("Noise σ (added)", "noise")
+    with cols[1]:
+        blur = st.radio("Blur", ["Gaussian", "box"], key="blur", bind=URL, horizontal=True)
+    with cols[2]:
+        sigma = pick("Gaussian σ (pixels)", "sigma", disabled=blur != "Gaussian")
+    with cols[3]:
+        box = pick("Box size", "box", disabled=blur != "box")
+    noisy = classic.add_noise(gray, noise, seed=0)
+    if blur == "Gaussian":
+        smooth = classic.mirrored(lambda a: classic.gaussian_blur(a, sigma), noisy, len(classic.gaussian_kernel(sigma)))
+    else:
+        smooth = classic.mirrored(lambda a: classic.box_blur(a, box), noisy, box)
+    before, after = classic.psnr(gray, noisy), classic.psnr(gray, smooth)
+    metrics = st.columns(2)
+    metrics[0].metric("PSNR of the noisy image", f"{before:.1f} dB")
+    metrics[1].metric("PSNR after the blur", f"{after:.1f} dB", delta=f"{after - before:+.1f} dB")
+    pics = st.columns(3)
+    pics[0].image(pictures.gray_picture(gray, 0, 1), caption=f"{name}, grayscale", width="stretch")
+    pics[1].image(pictures.gray_picture(noisy, 0, 1), caption=f"with noise σ = {noise}", width="stretch")
+    what = f"Gaussian σ = {sigma}" if blur == "Gaussian" else f"{box}×{box} box"
+    pics[2].image(pictures.gray_picture(smooth, 0, 1), caption=f"blurred: {what}", width="stretch")
+    st.markdown("**Derivatives** of the blurred image (Sobel): red is negative, blue positive. (Filters here see "
+                "the image mirrored beyond its border, so the frame does not count as an edge.)")
+    d_col, d_row = (classic.mirrored(lambda a, axis=axis: classic.sobel(a, axis), smooth, 2) for axis in (1, 0))
+    magnitude, orientation = (classic.mirrored(lambda a, i=i: classic.gradient(a)[i], smooth, 2) for i in (0, 1))
+    pics = st.columns(4)
+    pics[0].image(pictures.map_picture(d_col), caption="∂x: change along a row (vertical edges)", width="stretch")
+    pics[1].image(pictures.map_picture(d_row), caption="∂y: change down a column (horizontal edges)",
+                  width="stretch")  # fmt: skip
+    pics[2].image(pictures.gray_picture(magnitude), caption="gradient magnitude: edge strength", width="stretch")
+    pics[3].image(pictures.orientation_picture(magnitude, orientation),
+                  caption="orientation as colour, strength as brightness", width="stretch")  # fmt: skip
+
+
+def step_3() -> None:
+    image, name = image_in_use()
+    gray = grayscale(image, 160)
+    cols = st.columns(4)
+    with cols[0]:
+        window = pick("Window σ", "window")
+    with cols[1]:
+        k = pick("k", "hk")
+    with cols[2]:
+        threshold = pick("Threshold (share of the largest R)", "thresh")
+    spacing = bounded_slider(cols[3], "Minimum distance (px)", "spacing", 10, 1, 3)
+    reach = len(classic.gaussian_kernel(window)) + 2
+    response = classic.mirrored(lambda a: classic.harris_response(a, window, k), gray, reach)
+    corners = classic.corner_peaks(response, spacing, threshold_rel=threshold)
+    st.markdown(f"**{len(corners)} corners** where $R > {threshold:g}\\cdot\\max R = "
+                f"{threshold * float(response.max()):.3g}$, local maxima at least {spacing} px apart.")  # fmt: skip
+    pics = st.columns(2)
+    pics[0].image(pictures.corners_picture(gray, corners, WIDE), caption=f"corners on {name}", width="stretch")
+    shown = np.sign(response) * np.sqrt(np.abs(response))  # a square root, so weaker responses show too
+    pics[1].image(pictures.enlarged(pictures.map_picture(shown), WIDE), width="stretch",
+                  caption="the response R (as sign·√|R|): blue corners (R > 0), red edges (R < 0), white flat")
+    arr, arc, acc = (classic.mirrored(lambda a, i=i: classic.structure_tensor(a, window)[i], gray, reach)
+                     for i in range(3))  # fmt: skip
+    if len(corners):
+        r, c = corners[0]
+        st.latex(rf"A_{{({r},{c})}} = \begin{{pmatrix}} {arr[r, c]:.3f} & {arc[r, c]:.3f} \\ {arc[r, c]:.3f} & "
+                 rf"{acc[r, c]:.3f} \end{{pmatrix}},\quad R = \det A - {k:g}\,(\operatorname{{tr}} A)^2 = "
+                 rf"{response[r, c]:.4f}")  # fmt: skip
+        st.caption(f"The structure tensor at the strongest corner, row {r}, column {c}.")
+
+
+def embedded_input(image) -> tuple:
+    model = shared_model("tinyvgg")
+    return model, model.preprocess(image)
+
+
+def step_4() -> None:
+    image, name = image_in_use()
+    model, x = embedded_input(image)
+    weight = model.module.features.conv_1_1.weight.detach().numpy()
+    matches = closest_designed(weight)
+    index = bounded_slider(st, "Learned filter", "filt", len(matches) - 1)
+    match = matches[index]
+    learned = weight[index].mean(axis=0)
+    sign = "the same pattern" if match.correlation > 0 else "the same pattern with its sign flipped"
+    st.markdown(f"Learned filter {index} (its 3 colour slices averaged) and the closest designed kernel, "
+                f"**{match.name}**: correlation **{match.correlation:+.2f}** ({sign}).")
+    st.plotly_chart(charts.kernels_figure([(f"learned filter {index}", learned), ("designed", match.kernel)]),
+                    key="learn_kernels", config={"displayModeBar": False})  # fmt: skip
+    learned_map = activations(model.module, x, ["features.conv_1_1"])["features.conv_1_1"][0, index].numpy()
+    gray = model_picture(model, x).mean(axis=2)
+    designed = designed_map(gray, match.kernel)
+    agreement = correlation(learned_map, designed)
+    pics = st.columns(2)
+    pics[0].image(pictures.enlarged(pictures.map_picture(learned_map), WIDE), width="stretch",
+                  caption=f"learned filter {index}'s feature map on {name}")  # fmt: skip
+    pics[1].image(pictures.enlarged(pictures.map_picture(designed), WIDE), width="stretch",
+                  caption=f"{match.name} on the same image (grayscale)")  # fmt: skip
+    st.markdown(f"The two feature maps correlate at **{agreement:+.2f}**.")
+    table = pd.DataFrame([{"filter": m.filter_index, "closest designed kernel": m.name,
+                           "correlation": round(m.correlation, 2)} for m in matches])  # fmt: skip
+    with st.expander(f"All {len(matches)} first-layer filters"):
+        st.dataframe(table, hide_index=True)
+
+
+def step_5() -> None:
+    if "op5" not in state:
+        state.op5 = "conv"
+    op = st.segmented_control("Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op5", bind=URL, required=True,
+                              width="stretch")  # fmt: skip
+    cols = st.columns(6 if op == "transposed" else 5)
+    size = bounded_slider(cols[0], "Input size i", "i5", 16, 1, 5)
+    kernel = bounded_slider(cols[1], "Kernel k", "k5", 7, 1, 3)
+    stride = bounded_slider(cols[2], "Stride s", "s5", 4, 1, 1)
+    dilation = 1 if op == "avgpool" else bounded_slider(cols[3], "Dilation d", "d5", 4, 1, 1)
+    out_pad = 0
+    if op == "transposed":
+        out_pad = bounded_slider(cols[5], "Output padding a", "a5", ar.max_output_padding(stride, dilation))
+    padding = bounded_slider(cols[4], "Padding p", "p5", ar.max_padding(op, size, kernel, stride, dilation, out_pad))
+    try:
+        geo = ar.geometry(op, size, kernel, stride, padding, dilation, out_pad)
+    except ValueError as exc:
+        st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
+        return
+    st.markdown(f"### Output size: {geo.rows.output} × {geo.cols.output}")
+    st.latex(formula_latex(geo, "rows"))
+    query = arithmetic_query(op, size, kernel, stride, padding, dilation, out_pad)
+    shown = "" if query["preset"] == "custom" else f" (the preset “{query['preset']}”)"
+    arithmetic_link(f"Watch this case step by step on the arithmetic page{shown}", query)
+    with st.expander("The 15 cases of Dumoulin & Visin's guide, each a link"):
+        for preset in ar.PRESETS:
+            arithmetic_link(preset.title, preset_query(preset))
+
+
+def step_6() -> None:
+    cols = st.columns(4)
+    side = bounded_slider(cols[0], "Input side (pixels)", "side6", 64, 4, 32)
+    channels_in = bounded_slider(cols[1], "Input channels", "cin6", 64, 1, 3)
+    channels_out = bounded_slider(cols[2], "Output channels", "cout6", 64, 1, 16)
+    kernel = bounded_slider(cols[3], "Kernel k", "k6", min(7, side), 1, 3)
+    cost = conv_versus_dense(channels_in, (side, side), channels_out, kernel, padding=kernel // 2)
+    shape = "×".join(map(str, cost.output_shape))
+    frame = pd.DataFrame(
+        [{"layer": f"Conv2d({channels_in}, {channels_out}, {kernel})", "parameters": f"{cost.conv.params:,}",
+          "multiply-accumulates": f"{cost.conv.macs:,}", "inputs per output": f"{cost.conv.inputs_per_output:,}"},
+         {"layer": f"Linear({np.prod(cost.input_shape):,}, {np.prod(cost.output_shape):,})",
+          "parameters": f"{cost.dense.params:,}", "multiply-accumulates": f"{cost.dense.macs:,}",
+          "inputs per output": f"{cost.dense.inputs_per_output:,}"}]
+    )  # fmt: skip
+    st.markdown(f"Both map {channels_in}×{side}×{side} to {shape} (padding {kernel // 2}). The dense layer needs "
+                f"**{cost.param_ratio:,.0f}×** the parameters.")  # fmt: skip
+    numbers = st.columns(4)
+    numbers[0].metric("Conv parameters", f"{cost.conv.params:,}")
+    numbers[1].metric("Dense parameters", f"{cost.dense.params:,}")
+    numbers[2].metric("Conv inputs per output", f"{cost.conv.inputs_per_output:,}")
+    numbers[3].metric("Dense inputs per output", f"{cost.dense.inputs_per_output:,}")
+    st.table(frame.set_index("layer"))
+    model = shared_model("tinyvgg")
+    growth = [(name.split(".")[-1], size) for name, size in field_growth(layer_table("tinyvgg", model))]
+    st.markdown("**Receptive field** of one unit after each layer of the embedded TinyVGG:")
+    st.plotly_chart(charts.field_figure(growth, model.input_size[0]), key="learn_field",
+                    config={"displayModeBar": False})  # fmt: skip
+
+
+def step_7() -> None:
+    image, name = image_in_use()
+    model, x = embedded_input(image)
+    result = forward_pass(model.module, x)
+    frame = pd.DataFrame([{"layer": s.name.split(".")[-1], "type": s.kind, "output": "×".join(map(str, s.shape)),
+                           "min": round(s.minimum, 3), "max": round(s.maximum, 3), "mean": round(s.mean, 3),
+                           "zeros": f"{s.zero_fraction:.0%}"} for s in result.stages])  # fmt: skip
+    st.markdown(f"Every stage of the embedded TinyVGG for **{name}**: each ReLU's share of zeros is the share of "
+                "negative values it removed; each pooling layer halves the side.")  # fmt: skip
+    st.dataframe(frame, hide_index=True, height=35 * (len(frame) + 1) + 3)
+    probs = result.probabilities.double().numpy()
+    order = np.argsort(-probs, kind="stable")
+    prediction = Prediction(tuple(model.classes[i] for i in order), probs[order])
+    left, right = st.columns([3, 2])
+    left.plotly_chart(probability_bars(prediction, "softmax of the fc layer's logits"), key="learn_softmax")
+    right.markdown("**Logits → softmax**, $p_i = e^{z_i} / \\sum_j e^{z_j}$:")
+    right.dataframe(pd.DataFrame({"class": [model.classes[i] for i in order],
+                                  "logit": [round(float(result.logits[i]), 2) for i in order],
+                                  "probability": [f"{probs[i]:.1%}" for i in order]}), hide_index=True)  # fmt: skip
+    st.markdown("**The hierarchy**: the four most active channels of each block's last convolution (after ReLU). "
+                "Early maps follow edges and colours; deeper ones are coarser and respond to parts and whole shapes.")
+    blocks = [s.name for s in result.stages if s.kind == "ReLU"][1::2]
+    acts = activations(model.module, x, blocks)
+    for block in blocks:
+        maps = acts[block][0].numpy()
+        top = np.argsort(-maps.reshape(len(maps), -1).mean(axis=1), kind="stable")[:4]
+        row = st.columns(4)
+        for column, channel in zip(row, top, strict=True):
+            column.image(pictures.enlarged(pictures.map_picture(maps[channel], "viridis", symmetric=False), 160),
+                         caption=f"{block.split('.')[-1]} channel {channel} ({maps.shape[1]}×{maps.shape[2]})",
+                         width="stretch")  # fmt: skip
+
+
+def step_8() -> None:
+    image, name = image_in_use()
+    model, x = embedded_input(image)
+    cols = st.columns(3)
+    channel = bounded_slider(cols[0], "Channel of conv_1_1", "ch8", 15)
+    with cols[1]:
+        p = pick("Dropout p", "p8")
+    seed = bounded_slider(cols[2], "Dropout seed", "seed8", 99)
+    batch = generate(32, seed=7)
+    layer = "features.conv_1_1"
+    acts = activations(model.module, to_tensor(batch.images, model.mean, model.std), [layer])[layer]
+    normalised = batch_normalised(acts)
+    st.plotly_chart(charts.distributions_figure(acts[:, channel].numpy(), normalised[:, channel].numpy(),
+                                                f"conv_1_1 channel {channel} over a batch of 32 synthetic images"),
+                    key="learn_bn", config={"displayModeBar": False})  # fmt: skip
+    feature = activations(model.module, x, ["features.relu_1_1"])["features.relu_1_1"][0, channel]
+    dropped = dropout(feature, p, seed)
+    st.markdown(f"**Dropout p = {p}** on relu_1_1 channel {channel} for {name}: "
+                f"{dropped.kept_fraction:.0%} of the values kept, each ×{1 / (1 - p):.2f}; mean "
+                f"{float(feature.mean()):.3f} → {float(dropped.train.mean()):.3f} (the same on average).")
+    pics = st.columns(3)
+    top = float(dropped.train.max()) or 1.0
+    pics[0].image(pictures.enlarged(pictures.gray_picture(feature.numpy(), 0, top), 256), width="stretch",
+                  caption="evaluation mode: unchanged")  # fmt: skip
+    pics[1].image(pictures.enlarged(pictures.gray_picture(dropped.kept.float().numpy(), 0, 1), 256), width="stretch",
+                  caption="training mode's mask: white kept, black dropped")  # fmt: skip
+    pics[2].image(pictures.enlarged(pictures.gray_picture(dropped.train.numpy(), 0, top), 256), width="stretch",
+                  caption=f"training mode: kept values ×{1 / (1 - p):.2f}")  # fmt: skip
+    st.page_link("pages/playground.py", label="Train a network with batch norm and dropout",
+                 icon=":material/model_training:")  # fmt: skip
+
+
+def step_9() -> None:
+    image, name = image_in_use()
+    model = choice.model
+    x = model.preprocess(image)
+    prediction = predict(model, image)
+    target = model.classes.index(prediction.classes[0])
+    layer = cam_layers(model.spec.key, model)[0]
+    with queued("Computing Grad-CAM"):
+        explanation = cam(model.module, x, target, layer, "Grad-CAM")
+    st.markdown(f"{model.card.architecture} predicts **{prediction.classes[0]}** "
+                f"({prediction.probabilities[0]:.1%}); Grad-CAM at `{layer}`:")  # fmt: skip
+    shown = fit_within(image.convert("RGB"), 640)
+    pics = st.columns(2)
+    pics[0].image(overlay_seen(shown, explanation.heatmap.numpy(), model.seen_box(shown.size), 0.6, "viridis"),
+                  caption=f"Grad-CAM for {prediction.classes[0]} over {name}", width="stretch")  # fmt: skip
+    pics[1].plotly_chart(raw_map_figure(explanation.raw.numpy(), "viridis"), key="learn_cam")
+    st.page_link("pages/explain.py", label="Compare Grad-CAM with other methods", icon=":material/center_focus_strong:")
+
+
+def step_10() -> None:
+    image, name = image_in_use()
+    cols = st.columns(2)
+    with cols[0]:
+        side = pick("Image side", "side10")
+    depth = bounded_slider(cols[1], "Downsampling stages", "depth10", 4, 1, 3)
+    stages = encoder_decoder_sizes(side, depth)
+    st.markdown(f"An encoder–decoder on a {side}×{side} image: {depth} stride-2 convolutions (k 3, p 1; blue) "
+                f"then {depth} transposed convolutions (k 4, s 2, p 1; orange) back to {stages[-1].size_out}×"
+                f"{stages[-1].size_out}, one class score per pixel.")  # fmt: skip
+    if stages[-1].size_out != side:
+        st.warning(f"The decoder ends at {stages[-1].size_out}×{stages[-1].size_out}, not {side}×{side}: a stride-2 "
+                   "convolution rounds an odd side up, and doubling cannot undo that. U-Nets crop or pad their maps "
+                   "(or choose sides divisible by 2 at every stage).", icon=":material/straighten:")  # fmt: skip
+    st.plotly_chart(charts.sizes_figure(stages), key="learn_sizes", config={"displayModeBar": False})
+    model, x = embedded_input(image)
+    last = activations(model.module, x, ["features.max_pool_3"])["features.max_pool_3"].shape[-2:]
+    picture = pictures.enlarged(pictures.rgb_picture(model_picture(model, x)), 320)
+    left, right = st.columns([2, 3])
+    left.image(pictures.grid_picture(picture, tuple(last)), width="stretch",
+               caption=f"The embedded TinyVGG's last feature map is a {last[0]}×{last[1]} grid over {name}: a "
+                       "detector's head predicts a class and a box from each cell.")  # fmt: skip
+    with right:
+        st.markdown("Transposed convolutions, step by step:")
+        for title in ("No padding, strides, transposed", "Padding, strides, transposed"):
+            preset = next(p for p in ar.PRESETS if p.title == title)
+            arithmetic_link(title, preset_query(preset))
+
+
+STEPS = [step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10]
+
+
+def move(delta: int) -> None:
+    state.lesson = min(max(int(state.get("lesson", 1)) + delta, 1), len(LESSONS))
+
+
+st.title("Learn")
+st.caption("From image filters to learned features in ten short steps, each a few sentences beside a live figure "
+           "computed for the sidebar's image. The step and its settings are kept in the page's link.")  # fmt: skip
+if "lesson" not in state:
+    state.lesson = 1
+nav = st.columns([1, 10, 1], vertical_alignment="bottom")
+number = nav[1].segmented_control("Step", [lesson.number for lesson in LESSONS], key="lesson", bind=URL,
+                                  required=True, width="stretch")  # fmt: skip
+nav[0].button("", on_click=move, args=(-1,), key="lesson_back", disabled=number == 1, help="Previous step",
+              icon=":material/chevron_left:", width="stretch")  # fmt: skip
+nav[2].button("", on_click=move, args=(1,), key="lesson_next", disabled=number == len(LESSONS), help="Next step",
+              icon=":material/chevron_right:", width="stretch")  # fmt: skip
+lesson = LESSONS[number - 1]
+st.header(f"{lesson.number}. {lesson.title}", anchor=False)
+st.markdown(lesson.text)
+STEPS[number - 1]()
