@@ -92,6 +92,10 @@ def step_1() -> None:
     arithmetic_link("Watch every step on the arithmetic page", arithmetic_query("conv", 8, kernel.shape[0]))
 
 
+def decibels(value: float) -> str:
+    return f"{value:.1f} dB" if np.isfinite(value) else "∞ dB"
+
+
 def step_2() -> None:
     image, name = image_in_use()
     gray = grayscale(image, 160)
@@ -111,8 +115,9 @@ def step_2() -> None:
         smooth = classic.mirrored(lambda a: classic.box_blur(a, box), noisy, box)
     before, after = classic.psnr(gray, noisy), classic.psnr(gray, smooth)
     metrics = st.columns(2)
-    metrics[0].metric("PSNR of the noisy image", f"{before:.1f} dB")
-    metrics[1].metric("PSNR after the blur", f"{after:.1f} dB", delta=f"{after - before:+.1f} dB")
+    metrics[0].metric("PSNR of the noisy image", decibels(before), help="∞: identical to the clean image")
+    change = f"{after - before:+.1f} dB" if np.isfinite(before) else None
+    metrics[1].metric("PSNR after the blur", decibels(after), delta=change)
     pics = st.columns(3)
     pics[0].image(pictures.gray_picture(gray, 0, 1), caption=f"{name}, grayscale", width="stretch")
     pics[1].image(pictures.gray_picture(noisy, 0, 1), caption=f"with noise σ = {noise}", width="stretch")
@@ -265,7 +270,7 @@ def step_7() -> None:
     st.markdown(f"Every stage of the embedded TinyVGG for **{name}**: each ReLU's share of zeros is the share of "
                 "negative values it removed; each pooling layer halves the side.")  # fmt: skip
     st.dataframe(frame, hide_index=True, height=35 * (len(frame) + 1) + 3)
-    probs = result.probabilities.double().numpy()
+    probs = result.probabilities.numpy()
     order = np.argsort(-probs, kind="stable")
     prediction = Prediction(tuple(model.classes[i] for i in order), probs[order])
     left, right = st.columns([3, 2])

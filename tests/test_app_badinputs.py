@@ -3,6 +3,7 @@ refused with a clear message naming it, no exception reaches the page, and the n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -37,11 +38,16 @@ def explain_works(at: AppTest) -> bool:
     return any(c.startswith("Grad-CAM for ") for c in captions(at))
 
 
+def learn_works(at: AppTest) -> bool:
+    return any(re.fullmatch(r"\*\*\d+ corners\*\* .*", m.value) for m in at.markdown) and bool(at.main.image)
+
+
 PAGES: dict[str, tuple[str | None, dict[str, str], Callable[[AppTest], bool]]] = {
     "home": (None, {}, home_works),
     "arithmetic": ("pages/arithmetic.py", {"vals": "image"}, arithmetic_works),
     "network": ("pages/network.py", {}, network_works),
     "explain": ("pages/explain.py", {}, explain_works),
+    "learn": ("pages/learn.py", {"lesson": "3"}, learn_works),
 }
 
 

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
 from tests.hostile import pickle_attack, saved, torchscript_attack
 
-PAGES = ["pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/explain.py", "pages/playground.py"]
+PAGES = ["pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/explain.py", "pages/playground.py",
+         "pages/learn.py"]
 
 
 def upload_model(at: AppTest, name: str, data: bytes, **settings) -> AppTest:

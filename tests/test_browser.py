@@ -389,7 +389,7 @@ def test_no_page_asks_the_internet_for_anything(server, page):
     """An offline classroom: every request of every page (favicon, fonts, scripts) goes to the app's server."""
     outside = []
     page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else outside.append(r.url))
-    for path in ("", "/arithmetic", "/network", "/explain", "/playground"):
+    for path in ("", "/arithmetic", "/network", "/explain", "/playground", "/learn"):
         page.goto(f"{server}{path}")
         page.get_by_test_id("stSidebar").wait_for(timeout=LOAD_TIMEOUT_MS)
         settle(page)

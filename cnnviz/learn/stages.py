@@ -52,4 +52,4 @@ def forward_pass(model: nn.Module, x: Tensor) -> ForwardPass:
         stages.append(Stage(name, type(kinds[name]).__name__, tuple(out.shape), float(out.min()), float(out.max()),
                             float(out.mean()), float((out == 0).float().mean())))  # fmt: skip
     logits = outputs[names[-1]][0]
-    return ForwardPass(stages, logits, torch.softmax(logits, dim=0))
+    return ForwardPass(stages, logits, torch.softmax(logits.double(), dim=0))  # in double, as predict() does
