@@ -7,7 +7,7 @@ import torch
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.animation import step_caption
-from cnnviz.arithmetic.formulas import formula_latex
+from cnnviz.arithmetic.formulas import formula_latex, stacked
 from cnnviz.arithmetic.kernels import KERNELS, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene
 from cnnviz.data.images import fit_within
@@ -221,7 +221,7 @@ def step_5() -> None:
         st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
         return
     st.markdown(f"### Output size: {geo.rows.output} × {geo.cols.output}")
-    st.latex(formula_latex(geo, "rows"))
+    st.latex(stacked(formula_latex(geo, "rows")))
     query = arithmetic_query(op, size, kernel, stride, padding, dilation, out_pad)
     shown = "" if query["preset"] == "custom" else f" (the preset “{query['preset']}”)"
     arithmetic_link(f"Watch this case step by step on the arithmetic page{shown}", query)

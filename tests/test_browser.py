@@ -431,3 +431,59 @@ def test_labels_are_whole_at_projector_size(server, browser):
     assert field.evaluate("(f, text) => { const was = f.value; f.value = text; const fits = f.scrollWidth <= "
                           "f.clientWidth; f.value = was; return fits; }", longest), longest  # fmt: skip
     context.close()
+
+
+LEARN_NUMBERS = {  # per step, elements holding numbers a student must read
+    1: ".cnnviz-cell",
+    2: "[data-testid='stMetricValue']",
+    4: ".st-key-learn_kernels svg text",
+    5: ".katex",
+    6: "[data-testid='stMetricValue']",
+    10: ".st-key-learn_sizes svg text.bartext",
+}
+
+
+def font_sizes(page, selector: str) -> list[float]:
+    return page.locator(selector).evaluate_all("es => es.map(e => parseFloat(getComputedStyle(e).fontSize))")
+
+
+@pytest.mark.parametrize("width,height", [(1024, 768), (1440, 900)])
+def test_learn_steps_one_after_another_at_projector_size(server, browser, width, height):
+    """Every step in Chromium by the Next button: its heading, no exception, the step in the URL, nothing wider
+    than the screen, and the numbers to read at 16 px or more."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(f"{server}/learn")
+    for number in range(1, 11):
+        page.get_by_role("heading", name=re.compile(rf"^{number}\. ")).wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        assert page.get_by_test_id("stException").count() == 0, number
+        assert number == 1 or f"lesson={number}" in page.url
+        main = page.get_by_test_id("stMain")
+        assert main.evaluate("m => m.scrollWidth <= m.clientWidth + 1"), f"step {number} is wider than the screen"
+        if number in LEARN_NUMBERS:
+            page.locator(LEARN_NUMBERS[number]).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+            sizes = font_sizes(page, LEARN_NUMBERS[number])
+            assert sizes and min(sizes) >= 16, (number, min(sizes))
+        if number < 10:
+            click_key(page, "lesson_next")
+    context.close()
+
+
+def test_a_learn_link_opens_its_step_with_its_settings(server, page):
+    page.goto(f"{server}/learn?lesson=3&window=2&spacing=5")
+    page.get_by_role("heading", name="3. Harris corners from derivatives").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    found = page.get_by_test_id("stMarkdown").filter(has_text=re.compile(r"\d+ corners where"))
+    found.wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert "at least 5 px apart" in found.text_content()
+    slider = page.get_by_test_id("stSlider").filter(has_text="Window σ")
+    assert slider.get_by_role("slider").get_attribute("aria-valuetext") == "2"
+    page.goto(f"{server}/learn?lesson=5&op5=Transposed+convolution&i5=3&s5=2&p5=1&a5=1")
+    link = page.get_by_role("link", name=re.compile("Watch this case step by step"))
+    link.wait_for(timeout=LOAD_TIMEOUT_MS)
+    link.click()
+    wait_step(page, 1)
+    settle(page)
+    assert "/arithmetic" in page.url and "preset=Padding%2C+strides+%28odd%29%2C+transposed" in page.url
+    assert page.get_by_text("Output size: 6 × 6").count() == 1

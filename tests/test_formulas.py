@@ -8,7 +8,7 @@ import io
 import pytest
 
 from cnnviz.arithmetic import geometry as ar
-from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code
+from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
@@ -56,3 +56,13 @@ def test_pytorch_code_runs_and_reproduces_the_shape(args):
         exec(code, namespace)  # the snippet is what a student would paste
     assert tuple(namespace["y"].shape[-2:]) == geo.output_size
     assert printed.getvalue().strip().split("  #")[0] == f"torch.Size([1, 2, {geo.rows.output}, {geo.cols.output}])"
+
+
+
+def test_stacked_formula_keeps_every_part_on_its_own_line():
+    chain = formula_latex(ar.geometry("transposed", 3, 3, 2, 1, 1, 1))
+    lines = stacked(chain).removeprefix(r"\begin{aligned} ").removesuffix(r" \end{aligned}").split(r" \\ ")
+    assert len(lines) == 3 and lines[0].startswith("o' &= ") and lines[-1] == "&= 6"
+    rejoined = lines[0].replace(" &= ", " = ") + "".join(" = " + line.removeprefix("&= ") for line in lines[1:])
+    assert rejoined == chain  # nothing lost or reordered
+    assert stacked("o") == "o"

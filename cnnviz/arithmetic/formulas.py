@@ -42,6 +42,15 @@ def formula_latex(geo: Geometry, which: str = "rows") -> str:
     return text + f" = {o}" if raw == o else text
 
 
+def stacked(latex: str) -> str:
+    """A chain ``a = b = c`` of :func:`formula_latex` as aligned lines, one ``= …`` per line: narrow screens."""
+    first, *rest = latex.split(" = ")
+    if not rest:
+        return latex
+    lines = [f"{first} &= {rest[0]}", *(f"&= {part}" for part in rest[1:])]
+    return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
+
+
 def ceil_mode_note(geo: Geometry) -> str | None:
     """Why ceil mode dropped a window, where it did."""
     notes = []
