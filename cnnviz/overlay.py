@@ -22,6 +22,17 @@ def colormap(name: str) -> np.ndarray:
     return table
 
 
+def plotly_colorscale(name: str, stops: int = 16) -> list[list]:
+    """Colour map ``name`` as a Plotly colorscale of ``rgb(…)`` stops.
+
+    Not Plotly's named scale: Streamlit's chart theme treats the hex colours ``#000001`` … ``#000030`` as
+    placeholders and swaps them for theme colours in the browser, and inferno and magma start at ``#000004``
+    (their lowest values were drawn pink)."""
+    table = colormap(name)
+    positions = np.linspace(0, 1, stops)
+    return [[float(p), "rgb({}, {}, {})".format(*table[round(p * 255)])] for p in positions]
+
+
 def normalise(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """Values mapped to [0, 1] between ``low`` and ``high`` (a constant map becomes 0)."""
     span = high - low

@@ -338,9 +338,9 @@ def step_9() -> None:
                 f"({prediction.probabilities[0]:.1%}); Grad-CAM at `{layer}`:")  # fmt: skip
     shown = fit_within(image.convert("RGB"), 640)
     pics = st.columns(2)
-    pics[0].image(overlay_seen(shown, explanation.heatmap.numpy(), model.seen_box(shown.size), 0.6, "viridis"),
+    pics[0].image(overlay_seen(shown, explanation.heatmap.numpy(), model.seen_box(shown.size), 0.85, "inferno"),
                   caption=f"Grad-CAM for {prediction.classes[0]} over {name}", width="stretch")  # fmt: skip
-    pics[1].plotly_chart(raw_map_figure(explanation.raw.numpy(), "viridis"), key="learn_cam")
+    pics[1].plotly_chart(raw_map_figure(explanation.raw.numpy(), "inferno"), key="learn_cam")
     st.page_link("pages/explain.py", label="Compare Grad-CAM with other methods", icon=":material/center_focus_strong:")
 
 

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import plotly.colors
 import pytest
 import torchvision
 from PIL import Image
 
+from cnnviz.explain.charts import raw_map_figure
 from cnnviz.models.embedded import load_embedded
 from cnnviz.network.architecture import summarize
 from cnnviz.network.figures import (
     _mosaic,
+    channel_figure,
     feature_grid_image,
     filter_figure,
     overview_image,
     rgb_filters_image,
     stage_diagram,
 )
-from cnnviz.overlay import colormap, normalise, overlay
+from cnnviz.overlay import COLORMAPS, colormap, normalise, overlay
 
 
 def test_colormap_follows_plotly():
@@ -118,3 +122,15 @@ def test_figures_leave_the_background_to_the_theme():
     for figure in figures:
         for colour in (figure.layout.plot_bgcolor, figure.layout.paper_bgcolor):
             assert colour is None or (colour.replace(" ", "").startswith("rgba(") and not colour.endswith(",1)"))
+
+
+@pytest.mark.parametrize("cmap", COLORMAPS)
+def test_heatmap_colours_survive_streamlits_theme(cmap):
+    """Streamlit's chart theme swaps the hex colours #000001…#000030 for theme colours in the browser; inferno
+    and magma start at #000004, so their zero was drawn pink. The figures give rgb() stops instead."""
+    values = np.arange(12.0).reshape(3, 4)
+    for figure in (channel_figure(values, "t", cmap), raw_map_figure(values, cmap)):
+        scale = figure.data[0].colorscale
+        assert not any(re.fullmatch(r"#0000[0-3]\d", str(colour), re.IGNORECASE) for _, colour in scale)
+        assert scale[0][1] == "rgb({}, {}, {})".format(*colormap(cmap)[0])
+        assert scale[-1][1] == "rgb({}, {}, {})".format(*colormap(cmap)[255])

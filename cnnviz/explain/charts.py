@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from cnnviz.explain.faithfulness import Curves
 from cnnviz.explain.predict import Prediction
+from cnnviz.overlay import plotly_colorscale
 
 DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#2ca02c"  # red falls, green rises; also solid vs dashed
 
@@ -39,7 +40,7 @@ def probability_bars(prediction: Prediction, title: str = "Class probabilities")
 
 def raw_map_figure(raw: np.ndarray, cmap: str) -> go.Figure:
     """A map at its own resolution (a CAM's h×w cells), values on hover."""
-    figure = go.Figure(go.Heatmap(z=raw.astype(np.float32), colorscale=cmap.capitalize(),
+    figure = go.Figure(go.Heatmap(z=raw.astype(np.float32), colorscale=plotly_colorscale(cmap),
                                   hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))  # fmt: skip
     figure.update_layout(title=f"Raw map {raw.shape[0]}×{raw.shape[1]}", height=420,
                          margin={"l": 10, "r": 10, "t": 50, "b": 10})  # fmt: skip

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from cnnviz.fonts import label_font, plain
 from cnnviz.network.architecture import Summary
-from cnnviz.overlay import colourise, normalise
+from cnnviz.overlay import colourise, normalise, plotly_colorscale
 
 CLEAR = "rgba(0, 0, 0, 0)"
 """Figure backgrounds: transparent, so the light or dark theme shows through instead of a white block."""
@@ -96,7 +96,7 @@ def feature_grid_image(
 
 def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.Figure:
     """One channel enlarged, values on hover."""
-    figure = go.Figure(go.Heatmap(z=values.astype(np.float32), colorscale=cmap.capitalize(),
+    figure = go.Figure(go.Heatmap(z=values.astype(np.float32), colorscale=plotly_colorscale(cmap),
                                   hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))  # fmt: skip
     figure.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     figure.update_xaxes(visible=False, constrain="domain")
