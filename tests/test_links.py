@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cnnviz.server.links import MAX_PARAMS, PAGE_PARAMS, check_query
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize(
@@ -53,4 +56,6 @@ def test_length_count_repeats_and_unknown_keys():
 
 
 def test_every_page_is_described():
-    assert set(PAGE_PARAMS) == {"", "arithmetic", "network", "explain", "playground"}
+    """Each page app.py navigates to (by its URL path; Home is "") has its parameters listed, and no other."""
+    pages = re.findall(r'st\.Page\("pages/(\w+)\.py"', (ROOT / "app.py").read_text())
+    assert len(pages) == 6 and set(PAGE_PARAMS) == {"" if name == "home" else name for name in pages}
