@@ -151,7 +151,8 @@ def step_3() -> None:
     response = classic.mirrored(lambda a: classic.harris_response(a, window, k), gray, reach)
     corners = classic.corner_peaks(response, spacing, threshold_rel=threshold)
     st.markdown(f"**{len(corners)} corners** where $R > {threshold:g}\\cdot\\max R = "
-                f"{threshold * float(response.max()):.3g}$, local maxima at least {spacing} px apart.")  # fmt: skip
+                f"{threshold * float(response.max()):.3g}$, local maxima at least {spacing} px apart (the image "
+                "mirrored beyond its border, as in step 2).")  # fmt: skip
     pics = st.columns(2)
     pics[0].image(pictures.corners_picture(gray, corners, WIDE), caption=f"corners on {name}", width="stretch")
     shown = np.sign(response) * np.sqrt(np.abs(response))  # a square root, so weaker responses show too

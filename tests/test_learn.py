@@ -209,3 +209,14 @@ def test_kernel_figures_write_every_value_at_a_readable_size():
     assert figure.data[0].text[1][0] == "1.25" and figure.data[1].text[0][0] == "-1.00"
     assert all(trace.textfont.size >= 16 for trace in figure.data)
     assert all(annotation.font.size >= 16 for annotation in figure.layout.annotations)
+
+
+@pytest.mark.parametrize("spacing", [1, 2, 4])
+def test_corner_peaks_on_a_noisy_image_with_thousands_of_peaks_equal_scikit_image(spacing):
+    from skimage.feature import corner_peaks
+
+    noisy = classic.add_noise(np.full((160, 160), 0.5), 0.3, seed=1)  # the page's worst case: ~1800 corners
+    response = classic.harris_response(noisy, 0.5, 0.04)
+    ours = classic.corner_peaks(response, spacing, threshold_rel=0.001)
+    theirs = corner_peaks(response, min_distance=spacing, threshold_rel=0.001)
+    assert len(ours) > 200 and {tuple(p) for p in ours} == {tuple(p) for p in theirs}

@@ -96,12 +96,16 @@ def _maximum_filter(values: np.ndarray, radius: int) -> np.ndarray:
 
 def _keep_spaced(coords: np.ndarray, spacing: float, strict: bool) -> np.ndarray:
     """Greedy: keep each point (strongest first) unless a kept one lies within ``spacing`` (Chebyshev)."""
-    kept: list[np.ndarray] = []
+    kept = np.empty((len(coords), 2), dtype=int)
+    count = 0
     for point in coords:
-        near = [np.abs(point - other).max() for other in kept]
-        if all(d >= spacing if strict else d > spacing for d in near):
-            kept.append(point)
-    return np.array(kept, dtype=int).reshape(-1, 2)
+        if count:
+            distance = np.abs(kept[:count] - point).max(axis=1)
+            if (distance < spacing).any() if strict else (distance <= spacing).any():
+                continue
+        kept[count] = point
+        count += 1
+    return kept[:count]
 
 
 def corner_peaks(

@@ -55,7 +55,7 @@ LESSONS: tuple[Lesson, ...] = (
            "A dense layer connects every input value to every output value; a convolution connects each output "
            "to a small window only (sparse connectivity) and uses the same kernel at every position (parameter "
            "sharing). "
-           "On an image that is thousands of times fewer parameters for the same input and output. "
+           "On an image that is often thousands of times fewer parameters for the same input and output. "
            "The price is a small view per unit, and depth pays it back: each conv or pooling layer widens the "
            "receptive field, the input pixels one unit sees."),
     Lesson(7, "Conv, ReLU, pool, fully connected, softmax",
@@ -79,8 +79,8 @@ LESSONS: tuple[Lesson, ...] = (
            "Its resolution is that of the layer, so it shows regions, not pixels."),
     Lesson(10, "Beyond classification: detection and segmentation",
            "A classifier answers one question for the whole image. "
-           "A detector also predicts boxes: each cell of its last feature map proposes the objects centred in "
-           "it, with a class and a box. "
+           "A detector also predicts boxes: in a one-stage detector such as YOLO, each cell of the last feature "
+           "map predicts a class and a box for the objects centred in it. "
            "A segmentation network labels every pixel, so after downsampling to see context it must upsample "
            "back to the image's size, with transposed convolutions or interpolation, often joined with "
            "earlier high-resolution maps (U-Net's skip connections)."),
