@@ -49,13 +49,19 @@ def image_in_use():
     return load_sample(sample.name), sample.name
 
 
-def pick(label: str, key: str, **kwargs):
-    """A select slider over the link-checked choices of ``key``."""
+def gray_in_use() -> tuple[np.ndarray, str]:
+    """The image in use as grayscale in [0, 1], at most 160 pixels a side (classic filters run in NumPy)."""
+    image, name = image_in_use()
+    return grayscale(image, 160), name
+
+
+def pick(container, label: str, key: str, **kwargs):
+    """A select slider in ``container`` over the link-checked choices of ``key``."""
     def number(text: str) -> float | int:
         return float(text) if "." in text else int(text)
 
     options = [number(v) for v in LEARN_CHOICES[key]]
-    return st.select_slider(label, options, number(LEARN_DEFAULTS[key]), key=key, bind=URL, **kwargs)
+    return container.select_slider(label, options, number(LEARN_DEFAULTS[key]), key=key, bind=URL, **kwargs)
 
 
 def model_picture(model, x: torch.Tensor) -> np.ndarray:
@@ -97,17 +103,12 @@ def decibels(value: float) -> str:
 
 
 def step_2() -> None:
-    image, name = image_in_use()
-    gray = grayscale(image, 160)
+    gray, name = gray_in_use()
     cols = st.columns(4)
-    with cols[0]:
-        noise = pick("Noise σ (added)", "noise")
-    with cols[1]:
-        blur = st.radio("Blur", ["Gaussian", "box"], key="blur", bind=URL, horizontal=True)
-    with cols[2]:
-        sigma = pick("Gaussian σ (pixels)", "sigma", disabled=blur != "Gaussian")
-    with cols[3]:
-        box = pick("Box size", "box", disabled=blur != "box")
+    noise = pick(cols[0], "Noise σ (added)", "noise")
+    blur = cols[1].radio("Blur", ["Gaussian", "box"], key="blur", bind=URL, horizontal=True)
+    sigma = pick(cols[2], "Gaussian σ (pixels)", "sigma", disabled=blur != "Gaussian")
+    box = pick(cols[3], "Box size", "box", disabled=blur != "box")
     noisy = classic.add_noise(gray, noise, seed=0)
     if blur == "Gaussian":
         smooth = classic.mirrored(lambda a: classic.gaussian_blur(a, sigma), noisy, len(classic.gaussian_kernel(sigma)))
@@ -137,15 +138,11 @@ def step_2() -> None:
 
 
 def step_3() -> None:
-    image, name = image_in_use()
-    gray = grayscale(image, 160)
+    gray, name = gray_in_use()
     cols = st.columns(4)
-    with cols[0]:
-        window = pick("Window σ", "window")
-    with cols[1]:
-        k = pick("k", "hk")
-    with cols[2]:
-        threshold = pick("Threshold (share of the largest R)", "thresh")
+    window = pick(cols[0], "Window σ", "window")
+    k = pick(cols[1], "k", "hk")
+    threshold = pick(cols[2], "Threshold (share of the largest R)", "thresh")
     spacing = bounded_slider(cols[3], "Minimum distance (px)", "spacing", 10, 1, 3)
     reach = len(classic.gaussian_kernel(window)) + 2
     response = classic.mirrored(lambda a: classic.harris_response(a, window, k), gray, reach)
@@ -299,8 +296,7 @@ def step_8() -> None:
     model, x = embedded_input(image)
     cols = st.columns(3)
     channel = bounded_slider(cols[0], "Channel of conv_1_1", "ch8", 15)
-    with cols[1]:
-        p = pick("Dropout p", "p8")
+    p = pick(cols[1], "Dropout p", "p8")
     seed = bounded_slider(cols[2], "Dropout seed", "seed8", 99)
     batch = generate(32, seed=7)
     layer = "features.conv_1_1"
@@ -348,8 +344,7 @@ def step_9() -> None:
 def step_10() -> None:
     image, name = image_in_use()
     cols = st.columns(2)
-    with cols[0]:
-        side = pick("Image side", "side10")
+    side = pick(cols[0], "Image side", "side10")
     depth = bounded_slider(cols[1], "Downsampling stages", "depth10", 4, 1, 3)
     stages = encoder_decoder_sizes(side, depth)
     st.markdown(f"An encoder–decoder on a {side}×{side} image: {depth} stride-2 convolutions (k 3, p 1; blue) "
