@@ -64,12 +64,6 @@ def pick(container, label: str, key: str, **kwargs):
     return container.select_slider(label, options, number(LEARN_DEFAULTS[key]), key=key, bind=URL, **kwargs)
 
 
-def model_picture(model, x: torch.Tensor) -> np.ndarray:
-    """The model's input (1, 3, H, W) as the RGB picture in [0, 1] it saw."""
-    picture = x[0].numpy() * np.array(model.std)[:, None, None] + np.array(model.mean)[:, None, None]
-    return np.clip(picture.transpose(1, 2, 0), 0, 1)
-
-
 def arithmetic_link(label: str, query: dict[str, str]) -> None:
     st.page_link("pages/arithmetic.py", label=label, query_params=query, icon=":material/grid_on:")
 
@@ -184,7 +178,7 @@ def step_4() -> None:
     st.plotly_chart(charts.kernels_figure([(f"learned filter {index}", learned), ("designed", match.kernel)]),
                     key="learn_kernels", config={"displayModeBar": False})  # fmt: skip
     learned_map = activations(model.module, x, ["features.conv_1_1"])["features.conv_1_1"][0, index].numpy()
-    gray = model_picture(model, x).mean(axis=2)
+    gray = model.seen_pixels(x).mean(axis=0)
     designed = designed_map(gray, match.kernel)
     agreement = correlation(learned_map, designed)
     pics = st.columns(2)
@@ -357,7 +351,7 @@ def step_10() -> None:
     st.plotly_chart(charts.sizes_figure(stages), key="learn_sizes", config={"displayModeBar": False})
     model, x = embedded_input(image)
     last = activations(model.module, x, ["features.max_pool_3"])["features.max_pool_3"].shape[-2:]
-    picture = pictures.enlarged(pictures.rgb_picture(model_picture(model, x)), 320)
+    picture = pictures.enlarged(pictures.rgb_picture(model.seen_pixels(x).transpose(1, 2, 0)), 320)
     left, right = st.columns([2, 3])
     left.image(pictures.grid_picture(picture, tuple(last)), width="stretch",
                caption=f"The embedded TinyVGG's last feature map is a {last[0]}×{last[1]} grid over {name}: a "

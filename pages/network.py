@@ -112,8 +112,8 @@ else:
         else:
             stages = [layer.name for layer in spatial if layer.kind in ("Conv2d", "ReLU", "MaxPool2d")]
             acts = activations(model.module, x, stages)
-            picture = x[0].numpy() * np.array(model.std)[:, None, None] + np.array(model.mean)[:, None, None]
-            overview = figures.overview_image(picture, [(n, acts[n][0].numpy()) for n in stages], max_width=700)
+            overview = figures.overview_image(model.seen_pixels(x), [(n, acts[n][0].numpy()) for n in stages],
+                                              max_width=700)  # fmt: skip
             st.image(overview, caption="Input channels, then each conv, ReLU and pooling stage (own range each), "
                                        "row after row")  # fmt: skip
             st.plotly_chart(probability_bars(predict(model, choice.image)), key="overview_probs")

@@ -154,3 +154,11 @@ def test_download_failures_are_told_in_words(torch_home, monkeypatch, error, wor
 
 def test_every_model_label_fits_the_sidebar_box():
     assert max(len(spec.label) for spec in registry.available_models()) <= registry.MAX_LABEL
+
+
+def test_seen_pixels_undo_the_normalisation():
+    model = registry.load_model("tinyvgg")
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    seen = model.seen_pixels(model.preprocess(Image.fromarray(rgb)))
+    assert seen.shape == (3, 64, 64)
+    np.testing.assert_allclose(seen, rgb.transpose(2, 0, 1) / 255, atol=1e-6)  # 64×64 in: no resize, no crop

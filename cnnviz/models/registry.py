@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torchvision
 from PIL import Image
@@ -100,6 +101,12 @@ class LoadedModel:
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """An RGB image to the model's normalised input batch ``(1, 3, H, W)``."""
         return self.transform(image.convert("RGB")).unsqueeze(0)
+
+    def seen_pixels(self, x: torch.Tensor) -> np.ndarray:
+        """What the model saw of the input batch ``x``'s first image: its normalisation undone, ``(3, H, W)``
+        in [0, 1]."""
+        mean, std = (np.array(v, dtype=np.float64)[:, None, None] for v in (self.mean, self.std))
+        return np.clip(x[0].double().numpy() * std + mean, 0.0, 1.0)
 
 
 def _embedded_spec() -> ModelSpec:
