@@ -1,5 +1,6 @@
-"""Bring your own model: weights for one of the registry's torchvision architectures, as a safetensors file
-(recommended) or a ``torch.save`` state dict.
+"""Bring your own model: weights for one of the registry's torchvision architectures, or for a TinyVGG with
+the embedded model's layers reading its channels' averages (what the transfer page saves), as a safetensors
+file (recommended) or a ``torch.save`` state dict.
 
 Uploaded files are hostile until proven otherwise, so nothing in them is ever executed and every size is
 checked before anything is allocated:
@@ -31,6 +32,8 @@ import torch
 import torchvision
 from torch import nn
 
+from cnnviz.models import registry
+from cnnviz.models.embedded import embedded_config
 from cnnviz.models.registry import (
     MAX_LABEL,
     TORCHVISION_MODELS,
@@ -39,6 +42,7 @@ from cnnviz.models.registry import (
     default_weights,
     with_weights_preprocessing,
 )
+from cnnviz.models.tinyvgg import TinyVGG
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
 """Largest model file accepted, and the largest network that may be built for one (200 MiB of parameters:
@@ -80,6 +84,12 @@ def _check_size(data: bytes) -> None:
         raise ModelFileError(f"The model file is {_mib(len(data))}; the limit is {_mib(MAX_MODEL_BYTES)}.")
 
 
+TINYVGG = "tinyvgg"
+ARCHITECTURES = (*TORCHVISION_MODELS, TINYVGG)
+"""What an uploaded file may hold: a torchvision architecture, or the embedded TinyVGG's layers with a head on
+their channels' averages (``global_pool``), as the transfer page trains it."""
+
+
 def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:
     if not names:
         return tuple(f"class {i}" for i in range(count))
@@ -95,12 +105,15 @@ def meta_network(architecture: str, num_classes: int) -> nn.Module:
     Raises:
         ModelFileError: unknown architecture, a class count out of range, or a network over the budget.
     """
-    if architecture not in TORCHVISION_MODELS:
-        raise ModelFileError(f"Unknown architecture {architecture!r}; choose one of {', '.join(TORCHVISION_MODELS)}.")
+    if architecture not in ARCHITECTURES:
+        raise ModelFileError(f"Unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}.")
     if not 1 <= num_classes <= MAX_CLASSES:
         raise ModelFileError(f"The number of classes must be between 1 and {MAX_CLASSES}.")
     with torch.device("meta"):
-        network = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
+        if architecture == TINYVGG:
+            network = TinyVGG(**{**embedded_config(), "num_classes": num_classes, "global_pool": True})
+        else:
+            network = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
     size = sum(t.numel() * t.element_size() for t in network.state_dict().values())
     if size > MAX_MODEL_BYTES:
         raise ModelFileError(
@@ -272,10 +285,10 @@ def load_uploaded_model(
     """
     network = meta_network(architecture, num_classes)  # refuses a too-large network before reading anything
     what = f"{architecture} with {num_classes} classes"
-    weights = default_weights(architecture)
+    weights = None if architecture == TINYVGG else default_weights(architecture)
     if class_names:
         names = _class_names(class_names, num_classes)
-    elif num_classes == len(weights.meta["categories"]):
+    elif weights is not None and num_classes == len(weights.meta["categories"]):
         names = tuple(weights.meta["categories"])
     else:
         names = _class_names(None, num_classes)
@@ -285,6 +298,11 @@ def load_uploaded_model(
         state = read_safetensors(data, network.state_dict(), what)
     module = fill_network(network, state, what)
     spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, architecture), "session")
+    if weights is None:
+        embedded = registry.load_model(registry.EMBEDDED_NAME)
+        return registry.synthetic_model(spec, module, embedded.mean, embedded.std, None, "unknown: uploaded weights",
+                                        f"A TinyVGG with weights uploaded in this session ({file_name}).",
+                                        input_size=embedded.input_size, classes=names)  # fmt: skip
     description = f"torchvision's {architecture} with weights uploaded in this session ({file_name})."
     return with_weights_preprocessing(spec, architecture, module, weights, names, None, "unknown: uploaded weights",
                                       description)  # fmt: skip

@@ -21,6 +21,12 @@ def held_out_seed(seed: int) -> int:
     return seed + _HELD_OUT_OFFSET
 
 
+def embedded_config(directory: Path | None = None, name: str = EMBEDDED_NAME) -> dict[str, Any]:
+    """The shipped TinyVGG's constructor arguments (its card's ``model_config``)."""
+    card = json.loads(((directory or ASSETS_DIR / "models") / f"{name}.json").read_text())
+    return {**card["model_config"], "channels": tuple(card["model_config"]["channels"])}
+
+
 def load_embedded(directory: Path | None = None, name: str = EMBEDDED_NAME) -> tuple[TinyVGG, dict[str, Any]]:
     """Load the shipped TinyVGG (in eval mode, parameters frozen) and its metadata card."""
     directory = directory or ASSETS_DIR / "models"

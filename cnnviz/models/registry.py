@@ -212,7 +212,7 @@ def synthetic_model(
     module: nn.Module,
     mean: tuple[float, ...],
     std: tuple[float, ...],
-    accuracy: float,
+    accuracy: float | None,
     accuracy_note: str,
     description: str,
     architecture: str = "TinyVGG",

@@ -96,7 +96,8 @@ def own_model_sidebar() -> None:
                          help="The state dict of a torchvision architecture: safetensors (recommended) or "
                               "torch.save(model.state_dict()). Only tensors are read; nothing in the file is run. "
                               "TorchScript files are programs and are not accepted.")  # fmt: skip
-        st.selectbox("Architecture", registry.TORCHVISION_MODELS, key="own_arch")
+        st.selectbox("Architecture", custom.ARCHITECTURES, key="own_arch",
+                     format_func=lambda a: "TinyVGG (pooled head)" if a == custom.TINYVGG else a)  # fmt: skip
         st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
         st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")

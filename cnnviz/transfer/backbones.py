@@ -1,0 +1,117 @@
+"""Backbones for transfer learning: a pretrained model whose last linear layer is taken off, so it maps an image
+to a feature vector, and the new network made by putting a head for the user's classes in its place.
+
+The new network keeps its architecture's layer names, so its state dict is that of the architecture with
+as many classes as the user made (``TinyVGG`` or torchvision's model): the "bring your own model" upload
+accepts it back.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from torch import nn
+
+from cnnviz.models import registry
+from cnnviz.models.sharing import freeze, model_lock
+from cnnviz.models.tinyvgg import TinyVGG
+
+BACKBONES = ("tinyvgg", "resnet18", "mobilenet_v3_large", "efficientnet_b0")
+"""The embedded TinyVGG (always offline) and the registry's torchvision models a head can be trained on."""
+LAST_STAGE: dict[str, tuple[str, ...]] = {
+    "tinyvgg": ("features.conv_3_1", "features.conv_3_2"), "resnet18": ("layer4",),
+    "mobilenet_v3_large": ("features.16",), "efficientnet_b0": ("features.8",),
+}  # fmt: skip
+"""The modules fine-tuning trains besides the head: each backbone's last convolutional stage."""
+Progress = Callable[[int, int], None]
+
+
+def final_linear(module: nn.Module) -> str:
+    """The name of the last ``nn.Linear`` in ``module`` (its classifier)."""
+    names = [name for name, m in module.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ValueError("the model has no linear layer to replace.")
+    return names[-1]
+
+
+def _replace(module: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(module.get_submodule(parent) if parent else module, child, new)
+
+
+@dataclass
+class Backbone:
+    """A private copy of ``source``'s network without its last linear layer (``head_name``), frozen."""
+
+    source: registry.LoadedModel
+    network: nn.Module
+    head_name: str
+    feature_dim: int
+
+    @property
+    def architecture(self) -> str:
+        return "tinyvgg" if isinstance(self.network, TinyVGG) else self.source.spec.key
+
+
+def pooled_tinyvgg(model: TinyVGG, num_classes: int | None = None) -> TinyVGG:
+    """``model``'s feature layers under a head that reads each channel's average (``global_pool``): its features
+    no longer depend on where in the image a shape sits, which a few images per class cannot teach."""
+    config = {**model.config, "global_pool": True, "dropout": 0.0}
+    pooled = TinyVGG(**config | ({} if num_classes is None else {"num_classes": num_classes}))
+    pooled.features.load_state_dict(model.features.state_dict())
+    return pooled
+
+
+def backbone_from(model: registry.LoadedModel) -> Backbone:
+    """A backbone made from a (possibly shared) loaded model; the model itself is not changed. The embedded
+    TinyVGG's backbone averages its last feature maps (48 features, see :func:`pooled_tinyvgg`)."""
+    with model_lock(model.module):
+        network = pooled_tinyvgg(model.module) if isinstance(model.module, TinyVGG) else copy.deepcopy(model.module)
+    name = final_linear(network)
+    dim = network.get_submodule(name).in_features
+    _replace(network, name, nn.Identity())
+    return Backbone(model, freeze(network), name, dim)
+
+
+def features(backbone: Backbone, images: Sequence[Image.Image], batch_size: int = 32,
+             progress: Progress | None = None) -> torch.Tensor:  # fmt: skip
+    """The feature vector ``(N, feature_dim)`` of each image, preprocessed as the backbone's weights expect."""
+    out = torch.empty(len(images), backbone.feature_dim)
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            x = torch.cat([backbone.source.preprocess(image) for image in chunk])
+            out[start : start + len(chunk)] = backbone.network(x).flatten(1)
+            if progress:
+                progress(start + len(chunk), len(images))
+    return out
+
+
+def assemble(backbone: Backbone, head: nn.Linear, network: nn.Module | None = None) -> nn.Module:
+    """The backbone's architecture with ``head`` as its last linear layer (a copy of ``network``, by default the
+    backbone's own, so a fine-tuned one can be given)."""
+    model = copy.deepcopy(backbone.network if network is None else network)
+    _replace(model, backbone.head_name, copy.deepcopy(head))
+    return freeze(model)
+
+
+def transfer_model(backbone: Backbone, model: nn.Module, classes: Sequence[str], accuracy: float,
+                   held_out: int, trained_on: str) -> registry.LoadedModel:  # fmt: skip
+    """A loaded model (for the sidebar, for the session) of the assembled ``model``, preprocessed as the backbone
+    was, with a card saying what it was trained on."""
+    label = f"{'/'.join(classes)}"[:14] + f" · {backbone.architecture}"
+    spec = registry.ModelSpec(f"transfer-{uuid.uuid4().hex}", label[: registry.MAX_LABEL], "session")
+    note = f"held-out accuracy on {held_out} of your images, never used in training"
+    description = f"{backbone.source.card.architecture} with a new head for your classes, trained here on {trained_on}."
+    source = backbone.source
+    if backbone.architecture == "tinyvgg":
+        return registry.synthetic_model(spec, model, source.mean, source.std, accuracy, note, description,
+                                        input_size=source.input_size, classes=tuple(classes))  # fmt: skip
+    weights = registry.default_weights(backbone.architecture)
+    return registry.with_weights_preprocessing(spec, backbone.architecture, model, weights, tuple(classes), accuracy,
+                                               note, description)  # fmt: skip

@@ -1,0 +1,72 @@
+"""A linear probe: a logistic-regression head trained on frozen backbone features (computed once), with its
+learning curves, and how it does on the held-out images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnviz.training.loop import Optimisation
+
+
+@dataclass
+class Probe:
+    """The trained head (for raw features) and one history entry per evaluation, as the training charts take
+    them: step, loss, batch_accuracy (the training images) and held_out_accuracy."""
+
+    head: nn.Linear
+    history: list[dict[str, float]]
+
+
+def train_probe(
+    train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, num_classes: int,
+    steps: int = 150, learning_rate: float = 0.05, weight_decay: float = 1e-2, seed: int = 0, every: int = 5,
+    progress: Callable[[int, int], None] | None = None,
+) -> Probe:  # fmt: skip
+    """Full-batch AdamW (one-cycle) on cross-entropy over standardised features; the standardisation is folded
+    into the returned head, which therefore takes the backbone's features as they are."""
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    z_train, z_test = (train_x - mean) / std, (test_x - mean) / std
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        head = nn.Linear(train_x.shape[1], num_classes)
+    optimisation = Optimisation(head, learning_rate, weight_decay, steps)
+    history: list[dict[str, float]] = []
+    for step in range(1, steps + 1):
+        logits = head(z_train)
+        loss = F.cross_entropy(logits, train_y)
+        optimisation.step(loss)
+        if step % every == 0 or step == steps:
+            with torch.no_grad():
+                seen = float((logits.detach().argmax(1) == train_y).float().mean())
+                held_out = float((head(z_test).argmax(1) == test_y).float().mean())
+            history.append({"step": step, "loss": float(loss.detach()), "batch_accuracy": seen,
+                            "held_out_accuracy": held_out})  # fmt: skip
+            if progress:
+                progress(step, steps)
+    folded = nn.Linear(train_x.shape[1], num_classes)
+    with torch.no_grad():
+        folded.weight.copy_(head.weight / std)
+        folded.bias.copy_(head.bias - folded.weight @ mean)
+    return Probe(folded.requires_grad_(False), history)
+
+
+def confusion(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of true (rows) against predicted (columns) labels."""
+    return np.bincount(np.asarray(true) * num_classes + np.asarray(predicted), minlength=num_classes**2).reshape(
+        num_classes, num_classes)  # fmt: skip
+
+
+def pca_2d(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """The first two principal components of each row (centred; signs fixed so the largest loading is positive)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    components = vt[:2]
+    largest = components[np.arange(len(components)), np.argmax(np.abs(components), axis=1)]
+    return x @ (components * np.sign(largest)[:, None]).T
