@@ -20,6 +20,7 @@ navigation = st.navigation(
         st.Page("pages/network.py", title="Inside the network", icon=":material/layers:"),
         st.Page("pages/explain.py", title="Explain a prediction", icon=":material/center_focus_strong:"),
         st.Page("pages/playground.py", title="Train a CNN", icon=":material/model_training:"),
+        st.Page("pages/transfer.py", title="Your own classes", icon=":material/add_photo_alternate:"),
         st.Page("pages/learn.py", title="Learn", icon=":material/school:"),
     ],
 )

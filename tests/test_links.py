@@ -58,4 +58,4 @@ def test_length_count_repeats_and_unknown_keys():
 def test_every_page_is_described():
     """Each page app.py navigates to (by its URL path; Home is "") has its parameters listed, and no other."""
     pages = re.findall(r'st\.Page\("pages/(\w+)\.py"', (ROOT / "app.py").read_text())
-    assert len(pages) == 6 and set(PAGE_PARAMS) == {"" if name == "home" else name for name in pages}
+    assert len(pages) == 7 and set(PAGE_PARAMS) == {"" if name == "home" else name for name in pages}

@@ -121,6 +121,7 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
     },
     "": {},
     "playground": {},
+    "transfer": {},
 }
 # fmt: on
 """The parameters each page (by its URL path; "" is Home) binds to its controls."""

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from cnnviz.models import registry
+from cnnviz.models.custom import upload_label
 from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.tinyvgg import TinyVGG
 
@@ -104,8 +105,8 @@ def transfer_model(backbone: Backbone, model: nn.Module, classes: Sequence[str],
                    held_out: int, trained_on: str) -> registry.LoadedModel:  # fmt: skip
     """A loaded model (for the sidebar, for the session) of the assembled ``model``, preprocessed as the backbone
     was, with a card saying what it was trained on."""
-    label = f"{'/'.join(classes)}"[:14] + f" · {backbone.architecture}"
-    spec = registry.ModelSpec(f"transfer-{uuid.uuid4().hex}", label[: registry.MAX_LABEL], "session")
+    label = upload_label("+".join(classes), backbone.architecture)
+    spec = registry.ModelSpec(f"transfer-{uuid.uuid4().hex}", label, "session")
     note = f"held-out accuracy on {held_out} of your images, never used in training"
     description = f"{backbone.source.card.architecture} with a new head for your classes, trained here on {trained_on}."
     source = backbone.source

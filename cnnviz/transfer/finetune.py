@@ -36,6 +36,9 @@ class Augmentation:
         return v2.Compose(steps) if steps else (lambda image: image)
 
 
+EVERY_AUGMENTATION = Augmentation()
+
+
 @dataclass
 class FineTuned:
     """The fine-tuned network (the backbone's architecture with the head), its history, and why it stopped."""
@@ -48,7 +51,7 @@ class FineTuned:
 def fine_tune(
     backbone: Backbone, head: nn.Linear, train: Sequence[Image.Image], train_y: torch.Tensor,
     test: Sequence[Image.Image], test_y: torch.Tensor, steps: int = 60, batch_size: int = 16,
-    learning_rate: float = 1e-3, augmentation: Augmentation = Augmentation(), seed: int = 0, every: int = 10,
+    learning_rate: float = 1e-3, augmentation: Augmentation = EVERY_AUGMENTATION, seed: int = 0, every: int = 10,
     progress: Callable[[int, int, list[dict[str, float]]], None] | None = None,
     keep_going: Callable[[], bool] = lambda: True, max_seconds: float = MAX_SECONDS,
 ) -> FineTuned:  # fmt: skip

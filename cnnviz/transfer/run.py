@@ -1,0 +1,134 @@
+"""One transfer-learning run from start to finish: split the user's images, compute the backbone's features
+once (cached by image content), train the linear probe, optionally fine-tune, and evaluate on the held-out
+images; the result becomes a model the whole app can use."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import safetensors.torch
+import torch
+from torch import nn
+
+from cnnviz.models import registry
+from cnnviz.transfer.backbones import Backbone, _replace, assemble, features, transfer_model
+from cnnviz.transfer.data import ImageSet, stratified_split
+from cnnviz.transfer.finetune import EVERY_AUGMENTATION, Augmentation, fine_tune
+from cnnviz.transfer.probe import confusion, pca_2d, train_probe
+
+Mode = Literal["probe", "fine-tune"]
+Report = Callable[[str, int, int, list[dict[str, float]]], None]
+"""Progress: what is being done, how far (done of total), and the learning curves so far."""
+
+
+@dataclass
+class TransferResult:
+    """What a run produced: the split, the curves, the held-out evaluation, the backbone's features of every
+    image in 2-D (PCA) before and, after fine-tuning, after it, and the model."""
+
+    classes: tuple[str, ...]
+    architecture: str
+    mode: Mode
+    images: ImageSet  # what it was trained and checked on
+    train: list[int]
+    held_out: list[int]
+    history: list[dict[str, float]]
+    truth: np.ndarray  # the held-out images' labels, in their order
+    predicted: np.ndarray  # and what the model says
+    confusion: np.ndarray
+    before: np.ndarray
+    after: np.ndarray | None
+    model: registry.LoadedModel
+    accuracy: float
+    seconds: float
+    stopped_early: bool
+
+    @property
+    def misclassified(self) -> list[tuple[int, int]]:
+        """(image index, predicted label) of each held-out image the model gets wrong."""
+        pairs = zip(self.held_out, self.predicted, self.truth, strict=True)
+        return [(i, int(p)) for i, p, t in pairs if p != t]
+
+    def split_counts(self) -> tuple[list[int], list[int]]:
+        """Training and held-out images per class."""
+        labels = np.asarray(self.images.labels)
+        count = len(self.classes)
+        return (np.bincount(labels[self.train], minlength=count).tolist(),
+                np.bincount(labels[self.held_out], minlength=count).tolist())  # fmt: skip
+
+
+def weights_file(model: nn.Module) -> bytes:
+    """The model's state dict as a safetensors file (what "bring your own model" reads back)."""
+    return safetensors.torch.save({name: tensor.contiguous() for name, tensor in model.state_dict().items()})
+
+
+def class_names_file(classes: tuple[str, ...]) -> str:
+    """The class names one per line (what "bring your own model" takes as class names)."""
+    return "\n".join(classes) + "\n"
+
+
+def image_key(backbone: Backbone, images: ImageSet) -> str:
+    """A key for the features of ``images`` under ``backbone``: the architecture and every image's content."""
+    digest = hashlib.sha1(backbone.architecture.encode())
+    for image in images.images:
+        digest.update(f"{image.size}{image.mode}".encode())
+        digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def _without_head(backbone: Backbone, network: nn.Module) -> Backbone:
+    body = copy.deepcopy(network)
+    _replace(body, backbone.head_name, nn.Identity())
+    return dataclasses.replace(backbone, network=body.eval())
+
+
+def train_transfer(
+    backbone: Backbone, images: ImageSet, mode: Mode = "probe", augmentation: Augmentation = EVERY_AUGMENTATION,
+    held_out: float = 0.25, seed: int = 0, fine_tune_steps: int = 60, cache: dict | None = None,
+    report: Report | None = None, keep_going: Callable[[], bool] = lambda: True,
+) -> TransferResult:  # fmt: skip
+    """Train a head for ``images``'s classes on ``backbone`` (see the module's docstring)."""
+    if problem := images.problem():
+        raise ValueError(problem)
+    start = time.monotonic()
+    labels = torch.tensor(images.labels)
+    train, test = stratified_split(images.labels, held_out, seed)
+    key = image_key(backbone, images)
+    if cache is not None and key in cache:
+        table = cache[key]
+    else:
+        table = features(backbone, images.images, progress=report and (lambda d, n: report("features", d, n, [])))
+        if cache is not None:
+            cache[key] = table
+    probe = train_probe(table[train], labels[train], table[test], labels[test], len(images.classes), seed=seed,
+                        progress=report and (lambda d, n: report("probe", d, n, [])))  # fmt: skip
+    history, stopped, after = probe.history, False, None
+    network = assemble(backbone, probe.head)
+    if mode == "fine-tune":
+        tuned = fine_tune(backbone, probe.head, [images.images[i] for i in train], labels[train],
+                          [images.images[i] for i in test], labels[test], steps=fine_tune_steps,
+                          augmentation=augmentation, seed=seed, keep_going=keep_going,
+                          progress=report and (lambda d, n, h: report("fine-tune", d, n, h)))  # fmt: skip
+        network, stopped = tuned.network, tuned.stopped_early
+        offset = probe.history[-1]["step"]
+        history = probe.history + [{**h, "step": h["step"] + offset} for h in tuned.history]
+        after = pca_2d(features(_without_head(backbone, network), images.images))
+    with torch.inference_mode():
+        x = torch.cat([backbone.source.preprocess(images.images[i]) for i in test])
+        predicted = network(x).argmax(1).numpy()
+    truth = labels[test].numpy()
+    accuracy = float((predicted == truth).mean())
+    how = "a linear probe on frozen features" if mode == "probe" else "the last stage fine-tuned"
+    trained_on = f"{len(train)} of your images ({', '.join(images.classes)}), {how}"
+    model = transfer_model(backbone, network, images.classes, accuracy, len(test), trained_on)
+    return TransferResult(images.classes, backbone.architecture, mode, images, train, test, history,
+                          truth, predicted,
+                          confusion(truth, predicted, len(images.classes)), pca_2d(table), after, model, accuracy,
+                          time.monotonic() - start, stopped)  # fmt: skip

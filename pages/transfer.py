@@ -1,0 +1,188 @@
+"""Teach it your own classes: a new head on a pretrained backbone, trained on a few of your images."""
+
+import hashlib
+import io
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from cnnviz.models import registry
+from cnnviz.training.charts import confusion_figure, training_curves
+from cnnviz.transfer import data
+from cnnviz.transfer.backbones import BACKBONES, backbone_from
+from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
+from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
+from cnnviz.transfer.run import TransferResult, class_names_file, train_transfer, weights_file
+from cnnviz.ui.downloads import shared_model
+from cnnviz.ui.selection import selection
+from cnnviz.ui.uploads import add_session_model, widget_cap_mb
+from cnnviz.ui.work import queued, session_alive
+
+choice = selection()
+state = st.session_state
+RESULT_KEY, SHOTS_KEY, FEATURES_KEY = "_transfer_result", "_transfer_shots", "_transfer_features"
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
+
+
+def use_examples() -> None:
+    """Fill the classes with generated examples the embedded model never saw (no camera needed)."""
+    images, labels = novel_examples(20, seed=int(state.get("transfer_example_seed", 0)))
+    state.transfer_count = len(NOVEL_CLASSES)
+    shots = state[SHOTS_KEY] = {}
+    for label, name in enumerate(NOVEL_CLASSES):
+        state[f"transfer_name_{label}"] = name
+        shots[label] = [(f"{name} {i + 1}.png", _png(image)) for i, image in
+                        enumerate(im for im, lab in zip(images, labels, strict=True) if lab == label)]  # fmt: skip
+    state.transfer_example_seed = int(state.get("transfer_example_seed", 0)) + 1
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@st.cache_data(show_spinner="Reading the images…", max_entries=8)
+def read(files: tuple[tuple[tuple[str, bytes], ...], ...], classes: tuple[str, ...]) -> data.ImageSet:
+    return data.read_classes(files, classes)
+
+
+def use_model() -> None:
+    add_session_model(state[RESULT_KEY].model)
+
+
+def scatter(points: np.ndarray, labels: list[str], title: str):
+    figure = px.scatter(x=points[:, 0], y=points[:, 1], color=labels, title=title,
+                        labels={"x": "component 1", "y": "component 2", "color": "class"})  # fmt: skip
+    figure.update_traces(marker={"size": 10})
+    figure.update_layout(height=380, font={"size": 16}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return figure
+
+
+st.title("Teach it your own classes")
+st.caption(
+    "Transfer learning: a network trained on other pictures already computes useful features, so a new last "
+    f"layer for your own {data.MIN_CLASSES}–{data.MAX_CLASSES} classes learns from {data.MIN_PER_CLASS}–"
+    f"{data.MAX_PER_CLASS} images each in seconds. Make the classes from uploads or camera shots, train, then "
+    "use the model on every page."
+)
+
+top = st.columns([2, 3], vertical_alignment="bottom")
+count = int(top[0].number_input("Classes", data.MIN_CLASSES, data.MAX_CLASSES, 2, key="transfer_count"))
+top[1].button("Try it with example classes (hexagons, frames, zigzags)", on_click=use_examples,
+              icon=":material/auto_awesome:", key="transfer_examples")  # fmt: skip
+shots: dict[int, list[tuple[str, bytes]]] = state.setdefault(SHOTS_KEY, {})
+files, names = [], []
+columns = st.columns(min(count, 3))
+for label in range(count):
+    with columns[label % len(columns)].container(border=True):
+        name = st.text_input("Class name", f"class {label + 1}", key=f"transfer_name_{label}", max_chars=30)
+        uploads = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True,
+                                   key=f"transfer_upload_{label}",
+                                   max_upload_size=widget_cap_mb(data.MAX_FILE_BYTES))  # fmt: skip
+        if st.toggle("Camera", key=f"transfer_camera_on_{label}"):
+            photo = st.camera_input("Take a photo", key=f"transfer_camera_{label}", label_visibility="collapsed")
+            if photo is not None and photo.file_id not in {n for n, _ in shots.get(label, [])}:
+                shots.setdefault(label, []).append((photo.file_id, photo.getvalue()))
+        own = [(u.name, u.getvalue()) for u in uploads or []] + shots.get(label, [])
+        st.caption(f"{len(own)} image{'s' * (len(own) != 1)}" + (" (camera and examples included)"
+                                                                 if shots.get(label) else ""))  # fmt: skip
+        if shots.get(label) and st.button("Forget the shots", key=f"transfer_forget_{label}"):
+            shots.pop(label)
+            st.rerun()
+    files.append(tuple(own))
+    names.append(name.strip())
+
+images = read(tuple(files), tuple(names))
+for message in images.skipped:
+    st.warning(f"Skipped {message}", icon=":material/image_not_supported:")
+
+st.subheader("Train")
+offline = [key for key in BACKBONES[1:] if not registry.weights_cached(key)]
+offered = [key for key in BACKBONES if key not in offline]
+settings = st.columns(3)
+backbone_key = settings[0].selectbox("Backbone", offered, key="transfer_backbone",
+                                     format_func=lambda k: registry.get_spec(k).label,
+                                     help="Torchvision's models are offered once their ImageNet weights are on this "
+                                          "server (choose them once in the sidebar's model list).")  # fmt: skip
+mode = settings[1].radio("Mode", ["probe", "fine-tune"], key="transfer_mode",
+                         format_func={"probe": "Linear probe (frozen features)",
+                                      "fine-tune": "Fine-tune the last stage"}.get)  # fmt: skip
+held_out = settings[2].slider("Held out for checking", 0.2, 0.4, 0.25, 0.05, key="transfer_held_out",
+                              help="A share of every class, never used in training.")  # fmt: skip
+augmentation = Augmentation()
+if mode == "fine-tune":
+    flags = st.columns(4)
+    augmentation = Augmentation(flags[0].toggle("Flip", True, key="transfer_flip"),
+                                flags[1].toggle("Crop", True, key="transfer_crop"),
+                                flags[2].toggle("Colour jitter", True, key="transfer_colour"))  # fmt: skip
+    steps = int(flags[3].select_slider("Steps", [20, 40, 60, 100], 60, key="transfer_steps"))
+    st.caption(f"Fine-tuning stops after {MAX_SECONDS:.0f} s whatever the step count.")
+else:
+    steps = 0
+if offline:
+    st.caption(f"Not offered until their weights are here: {', '.join(offline)}.")
+
+problem = images.problem()
+if problem:
+    st.info(problem, icon=":material/info:")
+if st.button("Train", key="transfer_train", type="primary", disabled=problem is not None,
+             icon=":material/model_training:"):  # fmt: skip
+    bar = st.progress(0.0, text="Starting…")
+    live = st.empty()
+
+    def report(stage: str, done: int, total: int, history: list[dict[str, float]]) -> None:
+        bar.progress(done / total, text=f"{stage}: {done} of {total}")
+        if history:
+            live.plotly_chart(training_curves(history), key=f"transfer_live_{done}")
+
+    with queued("Training"):
+        backbone = backbone_from(shared_model(backbone_key))
+        cache = state.setdefault(FEATURES_KEY, {})
+        if len(cache) > 4:
+            cache.clear()
+        state[RESULT_KEY] = train_transfer(backbone, images, mode, augmentation, held_out, fine_tune_steps=steps,
+                                           cache=cache, report=report, keep_going=session_alive())  # fmt: skip
+    bar.empty()
+    live.empty()
+
+result: TransferResult | None = state.get(RESULT_KEY)
+if result is not None:
+    st.subheader("Result")
+    stop_note = " (stopped at the time limit)" if result.stopped_early else ""
+    st.markdown(f"**Held-out accuracy {result.accuracy:.0%}** on {len(result.held_out)} images, trained on "
+                f"{len(result.train)} in {result.seconds:.1f} s{stop_note}.")  # fmt: skip
+    st.caption(result.model.card.description)
+    trained, checked = result.split_counts()
+    split = pd.DataFrame({"class": result.classes, "training": trained, "held out": checked})
+    left, right = st.columns(2)
+    left.plotly_chart(training_curves(result.history), key="transfer_curves")
+    right.plotly_chart(confusion_figure(result.confusion, list(result.classes)), key="transfer_confusion")
+    left.dataframe(split, hide_index=True)
+    seen = result.images
+    tags = [result.classes[label] for label in seen.labels]
+    plots = st.columns(2)
+    plots[0].plotly_chart(scatter(result.before, tags, "Backbone features (PCA)"), key="transfer_before")
+    if result.after is not None:
+        plots[1].plotly_chart(scatter(result.after, tags, "After fine-tuning (PCA)"), key="transfer_after")
+    wrong = result.misclassified
+    st.markdown(f"**Misclassified held-out images: {len(wrong)}**")
+    grid = st.columns(6)
+    for n, (index, predicted) in enumerate(wrong[:12]):
+        grid[n % 6].image(seen.images[index], width="stretch",
+                          caption=f"{seen.names[index]}: {result.classes[seen.labels[index]]} → "
+                                  f"{result.classes[predicted]}")  # fmt: skip
+    actions = st.columns(3)
+    actions[0].button("Use this model on every page", on_click=use_model, key="transfer_use", type="primary",
+                      icon=":material/check:")  # fmt: skip
+    weights = weights_file(result.model.module)
+    stem = hashlib.sha1(weights).hexdigest()[:8]
+    actions[1].download_button("Download weights (safetensors)", weights, f"transfer-{stem}.safetensors",
+                               key="transfer_weights", icon=":material/download:")  # fmt: skip
+    actions[2].download_button("Download class names", class_names_file(result.classes), f"transfer-{stem}.txt",
+                               key="transfer_names", icon=":material/download:")  # fmt: skip
+    architecture = "TinyVGG (pooled head)" if result.architecture == "tinyvgg" else result.architecture
+    st.caption(f"To load it again: sidebar → Bring your own model, architecture {architecture}, "
+               f"{len(result.classes)} classes, the class names file's lines as class names.")  # fmt: skip
