@@ -12,7 +12,7 @@ from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, st
 from tests.hostile import pickle_attack, saved, torchscript_attack
 
 PAGES = ["pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/explain.py", "pages/playground.py",
-         "pages/learn.py"]
+         "pages/learn.py", "pages/transfer.py"]
 
 
 def upload_model(at: AppTest, name: str, data: bytes, **settings) -> AppTest:

@@ -11,7 +11,8 @@ from cnnviz.server.links import PAGE_PARAMS
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link  # noqa: F401 (fixtures)
 
 PAGES = {"": None, "arithmetic": "pages/arithmetic.py", "network": "pages/network.py",
-         "explain": "pages/explain.py", "playground": "pages/playground.py", "learn": "pages/learn.py"}  # fmt: skip
+         "explain": "pages/explain.py", "playground": "pages/playground.py", "learn": "pages/learn.py",
+         "transfer": "pages/transfer.py"}  # fmt: skip
 ALL_KEYS = sorted({key for params in PAGE_PARAMS.values() for key in params} | {"zzz", "embed", "op2"})
 
 

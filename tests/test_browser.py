@@ -389,7 +389,7 @@ def test_no_page_asks_the_internet_for_anything(server, page):
     """An offline classroom: every request of every page (favicon, fonts, scripts) goes to the app's server."""
     outside = []
     page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else outside.append(r.url))
-    for path in ("", "/arithmetic", "/network", "/explain", "/playground", "/learn"):
+    for path in ("", "/arithmetic", "/network", "/explain", "/playground", "/learn", "/transfer"):
         page.goto(f"{server}{path}")
         page.get_by_test_id("stSidebar").wait_for(timeout=LOAD_TIMEOUT_MS)
         settle(page)
@@ -487,3 +487,39 @@ def test_a_learn_link_opens_its_step_with_its_settings(server, page):
     settle(page)
     assert "/arithmetic" in page.url and "preset=Padding%2C+strides+%28odd%29%2C+transposed" in page.url
     assert page.get_by_text("Output size: 6 × 6").count() == 1
+
+
+def test_own_classes_upload_train_and_explain_the_new_model(server, page, tmp_path):
+    """Issue 15's flow in Chromium: a few uploaded images per class, a linear probe, the model used on the
+    Explain page with Grad-CAM over its own classes."""
+    from cnnviz.transfer.examples import novel_examples
+
+    images, labels = novel_examples(6, seed=7)
+    page.goto(f"{server}/transfer")
+    page.get_by_role("heading", name="Teach it your own classes").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    for label, name in enumerate(("hexagon", "frame")):
+        paths = []
+        for i, (image, y) in enumerate(zip(images, labels, strict=True)):
+            if y == label:
+                paths.append(tmp_path / f"{name}-{i}.png")
+                image.save(paths[-1])
+        box = page.locator(f".st-key-transfer_name_{label} input")
+        box.fill(name)
+        box.press("Enter")
+        settle(page)
+        page.locator(f".st-key-transfer_upload_{label} input[type='file']").set_input_files([str(p) for p in paths])
+        page.get_by_text("6 images").nth(label).wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+    click_key(page, "transfer_train")
+    page.get_by_text(re.compile(r"Held-out accuracy \d+%")).wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    assert page.get_by_test_id("stException").count() == 0
+    click_key(page, "transfer_use")
+    settle(page)
+    model = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
+    assert "hexagon+frame" in model.locator("input").input_value()
+    page.get_by_test_id("stSidebarNav").get_by_text("Explain a prediction").click()  # same session: no reload
+    page.get_by_text(re.compile(r"^Grad-CAM for '(hexagon|frame)'")).wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    assert page.get_by_test_id("stException").count() == 0
