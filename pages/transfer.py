@@ -22,20 +22,23 @@ from cnnviz.ui.work import queued, session_alive
 
 choice = selection()
 state = st.session_state
-RESULT_KEY, SHOTS_KEY, FEATURES_KEY = "_transfer_result", "_transfer_shots", "_transfer_features"
+RESULT_KEY, SHOTS_KEY = "_transfer_result", "_transfer_shots"
+FEATURES_KEY, READ_KEY = "_transfer_features", "_transfer_read"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 
 
 def use_examples() -> None:
     """Fill the classes with generated examples the embedded model never saw (no camera needed)."""
-    images, labels = novel_examples(20, seed=int(state.get("transfer_example_seed", 0)))
+    seed = int(state.get("transfer_example_seed", 0))
+    images, labels = novel_examples(20, seed=seed)
     state.transfer_count = len(NOVEL_CLASSES)
     shots = state[SHOTS_KEY] = {}
     for label, name in enumerate(NOVEL_CLASSES):
         state[f"transfer_name_{label}"] = name
-        shots[label] = [(f"{name} {i + 1}.png", _png(image)) for i, image in
-                        enumerate(im for im, lab in zip(images, labels, strict=True) if lab == label)]  # fmt: skip
-    state.transfer_example_seed = int(state.get("transfer_example_seed", 0)) + 1
+        picked = [image for image, y in zip(images, labels, strict=True) if y == label]
+        shots[label] = [(f"{name} {i + 1}.png", _png(image), f"example-{seed}-{label}-{i}")
+                        for i, image in enumerate(picked)]  # fmt: skip
+    state.transfer_example_seed = seed + 1
 
 
 def _png(image) -> bytes:
@@ -44,9 +47,15 @@ def _png(image) -> bytes:
     return buffer.getvalue()
 
 
-@st.cache_data(show_spinner="Reading the images…", max_entries=8)
-def read(files: tuple[tuple[tuple[str, bytes], ...], ...], classes: tuple[str, ...]) -> data.ImageSet:
-    return data.read_classes(files, classes)
+def read(files: list[list[tuple[str, bytes, str]]], classes: list[str]) -> data.ImageSet:
+    """The decoded images, kept in the session while the same files and names are chosen (decoding hundreds of
+    photos on every rerun would be slow; a server-wide cache would keep one visitor's photos for others)."""
+    key = (tuple(classes), tuple(tuple((name, ident) for name, _, ident in class_files) for class_files in files))
+    kept = state.get(READ_KEY)
+    if kept is None or kept[0] != key:
+        with st.spinner("Reading the images…"):
+            kept = state[READ_KEY] = (key, data.read_classes([[(n, b) for n, b, _ in f] for f in files], classes))
+    return kept[1]
 
 
 def use_model() -> None:
@@ -73,7 +82,7 @@ top = st.columns([2, 3], vertical_alignment="bottom")
 count = int(top[0].number_input("Classes", data.MIN_CLASSES, data.MAX_CLASSES, 2, key="transfer_count"))
 top[1].button("Try it with example classes (hexagons, frames, zigzags)", on_click=use_examples,
               icon=":material/auto_awesome:", key="transfer_examples")  # fmt: skip
-shots: dict[int, list[tuple[str, bytes]]] = state.setdefault(SHOTS_KEY, {})
+shots: dict[int, list[tuple[str, bytes, str]]] = state.setdefault(SHOTS_KEY, {})
 files, names = [], []
 columns = st.columns(min(count, 3))
 for label in range(count):
@@ -84,18 +93,19 @@ for label in range(count):
                                    max_upload_size=widget_cap_mb(data.MAX_FILE_BYTES))  # fmt: skip
         if st.toggle("Camera", key=f"transfer_camera_on_{label}"):
             photo = st.camera_input("Take a photo", key=f"transfer_camera_{label}", label_visibility="collapsed")
-            if photo is not None and photo.file_id not in {n for n, _ in shots.get(label, [])}:
-                shots.setdefault(label, []).append((photo.file_id, photo.getvalue()))
-        own = [(u.name, u.getvalue()) for u in uploads or []] + shots.get(label, [])
+            if photo is not None and photo.file_id not in {ident for _, _, ident in shots.get(label, [])}:
+                number = len(shots.get(label, [])) + 1
+                shots.setdefault(label, []).append((f"camera {number}.jpg", photo.getvalue(), photo.file_id))
+        own = [(u.name, u.getvalue(), u.file_id) for u in uploads or []] + shots.get(label, [])
         st.caption(f"{len(own)} image{'s' * (len(own) != 1)}" + (" (camera and examples included)"
                                                                  if shots.get(label) else ""))  # fmt: skip
         if shots.get(label) and st.button("Forget the shots", key=f"transfer_forget_{label}"):
             shots.pop(label)
             st.rerun()
-    files.append(tuple(own))
+    files.append(own)
     names.append(name.strip())
 
-images = read(tuple(files), tuple(names))
+images = read(files, names)
 for message in images.skipped:
     st.warning(f"Skipped {message}", icon=":material/image_not_supported:")
 
