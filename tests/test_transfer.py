@@ -115,3 +115,9 @@ def test_the_pipeline_runs_end_to_end_on_torchvision_architectures(torch_home, o
     with torch.no_grad():
         torch.testing.assert_close(back.module(x), result.model.module(x))
     assert offline == []  # nothing was downloaded
+
+
+def test_a_file_over_the_limit_is_skipped_before_it_is_decoded():
+    huge = encode(Image.new("RGB", (8, 8))) + b"\0" * data.MAX_FILE_BYTES  # a valid PNG padded past the limit
+    images = data.read_classes([[("huge.png", huge)]], ["one"])
+    assert images.images == [] and images.skipped[0].startswith("huge.png: ") and "MiB" in images.skipped[0]
