@@ -80,8 +80,9 @@ st.caption(
 
 top = st.columns([2, 3], vertical_alignment="bottom")
 count = int(top[0].number_input("Classes", data.MIN_CLASSES, data.MAX_CLASSES, 2, key="transfer_count"))
-top[1].button("Try it with example classes (hexagons, frames, zigzags)", on_click=use_examples,
-              icon=":material/auto_awesome:", key="transfer_examples")  # fmt: skip
+top[1].button("Try example classes", on_click=use_examples, icon=":material/auto_awesome:", key="transfer_examples",
+              help="Fills three classes with 20 generated images each (hexagons, square frames, zigzags), "
+                   "shapes the embedded model never saw; again for new ones.")  # fmt: skip
 shots: dict[int, list[tuple[str, bytes, str]]] = state.setdefault(SHOTS_KEY, {})
 files, names = [], []
 columns = st.columns(min(count, 3))
@@ -97,8 +98,7 @@ for label in range(count):
                 number = len(shots.get(label, [])) + 1
                 shots.setdefault(label, []).append((f"camera {number}.jpg", photo.getvalue(), photo.file_id))
         own = [(u.name, u.getvalue(), u.file_id) for u in uploads or []] + shots.get(label, [])
-        st.caption(f"{len(own)} image{'s' * (len(own) != 1)}" + (" (camera and examples included)"
-                                                                 if shots.get(label) else ""))  # fmt: skip
+        st.caption(f"{len(own)} image{'s' * (len(own) != 1)}" + (", shots included" if shots.get(label) else ""))
         if shots.get(label) and st.button("Forget the shots", key=f"transfer_forget_{label}"):
             shots.pop(label)
             st.rerun()
