@@ -45,7 +45,7 @@ def test_a_probe_on_example_classes_joins_every_page_and_explains():
     captions = [i.proto.imgs[0].caption for i in at.main.image]
     assert any(c.startswith("Grad-CAM for ") for c in captions)
     assert set(at.selectbox(key="target").options) == {"hexagon", "frame", "zigzag"}
-    for page in ("pages/home.py", "pages/network.py", "pages/learn.py"):
+    for page in ("pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/playground.py", "pages/learn.py"):
         at.switch_page(page).run()
         assert_no_exception(at)
         assert at.sidebar.selectbox(key="model_key").value == model_key
@@ -91,3 +91,8 @@ def test_bad_images_are_skipped_by_name_and_the_rest_kept():
     assert_no_exception(at)
     result = at.session_state["_transfer_result"]
     assert result.split_counts() == ([4, 4], [1, 1]) and "broken.png" not in result.images.names
+    at.button(key="transfer_use").click().run()
+    at.switch_page("pages/explain.py").run()  # the uploaded classes' model explains the sidebar's image
+    assert_no_exception(at)
+    assert any(i.proto.imgs[0].caption.startswith("Grad-CAM for ") for i in at.main.image)
+    assert set(at.selectbox(key="target").options) == {"class 1", "class 2"}
