@@ -121,3 +121,12 @@ def test_a_file_over_the_limit_is_skipped_before_it_is_decoded():
     huge = encode(Image.new("RGB", (8, 8))) + b"\0" * data.MAX_FILE_BYTES  # a valid PNG padded past the limit
     images = data.read_classes([[("huge.png", huge)]], ["one"])
     assert images.images == [] and images.skipped[0].startswith("huge.png: ") and "MiB" in images.skipped[0]
+
+
+def test_the_confusion_matrix_writes_its_counts_at_a_readable_size():
+    from cnnviz.training.charts import confusion_figure
+
+    counts = confusion(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
+    figure = confusion_figure(counts, list(NOVEL_CLASSES))
+    assert figure.data[0].textfont.size >= 16 and figure.layout.font.size >= 16
+    assert np.array_equal(np.asarray(figure.data[0].text), counts)

@@ -28,8 +28,9 @@ def training_curves(history: list[dict[str, float]]) -> go.Figure:
 def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
     """True (rows) against predicted (columns) counts, each cell labelled with its count."""
     figure = go.Figure(go.Heatmap(z=confusion, x=classes, y=classes, colorscale="Blues", text=confusion,
-                                  texttemplate="%{text}",
+                                  texttemplate="%{text}", textfont={"size": 16},
                                   hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))  # fmt: skip
     figure.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis_title="true", height=460,
-                         yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 40, "b": 10})  # fmt: skip
+                         font={"size": 16}, yaxis={"autorange": "reversed"},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})  # fmt: skip
     return figure

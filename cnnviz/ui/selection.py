@@ -55,8 +55,9 @@ def _image_sidebar() -> tuple[Image.Image | None, str | None]:
     source = st.sidebar.radio("Image", IMAGE_SOURCES, horizontal=True, key=SOURCE_KEY)
     if source != "Sample":
         return sent_image(source)
-    names = [s.name for s in list_samples()]
-    default = next((i for i, s in enumerate(list_samples()) if s.synthetic), 0)
+    samples = list_samples()
+    names = [s.name for s in samples]
+    default = next((i for i, s in enumerate(samples) if s.synthetic), 0)
     name = st.sidebar.selectbox("Sample image", names, index=default, key=SAMPLE_KEY)
     return _sample(name), name
 
