@@ -45,6 +45,13 @@ def _replace(module: nn.Module, name: str, new: nn.Module) -> None:
     setattr(module.get_submodule(parent) if parent else module, child, new)
 
 
+def headless(network: nn.Module, head_name: str) -> nn.Module:
+    """``network`` (changed in place, and returned frozen) with its layer ``head_name`` replaced by
+    ``nn.Identity``: it then outputs the features that layer read."""
+    _replace(network, head_name, nn.Identity())
+    return freeze(network)
+
+
 @dataclass
 class Backbone:
     """A private copy of ``source``'s network without its last linear layer (``head_name``), frozen."""
@@ -59,11 +66,10 @@ class Backbone:
         return "tinyvgg" if isinstance(self.network, TinyVGG) else self.source.spec.key
 
 
-def pooled_tinyvgg(model: TinyVGG, num_classes: int | None = None) -> TinyVGG:
+def pooled_tinyvgg(model: TinyVGG) -> TinyVGG:
     """``model``'s feature layers under a head that reads each channel's average (``global_pool``): its features
     no longer depend on where in the image a shape sits, which a few images per class cannot teach."""
-    config = {**model.config, "global_pool": True, "dropout": 0.0}
-    pooled = TinyVGG(**config | ({} if num_classes is None else {"num_classes": num_classes}))
+    pooled = TinyVGG(**{**model.config, "global_pool": True, "dropout": 0.0})
     pooled.features.load_state_dict(model.features.state_dict())
     return pooled
 
@@ -75,8 +81,7 @@ def backbone_from(model: registry.LoadedModel) -> Backbone:
         network = pooled_tinyvgg(model.module) if isinstance(model.module, TinyVGG) else copy.deepcopy(model.module)
     name = final_linear(network)
     dim = network.get_submodule(name).in_features
-    _replace(network, name, nn.Identity())
-    return Backbone(model, freeze(network), name, dim)
+    return Backbone(model, headless(network, name), name, dim)
 
 
 def features(backbone: Backbone, images: Sequence[Image.Image], batch_size: int = 32,
@@ -93,10 +98,9 @@ def features(backbone: Backbone, images: Sequence[Image.Image], batch_size: int 
     return out
 
 
-def assemble(backbone: Backbone, head: nn.Linear, network: nn.Module | None = None) -> nn.Module:
-    """The backbone's architecture with ``head`` as its last linear layer (a copy of ``network``, by default the
-    backbone's own, so a fine-tuned one can be given)."""
-    model = copy.deepcopy(backbone.network if network is None else network)
+def assemble(backbone: Backbone, head: nn.Linear) -> nn.Module:
+    """The backbone's architecture with (a copy of) ``head`` as its last linear layer, in a copy of the network."""
+    model = copy.deepcopy(backbone.network)
     _replace(model, backbone.head_name, copy.deepcopy(head))
     return freeze(model)
 

@@ -3,7 +3,6 @@ colour jitter), the rest of the backbone frozen, within a step budget and a time
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -94,4 +93,4 @@ def fine_tune(
                     progress(step, steps, history)
     for p in params:
         p.requires_grad_(False)
-    return FineTuned(copy.deepcopy(network).eval(), history, stopped)
+    return FineTuned(network.eval(), history, stopped)  # assemble() made it a copy of its own

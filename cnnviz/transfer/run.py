@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from cnnviz.models import registry
-from cnnviz.transfer.backbones import Backbone, _replace, assemble, features, transfer_model
+from cnnviz.transfer.backbones import Backbone, assemble, features, headless, transfer_model
 from cnnviz.transfer.data import ImageSet, stratified_split
 from cnnviz.transfer.finetune import EVERY_AUGMENTATION, Augmentation, fine_tune
 from cnnviz.transfer.probe import confusion, pca_2d, train_probe
@@ -33,7 +33,6 @@ class TransferResult:
     """What a run produced: the split, the curves, the held-out evaluation, the backbone's features of every
     image in 2-D (PCA) before and, after fine-tuning, after it, and the model."""
 
-    classes: tuple[str, ...]
     architecture: str
     mode: Mode
     images: ImageSet  # what it was trained and checked on
@@ -49,6 +48,10 @@ class TransferResult:
     accuracy: float
     seconds: float
     stopped_early: bool
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.images.classes
 
     @property
     def misclassified(self) -> list[tuple[int, int]]:
@@ -83,12 +86,6 @@ def image_key(backbone: Backbone, images: ImageSet) -> str:
     return digest.hexdigest()
 
 
-def _without_head(backbone: Backbone, network: nn.Module) -> Backbone:
-    body = copy.deepcopy(network)
-    _replace(body, backbone.head_name, nn.Identity())
-    return dataclasses.replace(backbone, network=body.eval())
-
-
 def train_transfer(
     backbone: Backbone, images: ImageSet, mode: Mode = "probe", augmentation: Augmentation = EVERY_AUGMENTATION,
     held_out: float = 0.25, seed: int = 0, fine_tune_steps: int = 60, cache: dict | None = None,
@@ -109,7 +106,7 @@ def train_transfer(
             cache[key] = table
     probe = train_probe(table[train], labels[train], table[test], labels[test], len(images.classes), seed=seed,
                         progress=report and (lambda d, n: report("probe", d, n, [])))  # fmt: skip
-    history, stopped, after = probe.history, False, None
+    history, stopped, after, final = probe.history, False, None, table
     network = assemble(backbone, probe.head)
     if mode == "fine-tune":
         tuned = fine_tune(backbone, probe.head, [images.images[i] for i in train], labels[train],
@@ -119,16 +116,17 @@ def train_transfer(
         network, stopped = tuned.network, tuned.stopped_early
         offset = probe.history[-1]["step"]
         history = probe.history + [{**h, "step": h["step"] + offset} for h in tuned.history]
-        after = pca_2d(features(_without_head(backbone, network), images.images))
-    with torch.inference_mode():
-        x = torch.cat([backbone.source.preprocess(images.images[i]) for i in test])
-        predicted = network(x).argmax(1).numpy()
+        body = headless(copy.deepcopy(network), backbone.head_name)
+        final = features(dataclasses.replace(backbone, network=body), images.images)
+        after = pca_2d(final)
+    with torch.inference_mode():  # the head on the features already computed: what the network says of the images
+        predicted = network.get_submodule(backbone.head_name)(final[test]).argmax(1).numpy()
     truth = labels[test].numpy()
     accuracy = float((predicted == truth).mean())
     how = "a linear probe on frozen features" if mode == "probe" else "the last stage fine-tuned"
     trained_on = f"{len(train)} of your images ({', '.join(images.classes)}), {how}"
     model = transfer_model(backbone, network, images.classes, accuracy, len(test), trained_on)
-    return TransferResult(images.classes, backbone.architecture, mode, images, train, test, history,
+    return TransferResult(backbone.architecture, mode, images, train, test, history,
                           truth, predicted,
                           confusion(truth, predicted, len(images.classes)), pca_2d(table), after, model, accuracy,
                           time.monotonic() - start, stopped)  # fmt: skip
