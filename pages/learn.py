@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.animation import step_caption
@@ -12,7 +11,6 @@ from cnnviz.arithmetic.kernels import KERNELS, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene
 from cnnviz.data.images import fit_within
 from cnnviz.data.samples import list_samples, load_sample
-from cnnviz.data.shapes import generate
 from cnnviz.explain.cams import cam
 from cnnviz.explain.charts import probability_bars, raw_map_figure
 from cnnviz.explain.predict import Prediction, predict
@@ -21,13 +19,12 @@ from cnnviz.learn.beyond import encoder_decoder_sizes
 from cnnviz.learn.designed import closest_designed, correlation, designed_map
 from cnnviz.learn.lessons import LESSONS
 from cnnviz.learn.stages import forward_pass
-from cnnviz.learn.training_aids import batch_normalised, dropout
+from cnnviz.learn.training_aids import dropout
 from cnnviz.learn.why_convolutions import conv_versus_dense, field_growth
 from cnnviz.network.features import activations
 from cnnviz.overlay import overlay_seen
 from cnnviz.server.links import LEARN_CHOICES, LEARN_DEFAULTS, arithmetic_query, preset_query
-from cnnviz.training.tensors import to_tensor
-from cnnviz.ui.cached import cam_layers, layer_table, player_payload
+from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_table, player_payload
 from cnnviz.ui.controls import bounded_slider
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.links import URL
@@ -86,8 +83,7 @@ def step_1() -> None:
     st.markdown(f"#### {step_caption(scene, index)}")
     st.caption("Below, the same step in the player: play or step on to see every other cell computed.")
     step_player(player_payload(scene, "window"), f"learn_player_{kernel_name}_{row}_{col}", start=index + 1)
-    reference = torch.nn.functional.conv2d(torch.tensor(x)[None, None], torch.tensor(kernel)[None, None])
-    st.caption(f"PyTorch's `F.conv2d` on the same numbers gives {float(reference[0, 0, row, col]):g} for this cell; "
+    st.caption(f"PyTorch's `F.conv2d` on the same numbers gives {float(scene.output[0, row, col]):g} for this cell; "
                f"the whole output is {out_h}×{out_w}.")  # fmt: skip
     arithmetic_link("Watch every step on the arithmetic page", arithmetic_query("conv", 8, kernel.shape[0]))
 
@@ -120,8 +116,8 @@ def step_2() -> None:
     pics[2].image(pictures.gray_picture(smooth, 0, 1), caption=f"blurred: {what}", width="stretch")
     st.markdown("**Derivatives** of the blurred image (Sobel): red is negative, blue positive. (Filters here see "
                 "the image mirrored beyond its border, so the frame does not count as an edge.)")
-    d_col, d_row = (classic.mirrored(lambda a, axis=axis: classic.sobel(a, axis), smooth, 2) for axis in (1, 0))
-    magnitude, orientation = (classic.mirrored(lambda a, i=i: classic.gradient(a)[i], smooth, 2) for i in (0, 1))
+    d_row, d_col = classic.mirrored(lambda a: (classic.sobel(a, 0), classic.sobel(a, 1)), smooth, 2)
+    magnitude, orientation = classic.gradient_of(d_row, d_col)
     pics = st.columns(4)
     pics[0].image(pictures.map_picture(d_col), caption="∂x: change along a row (vertical edges)", width="stretch")
     pics[1].image(pictures.map_picture(d_row), caption="∂y: change down a column (horizontal edges)",
@@ -139,7 +135,8 @@ def step_3() -> None:
     threshold = pick(cols[2], "Threshold (share of the largest R)", "thresh")
     spacing = bounded_slider(cols[3], "Minimum distance (px)", "spacing", 10, 1, 3)
     reach = len(classic.gaussian_kernel(window)) + 2
-    response = classic.mirrored(lambda a: classic.harris_response(a, window, k), gray, reach)
+    arr, arc, acc = classic.mirrored(lambda a: classic.structure_tensor(a, window), gray, reach)
+    response = classic.harris_of(arr, arc, acc, k)
     corners = classic.corner_peaks(response, spacing, threshold_rel=threshold)
     st.markdown(f"**{len(corners)} corners** where $R > {threshold:g}\\cdot\\max R = "
                 f"{threshold * float(response.max()):.3g}$, local maxima at least {spacing} px apart (the image "
@@ -149,8 +146,6 @@ def step_3() -> None:
     shown = np.sign(response) * np.sqrt(np.abs(response))  # a square root, so weaker responses show too
     pics[1].image(pictures.enlarged(pictures.map_picture(shown), WIDE), width="stretch",
                   caption="the response R (as sign·√|R|): blue corners (R > 0), red edges (R < 0), white flat")
-    arr, arc, acc = (classic.mirrored(lambda a, i=i: classic.structure_tensor(a, window)[i], gray, reach)
-                     for i in range(3))  # fmt: skip
     if len(corners):
         r, c = corners[0]
         st.latex(rf"A_{{({r},{c})}} = \begin{{pmatrix}} {arr[r, c]:.3f} & {arc[r, c]:.3f} \\ {arc[r, c]:.3f} & "
@@ -274,9 +269,8 @@ def step_7() -> None:
     st.markdown("**The hierarchy**: the four most active channels of each block's last convolution (after ReLU). "
                 "Early maps follow edges and colours; deeper ones are coarser and respond to parts and whole shapes.")
     blocks = [s.name for s in result.stages if s.kind == "ReLU"][1::2]
-    acts = activations(model.module, x, blocks)
     for block in blocks:
-        maps = acts[block][0].numpy()
+        maps = result.outputs[block][0].numpy()
         top = np.argsort(-maps.reshape(len(maps), -1).mean(axis=1), kind="stable")[:4]
         row = st.columns(4)
         for column, channel in zip(row, top, strict=True):
@@ -292,12 +286,10 @@ def step_8() -> None:
     channel = bounded_slider(cols[0], "Channel of conv_1_1", "ch8", 15)
     p = pick(cols[1], "Dropout p", "p8")
     seed = bounded_slider(cols[2], "Dropout seed", "seed8", 99)
-    batch = generate(32, seed=7)
-    layer = "features.conv_1_1"
-    acts = activations(model.module, to_tensor(batch.images, model.mean, model.std), [layer])[layer]
-    normalised = batch_normalised(acts)
+    acts, normalised = batch_activations("tinyvgg", model)
     st.plotly_chart(charts.distributions_figure(acts[:, channel].numpy(), normalised[:, channel].numpy(),
-                                                f"conv_1_1 channel {channel} over a batch of 32 synthetic images"),
+                                                f"conv_1_1 channel {channel} over a batch of {BATCH_SIZE} synthetic "
+                                                "images"),
                     key="learn_bn", config={"displayModeBar": False})  # fmt: skip
     feature = activations(model.module, x, ["features.relu_1_1"])["features.relu_1_1"][0, channel]
     dropped = dropout(feature, p, seed)
@@ -350,7 +342,8 @@ def step_10() -> None:
                    "(or choose sides divisible by 2 at every stage).", icon=":material/straighten:")  # fmt: skip
     st.plotly_chart(charts.sizes_figure(stages), key="learn_sizes", config={"displayModeBar": False})
     model, x = embedded_input(image)
-    last = activations(model.module, x, ["features.max_pool_3"])["features.max_pool_3"].shape[-2:]
+    last = next(layer.output_shape[1:] for layer in reversed(layer_table("tinyvgg", model).layers)
+                if len(layer.output_shape) == 3)  # the last spatial feature map's rows and columns  # fmt: skip
     picture = pictures.enlarged(pictures.rgb_picture(model.seen_pixels(x).transpose(1, 2, 0)), 320)
     left, right = st.columns([2, 3])
     left.image(pictures.grid_picture(picture, tuple(last)), width="stretch",

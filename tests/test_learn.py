@@ -68,6 +68,14 @@ def test_mirrored_filters_equal_scipy_mirror_mode(sigma):
     expected = corner_harris(padded, method="k", k=0.05, sigma=sigma)[reach + 2 : -reach - 2, reach + 2 : -reach - 2]
     got = classic.mirrored(lambda a: classic.harris_response(a, sigma, 0.05), image, reach + 2)
     np.testing.assert_allclose(got, expected, atol=1e-6)
+    tensor = classic.mirrored(lambda a: classic.structure_tensor(a, sigma), image, reach + 2)  # the page's path
+    assert isinstance(tensor, tuple) and len(tensor) == 3
+    np.testing.assert_allclose(classic.harris_of(*tensor, 0.05), expected, atol=1e-6)
+    d_row, d_col = classic.mirrored(lambda a: (classic.sobel(a, 0), classic.sobel(a, 1)), image, 2)
+    rows, cols = ndi.sobel(image, 0, mode="mirror"), ndi.sobel(image, 1, mode="mirror")
+    magnitude, orientation = classic.gradient_of(d_row, d_col)
+    np.testing.assert_allclose(magnitude, np.hypot(rows, cols), atol=1e-12)
+    np.testing.assert_allclose(orientation, np.arctan2(rows, cols), atol=1e-12)
 
 
 def test_a_bright_frame_is_no_edge_once_mirrored():

@@ -65,8 +65,12 @@ def sobel(image: np.ndarray, axis: int) -> np.ndarray:
 
 
 def gradient(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient magnitude √(∂r² + ∂c²) and orientation atan2(∂r, ∂c) in radians, from Sobel derivatives."""
-    d_row, d_col = sobel(image, 0), sobel(image, 1)
+    """Gradient magnitude and orientation (:func:`gradient_of`) from Sobel derivatives."""
+    return gradient_of(sobel(image, 0), sobel(image, 1))
+
+
+def gradient_of(d_row: np.ndarray, d_col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude √(∂r² + ∂c²) and orientation atan2(∂r, ∂c) in radians, from the two derivatives."""
     return np.hypot(d_row, d_col), np.arctan2(d_row, d_col)
 
 
@@ -79,7 +83,11 @@ def structure_tensor(image: np.ndarray, sigma: float = 1.0) -> tuple[np.ndarray,
 
 def harris_response(image: np.ndarray, sigma: float = 1.0, k: float = 0.05) -> np.ndarray:
     """Harris's corner measure det(A) − k·trace(A)²: large where the image changes in every direction."""
-    arr, arc, acc = structure_tensor(image, sigma)
+    return harris_of(*structure_tensor(image, sigma), k)
+
+
+def harris_of(arr: np.ndarray, arc: np.ndarray, acc: np.ndarray, k: float = 0.05) -> np.ndarray:
+    """det(A) − k·trace(A)² from the structure tensor's entries."""
     return arr * acc - arc * arc - k * (arr + acc) ** 2
 
 
@@ -134,13 +142,20 @@ def corner_peaks(
     return _keep_spaced(coords, min_distance, strict=False)
 
 
-def mirrored(filter_: Callable[[np.ndarray], np.ndarray], image: np.ndarray, margin: int) -> np.ndarray:
+Maps = np.ndarray | tuple[np.ndarray, ...]
+
+
+def mirrored(filter_: Callable[[np.ndarray], Maps], image: np.ndarray, margin: int) -> Maps:
     """``filter_`` applied to ``image`` mirrored ``margin`` pixels beyond its border, then cropped back: the
-    zeros outside no longer read as an edge along the frame. ``margin`` should cover the filter's reach."""
+    zeros outside no longer read as an edge along the frame. ``margin`` should cover the filter's reach. A filter
+    may return several maps (a tuple); each is cropped."""
     margin = min(margin, *(side - 1 for side in np.shape(image)))
-    padded = np.pad(np.asarray(image, np.float64), margin, mode="reflect")
-    out = filter_(padded)
-    return out[margin : out.shape[0] - margin, margin : out.shape[1] - margin] if margin else out
+    out = filter_(np.pad(np.asarray(image, np.float64), margin, mode="reflect"))
+
+    def crop(values: np.ndarray) -> np.ndarray:
+        return values[margin : values.shape[0] - margin, margin : values.shape[1] - margin] if margin else values
+
+    return tuple(crop(values) for values in out) if isinstance(out, tuple) else crop(out)
 
 
 def psnr(reference: np.ndarray, image: np.ndarray, peak: float = 1.0) -> float:

@@ -9,10 +9,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from cnnviz.arithmetic.kernels import KERNELS
+from cnnviz.arithmetic.geometry import geometry
+from cnnviz.arithmetic.kernels import KERNELS, apply_kernel
 
 ORIENTATIONS = (0, 45, 90, 135)
 """Degrees, counter-clockwise from "responds to a change along the columns" (a vertical edge)."""
@@ -82,6 +81,5 @@ def closest_designed(weight: np.ndarray) -> list[Match]:
 
 def designed_map(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``kernel`` slid over a 2-D ``image`` as a conv layer with zero padding k // 2 does (same size)."""
-    x = torch.from_numpy(np.asarray(image, np.float64))[None, None]
-    w = torch.from_numpy(np.asarray(kernel, np.float64))[None, None]
-    return F.conv2d(x, w, padding=kernel.shape[-1] // 2)[0, 0].numpy()
+    size = kernel.shape[-1]
+    return apply_kernel(image, kernel, geometry("conv", image.shape, size, padding=size // 2))

@@ -26,11 +26,12 @@ class Stage:
 
 @dataclass(frozen=True)
 class ForwardPass:
-    """Every stage in order, the logits of the last one and their softmax."""
+    """Every stage in order, the logits of the last one and their softmax, and each stage's output (1, …)."""
 
     stages: list[Stage]
     logits: Tensor
     probabilities: Tensor
+    outputs: dict[str, Tensor]
 
 
 def leaf_layers(model: nn.Module) -> list[str]:
@@ -52,4 +53,5 @@ def forward_pass(model: nn.Module, x: Tensor) -> ForwardPass:
         stages.append(Stage(name, type(kinds[name]).__name__, tuple(out.shape), float(out.min()), float(out.max()),
                             float(out.mean()), float((out == 0).float().mean())))  # fmt: skip
     logits = outputs[names[-1]][0]
-    return ForwardPass(stages, logits, torch.softmax(logits.double(), dim=0))  # in double, as predict() does
+    probabilities = torch.softmax(logits.double(), dim=0)  # in double, as predict() does
+    return ForwardPass(stages, logits, probabilities, outputs)

@@ -8,6 +8,7 @@ from cnnviz.arithmetic import player
 from cnnviz.arithmetic.steps import Scene
 from cnnviz.data.shapes import generate
 from cnnviz.explain.cams import default_layer
+from cnnviz.learn.training_aids import batch_normalised
 from cnnviz.models.registry import LoadedModel
 from cnnviz.network.architecture import Summary, summarize
 from cnnviz.network.features import activations, conv_layers
@@ -49,3 +50,16 @@ def global_ranges(model_key: str, digest: str, layers: tuple[str, ...], _model: 
 def player_payload(scene: Scene, view: str) -> dict:
     """The browser player's data for a case (:func:`cnnviz.arithmetic.player.payload`)."""
     return player.payload(scene, view)
+
+
+BATCH_SEED, BATCH_SIZE, BATCH_LAYER = 7, 32, "features.conv_1_1"
+"""The batch of synthetic images Learn's batch-norm step normalises, and the layer it reads."""
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def batch_activations(model_key: str, _model: LoadedModel):
+    """:data:`BATCH_LAYER`'s outputs over the fixed batch, before and after batch normalisation (the same on every
+    rerun: only the shown channel changes)."""
+    batch = generate(BATCH_SIZE, seed=BATCH_SEED)
+    acts = activations(_model.module, to_tensor(batch.images, _model.mean, _model.std), [BATCH_LAYER])[BATCH_LAYER]
+    return acts, batch_normalised(acts)
