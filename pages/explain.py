@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import overlay
-from cnnviz.data.images import fit_within
+from cnnviz.data.images import fit_within, png_bytes
 from cnnviz.explain.cams import CAM_METHODS
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map_figure
@@ -79,11 +79,10 @@ with explanation_tab:
                                "model saw it)", width="stretch")  # fmt: skip
     raw = result.raw.numpy()
     two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
-    png, npy = io.BytesIO(), io.BytesIO()
-    picture.save(png, format="PNG")
+    npy = io.BytesIO()
     np.save(npy, raw)
     stem = f"{key}-{method.lower().replace(' ', '-')}-{target_name.replace(' ', '_')}"
-    one.download_button("Download overlay (PNG)", png.getvalue(), f"{stem}.png", "image/png", key="dl_png",
+    one.download_button("Download overlay (PNG)", png_bytes(picture), f"{stem}.png", "image/png", key="dl_png",
                         icon=":material/download:")  # fmt: skip
     two.download_button("Download raw map (.npy)", npy.getvalue(), f"{stem}.npy", "application/octet-stream",
                         key="dl_npy", icon=":material/download:")  # fmt: skip

@@ -1,13 +1,13 @@
 """Teach it your own classes: a new head on a pretrained backbone, trained on a few of your images."""
 
 import hashlib
-import io
 
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from cnnviz.data.images import png_bytes
 from cnnviz.models import registry
 from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.transfer import data
@@ -36,15 +36,9 @@ def use_examples() -> None:
     for label, name in enumerate(NOVEL_CLASSES):
         state[f"transfer_name_{label}"] = name
         picked = [image for image, y in zip(images, labels, strict=True) if y == label]
-        shots[label] = [(f"{name} {i + 1}.png", _png(image), f"example-{seed}-{label}-{i}")
+        shots[label] = [(f"{name} {i + 1}.png", png_bytes(image), f"example-{seed}-{label}-{i}")
                         for i, image in enumerate(picked)]  # fmt: skip
     state.transfer_example_seed = seed + 1
-
-
-def _png(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def read(files: list[list[tuple[str, bytes, str]]], classes: list[str]) -> data.ImageSet:

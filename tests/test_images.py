@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.data.images import ImageError, decoded_bytes, fit_within, load_image
+from cnnviz.data.images import ImageError, decoded_bytes, fit_within, load_image, png_bytes
 from tests.badinputs import float_tiff
 from tests.conftest import encode
 from tests.peak import peak_rss_mib
@@ -226,3 +226,8 @@ def test_large_jpeg_decodes_at_a_reduced_scale_when_asked():
     assert load_image(data, max_decoded_bytes=4 * 1000 * 750, max_side=900).size == (1000, 750)
     with pytest.raises(ImageError, match="to decode"):
         load_image(data, max_decoded_bytes=4 * 1000 * 750)
+
+
+def test_png_bytes_round_trip():
+    image = Image.new("RGB", (5, 3), (10, 200, 30))
+    assert load_image(png_bytes(image)).tobytes() == image.tobytes()

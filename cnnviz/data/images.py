@@ -170,3 +170,10 @@ def fit_within(image: Image.Image, max_side: int) -> Image.Image:
     smaller = image.copy()
     smaller.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return smaller
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """``image`` encoded as PNG."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -33,7 +33,7 @@ import torchvision
 from torch import nn
 
 from cnnviz.models import registry
-from cnnviz.models.embedded import embedded_config
+from cnnviz.models.embedded import embedded_card, embedded_config
 from cnnviz.models.registry import (
     MAX_LABEL,
     TORCHVISION_MODELS,
@@ -299,10 +299,11 @@ def load_uploaded_model(
     module = fill_network(network, state, what)
     spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, architecture), "session")
     if weights is None:
-        embedded = registry.load_model(registry.EMBEDDED_NAME)
-        return registry.synthetic_model(spec, module, embedded.mean, embedded.std, None, "unknown: uploaded weights",
+        card = embedded_card()  # preprocessed as the embedded model is: its card says how, no weights are loaded
+        return registry.synthetic_model(spec, module, tuple(card["mean"]), tuple(card["std"]), None,
+                                        "unknown: uploaded weights",
                                         f"A TinyVGG with weights uploaded in this session ({file_name}).",
-                                        input_size=embedded.input_size, classes=names)  # fmt: skip
+                                        input_size=tuple(card["input_size"]), classes=names)  # fmt: skip
     description = f"torchvision's {architecture} with weights uploaded in this session ({file_name})."
     return with_weights_preprocessing(spec, architecture, module, weights, names, None, "unknown: uploaded weights",
                                       description)  # fmt: skip

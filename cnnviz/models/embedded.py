@@ -21,18 +21,22 @@ def held_out_seed(seed: int) -> int:
     return seed + _HELD_OUT_OFFSET
 
 
-def embedded_config(directory: Path | None = None, name: str = EMBEDDED_NAME) -> dict[str, Any]:
-    """The shipped TinyVGG's constructor arguments (its card's ``model_config``)."""
-    card = json.loads(((directory or ASSETS_DIR / "models") / f"{name}.json").read_text())
-    return {**card["model_config"], "channels": tuple(card["model_config"]["channels"])}
+def embedded_card(directory: Path | None = None, name: str = EMBEDDED_NAME) -> dict[str, Any]:
+    """The shipped TinyVGG's metadata card (configuration, normalisation, classes, accuracy)."""
+    return json.loads(((directory or ASSETS_DIR / "models") / f"{name}.json").read_text())
+
+
+def embedded_config(card: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The TinyVGG constructor arguments of ``card`` (by default the shipped one's)."""
+    config = (card or embedded_card())["model_config"]
+    return {**config, "channels": tuple(config["channels"])}
 
 
 def load_embedded(directory: Path | None = None, name: str = EMBEDDED_NAME) -> tuple[TinyVGG, dict[str, Any]]:
     """Load the shipped TinyVGG (in eval mode, parameters frozen) and its metadata card."""
     directory = directory or ASSETS_DIR / "models"
-    card = json.loads((directory / f"{name}.json").read_text())
-    config = card["model_config"]
-    model = TinyVGG(**{**config, "channels": tuple(config["channels"])})
+    card = embedded_card(directory, name)
+    model = TinyVGG(**embedded_config(card))
     state = torch.load(directory / f"{name}.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return freeze(model), card
