@@ -492,6 +492,8 @@ def test_a_learn_link_opens_its_step_with_its_settings(server, page):
 def test_own_classes_upload_train_and_explain_the_new_model(server, page, tmp_path):
     """Issue 15's flow in Chromium: a few uploaded images per class, a linear probe, the model used on the
     Explain page with Grad-CAM over its own classes."""
+    from playwright.sync_api import expect
+
     from cnnviz.transfer.examples import novel_examples
 
     images, labels = novel_examples(6, seed=7)
@@ -516,9 +518,10 @@ def test_own_classes_upload_train_and_explain_the_new_model(server, page, tmp_pa
     settle(page)
     assert page.get_by_test_id("stException").count() == 0
     click_key(page, "transfer_use")
-    settle(page)
+    # The click's rerun may not have begun yet, so settle() alone could read the old sidebar: wait for the value.
     model = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
-    assert "hexagon+frame" in model.locator("input").input_value()
+    expect(model.locator("input")).to_have_value(re.compile(r"hexagon\+frame"), timeout=LOAD_TIMEOUT_MS)
+    settle(page)
     page.get_by_test_id("stSidebarNav").get_by_text("Explain a prediction").click()  # same session: no reload
     page.get_by_text(re.compile(r"^Grad-CAM for '(hexagon|frame)'")).wait_for(timeout=LOAD_TIMEOUT_MS)
     settle(page)
