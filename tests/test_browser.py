@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from cnnviz.models.custom import upload_label
 from cnnviz.models.registry import MAX_LABEL
@@ -78,7 +79,7 @@ def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_pat
     settle(page)  # the run is over: the previous run's chart, kept while it ran, is gone
     chart = page.locator('.st-key-probs[data-stale="false"]').get_by_test_id("stPlotlyChart")
     chart.locator(".js-plotly-plot").wait_for()
-    assert "star" in chart.inner_text()
+    expect(chart).to_contain_text("star", timeout=LOAD_TIMEOUT_MS)  # retried: Plotly may draw after the run
 
     select_option(page, "Sample image", "photo: coffee")
     page.get_by_text("photo: coffee").first.wait_for()
@@ -363,7 +364,8 @@ def test_hostile_links_load_with_a_notice_and_defaults(server, page):
         text = " ".join(notice.inner_text(timeout=LOAD_TIMEOUT_MS).split())
         assert all(reason in text for reason in ignored), text
         assert page.get_by_test_id("stException").count() == 0
-        assert "Output size: 3 × 3" in page.get_by_test_id("stMain").inner_text()  # the default 5×5, k 3, p 0
+        main = page.get_by_test_id("stMain")
+        expect(main).to_contain_text("Output size: 3 × 3", timeout=LOAD_TIMEOUT_MS)  # the default 5×5, k 3, p 0
         assert "1e400" not in page.url and long not in page.url
 
 
@@ -492,8 +494,6 @@ def test_a_learn_link_opens_its_step_with_its_settings(server, page):
 def test_own_classes_upload_train_and_explain_the_new_model(server, page, tmp_path):
     """Issue 15's flow in Chromium: a few uploaded images per class, a linear probe, the model used on the
     Explain page with Grad-CAM over its own classes."""
-    from playwright.sync_api import expect
-
     from cnnviz.transfer.examples import novel_examples
 
     images, labels = novel_examples(6, seed=7)
