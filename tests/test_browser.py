@@ -54,8 +54,17 @@ def select_option(page, label: str, option: str) -> None:
 
 
 def settle(page, timeout: float = LOAD_TIMEOUT_MS) -> None:
-    """Wait until the app's script run is over (Streamlit marks its root element with the run state)."""
+    """Wait until the app's script run is over (Streamlit marks its root element with the run state).
+
+    Only after something shows that a run has begun: a widget's change leaves the state "notRunning" until the
+    server answers, so right after a click this can return before the click's run."""
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def wait_param(page, name: str, value: str) -> None:
+    """Wait until the page's URL holds ``name=value`` (a run has taken a change in)."""
+    page.wait_for_function("([n, v]) => new URLSearchParams(location.search).get(n) === v", arg=[name, value],
+                           timeout=LOAD_TIMEOUT_MS)  # fmt: skip
 
 
 def click_key(page, key: str) -> None:
@@ -131,10 +140,12 @@ def test_arithmetic_presets_player_keys_shared_url_and_gif(server, browser):
                    ("No padding, strides, transposed", 5, 4))  # fmt: skip
     for preset, size, steps in transitions:
         select_option(page, "Preset", preset)
+        wait_param(page, "preset", preset)  # the first two keep the default's 3 × 3: see that this run began
         page.get_by_text(f"Output size: {size} × {size}").wait_for()
         wait_step(page, 1, steps)  # transposed: the scatter view has a step per input cell
         settle(page)
     select_option(page, "Preset", "Padding, strides")
+    wait_param(page, "preset", "Padding, strides")
     page.get_by_text("Output size: 3 × 3").wait_for()
     wait_step(page, 1, 9)
 
