@@ -5,6 +5,7 @@ import streamlit as st
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
+from cnnviz.ui.navigation import page_cards
 from cnnviz.ui.selection import selection
 
 choice = selection()
@@ -17,13 +18,7 @@ st.markdown(
     "The embedded TinyVGG was trained by this project on synthetic shapes and textures and always works "
     "offline; torchvision's ImageNet classifiers download their pretrained weights on first use."
 )
-st.page_link("pages/arithmetic.py", label="Convolution arithmetic: padding, stride, dilation, transposed "
-             "convolution and pooling, step by step with the real numbers", icon=":material/grid_on:")  # fmt: skip
-st.page_link("pages/network.py", label="Inside the network: architecture, filters, feature maps and what "
-             "each channel responds to", icon=":material/layers:")  # fmt: skip
-st.page_link("pages/explain.py", label="Explain a prediction: Grad-CAM and captum attributions over your image",
-             icon=":material/center_focus_strong:")  # fmt: skip
-st.page_link("pages/playground.py", label="Train a CNN: watch a network learn, live", icon=":material/model_training:")
+page_cards()
 
 st.header("Model card")
 cols = st.columns(4)

@@ -1,0 +1,45 @@
+"""The app's pages in one list: the sidebar's navigation (app.py) and the home page's links both read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    path: str  # the page's script, relative to app.py
+    title: str
+    icon: str
+    offer: str  # one sentence: what the page shows (Home's link cards)
+
+
+PAGES = (
+    PageEntry("pages/home.py", "Home", ":material/home:", "The model card and a quick prediction."),
+    PageEntry("pages/arithmetic.py", "Convolution arithmetic", ":material/grid_on:",
+              "Padding, stride, dilation, transposed convolution and pooling, step by step with the real numbers."),
+    PageEntry("pages/network.py", "Inside the network", ":material/layers:",
+              "Architecture, filters, feature maps and what each channel responds to."),
+    PageEntry("pages/explain.py", "Explain a prediction", ":material/center_focus_strong:",
+              "Grad-CAM and captum attributions over your image."),
+    PageEntry("pages/playground.py", "Train a CNN", ":material/model_training:", "Watch a small network learn, live."),
+    PageEntry("pages/transfer.py", "Your own classes", ":material/add_photo_alternate:",
+              "Make classes of your own from photos and teach them to a trained network."),
+    PageEntry("pages/learn.py", "Learn", ":material/school:",
+              "A guided path in ten steps, from image filters and Harris corners to Grad-CAM."),
+)  # fmt: skip
+
+
+def navigation_pages() -> list[st.Page]:
+    """The pages for ``st.navigation``; the first is the default."""
+    return [st.Page(p.path, title=p.title, icon=p.icon, default=n == 0) for n, p in enumerate(PAGES)]
+
+
+def page_cards(columns: int = 2) -> None:
+    """A card per page other than Home: its link (title and icon) and what it offers."""
+    grid = st.columns(columns)
+    for n, page in enumerate(p for p in PAGES if p.path != "pages/home.py"):
+        with grid[n % columns].container(border=True):
+            st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
+            st.caption(page.offer)
