@@ -14,7 +14,7 @@ from cnnviz.arithmetic.animation import (
     step_figure,
     views_for,
 )
-from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code
+from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.server.links import VIEW_NAMES
@@ -114,7 +114,8 @@ top = settings.columns([3, 2], vertical_alignment="bottom")
 top[0].selectbox("Preset: a case of Dumoulin & Visin / conv_arithmetic", ["custom", *PRESETS], key="preset",
                  bind=URL, format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
                  on_change=apply_preset)  # fmt: skip
-square = top[1].toggle("Height = width", value=True, key="sq", bind=URL,
+flags = top[1].container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps when narrow
+square = flags.toggle("Height = width", value=True, key="sq", bind=URL,
                        help="One slider per setting for both axes; off: separate height and width.")  # fmt: skip
 
 dims = ("",) if square else ("", "w")
@@ -146,7 +147,7 @@ if mode == "number":
     pads = sliders(5, "Padding p", "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d],
                                                                  out_pad[d]), 0, 0)  # fmt: skip
     padding_value = pads[""] if square else (pads[""], pads["w"])
-ceil_mode = cols[4].checkbox("ceil_mode", key="ceil", bind=URL) if op.endswith("pool") else False
+ceil_mode = flags.checkbox("ceil_mode", key="ceil", bind=URL) if op.endswith("pool") else False
 
 pick = (lambda v: v[""]) if square else (lambda v: (v[""], v["w"]))
 try:
@@ -160,21 +161,22 @@ with (stage if present else settings).container(border=True):
     st.markdown(f"**Output size: {geo.rows.output} × {geo.cols.output}**")
     for which, label in (("rows", "height and width" if square else "height"), ("cols", "width")):
         if which == "rows" or not square:
-            st.latex(rf"\text{{{label}: }}" + formula_latex(geo, which))
+            st.latex(stacked(formula_latex(geo, which), two_lines=True, label=label))
     if note := ceil_mode_note(geo):
         st.caption(note)
 
-channel_cols = settings.columns([2, 2, 1, 3, 4], vertical_alignment="bottom")
-in_channels = bounded_slider(channel_cols[0], "Input channels", "cin", 3, 1, 1)
+# One row that wraps on a narrow screen (a projector's 1024 px) instead of cutting labels.
+channel_row = settings.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+in_channels = bounded_slider(channel_row.container(width=150), "Input channels", "cin", 3, 1, 1)
 out_channels = in_channels
 use_bias = False
 if not geo.pooling:
-    out_channels = bounded_slider(channel_cols[1], "Output channels", "cout", 2, 1, 1)
-    use_bias = channel_cols[2].checkbox("Bias", value=True, key="bias", bind=URL)
-source = channel_cols[3].radio("Values", ["random", "custom", "image"], key="vals", horizontal=True, bind=URL,
-                               help="Seeded random integers, your own numbers, or a grayscale crop of the "
-                                    "sidebar's image (levels 0–9).")  # fmt: skip
-x, weight, bias = random_values(geo, in_channels, out_channels, seed_control("seed", channel_cols[4]), use_bias)
+    out_channels = bounded_slider(channel_row.container(width=150), "Output channels", "cout", 2, 1, 1)
+    use_bias = channel_row.checkbox("Bias", value=True, key="bias", bind=URL)
+source = channel_row.radio("Values", ["random", "custom", "image"], key="vals", horizontal=True, bind=URL,
+                           help="Seeded random integers, your own numbers, or a grayscale crop of the "
+                                "sidebar's image (levels 0–9).")  # fmt: skip
+x, weight, bias = random_values(geo, in_channels, out_channels, seed_control("seed", channel_row), use_bias)
 if source == "image" and choice.image is not None:
     x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
 elif source == "custom":

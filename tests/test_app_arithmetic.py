@@ -45,8 +45,8 @@ def test_default_view_sends_every_step_to_the_browser_player():
     assert len(data["steps"]) == 9 and data["speed"] == 2 and data["present"] is False
     assert [p["title"] for p in data["panels"]] == ["Input 5×5", "Kernel", "Products", "Output 3×3"]
     assert captions(at)[0].startswith("output (0, 0) = ") and captions(at)[8].startswith("output (2, 2) = ")
-    assert len(at.latex) == 1 and at.latex[0].value.strip("$\n").endswith("= 3")
-    assert r"\text{height and width: }" in at.latex[0].value  # one formula serves both axes
+    assert len(at.latex) == 1 and at.latex[0].value.strip("$\n").endswith(r"= 3 \end{aligned}")
+    assert r"\text{height and width:}" in at.latex[0].value  # one formula serves both axes
     assert "step_figure" not in [c.key for c in at.get("plotly_chart")]  # no figure is drawn per step
 
 

@@ -412,11 +412,14 @@ def test_no_page_asks_the_internet_for_anything(server, page):
 
 
 def cut_text(locator) -> list[str]:
-    """Texts inside ``locator`` that their box cuts off (an ellipsis or hidden overflow)."""
+    """Texts inside ``locator`` that a box cuts off: an element holding text whose content is wider than it and
+    whose overflow is clipped, ellipsised or scrolled (Streamlit's labels end in "…"; a formula scrolls)."""
     return locator.evaluate(
         """root => [root, ...root.querySelectorAll('*')]
-            .filter(e => e.children.length === 0 && e.textContent.trim() && e.scrollWidth > e.clientWidth + 1)
-            .map(e => e.textContent.trim())"""
+            .filter(e => e.innerText && e.innerText.trim() && !e.closest('.katex') && e.clientWidth > 0
+                    && e.scrollWidth > e.clientWidth + 2
+                    && ['hidden', 'clip', 'auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+            .map(e => e.innerText.trim().split('\\n')[0])"""
     )
 
 
@@ -429,6 +432,21 @@ def test_labels_are_whole_at_projector_size(server, browser):
     settle(page)
     assert cut_text(page.locator(".st-key-seed_reroll")) == []
     assert cut_text(page.locator(".st-key-sq")) == []
+    main = page.get_by_test_id("stMain")
+    for query in ("", "op=Transposed+convolution&i=5&s=2&p=1", "op=Max+pooling&i=3&k=2&s=3&ceil=true",
+                  "sq=false&i=31&iw=29&k=7&kw=5&d=4&dw=3&p=3&pw=2"):  # the widest formulas and every label
+        page.goto(f"{server}/arithmetic?{query}")
+        wait_step(page, 1)
+        settle(page)
+        page.locator(".katex-display").first.wait_for()
+        assert cut_text(main) == [], query
+    page.goto(server)
+    page.get_by_role("heading", name="Model card").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    assert cut_text(main) == []  # the links to every page
+    page.goto(f"{server}/arithmetic")
+    wait_step(page, 1)
+    settle(page)
     box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
     field = box.locator("input[role='combobox']")  # the chosen model's label is this input's value
     whole = "f => f.scrollWidth <= f.clientWidth"

@@ -66,3 +66,15 @@ def test_stacked_formula_keeps_every_part_on_its_own_line():
     rejoined = lines[0].replace(" &= ", " = ") + "".join(" = " + line.removeprefix("&= ") for line in lines[1:])
     assert rejoined == chain  # nothing lost or reordered
     assert stacked("o") == "o"
+
+
+def test_two_line_formula_puts_symbols_then_numbers_under_its_label():
+    """The arithmetic page's form, narrow enough for a projector: label, symbols, then numbers and result."""
+    chain = formula_latex(ar.geometry("maxpool", 3, 2, 3, 0, ceil_mode=True))  # ceil mode drops a window: 2 -> 1
+    assert chain.count(" = ") == 3  # o = symbols = numbers = 2 \to 1
+    text = stacked(chain, two_lines=True, label="height")
+    lines = text.removeprefix(r"\begin{aligned} ").removesuffix(r" \end{aligned}").split(r" \\ ")
+    assert lines[0] == r"&\text{height:}" and len(lines) == 3
+    symbols, numbers = lines[1].split(" &= "), lines[2].removeprefix("&= ")
+    assert " = ".join([*symbols, numbers]) == chain  # nothing lost or reordered
+    assert symbols[0] == "o" and "i + 2p" in symbols[1] and "2p" not in numbers and numbers.endswith(r"= 2 \to 1")

@@ -42,12 +42,18 @@ def formula_latex(geo: Geometry, which: str = "rows") -> str:
     return text + f" = {o}" if raw == o else text
 
 
-def stacked(latex: str) -> str:
-    """A chain ``a = b = c`` of :func:`formula_latex` as aligned lines, one ``= …`` per line: narrow screens."""
+def stacked(latex: str, two_lines: bool = False, label: str | None = None) -> str:
+    """A chain ``a = b = c`` of :func:`formula_latex` as aligned lines, for narrow screens: one ``= …`` per
+    line, or with ``two_lines`` the symbols on the first line and the numbers with the result on the second;
+    a ``label`` gets a line of its own above them."""
     first, *rest = latex.split(" = ")
     if not rest:
         return latex
+    if two_lines:
+        rest = [rest[0], " = ".join(rest[1:])] if len(rest) > 1 else rest
     lines = [f"{first} &= {rest[0]}", *(f"&= {part}" for part in rest[1:])]
+    if label:
+        lines.insert(0, rf"&\text{{{label}:}}")
     return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
 
 

@@ -32,10 +32,9 @@ def _reroll(key: str) -> None:
 
 def seed_control(key: str = "seed", container=None) -> int:
     """A seed input (kept in the URL) with a re-roll button; returns the seed."""
-    box = container or st
-    left, right = box.columns([3, 2], vertical_alignment="bottom")
-    seed = left.number_input("Seed", 0, 1_000_000, 0, key=key, bind=URL)
-    right.button("Re-roll", on_click=_reroll, args=(key,), key=f"{key}_reroll", icon=":material/casino:")
+    row = (container or st).container(horizontal=True, vertical_alignment="bottom", wrap=False, width="content")
+    seed = row.number_input("Seed", 0, 1_000_000, 0, key=key, bind=URL, width=140)
+    row.button("Re-roll", on_click=_reroll, args=(key,), key=f"{key}_reroll", icon=":material/casino:")
     return int(seed)
 
 
