@@ -21,11 +21,12 @@ st.markdown(
 page_cards()
 
 st.header("Model card")
-cols = st.columns(4)
-cols[0].metric("Architecture", card.architecture)
-cols[1].metric("Parameters", f"{card.num_params:,}")
-cols[2].metric("Input size", f"{card.input_size[0]}×{card.input_size[1]}")
-cols[3].metric("Top-1 accuracy", "n/a" if card.accuracy is None else f"{card.accuracy:.1%}", help=card.accuracy_note)
+cols = st.container(horizontal=True, gap="large")  # side by side, wrapping when narrow: no value is cut
+cols.metric("Architecture", card.architecture, width="content")
+cols.metric("Parameters", f"{card.num_params:,}", width="content")
+cols.metric("Input size", f"{card.input_size[0]}×{card.input_size[1]}", width="content")
+cols.metric("Top-1 accuracy", "n/a" if card.accuracy is None else f"{card.accuracy:.1%}", help=card.accuracy_note,
+            width="content")
 st.markdown(card.description)
 layers = ", ".join(f"{n} {kind}" for kind, n in card.layers.items() if n)
 st.caption(f"Layers: {layers}. Accuracy: {card.accuracy_note}.")

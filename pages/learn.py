@@ -234,11 +234,11 @@ def step_6() -> None:
     )  # fmt: skip
     st.markdown(f"Both map {channels_in}×{side}×{side} to {shape} (padding {kernel // 2}). The dense layer needs "
                 f"**{cost.param_ratio:,.0f}×** the parameters.")  # fmt: skip
-    numbers = st.columns(4)
-    numbers[0].metric("Conv parameters", f"{cost.conv.params:,}")
-    numbers[1].metric("Dense parameters", f"{cost.dense.params:,}")
-    numbers[2].metric("Conv inputs per output", f"{cost.conv.inputs_per_output:,}")
-    numbers[3].metric("Dense inputs per output", f"{cost.dense.inputs_per_output:,}")
+    numbers = st.container(horizontal=True, gap="large")  # wraps on a projector instead of cutting a number
+    for label, value in (("Conv parameters", cost.conv.params), ("Dense parameters", cost.dense.params),
+                         ("Conv inputs per output", cost.conv.inputs_per_output),
+                         ("Dense inputs per output", cost.dense.inputs_per_output)):  # fmt: skip
+        numbers.metric(label, f"{value:,}", width="content")
     st.table(frame.set_index("layer"))
     model = shared_model("tinyvgg")
     growth = [(name.split(".")[-1], size) for name, size in field_growth(layer_table("tinyvgg", model))]
