@@ -68,8 +68,9 @@ def wait_param(page, name: str, value: str) -> None:
 
 
 def click_key(page, key: str) -> None:
-    """Click the (visible) button of the widget with ``key``, once it is not a stale element of a rerun."""
-    page.locator(f'.st-key-{key}[data-stale="false"] button:visible').click()
+    """Click the (visible) button of the widget with ``key``, once it is not a stale element of a rerun (a run
+    started by the previous action may take long on a busy machine: the network page's tabs rerun it)."""
+    page.locator(f'.st-key-{key}[data-stale="false"] button:visible').click(timeout=LOAD_TIMEOUT_MS)
 
 
 def upload_image(page, path) -> None:
