@@ -35,6 +35,16 @@ def browser():
     executable = chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        new_context = browser.new_context
+
+        def patient_context(**options):
+            """A context whose every wait and action allows what a page load does (not Playwright's 30 s): the
+            machines running these tests are shared, and a model's page can take that long to redraw there."""
+            context = new_context(**options)
+            context.set_default_timeout(LOAD_TIMEOUT_MS)
+            return context
+
+        browser.new_context = patient_context
         yield browser
         browser.close()
 
