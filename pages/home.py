@@ -21,12 +21,12 @@ st.markdown(
 page_cards()
 
 st.header("Model card")
-cols = st.container(horizontal=True, gap="large")  # side by side, wrapping when narrow: no value is cut
-cols.metric("Architecture", card.architecture, width="content")
-cols.metric("Parameters", f"{card.num_params:,}", width="content")
-cols.metric("Input size", f"{card.input_size[0]}×{card.input_size[1]}", width="content")
-cols.metric("Top-1 accuracy", "n/a" if card.accuracy is None else f"{card.accuracy:.1%}", help=card.accuracy_note,
-            width="content")
+facts = st.container(horizontal=True, gap="large")  # side by side, wrapping when narrow: no value is cut
+facts.metric("Architecture", card.architecture, width="content")
+facts.metric("Parameters", f"{card.num_params:,}", width="content")
+facts.metric("Input size", f"{card.input_size[0]}×{card.input_size[1]}", width="content")
+facts.metric("Top-1 accuracy", "n/a" if card.accuracy is None else f"{card.accuracy:.1%}", help=card.accuracy_note,
+             width="content")
 st.markdown(card.description)
 layers = ", ".join(f"{n} {kind}" for kind, n in card.layers.items() if n)
 st.caption(f"Layers: {layers}. Accuracy: {card.accuracy_note}.")
