@@ -15,7 +15,7 @@ class PageEntry:
     offer: str  # one sentence: what the page shows (Home's link cards)
 
 
-PAGES = (
+PAGES = (  # Home first: the default page
     PageEntry("pages/home.py", "Home", ":material/home:", "The model card and a quick prediction."),
     PageEntry("pages/arithmetic.py", "Convolution arithmetic", ":material/grid_on:",
               "Padding, stride, dilation, transposed convolution and pooling, step by step with the real numbers."),
@@ -37,9 +37,9 @@ def navigation_pages() -> list[st.Page]:
 
 
 def page_cards(columns: int = 2) -> None:
-    """A card per page other than Home: its link (title and icon) and what it offers."""
+    """A card per page other than Home (the first): its link (title and icon) and what it offers."""
     grid = st.columns(columns)
-    for n, page in enumerate(p for p in PAGES if p.path != "pages/home.py"):
+    for n, page in enumerate(PAGES[1:]):
         with grid[n % columns].container(border=True):
             st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
             st.caption(page.offer)
