@@ -439,12 +439,11 @@ def test_labels_are_whole_at_projector_size(server, browser):
     """The issue's "R…" and the cut model name: at 1024×768 no control label or value is cut."""
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     page = context.new_page()
-    page.goto(f"{server}/arithmetic")
-    wait_step(page, 1)
-    settle(page)
-    assert cut_text(page.locator(".st-key-seed_reroll")) == []
-    assert cut_text(page.locator(".st-key-sq")) == []
     main = page.get_by_test_id("stMain")
+    page.goto(server)
+    page.get_by_role("heading", name="Model card").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    assert cut_text(main) == []  # the links to every page
     for query in ("", "op=Transposed+convolution&i=5&s=2&p=1", "op=Max+pooling&i=3&k=2&s=3&ceil=true",
                   "sq=false&i=31&iw=29&k=7&kw=5&d=4&dw=3&p=3&pw=2"):  # the widest formulas and every label
         page.goto(f"{server}/arithmetic?{query}")
@@ -452,13 +451,8 @@ def test_labels_are_whole_at_projector_size(server, browser):
         settle(page)
         page.locator(".katex-display").first.wait_for()
         assert cut_text(main) == [], query
-    page.goto(server)
-    page.get_by_role("heading", name="Model card").wait_for(timeout=LOAD_TIMEOUT_MS)
-    settle(page)
-    assert cut_text(main) == []  # the links to every page
-    page.goto(f"{server}/arithmetic")
-    wait_step(page, 1)
-    settle(page)
+    assert cut_text(page.locator(".st-key-seed_reroll")) == []
+    assert cut_text(page.locator(".st-key-sq")) == []
     box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
     field = box.locator("input[role='combobox']")  # the chosen model's label is this input's value
     whole = "f => f.scrollWidth <= f.clientWidth"
