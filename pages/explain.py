@@ -15,6 +15,7 @@ from cnnviz.explain.faithfulness import faithfulness
 from cnnviz.explain.methods import METHODS, explain
 from cnnviz.explain.predict import predict
 from cnnviz.server.links import EXPLAIN_TABS
+from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
 from cnnviz.ui.controls import bounded_slider
 from cnnviz.ui.links import URL
@@ -47,9 +48,9 @@ order = {name: i for i, name in enumerate(model.classes)}
 left, right = st.columns([1, 2])
 k = bounded_slider(left, "Top classes shown", "k", min(20, len(model.classes)), 1, min(5, len(model.classes)))
 right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(model.classes)} classes"), key="topk")
-left.markdown(f"**Prediction: {prediction.classes[0]}** ({prediction.probabilities[0]:.1%})")
+left.markdown(f"**Prediction: {md(prediction.classes[0])}** ({prediction.probabilities[0]:.1%})")
 if caveat := prediction_caveat(model, prediction, choice.image_name):
-    st.warning(caveat, icon=":material/help:")
+    st.warning(md(caveat), icon=":material/help:")
 
 default, layers = cam_layers(key, model)
 controls = st.columns(4)
@@ -75,7 +76,7 @@ with explanation_tab:
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity")
     picture = overlay.overlay_seen(base, heat, seen, opacity, cmap)
     one, two = st.columns(2)
-    one.image(picture, caption=f"{method} for '{target_name}' over the image (grey: cropped away before the "
+    one.image(picture, caption=f"{method} for '{md(target_name)}' over the image (grey: cropped away before the "
                                "model saw it)", width="stretch")  # fmt: skip
     raw = result.raw.numpy()
     two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
@@ -100,7 +101,7 @@ with compare_tab:
     for n, (m, t, label) in enumerate(items):
         shown = compute(m, t, layer, "Comparing")
         laid = overlay.overlay_seen(base, shown.heatmap.numpy(), seen, 0.5, cmap)
-        columns[n % len(columns)].image(laid, caption=label, width="stretch")
+        columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
 
 with faith_tab:
     st.caption("RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "

@@ -5,6 +5,7 @@ import streamlit as st
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
+from cnnviz.text import md
 from cnnviz.ui.navigation import page_cards
 from cnnviz.ui.selection import selection
 
@@ -27,11 +28,11 @@ facts.metric("Parameters", f"{card.num_params:,}", width="content")
 facts.metric("Input size", f"{card.input_size[0]}×{card.input_size[1]}", width="content")
 facts.metric("Top-1 accuracy", "n/a" if card.accuracy is None else f"{card.accuracy:.1%}", help=card.accuracy_note,
              width="content")
-st.markdown(card.description)
+st.markdown(md(card.description))
 layers = ", ".join(f"{n} {kind}" for kind, n in card.layers.items() if n)
-st.caption(f"Layers: {layers}. Accuracy: {card.accuracy_note}.")
+st.caption(f"Layers: {layers}. Accuracy: {md(card.accuracy_note)}.")
 with st.expander(f"{len(card.classes)} classes"):
-    st.write(", ".join(card.classes))
+    st.markdown(md(", ".join(card.classes)))
 
 st.header("Quick try")
 if choice.image is None:
@@ -40,8 +41,8 @@ else:
     k = min(10, len(card.classes))
     prediction = predict(model, choice.image)
     left, right = st.columns([1, 2])
-    left.image(choice.image, caption=choice.image_name, width="stretch")
+    left.image(choice.image, caption=md(choice.image_name), width="stretch")
     right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(card.classes)} classes"), key="probs")
-    right.markdown(f"**Prediction: {prediction.classes[0]}** ({prediction.probabilities[0]:.1%})")
+    right.markdown(f"**Prediction: {md(prediction.classes[0])}** ({prediction.probabilities[0]:.1%})")
     if caveat := prediction_caveat(model, prediction, choice.image_name):
-        right.warning(caveat, icon=":material/help:")
+        right.warning(md(caveat), icon=":material/help:")

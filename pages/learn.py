@@ -24,6 +24,7 @@ from cnnviz.learn.why_convolutions import conv_versus_dense, field_growth
 from cnnviz.network.features import activations
 from cnnviz.overlay import overlay_seen
 from cnnviz.server.links import LEARN_CHOICES, LEARN_DEFAULTS, arithmetic_query, preset_query
+from cnnviz.text import md
 from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_table, player_payload
 from cnnviz.ui.controls import bounded_slider
 from cnnviz.ui.downloads import shared_model
@@ -38,9 +39,9 @@ WIDE = 480  # pixels for the enlarged pictures: readable on a projector, two sid
 
 
 def image_in_use():
-    """The sidebar's image, or the first synthetic sample when none is chosen."""
+    """The sidebar's image, or the first synthetic sample when none is chosen, and its name as Markdown text."""
     if choice.image is not None:
-        return choice.image, choice.image_name
+        return choice.image, md(choice.image_name)
     sample = next(s for s in list_samples() if s.synthetic)
     st.info(f"No image is chosen in the sidebar, so this step uses the sample {sample.name}.")
     return load_sample(sample.name), sample.name
@@ -317,12 +318,12 @@ def step_9() -> None:
     layer = cam_layers(model.spec.key, model)[0]
     with queued("Computing Grad-CAM"):
         explanation = cam(model.module, x, target, layer, "Grad-CAM")
-    st.markdown(f"{model.card.architecture} predicts **{prediction.classes[0]}** "
+    st.markdown(f"{model.card.architecture} predicts **{md(prediction.classes[0])}** "
                 f"({prediction.probabilities[0]:.1%}); Grad-CAM at `{layer}`:")  # fmt: skip
     shown = fit_within(image.convert("RGB"), 640)
     pics = st.columns(2)
     pics[0].image(overlay_seen(shown, explanation.heatmap.numpy(), model.seen_box(shown.size), 0.85, "inferno"),
-                  caption=f"Grad-CAM for {prediction.classes[0]} over {name}", width="stretch")  # fmt: skip
+                  caption=f"Grad-CAM for {md(prediction.classes[0])} over {name}", width="stretch")  # fmt: skip
     pics[1].plotly_chart(raw_map_figure(explanation.raw.numpy(), "inferno"), key="learn_cam")
     st.page_link("pages/explain.py", label="Compare Grad-CAM with other methods", icon=":material/center_focus_strong:")
 

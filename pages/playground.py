@@ -10,6 +10,7 @@ from cnnviz.models.registry import ModelSpec, crop_transform, synthetic_model
 from cnnviz.network import figures
 from cnnviz.network.features import activations, layer_names
 from cnnviz.server.jobs import ServerBusy
+from cnnviz.text import md
 from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.training.playground import QUICK, STANDARD, NetConfig, RunConfig, Trainer
 from cnnviz.ui.selection import selection
@@ -136,7 +137,7 @@ def live() -> None:
         maps = activations(trainer.model, x, [layer])[layer][0].numpy()
         flat = maps.reshape(len(maps), -1)
         st.image(figures.feature_grid_image(maps, list(range(len(maps))), flat.min(1), flat.max(1)),
-                 caption=f"{layer} for {choice.image_name} at step {snap.step}")  # fmt: skip
+                 caption=f"{layer} for {md(choice.image_name)} at step {snap.step}")  # fmt: skip
 
 
 live()

@@ -9,6 +9,7 @@ import streamlit as st
 
 from cnnviz.data.images import png_bytes
 from cnnviz.models import registry
+from cnnviz.text import html, md
 from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.transfer import data
 from cnnviz.transfer.backbones import BACKBONES, backbone_from
@@ -101,7 +102,7 @@ for label in range(count):
 
 images = read(files, names)
 for message in images.skipped:
-    st.warning(f"Skipped {message}", icon=":material/image_not_supported:")
+    st.warning(md(f"Skipped {message}"), icon=":material/image_not_supported:")
 
 st.subheader("Train")
 offline = [key for key in BACKBONES[1:] if not registry.weights_cached(key)]
@@ -131,7 +132,7 @@ if offline:
 
 problem = images.problem()
 if problem:
-    st.info(problem, icon=":material/info:")
+    st.info(md(problem), icon=":material/info:")
 if st.button("Train", key="transfer_train", type="primary", disabled=problem is not None,
              icon=":material/model_training:"):  # fmt: skip
     bar = st.progress(0.0, text="Starting…")
@@ -158,7 +159,7 @@ if result is not None:
     stop_note = " (stopped at the time limit)" if result.stopped_early else ""
     st.markdown(f"**Held-out accuracy {result.accuracy:.0%}** on {len(result.held_out)} images, trained on "
                 f"{len(result.train)} in {result.seconds:.1f} s{stop_note}.")  # fmt: skip
-    st.caption(result.model.card.description)
+    st.caption(md(result.model.card.description))
     trained, checked = result.split_counts()
     split = pd.DataFrame({"class": result.classes, "training": trained, "held out": checked})
     left, right = st.columns(2)
@@ -166,7 +167,7 @@ if result is not None:
     right.plotly_chart(confusion_figure(result.confusion, list(result.classes)), key="transfer_confusion")
     left.dataframe(split, hide_index=True)
     seen = result.images
-    tags = [result.classes[label] for label in seen.labels]
+    tags = [html(result.classes[label]) for label in seen.labels]
     plots = st.columns(2)
     plots[0].plotly_chart(scatter(result.before, tags, "Backbone features (PCA)"), key="transfer_before")
     if result.after is not None:
@@ -176,8 +177,8 @@ if result is not None:
     grid = st.columns(6)
     for n, (index, predicted) in enumerate(wrong[:12]):
         grid[n % 6].image(seen.images[index], width="stretch",
-                          caption=f"{seen.names[index]}: {result.classes[seen.labels[index]]} → "
-                                  f"{result.classes[predicted]}")  # fmt: skip
+                          caption=md(f"{seen.names[index]}: {result.classes[seen.labels[index]]} → "
+                                     f"{result.classes[predicted]}"))  # fmt: skip
     actions = st.columns(3)
     actions[0].button("Use this model on every page", on_click=use_model, key="transfer_use", type="primary",
                       icon=":material/check:")  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import streamlit as st
@@ -39,6 +40,12 @@ def fresh_caches():
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def shown(markdown: str) -> str:
+    """The text a Markdown source shows where it escapes punctuation (visitor text goes through
+    :func:`cnnviz.text.md`): AppTest reads an element's source, the browser shows this."""
+    return re.sub(r"\\([!-/:-@[-`{-~])", r"\1", markdown)
 
 
 def assert_no_exception(at: AppTest) -> None:

@@ -11,12 +11,12 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.data.images import ImageError, fit_within, load_image
 from cnnviz.ui.uploads import MAX_SIDE
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, start  # noqa: F401
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, shown, start  # noqa: F401
 from tests.badinputs import Case, corpus, valid_upload
 
 
 def captions(at: AppTest) -> list[str]:
-    return [i.proto.imgs[0].caption for i in at.main.image]
+    return [shown(i.proto.imgs[0].caption) for i in at.main.image]
 
 
 def home_works(at: AppTest) -> bool:
@@ -75,7 +75,7 @@ def test_bad_input_corpus(page):
     good = valid_upload()
     for case in corpus():
         upload(at, case)
-        errors = [e.value for e in at.sidebar.error]
+        errors = [shown(e.value) for e in at.sidebar.error]
         if case.size is None:
             assert len(errors) == 1 and errors[0].startswith(f"{case.name}: "), (case.name, errors)
             assert "Traceback" not in errors[0]

@@ -8,7 +8,7 @@ import torch
 import torchvision
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, shown, start  # noqa: F401 (fixtures)
 from tests.hostile import pickle_attack, saved, torchscript_attack
 
 PAGES = ["pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/explain.py", "pages/playground.py",
@@ -26,7 +26,7 @@ def upload_model(at: AppTest, name: str, data: bytes, **settings) -> AppTest:
 
 
 def captions(at: AppTest) -> list[str]:
-    return [i.proto.imgs[0].caption for i in at.main.image]
+    return [shown(i.proto.imgs[0].caption) for i in at.main.image]
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +65,15 @@ def test_hostile_and_mismatched_files_get_a_message(tmp_path, pets):
     victim.write_bytes(b"print('the real page')\n")
     secret.write_bytes(b"hunter2")
     at = upload_model(start(), "evil.pt", pickle_attack(marker, secret), own_arch="resnet18", own_num_classes=3)
-    errors = [e.value for e in at.sidebar.error]
+    errors = [shown(e.value) for e in at.sidebar.error]
     assert len(errors) == 1 and errors[0].startswith("evil.pt: The file contains Python objects or code")
     at = upload_model(at, "model.pt", torchscript_attack(victim, secret))
-    assert at.sidebar.error[0].value.startswith("model.pt: This is a TorchScript file")
+    assert shown(at.sidebar.error[0].value).startswith("model.pt: This is a TorchScript file")
     at = upload_model(at, "big.pt", pets, own_arch="vgg16", own_num_classes=100_000)
-    assert "vgg16 with 100000 classes would hold 2075 MiB" in at.sidebar.error[0].value
+    assert "vgg16 with 100000 classes would hold 2075 MiB" in shown(at.sidebar.error[0].value)
     assert not marker.exists() and victim.read_bytes() == b"print('the real page')\n"
     assert at.sidebar.selectbox(key="model_key").value == "tinyvgg"
     at = upload_model(at, "pets.pt", pets, own_arch="resnet18", own_num_classes=10)
-    assert "do not fit resnet18 with 10 classes" in at.sidebar.error[0].value
+    assert "do not fit resnet18 with 10 classes" in shown(at.sidebar.error[0].value)
     at = upload_model(at, "pets.pt", pets, own_num_classes=3)  # the next valid upload works
     assert not at.sidebar.error and at.sidebar.selectbox(key="model_key").value.startswith("upload-")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cnnviz.explain.methods import METHODS
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, shown, start  # noqa: F401 (fixtures)
 from tests.conftest import cache_random_weights
 
 PAGE = "pages/explain.py"
@@ -15,7 +15,7 @@ WHERE = "over the image (grey: cropped away before the model saw it)"
 
 
 def captions(block) -> list[str]:
-    return [i.proto.imgs[0].caption for i in block.image]
+    return [shown(i.proto.imgs[0].caption) for i in block.image]
 
 
 def test_prediction_explanation_downloads_compare_and_faithfulness():
@@ -83,7 +83,7 @@ def test_a_new_image_explains_its_own_prediction():
 def test_a_photo_on_the_synthetic_model_is_flagged_and_a_synthetic_sample_is_not():
     at = start(PAGE)
     at.sidebar.selectbox(key="sample_name").set_value("photo: astronaut").run()
-    (warning,) = [w.value for w in at.warning]
+    (warning,) = [shown(w.value) for w in at.warning]
     assert "TinyVGG has only seen synthetic drawings" in warning and "says how the picture's patterns" in warning
     at.sidebar.selectbox(key="sample_name").set_value("synthetic: star").run()
     assert not at.warning

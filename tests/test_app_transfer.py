@@ -8,14 +8,14 @@ from PIL import Image
 
 from cnnviz.models import custom
 from cnnviz.transfer.run import class_names_file, weights_file
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, shown, start  # noqa: F401 (fixtures)
 from tests.conftest import encode
 
 PAGE = "pages/transfer.py"
 
 
 def texts(at) -> str:
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+    return "\n".join([shown(m.value) for m in at.markdown] + [shown(c.value) for c in at.caption])
 
 
 def trained(mode: str = "probe"):
@@ -84,7 +84,7 @@ def test_bad_images_are_skipped_by_name_and_the_rest_kept():
             uploader.upload("broken.png", b"\x89PNG\r\n\x1a\nnot really a picture", "image/png")
     at.run()
     assert_no_exception(at)
-    skipped = [w.value for w in at.warning if w.value.startswith("Skipped ")]
+    skipped = [shown(w.value) for w in at.warning if w.value.startswith("Skipped ")]
     assert len(skipped) == 1 and skipped[0].startswith("Skipped broken.png: ")
     assert not at.button(key="transfer_train").disabled  # 5 good images in each class: enough
     at.button(key="transfer_train").click().run()

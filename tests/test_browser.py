@@ -391,6 +391,76 @@ def test_hostile_links_load_with_a_notice_and_defaults(server, page):
         assert "1e400" not in page.url and long not in page.url
 
 
+INJECTED_LINKS = ("?%0A%0A[Log%20in](//127.9)=1", "arithmetic?%0A%0A![](//127.9/a)=1", "?%0A%0A%23%20Pwned=1")
+INJECTED_NAMES = ("[Log in](//127.9)", "![](//127.9/a)", "# Pwned")
+
+
+def assert_no_injected_markup(page) -> None:
+    """No link, image or heading made of the injections: nothing points at 127.9 and no heading says Pwned."""
+    assert page.locator('[href*="127.9"], [src*="127.9"]').count() == 0
+    assert page.locator("h1, h2, h3, h4, h5, h6").filter(has_text="Pwned").count() == 0
+    assert page.get_by_role("link", name="Log in").count() == 0
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_markup_in_links_and_class_names_is_shown_as_text(server, page, tmp_path):
+    """The issue's injections: link keys that open with two line breaks, and class names from the names box of
+    Bring your own model. Each shows as the characters sent; no element is made of it and nothing is requested
+    from the address it names."""
+    from urllib.parse import urlsplit
+
+    import safetensors.torch
+    import torch
+
+    from cnnviz.models.custom import meta_network
+
+    asked = []  # requests to the address the injections name (127.9 is 127.0.0.9)
+    page.on("request", lambda r: asked.append(r.url) if urlsplit(r.url).hostname in ("127.9", "127.0.0.9") else None)
+    for query in INJECTED_LINKS:
+        page.goto(f"{server}/{query}", timeout=LOAD_TIMEOUT_MS)
+        notice = page.get_by_test_id("stAlert").filter(has_text="Some settings in this link")
+        notice.wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        shown = " ".join(notice.inner_text().split())
+        assert any(name.lstrip("#! ") in shown for name in ("[Log in](//127.9)", "[](//127.9/a)", "Pwned")), shown
+        assert_no_injected_markup(page)
+
+    generator = torch.Generator().manual_seed(0)
+    state = {name: torch.randn(tensor.shape, generator=generator) * 0.1
+             for name, tensor in meta_network("tinyvgg", 3).state_dict().items()}  # fmt: skip
+    weights = tmp_path / "injected.safetensors"
+    safetensors.torch.save_file(state, weights)
+    page.goto(server, timeout=LOAD_TIMEOUT_MS)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Bring your own model").click()
+    select_option(page, "Architecture", "TinyVGG (pooled head)")
+    settle(page)
+    number = page.locator(".st-key-own_num_classes input")
+    number.fill("3")
+    number.press("Enter")
+    settle(page)
+    page.locator(".st-key-own_classes textarea").fill("\n".join(INJECTED_NAMES))
+    page.locator('.st-key-own_file input[type="file"]').set_input_files(str(weights))
+    page.locator(".st-key-own_file").get_by_text(weights.name).wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    click_key(page, "own_load")
+    model = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
+    expect(model.locator("input")).to_have_value(re.compile("injected"), timeout=LOAD_TIMEOUT_MS)
+    main = page.get_by_test_id("stMain")
+    main.get_by_text(re.compile(r"^Prediction: ")).wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    main.get_by_text("3 classes", exact=True).click()  # the expander listing the class names
+    expect(main).to_contain_text(", ".join(INJECTED_NAMES), timeout=LOAD_TIMEOUT_MS)
+    chart = page.locator('.st-key-probs[data-stale="false"]').get_by_test_id("stPlotlyChart")
+    expect(chart).to_contain_text("[Log in](//127.9)", timeout=LOAD_TIMEOUT_MS)  # Plotly draws the name as text
+    assert_no_injected_markup(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Explain a prediction").click()  # same session: no reload
+    page.get_by_text(re.compile(r"^Grad-CAM for '")).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    assert_no_injected_markup(page)
+    assert asked == []
+
+
 def test_a_training_stops_once_its_tab_is_closed(tmp_path_factory, browser):
     """The issue's abandoned trainings kept the server's cores busy with nobody connected."""
     with streamlit_process({"TORCH_HOME": str(tmp_path_factory.mktemp("torch_home"))}) as (url, server):

@@ -8,13 +8,14 @@ import plotly.graph_objects as go
 from cnnviz.explain.faithfulness import Curves
 from cnnviz.explain.predict import Prediction
 from cnnviz.overlay import plotly_colorscale
+from cnnviz.text import html
 
 DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#2ca02c"  # red falls, green rises; also solid vs dashed
 
 
 def probability_bars(prediction: Prediction, title: str = "Class probabilities") -> go.Figure:
     """Horizontal bars of class probabilities, the most likely class on top."""
-    names = list(prediction.classes)[::-1]
+    names = [html(name) for name in prediction.classes][::-1]
     probs = [float(p) for p in prediction.probabilities][::-1]
     figure = go.Figure(
         go.Bar(
@@ -57,7 +58,7 @@ def faithfulness_figure(curves: Curves, class_name: str) -> go.Figure:
         go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion (AUC {curves.insertion_auc:.3f})",
                    line={"color": INSERTION_COLOUR, "width": 3, "dash": "dash"}),
     ])  # fmt: skip
-    figure.update_layout(xaxis_title="share of pixels removed / inserted", yaxis_title=f"P({class_name})",
+    figure.update_layout(xaxis_title="share of pixels removed / inserted", yaxis_title=f"P({html(class_name)})",
                          yaxis_range=[0, 1.02], height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                          legend={"orientation": "h", "y": -0.25, "x": 0})  # fmt: skip
     return figure

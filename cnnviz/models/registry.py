@@ -61,8 +61,8 @@ class ModelCard:
     input_size: tuple[int, int]
     classes: tuple[str, ...]
     accuracy: float | None  # top-1, as a fraction
-    accuracy_note: str
-    description: str
+    accuracy_note: str  # plain text, like every field: pages show it escaped (cnnviz.text.md)
+    description: str  # plain text (an upload's names the visitor's file)
 
 
 @dataclass
@@ -240,7 +240,7 @@ def _load_embedded() -> LoadedModel:
         ),
         description=(
             "A small VGG-style CNN in the spirit of CNN Explainer's Tiny VGG, trained by this project "
-            f"(`python -m cnnviz.training.train --seed {meta['seed']}`) on procedurally generated shapes and textures."
+            f"(python -m cnnviz.training.train --seed {meta['seed']}) on procedurally generated shapes and textures."
         ),
         input_size=(int(size[0]), int(size[1])),
         classes=tuple(meta["classes"]),

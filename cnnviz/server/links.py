@@ -18,11 +18,14 @@ from cnnviz.arithmetic.geometry import OP_NAMES, PRESETS, Preset
 from cnnviz.arithmetic.kernels import KERNELS
 from cnnviz.explain.methods import METHODS
 from cnnviz.overlay import COLORMAPS
+from cnnviz.text import code
 
 MAX_PARAMS = 40
 """More parameters than this are all ignored: no page binds half as many."""
 MAX_LENGTH = 100
 """Longest value accepted (the longest label a control offers is under 50 characters)."""
+SHOWN = 24
+"""Characters of a key or value that a notice quotes (in a code span, made safe by :func:`cnnviz.text.code`)."""
 STREAMLIT_PARAMS = frozenset({"embed", "embed_options"})
 """Parameters Streamlit itself reads; left alone."""
 
@@ -164,7 +167,7 @@ def check_query(page: str, query: Mapping[str, list[str]]) -> tuple[dict[str, st
     notices: list[str] = []
     for key in keys:
         values = query[key]
-        shown = _shorten(key)
+        shown = code(key, SHOWN)
         if key not in params:
             if not any(key in other for other in PAGE_PARAMS.values()):  # another page's setting: dropped quietly
                 notices.append(f"`{shown}` is not a setting of this page.")
@@ -176,12 +179,7 @@ def check_query(page: str, query: Mapping[str, list[str]]) -> tuple[dict[str, st
         if len(value) > MAX_LENGTH:
             notices.append(f"`{shown}` is {len(value)} characters long.")
         elif (problem := params[key].problem(value)) is not None:
-            notices.append(f"`{shown}={_shorten(value)}` {problem}.")
+            notices.append(f"`{shown}={code(value, SHOWN)}` {problem}.")
         else:
             kept[key] = value
     return kept, notices
-
-
-def _shorten(text: str, limit: int = 24) -> str:
-    text = text.replace("`", "'")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from cnnviz.text import html
+
 
 def training_curves(history: list[dict[str, float]]) -> go.Figure:
     """Loss (left axis), batch and held-out accuracy (right axis, 0–100 %) against the step; legend below."""
@@ -27,6 +29,7 @@ def training_curves(history: list[dict[str, float]]) -> go.Figure:
 
 def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
     """True (rows) against predicted (columns) counts, each cell labelled with its count."""
+    classes = [html(name) for name in classes]
     figure = go.Figure(go.Heatmap(z=confusion, x=classes, y=classes, colorscale="Blues", text=confusion,
                                   texttemplate="%{text}", textfont={"size": 16},
                                   hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))  # fmt: skip

@@ -12,6 +12,7 @@ from PIL import Image
 from cnnviz.data.images import fit_within
 from cnnviz.data.samples import list_samples, load_sample
 from cnnviz.models import registry
+from cnnviz.text import md
 from cnnviz.ui.downloads import model_in_use, stand_in_for_failed
 from cnnviz.ui.keys import FALLBACK_KEY, MODEL_KEY, SAMPLE_KEY, SELECTION_KEY, SOURCE_KEY
 from cnnviz.ui.uploads import MAX_SIDE, own_model_sidebar, sent_image, session_models
@@ -67,7 +68,7 @@ def sidebar() -> Selection:
     model = _model_sidebar()
     image, name = _image_sidebar()
     if image is not None:
-        st.sidebar.image(image, caption=name, width="stretch")
+        st.sidebar.image(image, caption=md(name), width="stretch")
     choice = Selection(model, image, name)
     st.session_state[SELECTION_KEY] = choice
     return choice
