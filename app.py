@@ -4,12 +4,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from cnnviz.server.logs import configure as configure_logging
 from cnnviz.server.memory import keep_freed_memory
 from cnnviz.ui.links import check_link
 from cnnviz.ui.navigation import navigation_pages
 from cnnviz.ui.selection import sidebar
 
 FAVICON = Path(__file__).parent / "assets" / "favicon.png"
+configure_logging()  # the cnnviz loggers to standard error, at CNNVIZ_LOG_LEVEL (once: later runs add nothing)
 keep_freed_memory()  # reuse freed memory for activations instead of page faulting on each pass
 
 st.set_page_config(page_title="cnnviz", page_icon=str(FAVICON), layout="wide")  # served locally: works offline

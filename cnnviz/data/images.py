@@ -10,6 +10,7 @@ single pixel is decoded, so a small file that declares a large float image is re
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+logger = logging.getLogger(__name__)
 
 MAX_PIXELS = 50_000_000
 """Largest image (width x height) accepted; larger ones are refused before decoding."""
@@ -120,7 +123,8 @@ def _apply_orientation(image: Image.Image) -> Image.Image:
     """Rotate or mirror as the EXIF orientation tag says; a damaged EXIF block is ignored."""
     try:
         return ImageOps.exif_transpose(image) or image
-    except Exception:  # noqa: BLE001 - broken metadata must not make a decodable image unusable
+    except Exception:
+        logger.debug("EXIF orientation ignored", exc_info=True)
         return image
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import ssl
@@ -19,6 +20,7 @@ import torch.hub
 ProgressCallback = Callable[[int, int | None], None]
 """Called with (bytes done, total bytes or None when the server does not say)."""
 
+logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 _fetch_locks: dict[str, threading.Lock] = {}
 _fetch_locks_guard = threading.Lock()
@@ -94,6 +96,7 @@ def fetch(url: str, progress: ProgressCallback | None = None, timeout: float = 3
         except WeightsUnavailableError:
             raise
         except (urllib.error.URLError, OSError, ValueError) as exc:
+            logger.warning("download of %s failed: %s", url, why_not(exc))
             raise WeightsUnavailableError(
                 f"Could not download {dest.name}: {why_not(exc)}. This machine may be offline; the embedded "
                 f"model works without a download. To use these weights offline, copy {dest.name} into "

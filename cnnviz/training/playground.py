@@ -10,6 +10,7 @@ consistent copy taken under the trainer's lock.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from cnnviz.server.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
 from cnnviz.training.loop import Optimisation, predicted_labels
 from cnnviz.training.tensors import channel_stats, to_tensor
 
+logger = logging.getLogger(__name__)
 _DATA_CHUNK = 500
 """Training images made at a time (about a second's work): a stop or an abandonment waits at most this long."""
 
@@ -268,9 +270,11 @@ class Trainer:
         except _Interrupted:
             with self._lock:
                 self._state = "stopped"
-        except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the worker
+        except Exception as exc:
+            logger.exception("training %s failed at step %d", self.config, self._step)
             with self._lock:
-                self._state, self._error = "failed", f"{type(exc).__name__}: {exc}"
+                self._state = "failed"
+                self._error = f"an unexpected {type(exc).__name__}; the server's log has the details"
 
     # -- reading ---------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ and a stratified split into training and held-out images."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,6 +11,9 @@ import numpy as np
 from PIL import Image
 
 from cnnviz.data.images import ImageError, fit_within, load_image
+from cnnviz.server.logs import refused
+
+logger = logging.getLogger(__name__)
 
 MIN_CLASSES, MAX_CLASSES = 2, 6
 MIN_PER_CLASS, MAX_PER_CLASS = 5, 50
@@ -58,6 +62,7 @@ def read_classes(files: Sequence[Sequence[tuple[str, bytes]]], classes: Sequence
             try:
                 image = fit_within(load_image(data, max_bytes=MAX_FILE_BYTES, max_side=MAX_SIDE), MAX_SIDE)
             except ImageError as exc:
+                refused(logger, "image", len(data), exc)
                 result.skipped.append(f"{name}: {exc}")
                 continue
             result.images.append(image)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from PIL import Image
 
 from cnnviz.data.images import MAX_BYTES, ImageError, fit_within, load_image
 from cnnviz.models import custom, registry
+from cnnviz.server.logs import refused
+from cnnviz.text import md
 from cnnviz.ui.keys import CAMERA_KEY, MODEL_KEY, OWN_MODEL_ERROR_KEY, SESSION_MODELS_KEY, UPLOAD_KEY
 
 UNSUPPORTED_HINTS = {
@@ -19,6 +22,8 @@ UNSUPPORTED_HINTS = {
     ".pdf": "PDF files cannot be read here: export the page as PNG first.",
 }
 """Extra advice for files people often try, shown under the decoder's message."""
+logger = logging.getLogger(__name__)
+_LOGGED_KEY = "_refusals_logged"
 MAX_SIDE = 1024
 """Images are kept at most this many pixels on their long side: plenty for every model and overlay."""
 
@@ -45,17 +50,21 @@ def sent_image(source: str) -> tuple[Image.Image | None, str | None]:
         if upload is None:
             st.sidebar.info("Choose an image file (PNG, JPEG, GIF, WebP, BMP or TIFF).")
             return None, None
-        data, name = upload.getvalue(), upload.name
+        data, name, ident = upload.getvalue(), upload.name, upload.file_id
     else:
         photo = st.sidebar.camera_input("Take a photo", key=CAMERA_KEY)
         if photo is None:
             return None, None
-        data, name = photo.getvalue(), "camera photo"
+        data, name, ident = photo.getvalue(), "camera photo", photo.file_id
     try:
         return decoded_image(data), name
     except ImageError as exc:
+        logged = st.session_state.setdefault(_LOGGED_KEY, set())
+        if ident not in logged:  # once per upload, not on every rerun that shows its message again
+            logged.add(ident)
+            refused(logger, "image", len(data), exc)
         hint = UNSUPPORTED_HINTS.get(Path(name).suffix.lower(), "")
-        st.sidebar.error(f"{name}: {exc} {hint}".rstrip(), icon=":material/broken_image:")
+        st.sidebar.error(md(f"{name}: {exc} {hint}".rstrip()), icon=":material/broken_image:")
         return None, None
 
 
@@ -83,6 +92,7 @@ def _load_own_model() -> None:
     try:
         model = custom.load_uploaded_model(upload.getvalue(), architecture, classes, names, upload.name)
     except custom.ModelFileError as exc:
+        refused(logger, "model file", upload.size, exc)
         state[OWN_MODEL_ERROR_KEY] = f"{upload.name}: {exc}"
         return
     add_session_model(model)
@@ -102,4 +112,4 @@ def own_model_sidebar() -> None:
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
         st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")
         if error := st.session_state.get(OWN_MODEL_ERROR_KEY):
-            st.error(error, icon=":material/error:")
+            st.error(md(error), icon=":material/error:")
