@@ -77,3 +77,25 @@ def test_hostile_and_mismatched_files_get_a_message(tmp_path, pets):
     assert "do not fit resnet18 with 10 classes" in shown(at.sidebar.error[0].value)
     at = upload_model(at, "pets.pt", pets, own_num_classes=3)  # the next valid upload works
     assert not at.sidebar.error and at.sidebar.selectbox(key="model_key").value.startswith("upload-")
+
+
+def test_crafted_and_mutated_files_get_a_message_and_no_exception_box():
+    """A sample of tests/test_model_files.py's files through the sidebar: each is refused with its message (or
+    loads), the page never shows an exception, and Home still predicts with whatever model is in use."""
+    from tests.test_model_files import CLASSES, CRAFTED, mutations
+
+    at = start()
+    files = [(what, data) for what, data, _ in CRAFTED[:6]] + mutations(24, seed=5)[::3]
+    refused = 0
+    for n, (what, data) in enumerate(files):
+        before = at.sidebar.selectbox(key="model_key").value
+        at = upload_model(at, f"fuzz-{n}.safetensors", data, own_arch="tinyvgg", own_num_classes=CLASSES)
+        errors = [shown(e.value) for e in at.sidebar.error]
+        now = at.sidebar.selectbox(key="model_key").value
+        if errors:  # refused: one message naming the file, and the model in use unchanged
+            assert len(errors) == 1 and errors[0].startswith(f"fuzz-{n}.safetensors: ") and now == before, what
+            refused += 1
+        else:  # loaded: a new model of the session, selected
+            assert now != before and now.startswith("upload-"), what
+        assert "Traceback" not in " ".join(errors) and any(m.value.startswith("**Prediction:") for m in at.markdown)
+    assert refused >= 6  # the crafted files at least

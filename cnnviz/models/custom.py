@@ -13,19 +13,31 @@ checked before anything is allocated:
   could inflate a few megabytes into gigabytes). TorchScript archives are programs and are refused unread.
 - The network is first built on PyTorch's ``meta`` device, which allocates nothing, so a class count that
   would make it too large is refused before any memory is spent on it.
+- Whatever is wrong with a file, the only exception is :class:`ModelFileError` with a reason: a safetensors header
+  is parsed only after its nesting depth is checked, and every entry's dtype, shape and byte range is checked
+  against the file; a ``torch.save`` file's tensors must be dense, unquantized, in memory (not ``meta``),
+  contiguous and not overlapping one another. The dtype rule: a floating tensor (16, 32 or 64 bit) fills a
+  floating parameter and is converted to its dtype, an integer tensor fills an integer buffer (batch norm's
+  ``num_batches_tracked``); anything else (bool, complex, an integer weight) is refused, and so is a NaN or an
+  infinity, naming the tensor.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
+import math
 import pickle
+import re
 import struct
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import safetensors
 import safetensors.torch
 import torch
@@ -51,6 +63,12 @@ resnet50's 98 MiB fit; vgg16's 528 MiB and alexnet's 233 MiB do not)."""
 MAX_HEADER_BYTES = 8 * 1024 * 1024
 """Largest safetensors header or ``data.pkl`` accepted (resnet50's are 30 KiB and 60 KiB)."""
 
+MAX_HEADER_DEPTH = 4
+"""Deepest nesting of lists and tables a safetensors header may have (a real one has 3: table, entry, shape)."""
+
+MAX_DIMENSIONS = 8
+"""Most dimensions a tensor may have (the architectures' have at most 4)."""
+
 MAX_CLASSES = 100_000
 """Largest class count that may be asked for (the parameter budget usually refuses far fewer)."""
 
@@ -61,6 +79,18 @@ LEGACY_MESSAGE = (
 NOT_A_MODEL = "This file is neither a safetensors file nor a PyTorch state dict"
 _LEGACY_START = b"\x80\x02\x8a\x0a"  # pickle protocol 2, then the long magic number torch.save wrote before 1.6
 _ZIP_START = b"PK\x03\x04"  # as a safetensors header length, 67 MB: more than any header may be
+
+
+logger = logging.getLogger(__name__)
+
+SAFETENSORS_DTYPES: dict[str, torch.dtype] = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}  # fmt: skip
+"""The safetensors dtypes whose sizes are known here; a header naming any other is refused."""
+_FLOATING = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_INTEGER = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
 
 
 class ModelFileError(ValueError):
@@ -187,9 +217,39 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
             "The file contains Python objects or code, not only tensors, and is refused unread "
             "(loading it could run code). Save the model's state_dict() instead."
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+    except Exception as exc:  # whatever a hostile file makes torch.load raise, the visitor gets a reason
+        logger.debug("torch.load refused an upload", exc_info=True)
         raise ModelFileError("This file is not a PyTorch state dict saved with torch.save.") from exc
-    return _strip_wrappers(loaded)
+    state = _strip_wrappers(loaded)
+    _check_storages(state)
+    return state
+
+
+def _check_storages(state: Mapping[str, torch.Tensor]) -> None:
+    """Every tensor dense, unquantized, in CPU memory and contiguous within its storage, and no two sharing bytes
+    (a view that repeats or overlaps storage could make one small file stand for far more memory)."""
+    spans: dict[int, list[tuple[int, int, str]]] = {}
+    for name, tensor in state.items():
+        shown = name[:80]
+        if tensor.layout != torch.strided:
+            raise ModelFileError(f"The tensor {shown!r} is sparse; only dense tensors are accepted.")
+        if tensor.is_quantized:
+            raise ModelFileError(f"The tensor {shown!r} is quantized; only floating-point weights are accepted.")
+        if tensor.device.type != "cpu":
+            raise ModelFileError(f"The tensor {shown!r} holds no values (it is on the {tensor.device.type} device).")
+        if not tensor.is_contiguous():
+            raise ModelFileError(f"The tensor {shown!r} is not contiguous in its storage; save a plain state dict.")
+        storage = tensor.untyped_storage()
+        start = tensor.storage_offset() * tensor.element_size()
+        end = start + tensor.numel() * tensor.element_size()
+        if end > storage.nbytes():
+            raise ModelFileError(f"The tensor {shown!r} reaches past its storage.")
+        spans.setdefault(storage.data_ptr(), []).append((start, end, shown))
+    for parts in spans.values():
+        parts.sort()
+        for (_, end, first), (start, _, second) in pairwise(parts):
+            if start < end:
+                raise ModelFileError(f"The tensors {first!r} and {second!r} overlap in one storage.")
 
 
 def safetensors_header(data: bytes) -> dict[str, dict]:
@@ -204,16 +264,61 @@ def safetensors_header(data: bytes) -> dict[str, dict]:
     (length,) = struct.unpack("<Q", data[:8])
     if length > min(MAX_HEADER_BYTES, len(data) - 8):
         raise ModelFileError(f"{NOT_A_MODEL}.")
+    text = data[8 : 8 + length]
+    if json_depth(text) > MAX_HEADER_DEPTH:
+        raise ModelFileError(f"{NOT_A_MODEL} (its header is nested deeper than a safetensors header is).")
     try:
-        header = json.loads(data[8 : 8 + length])
-    except (UnicodeDecodeError, ValueError) as exc:
+        header = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{NOT_A_MODEL} (a safetensors header must be JSON).") from exc
     if not isinstance(header, dict):
         raise ModelFileError(f"{NOT_A_MODEL} (a safetensors header must be a table).")
-    header.pop("__metadata__", None)
-    if not header or not all(isinstance(v, dict) and isinstance(v.get("shape"), list) for v in header.values()):
+    metadata = header.pop("__metadata__", None)
+    if metadata is not None and not (isinstance(metadata, dict)
+                                     and all(isinstance(v, str) for v in metadata.values())):  # fmt: skip
+        raise ModelFileError("The safetensors file's metadata must be a table of texts.")
+    if not header:
         raise ModelFileError("The safetensors file holds no tensors.")
+    _check_entries(header, len(data) - 8 - length)
     return header
+
+
+def json_depth(text: bytes) -> int:
+    """How deeply the lists and tables of the JSON ``text`` nest (counted without parsing it, so any depth is
+    cheap to measure: the brackets outside strings, summed as they open and close)."""
+    bare = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", text)  # strings (with their escapes) hold no structure
+    steps = np.frombuffer(bare, dtype=np.uint8)
+    change = np.isin(steps, (ord("["), ord("{"))).astype(np.int64) - np.isin(steps, (ord("]"), ord("}")))
+    return int(np.cumsum(change).max(initial=0))
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_entries(header: dict, body: int) -> None:
+    """Every tensor entry names a known dtype, a shape of counts and the byte range its shape needs, inside the
+    ``body`` bytes after the header; the ranges neither overlap nor leave gaps (as safetensors writes them)."""
+    ranges = []
+    for name, entry in header.items():
+        shown = str(name)[:80]
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise ModelFileError(f"The safetensors entry {shown!r} is not a tensor's dtype, shape and offsets.")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
+            raise ModelFileError(f"The tensor {shown!r} has the dtype {str(dtype)[:20]!r}, which is not accepted.")
+        if not (isinstance(shape, list) and len(shape) <= MAX_DIMENSIONS and all(map(_is_count, shape))):
+            raise ModelFileError(f"The tensor {shown!r} has no valid shape.")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))):
+            raise ModelFileError(f"The tensor {shown!r} has no valid byte range.")
+        begin, end = offsets
+        size = math.prod(shape) * SAFETENSORS_DTYPES[dtype].itemsize
+        if not begin <= end <= body or end - begin != size:
+            raise ModelFileError(f"The tensor {shown!r}'s byte range does not fit its shape or the file.")
+        ranges.append((begin, end))
+    ranges.sort()
+    if ranges[0][0] != 0 or ranges[-1][1] != body or any(a[1] != b[0] for a, b in pairwise(ranges)):
+        raise ModelFileError("The safetensors file's tensors overlap or leave bytes unaccounted for.")
 
 
 def read_safetensors(
@@ -258,8 +363,27 @@ def fill_network(network: nn.Module, state: Mapping[str, torch.Tensor], what: st
     """
     expected = network.state_dict()
     _check_fit({k: tuple(v.shape) for k, v in state.items()}, expected, what)
+    for name, wanted in expected.items():
+        check_values(name, state[name], wanted.dtype)
     network.load_state_dict({k: state[k].to(expected[k].dtype).contiguous() for k in expected}, assign=True)
     return network
+
+
+def check_values(name: str, tensor: torch.Tensor, wanted: torch.dtype) -> None:
+    """The dtype rule (a floating tensor for a floating parameter, an integer one for an integer buffer) and, for
+    floating tensors, no NaN or infinity.
+
+    Raises:
+        ModelFileError: naming the tensor.
+    """
+    shown = name[:80]
+    kinds = _FLOATING if wanted.is_floating_point else _INTEGER
+    if tensor.dtype not in kinds:
+        kind = "floating-point" if wanted.is_floating_point else "integer"
+        raise ModelFileError(f"The tensor {shown!r} is {str(tensor.dtype).removeprefix('torch.')}; "
+                             f"{kind} values are needed there.")  # fmt: skip
+    if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
+        raise ModelFileError(f"The tensor {shown!r} holds NaN or infinite values.")
 
 
 def upload_label(file_name: str, architecture: str) -> str:
