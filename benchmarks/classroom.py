@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cnnviz.data.images import fit_within, load_image
+from cnnviz.data.images import load_image
 from cnnviz.data.shapes import generate
 from cnnviz.explain.cams import cam, default_layer
 from cnnviz.explain.predict import predict
@@ -71,7 +71,7 @@ def write_images(folder: Path, prefix: str, count: int, seed: int) -> list[Path]
 
 def serial_raw_map(model: LoadedModel, data: bytes) -> np.ndarray:
     """What the explain page computes for an upload: Grad-CAM of the top class at the default layer."""
-    image = fit_within(load_image(data), MAX_SIDE)
+    image = load_image(data, max_side=MAX_SIDE)
     target = model.classes.index(predict(model, image).classes[0])
     layer = default_layer(model.module, model.input_size)
     return cam(model.module, model.preprocess(image), target, layer, "Grad-CAM").raw.numpy()

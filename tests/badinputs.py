@@ -37,6 +37,28 @@ def decompression_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
 
 
+BOMB_MODES = {"P+transparency": (8, 3), "LA": (8, 4), "RGBA": (8, 6), "L": (8, 0), "P": (8, 3), "1": (1, 0)}
+"""The issue's small bombs: PNG bit depth and colour type of each."""
+
+
+def small_bomb(mode: str = "P+transparency", side: int = 7071) -> bytes:
+    """A complete, valid PNG of ``side`` × ``side`` pixels of one colour in ``mode`` (see :data:`BOMB_MODES`):
+    tens of kilobytes that decode to 1 byte a pixel (palette, grey, bilevel) or 2–4 (with alpha), written row by
+    row without ever holding the image."""
+    depth, colour = BOMB_MODES[mode]
+    channels = {0: 1, 3: 1, 4: 2, 6: 4}[colour]
+    row = b"\x00" + b"\x00" * (-(-side * depth * channels // 8))  # filter byte, then the pixels
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    chunks = [_png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, depth, colour, 0, 0, 0))]
+    if colour == 3:
+        chunks.append(_png_chunk(b"PLTE", bytes([200, 30, 30] * 4)))
+        if mode == "P+transparency":
+            chunks.append(_png_chunk(b"tRNS", b"\x80"))
+    chunks += [_png_chunk(b"IDAT", data), _png_chunk(b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+
 def float_tiff(width: int = 7000, height: int = 7000) -> bytes:
     """A real, deflate-compressed 32-bit float TIFF of width × height zeros: a few hundred KB that Pillow
     would decode into width × height × 4 bytes (196 MB for 7000 × 7000, and more to convert it)."""

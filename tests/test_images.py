@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
@@ -9,8 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.data.images import ImageError, decoded_bytes, fit_within, load_image, png_bytes
-from tests.badinputs import float_tiff
+from cnnviz.data.images import (
+    MAX_DECODED_BYTES,
+    ImageError,
+    decode_cost,
+    decoded_bytes,
+    fit_within,
+    load_image,
+    png_bytes,
+)
+from tests.badinputs import float_tiff, small_bomb
 from tests.conftest import encode
 from tests.peak import peak_rss_mib
 
@@ -196,9 +205,11 @@ def test_decoding_budget_counts_bytes_not_only_pixels():
     """The same pixel count passes as 8-bit grey and is refused as float."""
     side = 1000
     grey = encode(Image.new("L", (side, side)), "TIFF")
-    assert load_image(grey, max_decoded_bytes=2 * side * side).size == (side, side)
-    with pytest.raises(ImageError, match=r"mode F and would take 4 MiB to decode; the limit is 2 MiB"):
-        load_image(float_tiff(side, side), max_decoded_bytes=2 * side * side)
+    budget = decode_cost("L", (side, side))
+    assert budget == side * side + 4 * side * side + 32 * 2**19  # grey pixels, the RGB result, one tile's work
+    assert load_image(grey, max_decoded_bytes=budget).size == (side, side)
+    with pytest.raises(ImageError, match=r"mode F and would take 24 MiB to decode; the limit is 21 MiB"):
+        load_image(float_tiff(side, side), max_decoded_bytes=budget)
 
 
 @pytest.mark.slow
@@ -207,8 +218,8 @@ def test_small_float_tiff_cannot_make_the_server_allocate():
     refuses it before decoding."""
     data = float_tiff()
     assert len(data) < 300_000
-    with pytest.raises(ImageError, match="would take 187 MiB to decode"):
-        load_image(data)
+    with pytest.raises(ImageError, match="mode F and would take 390 MiB to decode; the limit is 160 MiB"):
+        load_image(data)  # 187 MiB of float pixels, as much again of RGB result, and a tile's conversion
     setup = "import io\nfrom PIL import Image\nfrom cnnviz.data.images import ImageError, load_image\n" \
             "from tests.badinputs import float_tiff\ndata = float_tiff()"  # fmt: skip
     guarded = peak_rss_mib(setup, "try:\n    load_image(data)\nexcept ImageError:\n    pass")
@@ -220,10 +231,11 @@ def test_large_jpeg_decodes_at_a_reduced_scale_when_asked():
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (1500, 2000, 3), dtype=np.uint8))
     data = encode(photo, "JPEG", quality=80)
     assert load_image(data).size == (2000, 1500)
-    reduced = load_image(data, max_side=900)
-    assert reduced.size == (1000, 750)  # the 1/2 scale: the smallest that keeps at least 900 pixels
-    assert load_image(data, max_side=400).size == (500, 375)
-    assert load_image(data, max_decoded_bytes=4 * 1000 * 750, max_side=900).size == (1000, 750)
+    assert load_image(data, max_side=900).size == (900, 675)
+    assert load_image(data, max_side=400).size == (400, 300)
+    # Decoded at the 1/2 scale (the smallest that keeps at least 900 pixels), then resampled: the budget is that.
+    assert decode_cost("RGB", (1000, 750), 900) == 4 * (1000 * 750 + 900 * 750 + 900 * 675)  # rows, then columns
+    assert load_image(data, max_decoded_bytes=decode_cost("RGB", (1000, 750), 900), max_side=900).size == (900, 675)
     with pytest.raises(ImageError, match="to decode"):
         load_image(data, max_decoded_bytes=4 * 1000 * 750)
 
@@ -231,3 +243,58 @@ def test_large_jpeg_decodes_at_a_reduced_scale_when_asked():
 def test_png_bytes_round_trip():
     image = Image.new("RGB", (5, 3), (10, 200, 30))
     assert load_image(png_bytes(image)).tobytes() == image.tobytes()
+
+
+def reference_rgb(image: Image.Image, max_side: int) -> Image.Image:
+    """What Pillow alone makes of an image: converted whole (transparency onto white), then a Lanczos thumbnail."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    rgb = image.convert("RGB")
+    rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
+
+
+@pytest.mark.parametrize("mode", ["P+transparency", "P", "L", "LA", "RGBA", "1", "CMYK", "RGB"])
+@pytest.mark.parametrize("max_side", [256, 1024, 2000])
+def test_tiled_conversion_matches_pillow_converting_the_whole_image(mode, max_side):
+    """Converted and reduced tile by tile, the result is Pillow's whole-image conversion and thumbnail to within
+    a grey level on average (the box reduction first is what Pillow's own thumbnail does with reducing_gap)."""
+    rng = np.random.default_rng(7)
+    blocks = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)  # coarse blocks: a picture, not noise
+    rgba = Image.fromarray(blocks, "RGBA").resize((1590, 1110), Image.Resampling.NEAREST)
+    if mode.startswith("P"):
+        image = rgba.convert("RGB").quantize(64)
+        data = encode(image, "PNG", **({"transparency": 5} if mode == "P+transparency" else {}))
+    else:
+        data = encode(rgba.convert(mode), "TIFF" if mode == "CMYK" else "PNG")
+    source = Image.open(io.BytesIO(data))
+    source.load()
+    ours = np.asarray(load_image(data, max_side=max_side), dtype=np.int16)
+    theirs = np.asarray(reference_rgb(source, max_side), dtype=np.int16)
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).mean() < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mode", "side", "max_side"),
+    [("P+transparency", 7071, 1024), ("P+transparency", 7071, 256), ("L", 7071, 1024), ("1", 7071, 256),
+     ("RGBA", 4000, 1024), ("LA", 5792, 256)],
+)  # fmt: skip
+def test_small_bombs_stay_within_their_counted_cost(mode, side, max_side):
+    """The issue's bombs (tens of KB declaring 33–50 megapixels; Pillow's conversion to RGB took +418 to +813 MiB):
+    decoding holds no more than decode_cost counted before it began, and that is within the budget."""
+    data = small_bomb(mode, side)
+    header = Image.open(io.BytesIO(data))
+    cost = decode_cost(header.mode, header.size, max_side) / 2**20
+    setup = "from cnnviz.data.images import load_image\nfrom tests.badinputs import small_bomb\n" \
+            f"data = small_bomb({mode!r}, {side})"  # fmt: skip
+    peak = peak_rss_mib(setup, f"assert max(load_image(data, max_side={max_side}).size) == {max_side}")
+    assert peak <= cost + 4 and cost <= MAX_DECODED_BYTES / 2**20, (peak, cost)
+
+
+def test_bombs_over_the_budget_are_refused_before_decoding():
+    data = small_bomb("LA", 5792)  # 128 MiB of grey and alpha pixels (Pillow keeps LA at 4 bytes a pixel)
+    with pytest.raises(ImageError, match=r"5792×5792 pixels in mode LA and would take 191 MiB to decode"):
+        load_image(data, max_side=1024)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from cnnviz.data.images import ImageError, fit_within, load_image
+from cnnviz.data.images import ImageError, load_image
 from cnnviz.server.logs import refused
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def read_classes(files: Sequence[Sequence[tuple[str, bytes]]], classes: Sequence
                 result.skipped.append(f"{name}: {classes[label]} already has {MAX_PER_CLASS} images.")
                 continue
             try:
-                image = fit_within(load_image(data, max_bytes=MAX_FILE_BYTES, max_side=MAX_SIDE), MAX_SIDE)
+                image = load_image(data, max_bytes=MAX_FILE_BYTES, max_side=MAX_SIDE)
             except ImageError as exc:
                 refused(logger, "image", len(data), exc)
                 result.skipped.append(f"{name}: {exc}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
-from cnnviz.data.images import MAX_BYTES, ImageError, fit_within, load_image
+from cnnviz.data.images import MAX_BYTES, ImageError, load_image
 from cnnviz.models import custom, registry
 from cnnviz.server.logs import refused
 from cnnviz.text import md
@@ -36,7 +36,7 @@ def widget_cap_mb(limit_bytes: int) -> int:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def decoded_image(data: bytes) -> Image.Image:
-    return fit_within(load_image(data, max_side=MAX_SIDE), MAX_SIDE)
+    return load_image(data, max_side=MAX_SIDE)
 
 
 def sent_image(source: str) -> tuple[Image.Image | None, str | None]:
