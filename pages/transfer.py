@@ -7,7 +7,6 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from cnnviz.data.images import png_bytes
 from cnnviz.models import registry
 from cnnviz.text import html, md
 from cnnviz.training.charts import confusion_figure, training_curves
@@ -23,9 +22,11 @@ from cnnviz.ui.work import queued, session_alive
 
 choice = selection()
 state = st.session_state
-RESULT_KEY, SHOTS_KEY = "_transfer_result", "_transfer_shots"
-FEATURES_KEY, READ_KEY = "_transfer_features", "_transfer_read"
+RESULT_KEY, FEATURES_KEY, HELD_KEY = "_transfer_result", "_transfer_features", "_transfer_images"
+ROUND_KEY, SKIPPED_KEY, SEEN_KEY = "_transfer_round", "_transfer_skipped", "_transfer_seen"
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
+held: list[data.ClassImages] = state.setdefault(HELD_KEY, [data.ClassImages() for _ in range(data.MAX_CLASSES)])
+rounds: list[int] = state.setdefault(ROUND_KEY, [0] * data.MAX_CLASSES)  # an uploader's key: new once it is read
 
 
 def use_examples() -> None:
@@ -33,24 +34,15 @@ def use_examples() -> None:
     seed = int(state.get("transfer_example_seed", 0))
     images, labels = novel_examples(20, seed=seed)
     state.transfer_count = len(NOVEL_CLASSES)
-    shots = state[SHOTS_KEY] = {}
     for label, name in enumerate(NOVEL_CLASSES):
         state[f"transfer_name_{label}"] = name
         picked = [image for image, y in zip(images, labels, strict=True) if y == label]
-        shots[label] = [(f"{name} {i + 1}.png", png_bytes(image), f"example-{seed}-{label}-{i}")
-                        for i, image in enumerate(picked)]  # fmt: skip
+        held[label] = data.ClassImages(picked, [f"{name} {i + 1}.png" for i in range(len(picked))])
     state.transfer_example_seed = seed + 1
 
 
-def read(files: list[list[tuple[str, bytes, str]]], classes: list[str]) -> data.ImageSet:
-    """The decoded images, kept in the session while the same files and names are chosen (decoding hundreds of
-    photos on every rerun would be slow; a server-wide cache would keep one visitor's photos for others)."""
-    key = (tuple(classes), tuple(tuple((name, ident) for name, _, ident in class_files) for class_files in files))
-    kept = state.get(READ_KEY)
-    if kept is None or kept[0] != key:
-        with st.spinner("Reading the images…"):
-            kept = state[READ_KEY] = (key, data.read_classes([[(n, b) for n, b, _ in f] for f in files], classes))
-    return kept[1]
+def forget(label: int) -> None:
+    held[label] = data.ClassImages()
 
 
 def use_model() -> None:
@@ -78,31 +70,46 @@ count = int(top[0].number_input("Classes", data.MIN_CLASSES, data.MAX_CLASSES, 2
 top[1].button("Try example classes", on_click=use_examples, icon=":material/auto_awesome:", key="transfer_examples",
               help="Fills three classes with 20 generated images each (hexagons, square frames, zigzags), "
                    "shapes the embedded model never saw; again for new ones.")  # fmt: skip
-shots: dict[int, list[tuple[str, bytes, str]]] = state.setdefault(SHOTS_KEY, {})
-files, names = [], []
+seen: set[str] = state.setdefault(SEEN_KEY, set())  # camera shots already added
+arrived: list[tuple[int, list]] = []  # (class, files) sent since the last run
+names = []
 columns = st.columns(min(count, 3))
 for label in range(count):
     with columns[label % len(columns)].container(border=True):
         name = st.text_input("Class name", f"class {label + 1}", key=f"transfer_name_{label}", max_chars=30)
         uploads = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True,
-                                   key=f"transfer_upload_{label}",
-                                   max_upload_size=widget_cap_mb(data.MAX_FILE_BYTES))  # fmt: skip
+                                   key=f"transfer_upload_{label}_{rounds[label]}",
+                                   max_upload_size=widget_cap_mb(data.MAX_FILE_BYTES),
+                                   help=f"Up to {data.MAX_PER_CLASS} images a class; they are read at once "
+                                        "(kept at 256 px) and the files let go.")  # fmt: skip
+        if uploads:
+            arrived.append((label, [(u.name, u.size, u.getvalue) for u in uploads]))
         if st.toggle("Camera", key=f"transfer_camera_on_{label}"):
             photo = st.camera_input("Take a photo", key=f"transfer_camera_{label}", label_visibility="collapsed")
-            if photo is not None and photo.file_id not in {ident for _, _, ident in shots.get(label, [])}:
-                number = len(shots.get(label, [])) + 1
-                shots.setdefault(label, []).append((f"camera {number}.jpg", photo.getvalue(), photo.file_id))
-        own = [(u.name, u.getvalue(), u.file_id) for u in uploads or []] + shots.get(label, [])
-        st.caption(f"{len(own)} image{'s' * (len(own) != 1)}" + (", shots included" if shots.get(label) else ""))
-        if shots.get(label) and st.button("Forget the shots", key=f"transfer_forget_{label}"):
-            shots.pop(label)
-            st.rerun()
-    files.append(own)
+            if photo is not None and photo.file_id not in seen:
+                seen.add(photo.file_id)
+                arrived.append((label, [(f"camera {len(held[label].images) + 1}.jpg", photo.size, photo.getvalue)]))
+        room = data.room(held[label])
+        st.caption(f"{len(held[label].images)} image{'s' * (len(held[label].images) != 1)}"
+                   + (f", room for {room} more" if room else ", full"))  # fmt: skip
+        if held[label].images:
+            st.button("Clear this class", key=f"transfer_forget_{label}", on_click=forget, args=(label,))
     names.append(name.strip())
 
-images = read(files, names)
-for message in images.skipped:
+if arrived:  # read in the server's queue, one file at a time, then the uploaders are emptied (their files let go)
+    skipped = state[SKIPPED_KEY] = []
+    with queued("Reading the images"):
+        bar = st.progress(0.0, text="Reading the images…")
+        for label, files in arrived:
+            def report(done: int, total: int, label: int = label) -> None:
+                bar.progress(done / total, text=f"Reading the images of {md(names[label])}: {done} of {total}")
+
+            skipped += data.add_files(held[label], files, report, session_alive())
+            rounds[label] += 1
+    st.rerun()
+for message in state.get(SKIPPED_KEY, []):
     st.warning(md(f"Skipped {message}"), icon=":material/image_not_supported:")
+images = data.image_set(held, names)
 
 st.subheader("Train")
 offline = [key for key in BACKBONES[1:] if not registry.weights_cached(key)]

@@ -72,12 +72,29 @@ def test_the_downloads_load_back_through_bring_your_own_model():
         assert back.module.state_dict()[key].equal(value)
 
 
+def test_a_class_takes_fifty_images_and_names_the_rest():
+    at = start(PAGE)
+    png = encode(Image.new("RGB", (40, 30), (0, 120, 0)))
+    uploader = at.file_uploader(key="transfer_upload_0_0")
+    for i in range(53):
+        uploader.upload(f"g{i}.png", png, "image/png")
+    at.run()
+    assert_no_exception(at)
+    skipped = [shown(w.value) for w in at.warning]
+    assert skipped == [f"Skipped g{i}.png: not added, this class already has 50 images." for i in (50, 51, 52)]
+    assert "50 images, full" in [c.value for c in at.caption]
+    at.file_uploader(key="transfer_upload_0_1").upload("late.png", png, "image/png").run()
+    assert [shown(w.value) for w in at.warning] == ["Skipped late.png: not added, this class already has 50 images."]
+    at.button(key="transfer_forget_0").click().run()
+    assert "0 images, room for 50 more" in [c.value for c in at.caption]
+
+
 def test_bad_images_are_skipped_by_name_and_the_rest_kept():
     at = start(PAGE)
     assert at.button(key="transfer_train").disabled  # no images yet: the info says what is missing
     assert any("at least 5 images" in i.value for i in at.info)
     for label, colour in ((0, (200, 0, 0)), (1, (0, 0, 200))):
-        uploader = at.file_uploader(key=f"transfer_upload_{label}")
+        uploader = at.file_uploader(key=f"transfer_upload_{label}_0")
         for i in range(5):
             uploader.upload(f"c{label}-{i}.png", encode(Image.new("RGB", (40, 30), colour)), "image/png")
         if label == 0:
@@ -86,6 +103,10 @@ def test_bad_images_are_skipped_by_name_and_the_rest_kept():
     assert_no_exception(at)
     skipped = [shown(w.value) for w in at.warning if w.value.startswith("Skipped ")]
     assert len(skipped) == 1 and skipped[0].startswith("Skipped broken.png: ")
+    # Read and let go: each uploader is a new, empty one, and the classes hold the decoded images.
+    assert [at.file_uploader(key=f"transfer_upload_{label}_1").value for label in (0, 1)] == [[], []]
+    assert [len(held.images) for held in at.session_state["_transfer_images"][:2]] == [5, 5]
+    assert sum("5 images, room for 45 more" in c.value for c in at.caption) == 2
     assert not at.button(key="transfer_train").disabled  # 5 good images in each class: enough
     at.button(key="transfer_train").click().run()
     assert_no_exception(at)

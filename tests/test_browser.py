@@ -616,8 +616,10 @@ def test_own_classes_upload_train_and_explain_the_new_model(server, page, tmp_pa
         box.fill(name)
         box.press("Enter")
         settle(page)
-        page.locator(f".st-key-transfer_upload_{label} input[type='file']").set_input_files([str(p) for p in paths])
-        page.get_by_text("6 images").nth(label).wait_for(timeout=LOAD_TIMEOUT_MS)
+        uploader = page.locator(f".st-key-transfer_upload_{label}_0 input[type='file']")  # read, then a new one
+        uploader.set_input_files([str(p) for p in paths])
+        page.get_by_text("6 images, room for 44 more").nth(label).wait_for(timeout=LOAD_TIMEOUT_MS)
+        page.locator(f".st-key-transfer_upload_{label}_1").wait_for(timeout=LOAD_TIMEOUT_MS)
         settle(page)
     click_key(page, "transfer_train")
     page.get_by_text(re.compile(r"Held-out accuracy \d+%")).wait_for(timeout=LOAD_TIMEOUT_MS)

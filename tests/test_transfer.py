@@ -36,7 +36,7 @@ def test_reading_skips_bad_files_by_name_and_caps_each_class():
     images = data.read_classes(files, ["one", "two"])
     assert images.counts() == [2, data.MAX_PER_CLASS]
     assert images.skipped[0].startswith("notes.txt: ") and len(images.skipped) == 3
-    assert images.skipped[1].startswith("50.png: two already has 50 images")
+    assert images.skipped[1].startswith("50.png: not added, this class already has 50 images")
     assert max(images.images[0].size) == data.MAX_SIDE  # kept small
     assert "at least 5 images" in images.problem() and "one (2)" in images.problem()
     assert data.ImageSet(("a",)).problem().startswith("Make 2 to 6 classes")
@@ -115,6 +115,31 @@ def test_the_pipeline_runs_end_to_end_on_torchvision_architectures(torch_home, o
     with torch.no_grad():
         torch.testing.assert_close(back.module(x), result.model.module(x))
     assert offline == []  # nothing was downloaded
+
+
+def test_files_are_read_one_at_a_time_and_skipped_ones_never():
+    """add_files reads a file only when it will decode it: one too many or one over the size limit is named in a
+    message without its bytes being read; a session that ends stops the reading."""
+    png = encode(Image.new("RGB", (600, 300), (10, 200, 30)))
+    read: list[str] = []
+
+    def file(name: str, size: int = len(png)):
+        return name, size, lambda: read.append(name) or png
+
+    held = data.ClassImages()
+    files = [file(f"{i}.png") for i in range(data.MAX_PER_CLASS - 1)] + [file("big.png", data.MAX_FILE_BYTES + 1)]
+    messages = data.add_files(held, [*files, file("last.png"), file("extra.png")])
+    assert len(held.images) == data.MAX_PER_CLASS and held.names[-1] == "last.png"
+    assert "big.png" not in read and "extra.png" not in read and len(read) == data.MAX_PER_CLASS
+    assert messages == ["big.png: the file is 10.0 MiB; the limit is 10 MiB.",
+                        "extra.png: not added, this class already has 50 images."]  # fmt: skip
+    assert all(max(image.size) == data.MAX_SIDE for image in held.images)
+    calls = iter([True, True, False])
+    later = data.ClassImages()
+    stopped = data.add_files(later, [file(f"s{i}.png") for i in range(5)], keep_going=lambda: next(calls))
+    assert len(later.images) == 2 and stopped == ["3 files were not read: the session ended."]
+    together = data.image_set([held, later, data.ClassImages()], ["a", "b"])
+    assert together.counts() == [data.MAX_PER_CLASS, 2] and together.names[-1] == "s1.png"
 
 
 def test_a_file_over_the_limit_is_skipped_before_it_is_decoded():

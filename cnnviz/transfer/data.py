@@ -4,13 +4,14 @@ and a stratified split into training and held-out images."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
 from cnnviz.data.images import ImageError, load_image
+from cnnviz.server.jobs import always
 from cnnviz.server.logs import refused
 
 logger = logging.getLogger(__name__)
@@ -18,10 +19,13 @@ logger = logging.getLogger(__name__)
 MIN_CLASSES, MAX_CLASSES = 2, 6
 MIN_PER_CLASS, MAX_PER_CLASS = 5, 50
 """Class and image counts a training accepts (the issue's 2–6 classes of 5–50 images)."""
+MAX_IMAGES = MAX_CLASSES * MAX_PER_CLASS
+"""Images all classes together may hold: 300, each at most :data:`MAX_SIDE` a side (about 59 MiB of pixels)."""
 MAX_SIDE = 256
 """Images are kept at most this many pixels a side: every backbone's input is smaller."""
 MAX_FILE_BYTES = 10 * 1024 * 1024
-"""One image file's limit: 50 × 6 uploads stay within 3 GiB of upload traffic at worst, 300 × 256² RGB in memory."""
+"""One image file's limit. A class's files are read as they arrive, one at a time, and the uploader is cleared
+after, so the server holds at most one class's uploads (50 × 10 MiB) at once, and keeps only the 256 px images."""
 
 
 @dataclass
@@ -49,26 +53,77 @@ class ImageSet:
         return None
 
 
-def read_classes(files: Sequence[Sequence[tuple[str, bytes]]], classes: Sequence[str]) -> ImageSet:
-    """Decode each class's files (name, bytes), at most :data:`MAX_PER_CLASS` per class; a file that is not a
-    usable image, or one too many, is skipped with a message naming it and the rest are kept."""
-    result = ImageSet(tuple(classes))
-    for label, class_files in enumerate(files):
-        kept = 0
-        for name, data in class_files:
-            if kept == MAX_PER_CLASS:
-                result.skipped.append(f"{name}: {classes[label]} already has {MAX_PER_CLASS} images.")
-                continue
+@dataclass
+class ClassImages:
+    """The images one class holds, decoded and at most :data:`MAX_SIDE` a side, with their file names; the bytes
+    they came from are not kept."""
+
+    images: list[Image.Image] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+
+def room(held: ClassImages) -> int:
+    """How many more images a class may take (:data:`MAX_PER_CLASS` each, so :data:`MAX_IMAGES` in all)."""
+    return max(0, MAX_PER_CLASS - len(held.images))
+
+
+def add_files(
+    target: ClassImages,
+    files: Iterable[tuple[str, int, Callable[[], bytes]]],
+    progress: Callable[[int, int], None] | None = None,
+    keep_going: Callable[[], bool] = always,
+) -> list[str]:
+    """Decode ``files`` (name, size in bytes, a way to read the bytes) into the class ``target`` while it has
+    :func:`room`, one at a time; a file that is not a usable image, too large, or one too many is skipped with a
+    message naming it and never read (too large or too many) or kept. Stops early, saying so, once
+    ``keep_going()`` turns false."""
+    files = list(files)
+    messages = []
+    for done, (name, size, read) in enumerate(files):
+        if not keep_going():
+            messages.append(f"{len(files) - done} files were not read: the session ended.")
+            break
+        if room(target) == 0:
+            messages.append(f"{name}: not added, this class already has {MAX_PER_CLASS} images.")
+        elif size > MAX_FILE_BYTES:
+            refused(logger, "image", size, "over the file limit")
+            limit = MAX_FILE_BYTES / 2**20
+            messages.append(f"{name}: the file is {size / 2**20:.1f} MiB; the limit is {limit:.0f} MiB.")
+        else:
+            data = read()
             try:
                 image = load_image(data, max_bytes=MAX_FILE_BYTES, max_side=MAX_SIDE)
             except ImageError as exc:
                 refused(logger, "image", len(data), exc)
-                result.skipped.append(f"{name}: {exc}")
-                continue
-            result.images.append(image)
-            result.labels.append(label)
-            result.names.append(name)
-            kept += 1
+                messages.append(f"{name}: {exc}")
+            else:
+                target.images.append(image)
+                target.names.append(name)
+            del data
+        if progress:
+            progress(done + 1, len(files))
+    return messages
+
+
+def image_set(classes: Sequence[ClassImages], names: Sequence[str]) -> ImageSet:
+    """The training set of the classes ``names`` name (the first ``len(names)`` of ``classes``)."""
+    result = ImageSet(tuple(names))
+    for label, held in enumerate(classes[: len(names)]):
+        result.images += held.images
+        result.names += held.names
+        result.labels += [label] * len(held.images)
+    return result
+
+
+def read_classes(files: Sequence[Sequence[tuple[str, bytes]]], classes: Sequence[str]) -> ImageSet:
+    """Decode each class's files (name, bytes) with :func:`add_files` into an :class:`ImageSet` whose ``skipped``
+    lists a message for every file left out."""
+    held = [ClassImages() for _ in classes]
+    skipped = []
+    for label, class_files in enumerate(files):
+        skipped += add_files(held[label], [(name, len(data), lambda data=data: data) for name, data in class_files])
+    result = image_set(held, classes)
+    result.skipped = skipped
     return result
 
 
