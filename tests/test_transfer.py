@@ -84,7 +84,7 @@ def test_fine_tuning_stops_at_its_time_budget_and_when_the_session_ends(embedded
     head = torch.nn.Linear(embedded_backbone.feature_dim, 3)
     assert fine_tune(embedded_backbone, head, images, y, images, y, steps=50, max_seconds=0).stopped_early
     assert fine_tune(embedded_backbone, head, images, y, images, y, steps=50, keep_going=lambda: False).history == []
-    plain = Augmentation(False, False, False).transform(64)
+    plain = Augmentation(False, False, False).transform(64, torch.Generator())
     assert plain(images[0]) is images[0]
 
 

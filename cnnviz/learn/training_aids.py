@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cnnviz.training.seeding import dropout_noise
+
 
 def batch_normalised(acts: Tensor, eps: float = 1e-5) -> Tensor:
     """``acts`` (N, C, H, W) normalised per channel over the batch as ``nn.BatchNorm2d`` does in training
@@ -36,18 +38,9 @@ class Dropped:
 
 
 def dropout(values: Tensor, p: float, seed: int = 0) -> Dropped:
-    """``F.dropout`` of ``values`` with probability ``p`` in training and in evaluation mode, with a seeded
-    mask that leaves the process's random state untouched."""
+    """Dropout of ``values`` with probability ``p`` in training and in evaluation mode: the mask drawn from a
+    generator of ``seed`` (the draws ``F.dropout`` makes after ``torch.manual_seed(seed)``), never the process's."""
     if not 0.0 <= p < 1.0:
         raise ValueError("the dropout probability must be in [0, 1).")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        train = F.dropout(values, p, training=True)
-    return Dropped(train, _kept_mask(values, p, seed), F.dropout(values, p, training=False))
-
-
-def _kept_mask(values: Tensor, p: float, seed: int) -> Tensor:
-    """Which values dropout kept: the same draw on ones (a kept zero cannot be told from a dropped one)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return F.dropout(torch.ones_like(values), p, training=True) != 0
+    noise = dropout_noise(values, p, torch.Generator().manual_seed(seed))
+    return Dropped(values * noise, noise != 0, F.dropout(values, p, training=False))

@@ -27,6 +27,7 @@ from cnnviz.models.sharing import model_lock
 from cnnviz.models.tinyvgg import TinyVGG
 from cnnviz.server.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
 from cnnviz.training.loop import Optimisation, predicted_labels
+from cnnviz.training.seeding import seed_dropouts, seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
 
 logger = logging.getLogger(__name__)
@@ -142,11 +143,11 @@ class Trainer:
         self._alive = Liveness(alive, grace_s)
         self._queue = queue
         self.config = config
-        with torch.random.fork_rng(devices=[]):  # the seed makes this net without reseeding the process's RNG
-            torch.manual_seed(config.seed)
-            self.model = build_model(config.net)
-        self._optimisation = Optimisation(self.model, config.learning_rate, 1e-4, config.steps)
+        # The seed makes this net, its batches and its dropout masks, from generators of this run's own.
+        self.model = seeded(lambda: build_model(config.net), torch.Generator().manual_seed(config.seed))
         self._generator = torch.Generator().manual_seed(config.seed)
+        seed_dropouts(self.model, self._generator)
+        self._optimisation = Optimisation(self.model, config.learning_rate, 1e-4, config.steps)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

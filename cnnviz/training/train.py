@@ -24,6 +24,7 @@ from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed
 from cnnviz.models.sharing import freeze
 from cnnviz.models.tinyvgg import TinyVGG
 from cnnviz.training.loop import Optimisation, accuracy
+from cnnviz.training.seeding import seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
 
 
@@ -94,9 +95,8 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
     y = torch.from_numpy(data.labels)
     x_held, y_held = to_tensor(held_out.images, mean, std), torch.from_numpy(held_out.labels)
 
-    with torch.random.fork_rng(devices=[]):  # the seed makes the net without reseeding the process's RNG
-        torch.manual_seed(config.seed)
-        model = TinyVGG(num_classes=len(CLASSES), channels=config.channels, image_size=IMAGE_SIZE)
+    model = seeded(lambda: TinyVGG(num_classes=len(CLASSES), channels=config.channels, image_size=IMAGE_SIZE),
+                   torch.Generator().manual_seed(config.seed))  # fmt: skip
     # The last conv stage (the default Grad-CAM layer) is the input of the final pooling layer.
     trunk, last_pool = model.features[:-1], model.features[-1]
     coverage = mask_coverage(data.masks, 2 ** (len(config.channels) - 1))

@@ -3,6 +3,7 @@ colour jitter), the rest of the backbone frozen, within a step budget and a time
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,9 +12,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
-from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F_v2
 
 from cnnviz.training.loop import Optimisation
+from cnnviz.training.seeding import seed_dropouts
 from cnnviz.transfer.backbones import LAST_STAGE, Backbone, assemble
 
 MAX_SECONDS = 120.0
@@ -22,17 +24,57 @@ MAX_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Which random changes each training image gets before every step."""
+    """Which random changes each training image gets before every step: torchvision's horizontal flip,
+    ``RandomResizedCrop(size, scale=(0.6, 1))`` and ``ColorJitter(0.3, 0.3, 0.3)``, their parameters drawn from
+    the job's generator (torchvision's transforms draw from the process's)."""
 
     flip: bool = True
     crop: bool = True
     colour: bool = True
 
-    def transform(self, size: int) -> Callable[[Image.Image], Image.Image]:
-        steps: list = [v2.RandomHorizontalFlip()] if self.flip else []
-        steps += [v2.RandomResizedCrop(size, scale=(0.6, 1.0), antialias=True)] if self.crop else []
-        steps += [v2.ColorJitter(0.3, 0.3, 0.3)] if self.colour else []
-        return v2.Compose(steps) if steps else (lambda image: image)
+    def transform(self, size: int, generator: torch.Generator) -> Callable[[Image.Image], Image.Image]:
+        def uniform(low: float, high: float) -> float:
+            return float(torch.empty(1).uniform_(low, high, generator=generator))
+
+        def augment(image: Image.Image) -> Image.Image:
+            if self.flip and float(torch.rand(1, generator=generator)) < 0.5:
+                image = F_v2.horizontal_flip(image)
+            if self.crop:
+                top, left, height, width = _crop_box(image.height, image.width, (0.6, 1.0), uniform, generator)
+                image = F_v2.resized_crop(image, top, left, height, width, [size, size], antialias=True)
+            if self.colour:
+                factors = [uniform(0.7, 1.3) for _ in range(3)]
+                adjust = (F_v2.adjust_brightness, F_v2.adjust_contrast, F_v2.adjust_saturation)
+                for index in torch.randperm(3, generator=generator).tolist():  # in a random order, as ColorJitter
+                    image = adjust[index](image, factors[index])
+            return image
+
+        return augment
+
+
+def _crop_box(
+    height: int, width: int, scale: tuple[float, float], uniform: Callable[[float, float], float],
+    generator: torch.Generator,
+) -> tuple[int, int, int, int]:  # fmt: skip
+    """``RandomResizedCrop``'s choice of box (top, left, height, width): an area share in ``scale`` and an aspect
+    ratio in [3/4, 4/3] (log-uniform), ten tries, else the whole image's central crop within those ratios."""
+    area, log_ratio = height * width, (math.log(3 / 4), math.log(4 / 3))
+    for _ in range(10):
+        target = area * uniform(*scale)
+        ratio = math.exp(uniform(*log_ratio))
+        w, h = round(math.sqrt(target * ratio)), round(math.sqrt(target / ratio))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, (1,), generator=generator))
+            left = int(torch.randint(0, width - w + 1, (1,), generator=generator))
+            return top, left, h, w
+    ratio = width / height
+    if ratio < 3 / 4:
+        w, h = width, round(width / (3 / 4))
+    elif ratio > 4 / 3:
+        w, h = round(height * (4 / 3)), height
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
 
 
 EVERY_AUGMENTATION = Augmentation()
@@ -61,36 +103,35 @@ def fine_tune(
     params = [p for module in trained for p in module.parameters()]
     for p in params:
         p.requires_grad_(True)
-    augment = augmentation.transform(max(train[0].size))
+    generator = torch.Generator().manual_seed(seed)  # batches, augmentations, dropout: this job's own draws
+    seed_dropouts(network, generator)
+    augment = augmentation.transform(max(train[0].size), generator)
     preprocess = backbone.source.preprocess
     test_x = torch.cat([preprocess(image) for image in test])
     holder = nn.ParameterList(params)  # Optimisation takes a module
     optimisation = Optimisation(holder, learning_rate, 1e-4, steps)
-    generator = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
     start, stopped = time.monotonic(), False
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # the augmentations' draws
-        for step in range(1, steps + 1):
-            if not keep_going() or time.monotonic() - start > max_seconds:
-                stopped = True
-                break
-            pick = torch.randint(len(train), (min(batch_size, len(train)),), generator=generator)
-            x = torch.cat([preprocess(augment(train[i])) for i in pick.tolist()])
-            for module in trained:
-                module.train()
-            logits = network(x)
-            loss = F.cross_entropy(logits, train_y[pick])
-            optimisation.step(loss)
-            network.eval()
-            if step % every == 0 or step == steps:
-                with torch.no_grad():
-                    held_out = float((network(test_x).argmax(1) == test_y).float().mean())
-                seen = float((logits.detach().argmax(1) == train_y[pick]).float().mean())
-                history.append({"step": step, "loss": float(loss.detach()), "batch_accuracy": seen,
-                                "held_out_accuracy": held_out})  # fmt: skip
-                if progress:
-                    progress(step, steps, history)
+    for step in range(1, steps + 1):
+        if not keep_going() or time.monotonic() - start > max_seconds:
+            stopped = True
+            break
+        pick = torch.randint(len(train), (min(batch_size, len(train)),), generator=generator)
+        x = torch.cat([preprocess(augment(train[i])) for i in pick.tolist()])
+        for module in trained:
+            module.train()
+        logits = network(x)
+        loss = F.cross_entropy(logits, train_y[pick])
+        optimisation.step(loss)
+        network.eval()
+        if step % every == 0 or step == steps:
+            with torch.no_grad():
+                held_out = float((network(test_x).argmax(1) == test_y).float().mean())
+            seen = float((logits.detach().argmax(1) == train_y[pick]).float().mean())
+            history.append({"step": step, "loss": float(loss.detach()), "batch_accuracy": seen,
+                            "held_out_accuracy": held_out})  # fmt: skip
+            if progress:
+                progress(step, steps, history)
     for p in params:
         p.requires_grad_(False)
     return FineTuned(network.eval(), history, stopped)  # assemble() made it a copy of its own

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz.training.loop import Optimisation
+from cnnviz.training.seeding import seeded
 
 
 @dataclass
@@ -32,9 +33,7 @@ def train_probe(
     into the returned head, which therefore takes the backbone's features as they are."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
     z_train, z_test = (train_x - mean) / std, (test_x - mean) / std
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        head = nn.Linear(train_x.shape[1], num_classes)
+    head = seeded(lambda: nn.Linear(train_x.shape[1], num_classes), torch.Generator().manual_seed(seed))
     optimisation = Optimisation(head, learning_rate, weight_decay, steps)
     history: list[dict[str, float]] = []
     for step in range(1, steps + 1):
