@@ -71,9 +71,10 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> 
 
 @contextmanager
 def streamlit_process(
-    env: dict[str, str] | None = None, timeout: float = 90
+    env: dict[str, str] | None = None, timeout: float = 90, root: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """As :func:`streamlit_server`, yielding the base URL and the server's process (for its memory)."""
+    """As :func:`streamlit_server`, yielding the base URL and the server's process (for its memory); ``root`` serves
+    another checkout of the app (benchmarks compare with an older commit)."""
     port = _free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"cnnviz-streamlit-{port}.log"
     command = [
@@ -83,7 +84,7 @@ def streamlit_process(
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+            command, cwd=root or ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

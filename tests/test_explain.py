@@ -206,14 +206,18 @@ def test_eight_threads_get_their_serial_results():
 
 
 @pytest.mark.parametrize("method", ["Saliency", "Guided Grad-CAM"])
-def test_captum_runs_on_the_shared_model_with_no_copy_kept(method):
-    """No second copy of the model is made or kept; the in-place ReLUs captum needs out-of-place are restored,
-    and the map equals captum's on a private, out-of-place copy (the reference)."""
+def test_captum_runs_on_private_copies_and_leaves_the_shared_model_alone(method):
+    """Captum's methods run on private copies from the bounded pool: the map equals captum's on an out-of-place
+    copy (the reference), the shared model's in-place ReLUs, hooks and grads are untouched, the copies are the
+    pool's (given back, then dropped when it is cleared), and none is made for a second call."""
     import copy
     import gc
 
     from captum.attr import GuidedGradCam, Saliency
 
+    from cnnviz.models.sharing import COPIES
+
+    COPIES.clear()
     model, x = _frozen("resnet18", 96)
     model.conv1.weight[0, 0, 0, 0] = 0.123456  # a mark: only this model and copies of it hold this value
     mark = float(model.conv1.weight[0, 0, 0, 0])
@@ -230,7 +234,6 @@ def test_captum_runs_on_the_shared_model_with_no_copy_kept(method):
         for m in reference.modules():
             if isinstance(m, nn.ReLU):
                 m.inplace = False
-        assert copies() == 1  # the count sees a copy
         probe = x.clone().requires_grad_(True)
         if method == "Saliency":
             return Saliency(reference).attribute(probe, target=3, abs=True)[0].abs().sum(0).detach()
@@ -238,12 +241,48 @@ def test_captum_runs_on_the_shared_model_with_no_copy_kept(method):
 
     expected = reference_map()
     assert copies() == 0
-    results = run_in_threads(lambda _i: attribute(model, x, 3, method, "layer4").raw, count=4, repeats=1)
-    assert copies() == 0
+    results = run_in_threads(lambda _i: attribute(model, x, 3, method, "layer4").raw, count=2, repeats=2)
+    kept = copies()
+    assert 1 <= kept <= 2  # one per caller at once, kept for the next
+    attribute(model, x, 3, method, "layer4")
+    assert copies() == kept  # reused, not copied again
     for raw in results:
         torch.testing.assert_close(raw, expected)
     assert {name: m.inplace for name, m in model.named_modules() if isinstance(m, nn.ReLU)} == flags
     assert hook_count(model) == 0 and not any(p.requires_grad or p.grad is not None for p in model.parameters())
+    COPIES.clear()
+    assert copies() == 0
+
+
+def test_long_work_does_not_hold_the_shared_models_lock():
+    """While two Score-CAMs run (each held open by its progress callback after its first chunk), another caller
+    takes the shared model's lock at once and gets its Grad-CAM."""
+    import threading
+
+    from cnnviz.models.sharing import model_lock
+
+    model, x = _frozen("resnet18", 96)
+    inside, release, seen = threading.Barrier(3), threading.Event(), threading.local()
+
+    def hold_open(done: int, total: int) -> None:
+        if not getattr(seen, "once", False):
+            seen.once = True
+            inside.wait(timeout=60)
+            release.wait(timeout=60)
+
+    workers = [threading.Thread(target=cam, args=(model, x, target, "layer4", "Score-CAM", hold_open, 64))
+               for target in (3, 5)]  # fmt: skip
+    for worker in workers:
+        worker.start()
+    inside.wait(timeout=60)  # both long computations are inside their loops now
+    try:
+        assert model_lock(model).acquire(timeout=2), "the shared model's lock is held by long work"
+        model_lock(model).release()
+        assert grad_cam(model, x, 3, "layer4").shape == (96, 96)
+    finally:
+        release.set()
+        for worker in workers:
+            worker.join()
 
 
 def test_faithfulness_curves(tiny):

@@ -9,7 +9,7 @@ import torchvision
 from torch import nn
 
 from cnnviz.models.embedded import load_embedded
-from cnnviz.models.sharing import model_lock, preserved
+from cnnviz.models.sharing import in_use, model_lock
 from cnnviz.network.features import activations, conv_layers, layer_names
 from tests.conftest import run_in_threads
 from tests.reference import hook_count
@@ -98,9 +98,9 @@ def test_model_left_exactly_as_found():
     assert torch.equal(model[1].running_mean, running)  # ran in eval mode: statistics untouched
 
 
-def test_preserved_restores_after_failure_and_removes_stray_hooks():
+def test_in_use_restores_after_failure_and_removes_stray_hooks():
     model = nn.Sequential(nn.Linear(2, 2))
-    with pytest.raises(RuntimeError, match="boom"), preserved(model):
+    with pytest.raises(RuntimeError, match="boom"), in_use(model):
         model.eval()
         model[0].weight.requires_grad_(False)
         model[0].register_forward_hook(lambda *a: None)
@@ -125,14 +125,12 @@ def test_lock_is_one_per_model(tiny, resnet):
     assert model_lock(tiny) is model_lock(tiny) and model_lock(tiny) is not model_lock(resnet)
 
 
-def test_eval_frozen_restores_exactly_what_it_changed():
-    from cnnviz.models.sharing import eval_frozen
-
+def test_in_use_restores_exactly_what_it_changed():
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(), nn.Linear(2, 2))
     model.train()
     model[1].eval()
     model[2].weight.requires_grad_(False)
-    with pytest.raises(RuntimeError, match="inside"), eval_frozen(model):
+    with pytest.raises(RuntimeError, match="inside"), in_use(model):
         assert not any(m.training for m in model.modules())
         assert not any(p.requires_grad for p in model.parameters())
         raise RuntimeError("inside")

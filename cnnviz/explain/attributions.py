@@ -1,8 +1,8 @@
 """Captum's input attributions: Guided Grad-CAM, Integrated Gradients, Saliency, SmoothGrad and Occlusion.
 
-They need gradients through the whole network and backward hooks: they run on the shared model itself,
-under its lock, with its in-place ReLUs made out-of-place for the call and restored afterwards (no second
-copy of the model in memory).
+They need gradients through the whole network, backward hooks and many passes: they run on a private copy of the
+model (:func:`cnnviz.models.sharing.borrowed`), with its in-place ReLUs made out-of-place for the call, so nobody
+waits for the shared model meanwhile.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusi
 from torch import Tensor, nn
 
 from cnnviz.explain.cams import EPS, Explanation, Progress
-from cnnviz.models.sharing import in_use
+from cnnviz.models.sharing import borrowed, in_use
 
 CAPTUM_METHODS: tuple[str, ...] = ("Guided Grad-CAM", "Integrated Gradients", "Saliency", "SmoothGrad", "Occlusion")
 
@@ -35,7 +35,7 @@ def attribute(
     baseline = torch.zeros_like(x) if baseline is None else baseline
     inputs = x.detach().clone().requires_grad_(True)
     size = x.shape[-2:]
-    with in_use(model, grad=True, out_of_place=True) as work:
+    with borrowed(model) as own, in_use(own, grad=True, out_of_place=True) as work:
         if method == "Saliency":
             attr = Saliency(work).attribute(inputs, target=target, abs=True)
         elif method == "SmoothGrad":

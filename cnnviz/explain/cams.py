@@ -3,7 +3,8 @@
 They hook one layer of the shared model under its lock: the hook swaps the layer's output for a copy that
 requires grad (so in-place ReLUs after it are harmless), the forward pass builds a graph from that layer on
 only (parameters never require grad), and ``torch.autograd.grad`` of the class score gives the layer's
-gradients. The cost is about one forward pass.
+gradients. The cost is about one forward pass. Score-CAM makes a forward pass per channel, so it runs on a
+private copy of the model (:func:`cnnviz.models.sharing.borrowed`) instead of holding the shared one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnviz.models.sharing import eval_frozen, in_use, model_lock
+from cnnviz.models.sharing import borrowed, in_use
 
 CamMethod = Literal["Grad-CAM", "Grad-CAM++", "Score-CAM"]
 CAM_METHODS: tuple[str, ...] = ("Grad-CAM", "Grad-CAM++", "Score-CAM")
@@ -60,15 +61,14 @@ def _layer_and_grads(model: nn.Module, x: Tensor, target: int, layer: str) -> tu
         captured["leaf"] = leaf
         return leaf * 1.0  # a non-leaf copy: later in-place ops act on it, not on the leaf
 
-    # eval_frozen: no graph before the layer and no parameter gradients; the hook is removed below.
-    with model_lock(model), eval_frozen(model):
+    # in_use: no graph before the layer and no parameter gradients; the hook is removed below.
+    with in_use(model, grad=True):
         handle = module.register_forward_hook(hook)
         try:
-            with torch.enable_grad():
-                logits = model(x)
-                if not 0 <= target < logits.shape[1]:
-                    raise ValueError(f"class {target} is outside the model's {logits.shape[1]} classes")
-                (grads,) = torch.autograd.grad(logits[0, target], captured["leaf"])
+            logits = model(x)
+            if not 0 <= target < logits.shape[1]:
+                raise ValueError(f"class {target} is outside the model's {logits.shape[1]} classes")
+            (grads,) = torch.autograd.grad(logits[0, target], captured["leaf"])
         finally:
             handle.remove()
     return captured["leaf"].detach(), grads
@@ -106,7 +106,7 @@ def _score_cam_weights(
     low, high = flat.min(1).values, flat.max(1).values
     masks = (acts[0] - low[:, None, None]) / (high - low + 1e-8)[:, None, None]
     scores = torch.empty(channels)
-    with in_use(model):
+    with in_use(model):  # a private copy (see cam)
         baseline = model(x)[0, target]
         for start in range(0, channels, batch_size):
             chunk = masks[start : start + batch_size, None]
@@ -126,7 +126,17 @@ def cam(
     progress: Progress | None = None,
     batch_size: int = 32,
 ) -> Explanation:
-    """A class activation map of ``method`` for class ``target`` at ``layer``."""
+    """A class activation map of ``method`` for class ``target`` at ``layer`` (Score-CAM on a private copy)."""
+    if method == "Score-CAM":
+        with borrowed(model) as own:
+            return _cam(own, x, target, layer, method, progress, batch_size)
+    return _cam(model, x, target, layer, method, progress, batch_size)
+
+
+def _cam(
+    model: nn.Module, x: Tensor, target: int, layer: str, method: CamMethod, progress: Progress | None,
+    batch_size: int,
+) -> Explanation:  # fmt: skip
     acts, grads = _layer_and_grads(model, x, target, layer)
     if acts.dim() != 4:
         raise ValueError(f"{layer} has no spatial output ({tuple(acts.shape)}); choose a conv layer")

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchvision.transforms.functional import gaussian_blur
 
 from cnnviz.explain.cams import EPS, CamMethod, Progress, cam
-from cnnviz.models.sharing import in_use
+from cnnviz.models.sharing import borrowed, in_use
 
 # --- faithfulness ------------------------------------------------------------------------------------------
 
@@ -61,9 +61,9 @@ def faithfulness(
         images_ins.append(torch.where(changed, x, blurred))
     batch = torch.cat(images_del + images_ins)
     probs = []
-    with in_use(model):
+    with borrowed(model) as own, in_use(own):  # 2 × (steps + 1) passes: on a private copy
         for start in range(0, len(batch), batch_size):
-            probs.append(torch.softmax(model(batch[start : start + batch_size]), dim=1)[:, target])
+            probs.append(torch.softmax(own(batch[start : start + batch_size]), dim=1)[:, target])
             if progress:
                 progress(min(start + batch_size, len(batch)), len(batch))
     values = torch.cat(probs).double().numpy()

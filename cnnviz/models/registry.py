@@ -65,11 +65,12 @@ class ModelCard:
     description: str  # plain text (an upload's names the visitor's file)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedModel:
-    """A ready model with everything needed to feed it and describe it.
+    """A ready model with everything needed to feed it and describe it; immutable, as it is shared by every session.
 
-    ``lock`` guards the shared module: hold it while running it, registering hooks or touching grads.
+    ``lock`` guards the shared module: hold it while running it, registering hooks or touching grads (short work
+    only: long work runs on a private copy, :func:`cnnviz.models.sharing.borrowed`).
     """
 
     spec: ModelSpec

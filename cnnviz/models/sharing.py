@@ -1,15 +1,22 @@
-"""Shared models are shared state: one lock per model, and a guard that leaves a model exactly as found."""
+"""Shared models are shared state: one lock per model, one guard (:func:`in_use`) that leaves a model exactly as
+found, and private copies (:func:`borrowed`) for long work, so the shared model's lock is held only for short work
+(a prediction, a Grad-CAM) and the time of copying, and no session waits behind another's long computation."""
 
 from __future__ import annotations
 
+import copy
+import logging
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+logger = logging.getLogger(__name__)
 _locks: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
@@ -24,31 +31,43 @@ def model_lock(model: nn.Module) -> threading.RLock:
 
 
 @contextmanager
-def preserved(model: nn.Module) -> Iterator[nn.Module]:
-    """Restore every module's train/eval mode and ``inplace`` flag, every parameter's ``requires_grad`` and
-    ``.grad`` afterwards, and remove any hook registered inside the block that is still there, even when the
-    block fails."""
-    modes = {m: m.training for m in model.modules()}
-    inplace = {m: m.inplace for m in modes if isinstance(getattr(m, "inplace", None), bool)}
-    params = list(model.parameters())
-    requires = [p.requires_grad for p in params]
-    grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
-    hooks_before = {m: _hook_ids(m) for m in modes}
-    try:
-        yield model
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
-        for module, flag in inplace.items():
-            module.inplace = flag
-        with torch.no_grad():
-            for p, flag, grad in zip(params, requires, grads, strict=True):
-                if p.requires_grad != flag:
-                    p.requires_grad_(flag)
-                if p.grad is not grad:
-                    p.grad = grad
-        for module, before in hooks_before.items():
-            _remove_hooks_added(module, before)
+def in_use(model: nn.Module, grad: bool = False, out_of_place: bool = False) -> Iterator[nn.Module]:
+    """The one guard for running ``model``: its lock held, eval mode, no parameter requiring grad, autograd only
+    when ``grad`` (for gradients with respect to the *input* or a hooked layer's output), and with
+    ``out_of_place`` every in-place ReLU made out-of-place (backward hooks, as captum's, need that). Afterwards,
+    even when the block fails, every module's mode and ``inplace`` flag and every parameter's ``requires_grad``
+    and ``.grad`` are as they were, and any hook registered inside the block that is still there is removed."""
+    with model_lock(model):
+        modes = {m: m.training for m in model.modules()}
+        inplace = {m: m.inplace for m in modes if isinstance(getattr(m, "inplace", None), bool)}
+        params = list(model.parameters())
+        requires = [p.requires_grad for p in params]
+        grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
+        hooks_before = {m: _hook_ids(m) for m in modes}
+        try:
+            for module in modes:
+                module.training = False
+            for p in params:
+                if p.requires_grad:
+                    p.requires_grad_(False)
+            if out_of_place:
+                for module in inplace:
+                    module.inplace = False
+            with torch.set_grad_enabled(grad):
+                yield model
+        finally:
+            for module, mode in modes.items():
+                module.training = mode
+            for module, flag in inplace.items():
+                module.inplace = flag
+            with torch.no_grad():
+                for p, flag, grad_before in zip(params, requires, grads, strict=True):
+                    if p.requires_grad != flag:
+                        p.requires_grad_(flag)
+                    if p.grad is not grad_before:
+                        p.grad = grad_before
+            for module, before in hooks_before.items():
+                _remove_hooks_added(module, before)
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -57,20 +76,6 @@ def freeze(model: nn.Module) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
-
-
-@contextmanager
-def in_use(model: nn.Module, grad: bool = False, out_of_place: bool = False) -> Iterator[nn.Module]:
-    """Run ``model`` for one caller: its lock held, eval mode, autograd only when ``grad`` (for gradients
-    with respect to the *input*), and with ``out_of_place`` every in-place ReLU made out-of-place (backward
-    hooks, as captum's, need that). Everything is restored afterwards (:func:`preserved`)."""
-    with model_lock(model), preserved(model), torch.set_grad_enabled(grad):
-        model.eval()
-        if out_of_place:
-            for module in model.modules():
-                if isinstance(getattr(module, "inplace", None), bool):
-                    module.inplace = False
-        yield model
 
 
 _HOOK_DICTS = (
@@ -101,21 +106,87 @@ def _remove_hooks_added(module: nn.Module, before: dict[str, set[int]]) -> None:
                 getattr(module, extra, {}).pop(hook_id, None)
 
 
-@contextmanager
-def eval_frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and parameters without ``requires_grad`` for the block, restoring exactly the modules and
-    parameters it had to change. Cheaper than :func:`preserved` for code that registers no hooks of its
-    own beyond ones it removes itself and never writes ``.grad`` (``torch.autograd.grad`` does not)."""
-    training = [m for m in model.modules() if m.training]
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    try:
-        for m in training:
-            m.training = False
-        for p in trainable:
-            p.requires_grad_(False)
-        yield model
-    finally:
-        for m in training:
-            m.training = True
-        for p in trainable:
-            p.requires_grad_(True)
+def model_bytes(model: nn.Module) -> int:
+    """The memory a copy of ``model`` takes: its parameters and buffers."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+def _signature(model: nn.Module) -> tuple[int, ...]:
+    """Changes whenever a parameter or buffer of ``model`` is written in place (a training step), so a copy made
+    before is known to be stale."""
+    return tuple(t._version for t in (*model.parameters(), *model.buffers()))
+
+
+@dataclass
+class _Copies:
+    model: weakref.ReferenceType[nn.Module]
+    signature: tuple[int, ...]
+    free: list[nn.Module] = field(default_factory=list)
+    each: int = 0  # bytes of one copy
+
+
+class CopyPool:
+    """Private, frozen copies of shared models for long work, kept for the next caller: a borrowed copy is one
+    caller's alone (no lock is shared with anyone), and given back afterwards. Free copies are kept while they
+    take at most ``max_kept_bytes`` in all, the least recently used model's dropped first; how many are borrowed
+    at once is bounded by the work queue that runs the long work (:data:`cnnviz.server.jobs.COMPUTATIONS`)."""
+
+    def __init__(self, max_kept_bytes: int) -> None:
+        self.max_kept_bytes = max_kept_bytes
+        self._guard = threading.Lock()
+        self._pools: OrderedDict[int, _Copies] = OrderedDict()  # by id(model), least recently used first
+
+    @contextmanager
+    def borrow(self, model: nn.Module) -> Iterator[nn.Module]:
+        """A private copy of ``model`` for the block (one kept from before, or a new one, copied under the shared
+        model's lock: the only moment the shared model is held)."""
+        signature = _signature(model)
+        own = None
+        with self._guard:
+            pool = self._pools.get(id(model))
+            if pool is not None and pool.model() is model and pool.signature == signature and pool.free:
+                own = pool.free.pop()
+                self._pools.move_to_end(id(model))
+        if own is None:
+            with model_lock(model):
+                own = freeze(copy.deepcopy(model))
+            logger.debug("a private copy of a %s (%d MiB)", type(model).__name__, model_bytes(own) >> 20)
+        try:
+            yield own
+        finally:
+            self._give_back(model, signature, own)
+
+    def _give_back(self, model: nn.Module, signature: tuple[int, ...], own: nn.Module) -> None:
+        with self._guard:
+            pool = self._pools.get(id(model))
+            if pool is None or pool.model() is not model or pool.signature != signature:
+                pool = self._pools[id(model)] = _Copies(weakref.ref(model), signature, each=model_bytes(own))
+            pool.free.append(own)
+            self._pools.move_to_end(id(model))
+            while self.kept_bytes() > self.max_kept_bytes:
+                key, oldest = next(iter(self._pools.items()))
+                if oldest.free:
+                    oldest.free.pop(0)
+                if not oldest.free:
+                    del self._pools[key]
+            for key in [k for k, p in self._pools.items() if p.model() is None]:  # models no longer loaded
+                del self._pools[key]
+
+    def kept_bytes(self) -> int:
+        """The memory the free copies take now."""
+        return sum(len(pool.free) * pool.each for pool in self._pools.values())
+
+    def clear(self) -> None:
+        with self._guard:
+            self._pools.clear()
+
+
+MAX_KEPT_COPY_BYTES = 512 * 1024 * 1024
+"""Free private copies kept for the next long computation: resnet50 (98 MiB) twice over for each of two models."""
+COPIES = CopyPool(MAX_KEPT_COPY_BYTES)
+
+
+def borrowed(model: nn.Module):
+    """A private copy of the shared ``model`` for long work (``with borrowed(model) as own: ...``); see
+    :class:`CopyPool`."""
+    return COPIES.borrow(model)

@@ -1,7 +1,7 @@
 """Activations of any set of layers in one forward pass, safely on a shared model.
 
 Forward hooks capture each named module's output. The model's lock is held throughout, the model runs in
-eval mode without autograd, and :func:`cnnviz.models.sharing.preserved` restores its modes, ``requires_grad``
+eval mode without autograd, and :func:`cnnviz.models.sharing.in_use` restores its modes, ``requires_grad``
 and grads and removes the hooks, also when something fails.
 """
 

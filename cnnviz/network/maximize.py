@@ -3,12 +3,12 @@
 Activation maximisation follows lucent: the image is parametrised in Fourier space with a 1/f spectrum
 scaling (a penalty on high frequencies), and every step sees it jittered, rescaled and rotated a little
 (transformation robustness) before the channel's mean activation is pushed up by gradient ascent. It runs
-on a private copy of the model, so the shared model is held only for the moment of copying.
+on a private copy of the model (:func:`cnnviz.models.sharing.borrowed`), so the shared model is held only for the
+moment of copying.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 
@@ -17,15 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnviz.models.sharing import freeze, model_lock
+from cnnviz.models.sharing import borrowed, in_use
 from cnnviz.network.features import activations
-
-
-def _private_copy(model: nn.Module) -> nn.Module:
-    """A frozen copy for the long ascent, dropped when it ends: the shared model is held only while copying."""
-    with model_lock(model):
-        clone = copy.deepcopy(model)
-    return freeze(clone)
 
 
 def _spectrum_scale(h: int, w: int, decay: float = 1.0) -> Tensor:
@@ -66,10 +59,17 @@ def maximize_channel(
     Raises:
         KeyError: unknown layer; ValueError: channel out of range.
     """
-    work = _private_copy(model)
-    modules = dict(work.named_modules())
-    if layer not in modules:
+    if layer not in dict(model.named_modules()):
         raise KeyError(f"no layer named {layer!r} in this model")
+    with borrowed(model) as own, in_use(own, grad=True) as work:
+        return _ascend(work, layer, channel, size, mean, std, steps, learning_rate, seed, progress)
+
+
+def _ascend(
+    work: nn.Module, layer: str, channel: int, size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
+    steps: int, learning_rate: float, seed: int, progress: Callable[[int, int], None] | None,
+) -> np.ndarray:  # fmt: skip
+    modules = dict(work.named_modules())
     generator = torch.Generator().manual_seed(seed)
     h, w = size
     spectrum = (0.01 * torch.randn(3, h, w // 2 + 1, 2, generator=generator)).requires_grad_(True)
