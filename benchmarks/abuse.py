@@ -3,9 +3,11 @@
 Starts the app with ``streamlit run`` (as ``make run`` does) and, through Chromium, uploads the hostile files the
 tests make (a pickle and a TorchScript program that write and read files, a state dict with compressed records,
 a tiny file declared as vgg16 with 100000 classes, a 190 KB float TIFF that decodes to 187 MiB, in four tabs at
-once), opens a link with 20,000-character values, and starts three trainings and closes every tab. For each case it
-prints the server's peak RSS over its idle RSS while the case ran, and its CPU use in the five seconds after; for
-the trainings, how long the server took to go quiet once the tabs were closed.
+once), opens a link with 20,000-character values, sends Your own classes 6 × 50 and 60 + 60 files of 10.4 MB and ten
+47 KB palette bombs of 7071², the same bomb from four tabs at once to the sidebar, and starts three trainings and
+closes every tab. For each case it prints the server's peak RSS over its idle RSS while the case ran, its RSS over
+idle 2.5 minutes after the case's tabs closed (``--after``), and its CPU use in the five seconds after; for the
+trainings, how long the server took to go quiet once the tabs were closed. ``--only WORD ...`` runs some cases.
 
     CHROMIUM_PATH=/usr/bin/chromium .venv/bin/python benchmarks/abuse.py
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.badinputs import float_tiff
+from tests.badinputs import float_tiff, small_bomb
 from tests.browser import CHROMIUM_FLAGS, cpu_seconds, rss_kib, streamlit_process
 from tests.hostile import compressed_state_dict, pickle_attack, saved, torchscript_attack
 
@@ -75,7 +77,8 @@ def upload_model(browser, url: str, name: str, data: bytes, folder: Path, archit
 
 
 def upload_images_in_tabs(browser, url: str, path: Path, tabs: int) -> str:
-    """Upload the same image from ``tabs`` tabs at once; returns the first tab's message."""
+    """Upload the same image from ``tabs`` tabs at once; returns the first tab's message, or the caption of the
+    image it shows."""
     opened = [open_page(browser, url) for _ in range(tabs)]
     for _, page in opened:
         page.get_by_role("radiogroup", name="Image").get_by_text("Upload", exact=True).click()
@@ -83,11 +86,63 @@ def upload_images_in_tabs(browser, url: str, path: Path, tabs: int) -> str:
         page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
     texts = []
     for context, page in opened:
-        message = page.get_by_test_id("stSidebar").get_by_test_id("stAlert").filter(has_text=path.name)
-        message.wait_for(timeout=TIMEOUT_MS)
-        texts.append(" ".join(message.inner_text().split()))
+        sidebar = page.get_by_test_id("stSidebar")
+        message = sidebar.get_by_test_id("stAlert").or_(sidebar.get_by_test_id("stImageCaption")).filter(
+            has_text=path.name)  # fmt: skip
+        message.first.wait_for(timeout=TIMEOUT_MS)
+        settle(page)
+        texts.append(" ".join(message.first.inner_text().split()))
         context.close()
-    return texts[0]
+    return texts[0] if "refused" in texts[0] or "limit" in texts[0] else f"shown: {texts[0]}"
+
+
+def max_size_png(folder: Path) -> Path:
+    """A PNG of noise just under Your own classes' 10 MiB file limit (10.4 MB, 1860×1860)."""
+    import numpy as np
+    from PIL import Image
+
+    path = folder / "max-size.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (1860, 1860, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, compress_level=1)
+    return path
+
+
+def copies_of(source: Path, folder: Path, prefix: str, count: int) -> list[Path]:
+    """``count`` names for ``source`` (hard links: no more disk), each sent as a file of its own."""
+    folder.mkdir(exist_ok=True)
+    paths = [folder / f"{prefix}-{i:03d}{source.suffix}" for i in range(count)]
+    for path in paths:
+        if not path.exists():
+            os.link(source, path)
+    return paths
+
+
+def own_classes(browser, url: str, classes: list[list[Path]], train: bool = True) -> str:
+    """On Your own classes, send each class its files (all at once, as a multi-file upload does), wait until
+    the page has read them, then train; returns what the page says."""
+    import re
+
+    context, page = open_page(browser, url, "transfer")
+    count = page.locator(".st-key-transfer_count input")
+    count.fill(str(len(classes)))
+    count.press("Enter")
+    settle(page)
+    started = time.monotonic()
+    for label, paths in enumerate(classes):
+        page.locator(f".st-key-transfer_upload_{label}_0 input[type='file']").set_input_files([str(p) for p in paths])
+        page.locator(f".st-key-transfer_upload_{label}_1").wait_for(timeout=4 * TIMEOUT_MS)  # read, then emptied
+        settle(page)
+    read = time.monotonic() - started
+    held = page.get_by_text(re.compile(r"^\d+ images?(, room for \d+ more|, full)$")).all_inner_texts()
+    skipped = page.get_by_test_id("stAlert").filter(has_text="Skipped").count()
+    result = f"{read:.0f} s to read; kept {'/'.join(t.split()[0] for t in held)}, {skipped} skipped"
+    if train and page.locator(".st-key-transfer_train button").is_enabled():
+        page.locator(".st-key-transfer_train button").click()
+        page.get_by_text(re.compile(r"Held-out accuracy \d+%")).wait_for(timeout=4 * TIMEOUT_MS)
+        settle(page)
+        result += "; trained"
+    context.close()
+    return result
 
 
 def long_link(browser, url: str) -> str:
@@ -138,7 +193,15 @@ def abandoned_trainings(browser, url: str, pid: int, stepping: bool, count: int 
 
 
 def main() -> None:
+    import argparse
+
     from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--after", type=float, default=150.0,
+                        help="seconds after a case's tabs closed at which RSS is read again (default 2.5 minutes)")
+    parser.add_argument("--only", nargs="*", default=[], help="run the cases whose names hold one of these words")
+    args = parser.parse_args()
 
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     with tempfile.TemporaryDirectory() as tmp, streamlit_process({"TORCH_HOME": tmp}) as (url, server):
@@ -148,6 +211,9 @@ def main() -> None:
         secret.write_bytes(b"root:x:0:0:hunter2\n")
         tiff = folder / "float.tiff"
         tiff.write_bytes(float_tiff())
+        bomb = folder / "palette-bomb.png"
+        bomb.write_bytes(small_bomb("P+transparency", 7071))  # 47 KB, 7071×7071 palette with transparency
+        biggest = max_size_png(folder)
         pid = server.pid
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
@@ -156,7 +222,7 @@ def main() -> None:
             time.sleep(3)
             idle = rss_kib(pid) / 1024
             print(f"server idle RSS {idle:.0f} MiB\n")
-            print(f"{'case':<58} {'peak over idle':>14} {'CPU after':>9}  result")
+            print(f"{'case':<58} {'peak over idle':>14} {f'after {args.after:.0f} s':>12} {'CPU after':>9}  result")
             cases: list[tuple[str, Callable[[], str]]] = [
                 ("pickle that writes and reads files (.pt)",
                  lambda: upload_model(browser, url, "evil.pt", pickle_attack(marker, secret), folder)),
@@ -170,17 +236,31 @@ def main() -> None:
                 ("190 KB float TIFF of 7000×7000, four tabs at once",
                  lambda: upload_images_in_tabs(browser, url, tiff, 4)),
                 ("20,000-character values in every setting of a link", lambda: long_link(browser, url)),
+                ("Your own classes: 6 × 50 files of 10.4 MB, then Train",
+                 lambda: own_classes(browser, url, [copies_of(biggest, folder / "c", f"c{c}", 50) for c in range(6)])),
+                ("Your own classes: 60 + 60 files of 10.4 MB, then Train",
+                 lambda: own_classes(browser, url, [copies_of(biggest, folder / "d", f"d{c}", 60) for c in range(2)])),
+                ("Your own classes: ten 47 KB palette bombs of 7071²",
+                 lambda: own_classes(browser, url, [copies_of(bomb, folder / "b", "bomb", 10), []], train=False)),
+                ("47 KB palette bomb of 7071², four tabs at once",
+                 lambda: upload_images_in_tabs(browser, url, bomb, 4)),
                 ("three trainings, every tab closed while making data",
                  lambda: abandoned_trainings(browser, url, pid, stepping=False)),
                 ("three trainings, every tab closed while stepping",
                  lambda: abandoned_trainings(browser, url, pid, stepping=True)),
             ]  # fmt: skip
             for name, case in cases:
+                if args.only and not any(word.lower() in name.lower() for word in args.only):
+                    continue
                 with open(f"/proc/{pid}/clear_refs", "w") as refs:
                     refs.write("5")  # reset the peak (VmHWM) to the current RSS
-                result = case()
+                result = case()  # its tabs are closed when it returns
+                closed = time.monotonic()
                 peak = rss_kib(pid, "VmHWM") / 1024 - idle
-                print(f"{name:<58} {peak:>10.0f} MiB {cpu_percent(pid, 5):>8.0f}%  {result[:150]}")
+                cpu = cpu_percent(pid, 5)
+                time.sleep(max(0.0, args.after - (time.monotonic() - closed)))
+                after = rss_kib(pid) / 1024 - idle
+                print(f"{name:<58} {peak:>10.0f} MiB {after:>8.0f} MiB {cpu:>8.0f}%  {result[:150]}", flush=True)
             browser.close()
         intact = victim.read_bytes() == b"print('the real page')\n" and not marker.exists()
         print(f"\nfiles the attacks aimed at left untouched: {intact}")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from playwright.sync_api import expect
+
 from tests.browser import CHROMIUM_FLAGS, streamlit_process
 from tests.conftest import cache_random_weights
 
@@ -41,7 +43,9 @@ def open_on_resnet18(browser, url: str, path: str = ""):
     page.wait_for_selector(IDLE)
     page.get_by_test_id("stSelectbox").filter(has_text="Model").click()
     page.get_by_role("option", name="resnet18", exact=True).click()
-    page.get_by_test_id("stSidebar").get_by_text("resnet18").first.wait_for()
+    model = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
+    expect(model.locator("input")).to_have_value("resnet18", timeout=TIMEOUT_MS)
+    page.get_by_text("Prediction:").first.wait_for()  # Home (or Explain's top class) on resnet18
     page.wait_for_selector(IDLE)
     return context, page
 

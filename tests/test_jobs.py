@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from cnnviz.server import jobs
 from cnnviz.server.jobs import Abandoned, Liveness, ServerBusy, WorkQueue
 
 
@@ -98,3 +99,51 @@ def test_liveness_forgives_a_short_disconnection():
     assert not alive()
     present[0] = True
     assert alive()
+
+
+def test_long_work_runs_lowered_with_its_progress_relayed_and_its_result_returned():
+    import os
+
+    seen = {}
+
+    def work(progress):
+        thread = threading.get_native_id()
+        seen["nice"], seen["thread"] = os.getpriority(os.PRIO_PROCESS, thread), thread
+        for step in range(1, 4):
+            progress(step, 3)
+        return "done"
+
+    relayed = []
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert jobs.run_lowered(work, lambda d, t: relayed.append((d, t)), poll_s=0.01) == "done"
+    assert seen["thread"] != threading.get_native_id() and relayed == [(1, 3), (2, 3), (3, 3)]
+    assert seen["nice"] == min(19, before + jobs.LONG_WORK_NICE)  # lowered; the caller's is unchanged
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+    with pytest.raises(ZeroDivisionError):
+        jobs.run_lowered(lambda progress: 1 / 0, lambda d, t: None)
+
+
+def test_long_work_stops_at_its_next_update_when_its_page_stops_or_its_owner_goes():
+    steps, ended = [], threading.Event()
+
+    def work(progress):
+        try:
+            for step in range(1000):
+                steps.append(step)
+                progress(step, 1000)
+                time.sleep(0.005)
+        finally:
+            ended.set()
+
+    def relay(done, total):
+        if done >= 3:
+            raise RuntimeError("the page stopped")
+
+    with pytest.raises(RuntimeError, match="the page stopped"):
+        jobs.run_lowered(work, relay, poll_s=0.01)
+    assert ended.wait(5) and len(steps) < 100
+    steps.clear()
+    ended.clear()
+    with pytest.raises(jobs.Abandoned):
+        jobs.run_lowered(work, lambda d, t: None, keep_going=lambda: len(steps) < 5, poll_s=0.01)
+    assert ended.wait(5) and len(steps) < 100

@@ -8,11 +8,14 @@ CPU, and a full queue answers at once with :class:`ServerBusy` instead of growin
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
+T = TypeVar("T")
 Alive = Callable[[], bool]
 """Whether the owner of a job (a browser session) is still there."""
 
@@ -149,6 +152,66 @@ class Liveness:
             self._last_seen = now
             return True
         return now - self._last_seen < self.grace_s
+
+
+LONG_WORK_NICE = 10
+"""How much lower than a page's the CPU priority of long work is (trainings, long explanations): on a shared
+machine the pages' own short work (a prediction, a Grad-CAM) comes first, and the long work takes the rest."""
+
+
+def lower_priority(by: int = LONG_WORK_NICE) -> bool:
+    """Lower the calling thread's CPU priority by ``by`` nice levels (Linux keeps a nice value per thread, and the
+    threads it starts from then on, such as PyTorch's OpenMP workers, inherit it). Returns whether it took."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + by))
+        return True
+    except (OSError, AttributeError):  # not Linux, or not allowed
+        return False
+
+
+def run_lowered(work: Callable[[Callable[[int, int], None]], T], relay: Callable[[int, int], None],
+                keep_going: Alive = always, poll_s: float = 0.2) -> T:  # fmt: skip
+    """``work(progress)`` on a new thread of lower CPU priority (:func:`lower_priority`: a new thread, so the
+    OpenMP workers it starts are lowered too), its progress relayed to ``relay`` on the calling thread (where a
+    page may draw it). When ``relay`` raises (a page stopped) or ``keep_going()`` turns false, the work is told
+    to stop at its next progress update and the calling thread does not wait for it.
+
+    Raises:
+        Abandoned: ``keep_going()`` turned false.
+        whatever ``work`` or ``relay`` raised.
+    """
+    updates: list[tuple[int, int]] = []
+    stop, box = threading.Event(), {}
+
+    def progress(done: int, total: int) -> None:
+        if stop.is_set():
+            raise Abandoned("the work's owner went away")
+        updates.append((done, total))
+
+    def body() -> None:
+        lower_priority()
+        try:
+            box["value"] = work(progress)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
+            box["error"] = exc
+
+    worker = threading.Thread(target=body, name="cnnviz-long-work", daemon=True)
+    worker.start()
+    try:
+        while True:
+            worker.join(poll_s)
+            while updates:
+                relay(*updates.pop(0))
+            if not worker.is_alive():
+                break
+            if not keep_going():
+                raise Abandoned("the work's owner went away")
+    finally:
+        stop.set()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 TRAININGS = WorkQueue("trainings", workers=2, max_waiting=4)

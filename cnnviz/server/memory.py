@@ -1,10 +1,13 @@
-"""Process-wide allocator setting that keeps CPU inference from paying for page faults on every pass."""
+"""Process-wide allocator settings: freed memory kept for reuse, so CPU inference does not pay for page faults on
+every pass, and given back to the system regularly, so a burst of work does not stay with the server."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import sys
+import threading
+import time
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -27,3 +30,38 @@ def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 512 
         )
     except (OSError, AttributeError):
         return False
+
+
+def release_freed_memory() -> bool:
+    """Give the memory malloc keeps for reuse back to the system now (glibc's ``malloc_trim``: the heap's free
+    pages, wherever they lie). Returns whether glibc did so."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+_trimmer: threading.Thread | None = None
+_trimmer_guard = threading.Lock()
+
+
+def trim_in_background(interval_s: float = 20.0) -> None:
+    """Every ``interval_s`` seconds, :func:`release_freed_memory` (once per process, however often this is called).
+
+    :func:`keep_freed_memory` keeps up to 512 MiB of freed memory for the next forward pass; after a burst (a
+    class's uploads, a closed tab's session dropped two minutes later) that would stay with the server for good.
+    A trim costs milliseconds, and the next forward pass faults its pages in once."""
+    global _trimmer
+    with _trimmer_guard:
+        if _trimmer is not None:
+            return
+
+        def trim() -> None:
+            while True:
+                time.sleep(interval_s)
+                release_freed_memory()
+
+        _trimmer = threading.Thread(target=trim, name="cnnviz-trim", daemon=True)
+        _trimmer.start()

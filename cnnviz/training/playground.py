@@ -25,7 +25,7 @@ from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.sharing import model_lock
 from cnnviz.models.tinyvgg import TinyVGG
-from cnnviz.server.jobs import TRAININGS, Alive, Liveness, WorkQueue, always
+from cnnviz.server.jobs import TRAININGS, Alive, Liveness, WorkQueue, always, lower_priority
 from cnnviz.training.loop import Optimisation, predicted_labels
 from cnnviz.training.seeding import seed_dropouts, seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
@@ -223,6 +223,7 @@ class Trainer:
             self._ahead = ahead
 
     def _run(self, ticket) -> None:
+        lower_priority()  # a page's own work comes first (this thread, and PyTorch's workers it starts)
         try:
             if not self._queue.wait_turn(ticket, self._keep_going, self._set_ahead):
                 with self._lock:  # stopped while waiting, or its session has gone (then marked abandoned)

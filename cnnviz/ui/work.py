@@ -48,13 +48,17 @@ def queued(label: str) -> Iterator[None]:
 
 
 def remembered(store: str, wanted: tuple, text: str, make: Callable[[Callable[[int, int], None]], T]) -> T:
-    """``make(progress)`` once per ``wanted`` in this session, in the server's queue with a progress bar; the
-    last 24 results of ``store`` are kept for reruns."""
+    """``make(progress)`` once per ``wanted`` in this session, in the server's queue with a progress bar, at a
+    lower CPU priority than the pages' own work (:func:`cnnviz.server.jobs.run_lowered`), stopped when the session
+    goes; the last 24 results of ``store`` are kept for reruns."""
     results = st.session_state.setdefault(store, {})
     if wanted not in results:
         with queued(text):
             bar = st.progress(0.0, text=text)
-            results[wanted] = make(lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"))
+            results[wanted] = jobs.run_lowered(
+                make, lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"),
+                jobs.Liveness(session_alive()),
+            )  # fmt: skip
             bar.empty()
         while len(results) > 24:
             results.pop(next(iter(results)))
