@@ -129,6 +129,8 @@ def own_classes(browser, url: str, classes: list[list[Path]], train: bool = True
     settle(page)
     started = time.monotonic()
     for label, paths in enumerate(classes):
+        if not paths:
+            continue
         page.locator(f".st-key-transfer_upload_{label}_0 input[type='file']").set_input_files([str(p) for p in paths])
         page.locator(f".st-key-transfer_upload_{label}_1").wait_for(timeout=4 * TIMEOUT_MS)  # read, then emptied
         settle(page)
