@@ -33,7 +33,7 @@ test: $(VENV)/.dev-installed
 	$(BIN)/ruff check . && $(BIN)/hadolint Dockerfile && \
 	CHROMIUM_PATH="$$CHROMIUM_PATH" $(BIN)/python -m pytest
 
-test-fast: $(VENV)/.dev-installed  # under 2 minutes: no Chromium needed
+test-fast: $(VENV)/.dev-installed  # about 2.5 minutes: no Chromium needed
 	$(BIN)/ruff check . && $(BIN)/python -m pytest -m "not slow and not browser" -q
 
 lint: $(VENV)/.dev-installed

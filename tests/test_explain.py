@@ -254,6 +254,7 @@ def test_captum_runs_on_private_copies_and_leaves_the_shared_model_alone(method)
     assert copies() == 0
 
 
+@pytest.mark.slow
 def test_long_work_does_not_hold_the_shared_models_lock():
     """While two Score-CAMs run (each held open by its progress callback after its first chunk), another caller
     takes the shared model's lock at once and gets its Grad-CAM."""

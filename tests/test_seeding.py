@@ -108,6 +108,7 @@ def test_two_fine_tunings_in_two_threads_give_what_each_gives_alone(backbone):
     assert alone[1][0] != alone[2][0]  # the seeds do matter
 
 
+@pytest.mark.slow
 def test_two_playground_trainings_at_once_give_what_each_gives_alone():
     config = RunConfig(NetConfig(blocks=2, channels=8, dropout=0.3), steps=6, batch_size=16, train_size=200,
                        held_out_size=50)  # fmt: skip
