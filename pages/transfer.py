@@ -17,6 +17,7 @@ from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
 from cnnviz.transfer.run import TransferResult, class_names_file, train_transfer, weights_file
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.selection import selection
+from cnnviz.ui.sessions import let_go
 from cnnviz.ui.uploads import add_session_model, widget_cap_mb
 from cnnviz.ui.work import queued, session_alive
 
@@ -71,7 +72,7 @@ top[1].button("Try example classes", on_click=use_examples, icon=":material/auto
               help="Fills three classes with 20 generated images each (hexagons, square frames, zigzags), "
                    "shapes the embedded model never saw; again for new ones.")  # fmt: skip
 seen: set[str] = state.setdefault(SEEN_KEY, set())  # camera shots already added
-arrived: list[tuple[int, list]] = []  # (class, files) sent since the last run
+arrived: list[tuple[int, list, bool]] = []  # (class, files, from the camera) sent since the last run
 names = []
 columns = st.columns(min(count, 3))
 for label in range(count):
@@ -83,12 +84,12 @@ for label in range(count):
                                    help=f"Up to {data.MAX_PER_CLASS} images a class; they are read at once "
                                         "(kept at 256 px) and the files let go.")  # fmt: skip
         if uploads:
-            arrived.append((label, [(u.name, u.size, u.getvalue) for u in uploads]))
+            arrived.append((label, uploads, False))
         if st.toggle("Camera", key=f"transfer_camera_on_{label}"):
             photo = st.camera_input("Take a photo", key=f"transfer_camera_{label}", label_visibility="collapsed")
             if photo is not None and photo.file_id not in seen:
                 seen.add(photo.file_id)
-                arrived.append((label, [(f"camera {len(held[label].images) + 1}.jpg", photo.size, photo.getvalue)]))
+                arrived.append((label, [photo], True))
         room = data.room(held[label])
         st.caption(f"{len(held[label].images)} image{'s' * (len(held[label].images) != 1)}"
                    + (f", room for {room} more" if room else ", full"))  # fmt: skip
@@ -100,12 +101,16 @@ if arrived:  # read in the server's queue, one file at a time, then the uploader
     skipped = state[SKIPPED_KEY] = []
     with queued("Reading the images"):
         bar = st.progress(0.0, text="Reading the images…")
-        for label, files in arrived:
+        for label, files, camera in arrived:
             def report(done: int, total: int, label: int = label) -> None:
                 bar.progress(done / total, text=f"Reading the images of {md(names[label])}: {done} of {total}")
 
-            skipped += data.add_files(held[label], files, report, session_alive())
-            rounds[label] += 1
+            shot = f"camera {len(held[label].images) + 1}.jpg"
+            named = [(shot if camera else f.name, f.size, f.getvalue) for f in files]
+            skipped += data.add_files(held[label], named, report, session_alive())
+            if not camera:
+                let_go(files)  # read: Streamlit's copy of the files goes now, not when the session ends
+                rounds[label] += 1
     st.rerun()
 for message in state.get(SKIPPED_KEY, []):
     st.warning(md(f"Skipped {message}"), icon=":material/image_not_supported:")
