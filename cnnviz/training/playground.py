@@ -31,8 +31,9 @@ from cnnviz.training.seeding import seed_dropouts, seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
 
 logger = logging.getLogger(__name__)
-_DATA_CHUNK = 500
-"""Training images made at a time (about a second's work): a stop or an abandonment waits at most this long."""
+_DATA_CHUNK = 250
+"""Training images made at a time (about half a second's work; more on a busy machine, where trainings run at a lower
+priority): a stop or an abandonment waits at most this long."""
 
 
 class _Interrupted(Exception):
