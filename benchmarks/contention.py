@@ -65,11 +65,11 @@ def reruns(page, count: int) -> list[float]:
     return [rerun_home(page, SAMPLES[n % 2]) for n in range(count)]
 
 
-def score_cam(browser, url: str, ready: threading.Barrier, done: list[float]) -> None:
+def score_cam(url: str, ready: threading.Barrier, done: list[float]) -> None:
     """One session that runs Score-CAM on resnet18 for the sidebar's image until the Explain page shows it."""
     from playwright.sync_api import sync_playwright
 
-    del browser  # a Playwright browser belongs to the thread that launched it: this thread launches its own
+    # A Playwright browser belongs to the thread that launched it: this thread launches its own.
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     with sync_playwright() as playwright:
         own = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
@@ -108,7 +108,7 @@ def main() -> int:
             reruns(page, 2)  # warm: both samples decoded and cached, the page's modules loaded
             idle = reruns(page, args.reruns)
             ready, finished = threading.Barrier(3), []
-            explainers = [threading.Thread(target=score_cam, args=(None, url, ready, finished)) for _ in range(2)]
+            explainers = [threading.Thread(target=score_cam, args=(url, ready, finished)) for _ in range(2)]
             for explainer in explainers:
                 explainer.start()
             ready.wait()
