@@ -153,7 +153,7 @@ def test_making_the_data_reports_its_progress():
     trainer = Trainer(RunConfig(NetConfig(blocks=1, channels=4), steps=1, train_size=1100, held_out_size=10))
     seen = []
     trainer._prepare(lambda: seen.append(trainer.snapshot().images_made) or True)
-    assert seen == [0, 500, 1000]  # before each chunk of 500
+    assert seen == [0, 250, 500, 750, 1000]  # before each chunk of 250 (playground._DATA_CHUNK)
     snap = trainer.snapshot()
     assert (snap.images_made, snap.images_total, snap.step) == (1110, 1110, 0)
 
