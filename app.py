@@ -9,12 +9,13 @@ from cnnviz.server.memory import keep_freed_memory, trim_in_background
 from cnnviz.ui.links import check_link
 from cnnviz.ui.navigation import navigation_pages
 from cnnviz.ui.selection import sidebar
-from cnnviz.ui.sessions import start_janitor
+from cnnviz.ui.sessions import share_upload_bytes, start_janitor
 
 FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 configure_logging()  # the cnnviz loggers to standard error, at CNNVIZ_LOG_LEVEL (once: later runs add nothing)
 keep_freed_memory()  # reuse freed memory for activations instead of page faulting on each pass
 trim_in_background()  # and give what is left unused back to the system every 20 s (started once)
+share_upload_bytes()  # each run's copy of the uploaded files shares their bytes (Streamlit copies them)
 start_janitor()  # shut down sessions whose tab closed longer ago than Streamlit keeps them, uploads and all
 
 st.set_page_config(page_title="cnnviz", page_icon=str(FAVICON), layout="wide")  # served locally: works offline

@@ -4,7 +4,8 @@ Streamlit keeps every uploaded file in memory until its session is shut down, an
 is only stored for reconnection (``server.disconnectedSessionTTL``): when that time runs out, the stored session is
 dropped lazily and never shut down, so its uploads stay in the server's memory for good. :func:`let_go` drops files
 the page has read (as ``st.chat_input`` does with its own), and :func:`start_janitor` forgets the sessions whose
-time ran out and drops the uploads of sessions the server no longer has.
+time ran out and drops the uploads of sessions the server no longer has; :func:`share_upload_bytes` keeps each
+run's copy of the uploads from copying their bytes.
 """
 
 from __future__ import annotations
@@ -15,13 +16,35 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from copy import deepcopy
 
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 
 from cnnviz.server.memory import release_freed_memory
 
 logger = logging.getLogger(__name__)
+
+
+def _copy_sharing_bytes(self: UploadedFile, memo: dict) -> UploadedFile:
+    """A new ``UploadedFile`` at the same position over the same (immutable) bytes: ``BytesIO`` shares its initial
+    bytes until it is written to, so neither file can change the other."""
+    copy = UploadedFile(UploadedFileRec(self.file_id, self.name, self.type, self.getvalue()), self._file_urls)
+    copy.__dict__.update(deepcopy(self.__dict__, memo))
+    copy.seek(self.tell())
+    return copy
+
+
+def share_upload_bytes() -> None:
+    """Make the copy of an uploader's files that Streamlit hands each run share their bytes (once per process).
+
+    Streamlit deep-copies every widget's value on every run, so that a page cannot change the stored value; for an
+    ``UploadedFile`` (a ``BytesIO``) the default deep copy copies all of its bytes. A class of 50 files of 10 MiB
+    then cost 500 MB more for as long as the run held them, and the sidebar's model file was copied on every
+    rerun of every page. The copy made here is just as independent (its own position; writing to it copies only
+    then), without the bytes."""
+    UploadedFile.__deepcopy__ = _copy_sharing_bytes  # type: ignore[attr-defined]
 
 
 def let_go(files: Iterable) -> None:
