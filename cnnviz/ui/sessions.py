@@ -15,6 +15,7 @@ import gc
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from copy import deepcopy
 
@@ -59,26 +60,56 @@ def let_go(files: Iterable) -> None:
     logger.info("let go of %d uploaded files (%d bytes) once read", len(files), sum(f.size for f in files))
 
 
+_seen: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+"""Every session the last sweep found (active or stored for reconnection), by id."""
+
+
 def sweep(runtime) -> int:
     """Forget the stored sessions whose reconnection time has run out (Streamlit forgets them only when another
-    session is stored), and drop the uploads of every session the server no longer has. Returns how many sessions
-    were let go."""
+    session is stored), shut down and empty every session the server no longer has, and drop its uploads.
+    Returns how many sessions were let go.
+
+    Streamlit never shuts down a stored session it forgets, and its runtime loop keeps the last session it sent
+    messages to in a local variable until it sends to another one; so the last visitor to leave kept their
+    whole session state (images, trained models, explanations) in memory for good. Emptying the state of a
+    session that is gone lets that go whoever still points at the session."""
     sessions = runtime._session_mgr
     storage = getattr(getattr(sessions, "_session_storage", None), "_cache", None)
-    expired = []
     if hasattr(storage, "expire"):
         with getattr(sessions, "_storage_lock", None) or contextlib.nullcontext():
-            expired = storage.expire()
-    gone = {session_id for session_id, _ in expired}
+            storage.expire()
+    current = {info.session.id: info.session for info in sessions.list_sessions()}
+    gone = set(_seen) - set(current)
     uploads = runtime._uploaded_file_mgr
     if isinstance(uploads, MemoryUploadedFileManager):
         for session_id in list(uploads.file_storage):
-            if session_id in gone or sessions.get_session_info(session_id) is None:
+            if session_id not in current:
                 uploads.remove_session_files(session_id)
                 gone.add(session_id)
+    for session_id in gone:
+        if (session := _seen.pop(session_id, None)) is not None:
+            _shut_down(session)
+    _seen.update(current)
     if gone:
         logger.info("let go of %d sessions whose tab closed and whose reconnection time ran out", len(gone))
     return len(gone)
+
+
+def _shut_down(session) -> None:
+    """Shut ``session`` (an ``AppSession`` the server no longer has) down, as Streamlit does when it closes one,
+    and empty its state: values, the widgets' callbacks (closures over the page's globals: its images, its
+    trained model) and the messages it never sent."""
+    try:
+        session.shutdown()
+    finally:
+        state = session.session_state
+        state.clear()
+        widgets = getattr(getattr(state, "_new_widget_state", None), "widget_metadata", None)
+        if isinstance(widgets, dict):
+            widgets.clear()
+        queue = getattr(session, "_browser_queue", None)
+        if hasattr(queue, "flush"):
+            queue.flush()
 
 
 _janitor: threading.Thread | None = None
