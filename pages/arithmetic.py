@@ -33,6 +33,7 @@ from cnnviz.ui.player import presentation_style, step_player
 from cnnviz.ui.selection import selection
 
 PRESETS = {p.key: p for p in ar.PRESETS}
+BY_TITLE = {p.title: p.key for p in ar.PRESETS}  # a link names a preset by its title, as the preset box shows it
 state = st.session_state
 choice = selection()
 PRESET_KEYS = {"op": "op", "i": "input_size", "k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation",
@@ -54,10 +55,22 @@ def apply_preset() -> None:
         state.step = 1
 
 
+def preset_from_link() -> None:
+    """A link that names a preset sets every control of the preset that it does not set itself (on the page's
+    first run in the session: the preset box is not made yet)."""
+    key = BY_TITLE.get(st.query_params.get("preset", ""))
+    if key is not None and "preset" not in state:
+        for k, v in preset_values(key).items():
+            if k not in st.query_params and k not in state:
+                state[k] = v
+
+
 def mark_custom() -> None:
-    """Show "custom" once a control departs from the chosen preset."""
-    key = state.get("preset", "custom")
-    if key != "custom" and any(k in state and state[k] != v for k, v in preset_values(key).items()):
+    """Show "custom" once a control departs from the chosen preset (run after the controls, before the preset
+    box, so that a link's own settings count on its first run too)."""
+    key = state.get("preset", BY_TITLE.get(st.query_params.get("preset", ""), "custom"))
+    if key in PRESETS and any(k in state and state[k] != v for k, v in preset_values(key).items()):
+        forget_url_params(["preset"])  # else the link's preset wins over "custom"
         state.preset = "custom"
 
 
@@ -105,18 +118,16 @@ if present:
 stage = st.container()  # the animation, above the settings in presentation mode
 settings = st.expander("Settings: operation, preset, sizes and values", expanded=False) if present else st.container()
 
-mark_custom()
+preset_from_link()
 if "op" not in state:
     state.op = "conv"
 op = settings.segmented_control("Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op", required=True,
                                 bind=URL, width="stretch")  # fmt: skip
 top = settings.columns([3, 2], vertical_alignment="bottom")
-top[0].selectbox("Preset: a case of Dumoulin & Visin / conv_arithmetic", ["custom", *PRESETS], key="preset",
-                 bind=URL, format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
-                 on_change=apply_preset)  # fmt: skip
+preset_box = top[0].empty()  # filled once the controls are read (mark_custom)
 flags = top[1].container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps when narrow
-square = flags.toggle("Height = width", value=True, key="sq", bind=URL,
-                       help="One slider per setting for both axes; off: separate height and width.")  # fmt: skip
+square = flags.toggle("Height = width", key="sq", bind=URL, **({} if "sq" in state else {"value": True}),
+                      help="One slider per setting for both axes; off: separate height and width.")  # a preset sets it
 
 dims = ("",) if square else ("", "w")
 axis_name = {"": "" if square else " (height)", "w": " (width)"}
@@ -148,6 +159,10 @@ if mode == "number":
                                                                  out_pad[d]), 0, 0)  # fmt: skip
     padding_value = pads[""] if square else (pads[""], pads["w"])
 ceil_mode = flags.checkbox("ceil_mode", key="ceil", bind=URL) if op.endswith("pool") else False
+mark_custom()
+preset_box.selectbox("Preset: a case of Dumoulin & Visin / conv_arithmetic", ["custom", *PRESETS], key="preset",
+                     bind=URL, format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
+                     on_change=apply_preset)  # fmt: skip
 
 pick = (lambda v: v[""]) if square else (lambda v: (v[""], v["w"]))
 try:

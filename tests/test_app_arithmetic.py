@@ -12,7 +12,7 @@ from cnnviz.arithmetic.animation import step_caption
 from cnnviz.arithmetic.kernels import grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.data.samples import load_sample
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, start  # noqa: F401
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link, player_data, start  # noqa: F401
 
 PAGE = "pages/arithmetic.py"
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -76,6 +76,28 @@ def test_each_preset_sets_the_papers_sizes(preset):
     n = preset.expected_output
     assert output_size_text(at) == f"**Output size: {n} × {n}**"
     assert at.selectbox(key="preset").value == preset.key
+
+
+@pytest.mark.parametrize("preset", ar.PRESETS, ids=lambda p: p.key)
+def test_a_link_that_names_only_a_preset_shows_its_papers_case(preset):
+    """`/arithmetic?preset=Dilation` is the paper's dilation case (7×7 input, dilation 2), not the label over the
+    default 5×5 input."""
+    at = open_link(PAGE, {"preset": preset.title})
+    assert_no_exception(at)
+    n = preset.expected_output
+    assert output_size_text(at) == f"**Output size: {n} × {n}**"
+    assert at.selectbox(key="preset").value == preset.key
+    assert (at.slider(key="i").value, at.slider(key="k").value) == (preset.input_size, preset.kernel_size)
+    at.run()  # and it stays so on the next run
+    assert output_size_text(at) == f"**Output size: {n} × {n}**" and at.selectbox(key="preset").value == preset.key
+
+
+def test_a_link_that_names_a_preset_and_changes_a_control_shows_the_change_as_custom():
+    at = open_link(PAGE, {"preset": "Dilation", "i": "9"})
+    assert_no_exception(at)
+    assert at.slider(key="i").value == 9 and at.slider(key="d").value == 2  # the rest of the preset, then the change
+    assert output_size_text(at) == "**Output size: 5 × 5**"
+    assert at.selectbox(key="preset").value == "custom"
 
 
 def test_changing_a_control_marks_the_preset_custom():
@@ -248,3 +270,29 @@ def test_every_preset_after_every_preset_shows_the_papers_case():
         assert {s.key: s.value for s in at.slider if s.key in expected}.items() <= expected.items(), where
         assert at.session_state["step"] == 1, where
         assert player(at)["steps"][0]["caption"] == captions(at)[0]
+
+
+def test_presets_after_changed_controls_log_no_streamlit_warning():
+    """A preset sets the controls through session state; a control also given a default would make Streamlit log
+    a warning with a stack trace (once per process) on every server that shows it."""
+    import logging
+
+    from streamlit.elements.lib import policies
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    log = logging.getLogger(policies.__name__)
+    log.addHandler(handler)
+    policies._shown_default_value_warning = False
+    try:
+        at = open_link(PAGE, {"preset": "Dilation"})
+        at.toggle(key="sq").set_value(False).run()
+        at.radio(key="pm").set_value("valid").run()
+        for preset in ("padding_strides_transposed", "full_padding_no_strides", "dilation"):
+            at.selectbox(key="preset").set_value(preset).run()
+            assert_no_exception(at)
+    finally:
+        log.removeHandler(handler)
+    assert at.toggle(key="sq").value is True and output_size_text(at) == "**Output size: 3 × 3**"
+    assert not [r.getMessage() for r in records]
