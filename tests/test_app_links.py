@@ -44,6 +44,14 @@ def test_a_valid_link_still_sets_the_controls():
     assert at.slider(key="i").value == 7
 
 
+def test_the_network_pages_own_settings_are_kept_without_a_notice():
+    """Feature maps puts map_count in the URL, and the filters tab filter_index: a copied link keeps them."""
+    at = open_link(PAGES["network"], {"tab": "Feature maps", "map_count": "5", "filter_index": "2"})
+    assert_no_exception(at)
+    assert not notices(at)
+    assert at.slider(key="map_count").value == 5 and at.slider(key="filter_index").value == 2
+
+
 def _random_value(rng: random.Random, key: str) -> str:
     param = next((p[key] for p in PAGE_PARAMS.values() if key in p), None)
     valid = []

@@ -63,3 +63,42 @@ def test_every_page_is_described():
     pages = [Path(page.path).stem for page in PAGES]
     assert len(pages) == 7 and all((ROOT / page.path).is_file() for page in PAGES)
     assert set(PAGE_PARAMS) == {"" if name == "home" else name for name in pages}
+
+
+def _bound_keys(path: Path) -> set[str]:
+    """The keys of the controls ``path`` keeps in its URL: widgets given ``bind=URL``, and cnnviz.ui.controls' helpers
+    (which bind theirs), with their keys as written (a key made at run time is left out)."""
+    import ast
+
+    helpers = {"bounded_slider": (2, None), "seed_control": (0, "seed"), "speed_control": (1, "speed"),
+               "step_controls": (1, "step")}  # fmt: skip
+    keys = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        named = {k.arg: k.value for k in node.keywords}
+        name = getattr(node.func, "attr", getattr(node.func, "id", None))
+        if isinstance(named.get("bind"), ast.Name) and named["bind"].id == "URL":
+            key = named.get("key")
+        elif name in helpers:
+            position, default = helpers[name]
+            key = named.get("key", node.args[position] if len(node.args) > position else ast.Constant(default))
+        else:
+            continue
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            keys.add(key.value)
+    return keys
+
+
+@pytest.mark.parametrize("page", ["arithmetic", "network", "explain", "learn", "playground", "transfer", "home"])
+def test_every_control_a_page_keeps_in_its_link_is_a_setting_the_link_check_knows(page):
+    """Else the page's own link warns "… is not a setting of this page" (Feature maps' map_count did)."""
+    declared = PAGE_PARAMS["" if page == "home" else page]
+    missing = _bound_keys(ROOT / "pages" / f"{page}.py") - set(declared)
+    assert not missing, f"pages/{page}.py keeps {sorted(missing)} in its URL; links.PAGE_PARAMS lacks them"
+
+
+def test_the_bound_keys_are_found():
+    arithmetic = {"op", "preset", "sq", "cin", "cout", "seed", "step", "speed"}
+    assert _bound_keys(ROOT / "pages" / "arithmetic.py") >= arithmetic
+    assert _bound_keys(ROOT / "pages" / "network.py") >= {"tab", "map_layer", "map_count", "filter_index"}

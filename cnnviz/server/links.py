@@ -106,7 +106,8 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
         "map_scale": _choices(["unit", "module", "global"]),
         "map_sort": _choices(["channel", "mean", "max"]),
         "cmap": _choices(COLORMAPS),
-        "max_channel": Param("int", 0, 100_000),
+        "max_channel": Param("int", 0, 100_000), "filter_index": Param("int", 0, 100_000),
+        "map_count": Param("int", 1, 100_000),
         "max_steps": Param("number", choices=("16", "32", "64", "128", "256")),
     },
     "explain": {
