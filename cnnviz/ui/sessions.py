@@ -118,12 +118,13 @@ _janitor_guard = threading.Lock()
 
 def start_janitor(interval_s: float = 5.0) -> None:
     """Every ``interval_s`` seconds, :func:`sweep` the server's sessions, and give what was let go back to the
-    system (once per process, however often this is called; nothing outside a server)."""
+    system (once per process, however often this is called; nothing outside a server, nor under AppTest, whose
+    runtime is a stand-in)."""
     from streamlit.runtime import Runtime
 
     global _janitor
     with _janitor_guard:
-        if _janitor is not None or not Runtime.exists():
+        if _janitor is not None or not Runtime.exists() or not hasattr(Runtime.instance(), "_session_mgr"):
             return
 
         def run() -> None:
