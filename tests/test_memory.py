@@ -1,6 +1,7 @@
 """cnnviz.server.memory: the allocator setting applies on glibc Linux and is harmless to call twice, and memory it
 keeps goes back to the system when trimmed."""
 
+import os
 import subprocess
 import sys
 
@@ -37,3 +38,39 @@ print(base, grown, kept, rss())
                                                          text=True, check=True).stdout.split())  # fmt: skip
     assert grown - base > 250 and kept - base > 250  # kept for reuse: the allocator setting at work
     assert trimmed - base < 50, (base, grown, kept, trimmed)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("limited", [False, True])
+def test_limit_arenas_keeps_new_threads_to_two_arenas(limited):
+    """glibc gives each new thread that allocates an arena of its own (up to 8 per core); after limit_arenas(2),
+    threads share two. Counted in malloc_info's report, in a fresh process."""
+    script = f"""
+import ctypes, os, re, sys, tempfile, threading
+sys.path.insert(0, {str(ROOT)!r})
+from cnnviz.server.memory import limit_arenas
+if {limited}:
+    assert limit_arenas(2)
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+kept, ready, done = [], threading.Barrier(7), threading.Event()
+def allocate():
+    kept.append(ctypes.create_string_buffer(1 << 16))  # from this thread's arena
+    ready.wait()
+    done.wait()
+threads = [threading.Thread(target=allocate) for _ in range(6)]
+for thread in threads:
+    thread.start()
+ready.wait()
+path = tempfile.mktemp()
+handle = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(handle))
+libc.fclose(ctypes.c_void_p(handle))
+done.set()
+print(len(re.findall(r'<heap nr="', open(path).read())))
+os.remove(path)
+"""
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    arenas = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                env=env).stdout)  # fmt: skip
+    assert arenas <= 2 if limited else arenas >= 5, arenas
