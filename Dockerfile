@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TORCH_HOME=/home/cnnviz/.cache/torch
+    TORCH_HOME=/home/cnnviz/.cache/torch \
+    MALLOC_ARENA_MAX=2
 
 RUN useradd --create-home --uid 10001 cnnviz
 WORKDIR /app

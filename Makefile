@@ -21,11 +21,12 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime-installed $@
 
+# Two malloc arenas from the first thread on (cnnviz.server.memory.limit_arenas): what a closed tab freed goes back.
 run: $(VENV)/.runtime-installed
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT)
 
 dev: $(VENV)/.runtime-installed  # reloads on save (the file watcher skips .venv, see .streamlit/config.toml)
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType auto --server.runOnSave true
+	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType auto --server.runOnSave true
 
 test: $(VENV)/.dev-installed
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" || exit 1; \

@@ -28,7 +28,9 @@ def limit_arenas(count: int = ARENAS) -> bool:
     Each arena keeps its freed memory among what is still alive in it. Streamlit reads uploads on a pool of
     threads, each with an arena of its own by default: 2.5 minutes after Your own classes' tab closed (6 × 50
     files of 10.4 MB, then Train), with no Python object of it left, the server still held 155–300 MiB more than
-    idle; with 2 arenas, 9 MiB (``benchmarks/abuse.py``). ``app.py`` calls it first, before the pages' threads.
+    idle; started with ``MALLOC_ARENA_MAX=2``, 9 MiB. ``make run`` and the Dockerfile set that variable, so the limit
+    holds from the server's first thread; ``app.py`` calls this first for a plain ``streamlit run``, where the
+    threads Streamlit started before it keep the arenas they have.
     """
     if not sys.platform.startswith("linux") or os.environ.get("MALLOC_ARENA_MAX"):
         return False
