@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from cnnviz.models.custom import upload_label
@@ -59,10 +60,23 @@ def page(browser):
     context.close()
 
 
-def select_option(page, label: str, option: str) -> None:
-    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+def select_option(page, label: str, option: str, attempts: int = 6) -> None:
+    """Pick ``option`` in the Streamlit selectbox labelled ``label``.
+
+    A run still in progress (the page's first, or the one an expander's click started) can redraw the box and
+    close its list between the two clicks; the list is then opened again, a few times at most."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(attempts):
+        box.click(timeout=LOAD_TIMEOUT_MS)
+        try:
+            wanted.click(timeout=LOAD_TIMEOUT_MS // attempts)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            settle(page)
 
 
 def settle(page, timeout: float = LOAD_TIMEOUT_MS) -> None:
@@ -433,6 +447,8 @@ def test_markup_in_links_and_class_names_is_shown_as_text(server, page, tmp_path
     weights = tmp_path / "injected.safetensors"
     safetensors.torch.save_file(state, weights)
     page.goto(server, timeout=LOAD_TIMEOUT_MS)
+    page.get_by_test_id("stMain").get_by_text(re.compile(r"^Prediction: ")).wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Bring your own model").click()
     select_option(page, "Architecture", "TinyVGG (pooled head)")
