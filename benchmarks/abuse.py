@@ -53,8 +53,9 @@ def open_page(browser, url: str, path: str = ""):
     return context, page
 
 
-def upload_model(browser, url: str, name: str, data: bytes, folder: Path, architecture: str = "resnet18",
-                 classes: int = 3) -> str:  # fmt: skip
+def upload_model(
+    browser, url: str, name: str, data: bytes, folder: Path, architecture: str = "resnet18", classes: int = 3
+) -> str:
     """Upload ``data`` as a bring-your-own model file; returns the sidebar's message."""
     path = folder / name
     path.write_bytes(data)
@@ -91,8 +92,9 @@ def upload_images_in_tabs(browser, url: str, path: Path, tabs: int) -> str:
     texts = []
     for context, page in opened:
         sidebar = page.get_by_test_id("stSidebar")
-        message = sidebar.get_by_test_id("stAlert").or_(sidebar.get_by_test_id("stImageCaption")).filter(
-            has_text=path.name)  # fmt: skip
+        message = (
+            sidebar.get_by_test_id("stAlert").or_(sidebar.get_by_test_id("stImageCaption")).filter(has_text=path.name)
+        )
         message.first.wait_for(timeout=TIMEOUT_MS)
         settle(page)
         texts.append(" ".join(message.first.inner_text().split()))
@@ -204,8 +206,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--after", type=float, default=150.0,
-                        help="seconds after a case's tabs closed at which RSS is read again (default 2.5 minutes)")
+    parser.add_argument(
+        "--after",
+        type=float,
+        default=150.0,
+        help="seconds after a case's tabs closed at which RSS is read again (default 2.5 minutes)",
+    )
     parser.add_argument("--only", nargs="*", default=[], help="run the cases whose names hold one of these words")
     args = parser.parse_args()
 
@@ -232,35 +238,64 @@ def main() -> None:
             own_classes(browser, url, [copies_of(biggest, folder / "w", f"w{c}", 5) for c in range(2)])
             time.sleep(WARM_UP_S)
             idle = rss_kib(pid) / 1024
-            print(f"server RSS after Home: {home:.0f} MiB; idle RSS after a warm-up training whose tab closed "
-                  f"{WARM_UP_S} s ago: {idle:.0f} MiB (+{idle - home:.0f} MiB made once per process)\n")
+            print(
+                f"server RSS after Home: {home:.0f} MiB; idle RSS after a warm-up training whose tab closed "
+                f"{WARM_UP_S} s ago: {idle:.0f} MiB (+{idle - home:.0f} MiB made once per process)\n"
+            )
             print(f"{'case':<58} {'peak over idle':>14} {f'after {args.after:.0f} s':>12} {'CPU after':>9}  result")
             cases: list[tuple[str, Callable[[], str]]] = [
-                ("pickle that writes and reads files (.pt)",
-                 lambda: upload_model(browser, url, "evil.pt", pickle_attack(marker, secret), folder)),
-                ("TorchScript that overwrites a page and reads a file",
-                 lambda: upload_model(browser, url, "model.pt", torchscript_attack(victim, secret), folder)),
-                ("state dict with compressed records (1.2 GB of tensors)",
-                 lambda: upload_model(browser, url, "zipped.pt", compressed_state_dict(), folder)),
-                ("1 KB file declared as vgg16 with 100000 classes",
-                 lambda: upload_model(browser, url, "tiny.pt", saved({"x": __import__("torch").zeros(4)}), folder,
-                                      "vgg16", 100_000)),
-                ("190 KB float TIFF of 7000×7000, four tabs at once",
-                 lambda: upload_images_in_tabs(browser, url, tiff, 4)),
+                (
+                    "pickle that writes and reads files (.pt)",
+                    lambda: upload_model(browser, url, "evil.pt", pickle_attack(marker, secret), folder),
+                ),
+                (
+                    "TorchScript that overwrites a page and reads a file",
+                    lambda: upload_model(browser, url, "model.pt", torchscript_attack(victim, secret), folder),
+                ),
+                (
+                    "state dict with compressed records (1.2 GB of tensors)",
+                    lambda: upload_model(browser, url, "zipped.pt", compressed_state_dict(), folder),
+                ),
+                (
+                    "1 KB file declared as vgg16 with 100000 classes",
+                    lambda: upload_model(
+                        browser, url, "tiny.pt", saved({"x": __import__("torch").zeros(4)}), folder, "vgg16", 100_000
+                    ),
+                ),
+                (
+                    "190 KB float TIFF of 7000×7000, four tabs at once",
+                    lambda: upload_images_in_tabs(browser, url, tiff, 4),
+                ),
                 ("20,000-character values in every setting of a link", lambda: long_link(browser, url)),
-                ("Your own classes: 6 × 50 files of 10.4 MB, then Train",
-                 lambda: own_classes(browser, url, [copies_of(biggest, folder / "c", f"c{c}", 50) for c in range(6)])),
-                ("Your own classes: 60 + 60 files of 10.4 MB, then Train",
-                 lambda: own_classes(browser, url, [copies_of(biggest, folder / "d", f"d{c}", 60) for c in range(2)])),
-                ("Your own classes: ten 47 KB palette bombs of 7071²",
-                 lambda: own_classes(browser, url, [copies_of(bomb, folder / "b", "bomb", 10), []], train=False)),
-                ("47 KB palette bomb of 7071², four tabs at once",
-                 lambda: upload_images_in_tabs(browser, url, bomb, 4)),
-                ("three trainings, every tab closed while making data",
-                 lambda: abandoned_trainings(browser, url, pid, stepping=False)),
-                ("three trainings, every tab closed while stepping",
-                 lambda: abandoned_trainings(browser, url, pid, stepping=True)),
-            ]  # fmt: skip
+                (
+                    "Your own classes: 6 × 50 files of 10.4 MB, then Train",
+                    lambda: own_classes(
+                        browser, url, [copies_of(biggest, folder / "c", f"c{c}", 50) for c in range(6)]
+                    ),
+                ),
+                (
+                    "Your own classes: 60 + 60 files of 10.4 MB, then Train",
+                    lambda: own_classes(
+                        browser, url, [copies_of(biggest, folder / "d", f"d{c}", 60) for c in range(2)]
+                    ),
+                ),
+                (
+                    "Your own classes: ten 47 KB palette bombs of 7071²",
+                    lambda: own_classes(browser, url, [copies_of(bomb, folder / "b", "bomb", 10), []], train=False),
+                ),
+                (
+                    "47 KB palette bomb of 7071², four tabs at once",
+                    lambda: upload_images_in_tabs(browser, url, bomb, 4),
+                ),
+                (
+                    "three trainings, every tab closed while making data",
+                    lambda: abandoned_trainings(browser, url, pid, stepping=False),
+                ),
+                (
+                    "three trainings, every tab closed while stepping",
+                    lambda: abandoned_trainings(browser, url, pid, stepping=True),
+                ),
+            ]
             for name, case in cases:
                 if args.only and not any(word.lower() in name.lower() for word in args.only):
                     continue

@@ -84,8 +84,10 @@ def main() -> None:
             largest = max(largest, size)
     print(f"largest payload {largest:,d} bytes = {largest / PAYLOAD_TARGET:.2f} x target ({PAYLOAD_TARGET:,d})")
     rerun = rerun_time()
-    print(f"page rerun after changing one control (default setting, AppTest, median of 10): {rerun * 1000:.0f} ms"
-          f" = {rerun / RERUN_TARGET:.2f} x target ({RERUN_TARGET * 1000:.0f} ms)")  # fmt: skip
+    print(
+        f"page rerun after changing one control (default setting, AppTest, median of 10): {rerun * 1000:.0f} ms"
+        f" = {rerun / RERUN_TARGET:.2f} x target ({RERUN_TARGET * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -143,8 +143,9 @@ async def classroom(url: str, files: list[Path], chromium: str) -> tuple[list, l
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         gate = Gate(len(files))
-        results = await asyncio.gather(*(one_session(browser, url, path, gate) for path in files),
-                                       return_exceptions=True)  # fmt: skip
+        results = await asyncio.gather(
+            *(one_session(browser, url, path, gate) for path in files), return_exceptions=True
+        )
         await browser.close()
     errors = [f"session {i}: {r!r}" for i, r in enumerate(results) if isinstance(r, BaseException)]
     return results, errors
@@ -197,8 +198,10 @@ def main() -> int:
                 for r, want in zip(results, expected, strict=True)
                 if not isinstance(r, BaseException) and r[1].shape == want.shape and np.allclose(r[1], want, atol=1e-6)
             )
-            print(f"{args.sessions} simultaneous sessions on the embedded model, {os.cpu_count()} CPU cores, "
-                  f"{wall:.1f} s in all")  # fmt: skip
+            print(
+                f"{args.sessions} simultaneous sessions on the embedded model, {os.cpu_count()} CPU cores, "
+                f"{wall:.1f} s in all"
+            )
             print(f"  errors: {len(errors)} (target 0)")
             for error in errors:
                 print(f"    {error[:300]}")
@@ -206,15 +209,19 @@ def main() -> int:
             if len(latencies) >= 2:
                 q = statistics.quantiles(latencies, n=20, method="inclusive")
                 print(f"  latency upload -> explanation: p50 {statistics.median(latencies):.2f} s, p95 {q[18]:.2f} s")
-            print(f"  server RSS: idle {idle / 1024:.0f} MiB, peak {memory.peak / 1024:.0f} MiB "
-                  f"(VmHWM {rss_kib(process.pid, 'VmHWM') / 1024:.0f} MiB)")  # fmt: skip
+            print(
+                f"  server RSS: idle {idle / 1024:.0f} MiB, peak {memory.peak / 1024:.0f} MiB "
+                f"(VmHWM {rss_kib(process.pid, 'VmHWM') / 1024:.0f} MiB)"
+            )
 
             print(f"one session, {args.requests} successive uploads with Grad-CAM:")
             samples = asyncio.run(successive(url, request_files, chromium, process.pid, args.warm_up))
             base = samples[args.warm_up - 1]
             growth = samples[-1] / base - 1
-            print(f"  RSS after warm-up ({args.warm_up}) {base / 1024:.0f} MiB, after {args.requests} "
-                  f"{samples[-1] / 1024:.0f} MiB: growth {growth:+.1%} (target at most +10%)")  # fmt: skip
+            print(
+                f"  RSS after warm-up ({args.warm_up}) {base / 1024:.0f} MiB, after {args.requests} "
+                f"{samples[-1] / 1024:.0f} MiB: growth {growth:+.1%} (target at most +10%)"
+            )
     return 0 if not errors and correct == args.sessions and growth <= 0.10 else 1
 
 

@@ -123,8 +123,10 @@ def main() -> int:
     (idle50, idle95), (load50, load95) = summary(idle), summary(loaded)
     print(f"served from {args.root or 'this checkout'}; {os.cpu_count()} CPU cores")
     print(f"Home rerun on resnet18, alone:               p50 {idle50:.2f} s, p95 {idle95:.2f} s ({len(idle)} reruns)")
-    print(f"Home rerun while two sessions run Score-CAM: p50 {load50:.2f} s, p95 {load95:.2f} s "
-          f"({len(loaded)} reruns; Score-CAMs took {', '.join(f'{t:.0f} s' for t in finished)})")  # fmt: skip
+    print(
+        f"Home rerun while two sessions run Score-CAM: p50 {load50:.2f} s, p95 {load95:.2f} s "
+        f"({len(loaded)} reruns; Score-CAMs took {', '.join(f'{t:.0f} s' for t in finished)})"
+    )
     print(f"loaded p95 / idle p95 = {load95 / idle95:.2f} (target at most 1.5)")
     return 0
 

@@ -82,8 +82,10 @@ def speed(repeats: int = 30) -> None:
     }
     interleaved(functions, 2)  # warm up
     result = interleaved(functions, repeats)
-    print(f"resnet50 224x224, Grad-CAM at {layer}, median of {repeats} interleaved runs, "
-          f"torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"resnet50 224x224, Grad-CAM at {layer}, median of {repeats} interleaved runs, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     for name, seconds in result.items():
         print(f"  {name:22s} {seconds * 1000:7.1f} ms")
     ours = result["cnnviz grad_cam"]
@@ -102,9 +104,11 @@ def localisation(count: int = 300, seed: int = 555_555) -> None:
     layer = default_layer(model, (64, 64))
     for method in ("Grad-CAM", "Grad-CAM++"):
         game = pointing_game(model, x, data.masks, data.labels, layer, method)
-        print(f"embedded TinyVGG, {method} at {layer}, {count} synthetic images of seed {seed}: "
-              f"pointing game {game.hit_rate:.1%} (target >= 90%), energy inside the mask {game.energy.mean():.1%} "
-              f"(objects cover {data.masks.mean():.1%} of the pixels)")  # fmt: skip
+        print(
+            f"embedded TinyVGG, {method} at {layer}, {count} synthetic images of seed {seed}: "
+            f"pointing game {game.hit_rate:.1%} (target >= 90%), energy inside the mask {game.energy.mean():.1%} "
+            f"(objects cover {data.masks.mean():.1%} of the pixels)"
+        )
         print("  per class: " + ", ".join(f"{CLASSES[k]} {rate:.0%}" for k, rate in game.per_class().items()))
     # Is the map faithful as well as well placed? RISE deletion (lower is better) and insertion (higher is
     # better) areas of Grad-CAM against a random map's, on the first 100 images.

@@ -28,8 +28,10 @@ def main(steps: int = 200) -> None:
     trainer.wait()
     seconds = time.perf_counter() - started
     print(f"default playground run ({config.net}), batch {config.batch_size}, torch threads {torch.get_num_threads()}")
-    print(f"  {steps} steps in {seconds:.1f} s: {steps / seconds:.2f} steps/s, "
-          f"{steps * config.batch_size / seconds:.0f} images/s")  # fmt: skip
+    print(
+        f"  {steps} steps in {seconds:.1f} s: {steps / seconds:.2f} steps/s, "
+        f"{steps * config.batch_size / seconds:.0f} images/s"
+    )
     started = time.perf_counter()
     Trainer(config)._prepare()
     print(f"  generating {config.train_size} + {config.held_out_size} images: {time.perf_counter() - started:.1f} s")
@@ -58,8 +60,10 @@ def in_browser() -> None:
             heading.wait_for(timeout=1_200_000)
             total = time.perf_counter() - started
             result = heading.inner_text()
-            print(f"{preset}: first step after {first_step:.0f} s, done after {total:.0f} s ({total / 60:.1f} min); "
-                  f"{result}")  # fmt: skip
+            print(
+                f"{preset}: first step after {first_step:.0f} s, done after {total:.0f} s ({total / 60:.1f} min); "
+                f"{result}"
+            )
             page.close()
         browser.close()
 

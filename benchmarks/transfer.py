@@ -32,8 +32,10 @@ def main() -> None:
     test_images, test_labels = novel_examples(50, seed=1000)
     y, test_y = torch.tensor(train_labels), torch.tensor(test_labels)
     print(f"{len(train_images)} training images ({len(NOVEL_CLASSES)} classes of 20), {os.cpu_count()} cores")
-    print(f"{'backbone':<20}{'features img/s':>16}{'probe s':>10}{'to a probe s':>14}{'20 fine-tune steps s':>22}"
-          f"{'held-out acc':>14}")
+    print(
+        f"{'backbone':<20}{'features img/s':>16}{'probe s':>10}{'to a probe s':>14}{'20 fine-tune steps s':>22}"
+        f"{'held-out acc':>14}"
+    )
     home = tempfile.mkdtemp(prefix="cnnviz-bench-")
     for key in BACKBONES:
         if key != "tinyvgg" and not registry.weights_cached(key):
@@ -55,8 +57,10 @@ def main() -> None:
         fine_tune(backbone, probe.head, train_images, y, test_images[:30], test_y[:30], steps=20, every=20)
         tuning = time.perf_counter() - started
         accuracy = f"{probe.history[-1]['held_out_accuracy']:.1%}" if key == "tinyvgg" else "(random w.)"
-        print(f"{key:<20}{len(train_images) / extract:>16.1f}{probing:>10.2f}{extract + probing:>14.2f}"
-              f"{tuning:>22.1f}{accuracy:>14}")
+        print(
+            f"{key:<20}{len(train_images) / extract:>16.1f}{probing:>10.2f}{extract + probing:>14.2f}"
+            f"{tuning:>22.1f}{accuracy:>14}"
+        )
 
 
 if __name__ == "__main__":

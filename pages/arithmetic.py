@@ -36,8 +36,15 @@ PRESETS = {p.key: p for p in ar.PRESETS}
 BY_TITLE = {p.title: p.key for p in ar.PRESETS}  # a link names a preset by its title, as the preset box shows it
 state = st.session_state
 choice = selection()
-PRESET_KEYS = {"op": "op", "i": "input_size", "k": "kernel_size", "s": "stride", "p": "padding", "d": "dilation",
-               "a": "output_padding"}  # fmt: skip
+PRESET_KEYS = {
+    "op": "op",
+    "i": "input_size",
+    "k": "kernel_size",
+    "s": "stride",
+    "p": "padding",
+    "d": "dilation",
+    "a": "output_padding",
+}
 
 
 def preset_values(key: str) -> dict:
@@ -110,9 +117,13 @@ if not present:
         "with the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a "
         "copied link reproduces this view."
     )
-present = st.toggle("Presentation mode", key="present", bind=URL,
-                    help="For a projector: the animation comes first and large, the sidebar is hidden and the "
-                         "settings fold away below it.")  # fmt: skip
+present = st.toggle(
+    "Presentation mode",
+    key="present",
+    bind=URL,
+    help="For a projector: the animation comes first and large, the sidebar is hidden and the "
+    "settings fold away below it.",
+)
 if present:
     presentation_style()
 stage = st.container()  # the animation, above the settings in presentation mode
@@ -121,13 +132,19 @@ settings = st.expander("Settings: operation, preset, sizes and values", expanded
 preset_from_link()
 if "op" not in state:
     state.op = "conv"
-op = settings.segmented_control("Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op", required=True,
-                                bind=URL, width="stretch")  # fmt: skip
+op = settings.segmented_control(
+    "Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op", required=True, bind=URL, width="stretch"
+)
 top = settings.columns([3, 2], vertical_alignment="bottom")
 preset_box = top[0].empty()  # filled once the controls are read (mark_custom)
 flags = top[1].container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps when narrow
-square = flags.toggle("Height = width", key="sq", bind=URL, **({} if "sq" in state else {"value": True}),
-                      help="One slider per setting for both axes; off: separate height and width.")  # a preset sets it
+square = flags.toggle(
+    "Height = width",
+    key="sq",
+    bind=URL,
+    **({} if "sq" in state else {"value": True}),
+    help="One slider per setting for both axes; off: separate height and width.",
+)  # a preset sets it
 
 dims = ("",) if square else ("", "w")
 axis_name = {"": "" if square else " (height)", "w": " (width)"}
@@ -155,19 +172,26 @@ modes = {"conv": ["number", "valid", "same", "full"], "transposed": ["number", "
 mode = cols[5].radio("Padding", modes, key="pm", horizontal=True, bind=URL) if len(modes) > 1 else "number"
 padding_value: int | tuple[int, int] | str = mode
 if mode == "number":
-    pads = sliders(5, "Padding p", "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d],
-                                                                 out_pad[d]), 0, 0)  # fmt: skip
+    pads = sliders(
+        5, "Padding p", "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d], out_pad[d]), 0, 0
+    )
     padding_value = pads[""] if square else (pads[""], pads["w"])
 ceil_mode = flags.checkbox("ceil_mode", key="ceil", bind=URL) if op.endswith("pool") else False
 mark_custom()
-preset_box.selectbox("Preset: a case of Dumoulin & Visin / conv_arithmetic", ["custom", *PRESETS], key="preset",
-                     bind=URL, format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
-                     on_change=apply_preset)  # fmt: skip
+preset_box.selectbox(
+    "Preset: a case of Dumoulin & Visin / conv_arithmetic",
+    ["custom", *PRESETS],
+    key="preset",
+    bind=URL,
+    format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
+    on_change=apply_preset,
+)
 
 pick = (lambda v: v[""]) if square else (lambda v: (v[""], v["w"]))
 try:
-    geo = ar.geometry(op, pick(size), pick(kernel), pick(stride), padding_value, pick(dilation), pick(out_pad),
-                      ceil_mode)  # fmt: skip
+    geo = ar.geometry(
+        op, pick(size), pick(kernel), pick(stride), padding_value, pick(dilation), pick(out_pad), ceil_mode
+    )
 except ValueError as exc:
     st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
     st.stop()
@@ -188,9 +212,14 @@ use_bias = False
 if not geo.pooling:
     out_channels = bounded_slider(channel_row.container(width=150), "Output channels", "cout", 2, 1, 1)
     use_bias = channel_row.checkbox("Bias", value=True, key="bias", bind=URL)
-source = channel_row.radio("Values", ["random", "custom", "image"], key="vals", horizontal=True, bind=URL,
-                           help="Seeded random integers, your own numbers, or a grayscale crop of the "
-                                "sidebar's image (levels 0–9).")  # fmt: skip
+source = channel_row.radio(
+    "Values",
+    ["random", "custom", "image"],
+    key="vals",
+    horizontal=True,
+    bind=URL,
+    help="Seeded random integers, your own numbers, or a grayscale crop of the sidebar's image (levels 0–9).",
+)
 x, weight, bias = random_values(geo, in_channels, out_channels, seed_control("seed", channel_row), use_bias)
 if source == "image" and choice.image is not None:
     x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
@@ -209,14 +238,18 @@ with stage if present else tabs[0]:
     frames = num_frames(scene, view)
     if player.fits(scene, view):
         if not present:
-            st.caption("Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
-                       "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
-                       "frame: the input). Orange: the output cell written.")  # fmt: skip
+            st.caption(
+                "Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
+                "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
+                "frame: the input). Orange: the output cell written."
+            )
         opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
         step_player(player_payload(scene, view), "player", speed_value(), present, opening_step)
     else:
-        st.caption(f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
-                   "server, more slowly. Smaller sizes or fewer channels animate in the browser.")  # fmt: skip
+        st.caption(
+            f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
+            "server, more slowly. Smaller sizes or fewer channels animate in the browser."
+        )
         speed_control(st.columns([1, 2])[0])
 
         @st.fragment(run_every=play_interval())
@@ -227,8 +260,14 @@ with stage if present else tabs[0]:
 
         animation()
     if frames <= MAX_GIF_FRAMES:
-        st.download_button("Download the animation as GIF", lambda: gif_bytes(scene, view), "convolution.gif",
-                           "image/gif", icon=":material/download:", key="gif")  # fmt: skip
+        st.download_button(
+            "Download the animation as GIF",
+            lambda: gif_bytes(scene, view),
+            "convolution.gif",
+            "image/gif",
+            icon=":material/download:",
+            key="gif",
+        )
     else:
         st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
 
@@ -254,10 +293,14 @@ with playground:
         middle.caption("Stride, padding and dilation are the ones set above.")
         gray = grayscale(choice.image)
         try:
-            play_geo = ar.geometry("conv", gray.shape, kernel_values.shape, (geo.rows.stride, geo.cols.stride),
-                                   padding_value if isinstance(padding_value, str) else
-                                   (geo.rows.pad_before, geo.cols.pad_before),
-                                   (geo.rows.dilation, geo.cols.dilation))  # fmt: skip
+            play_geo = ar.geometry(
+                "conv",
+                gray.shape,
+                kernel_values.shape,
+                (geo.rows.stride, geo.cols.stride),
+                padding_value if isinstance(padding_value, str) else (geo.rows.pad_before, geo.cols.pad_before),
+                (geo.rows.dilation, geo.cols.dilation),
+            )
             feature_map = apply_kernel(gray, kernel_values, play_geo)
             left.image(gray, caption=f"Input {gray.shape[0]}×{gray.shape[1]} (grayscale)", clamp=True, width="stretch")
             low, high = float(feature_map.min()), float(feature_map.max())

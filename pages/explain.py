@@ -29,8 +29,12 @@ key = model.spec.key
 
 def compute(method: str, target: int, layer: str, label: str):
     """One explanation of the current image, kept per session for reruns."""
-    return remembered("_explanations", (key, digest, method, target, layer), f"{label}: {method}",
-                      lambda progress: explain(model.module, x, target, method, layer, black, progress))  # fmt: skip
+    return remembered(
+        "_explanations",
+        (key, digest, method, target, layer),
+        f"{label}: {method}",
+        lambda progress: explain(model.module, x, target, method, layer, black, progress),
+    )
 
 
 st.title("Explain a prediction")
@@ -62,10 +66,20 @@ target_name = controls[0].selectbox("Explain class", names, key="target", help="
 target = order[target_name]
 method = controls[1].selectbox("Method", METHODS, key="method", bind=URL)
 uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
-layer = controls[2].selectbox("Layer (class activation maps)", layers, key="layer", disabled=not uses_layer,
-                              help=f"Default: {default}, the last conv stage.")  # fmt: skip
-cmap = controls[3].selectbox("Colour map", overlay.COLORMAPS, key="cmap_explain", bind=URL,
-                             help="cividis is designed for colour-vision deficiencies.")  # fmt: skip
+layer = controls[2].selectbox(
+    "Layer (class activation maps)",
+    layers,
+    key="layer",
+    disabled=not uses_layer,
+    help=f"Default: {default}, the last conv stage.",
+)
+cmap = controls[3].selectbox(
+    "Colour map",
+    overlay.COLORMAPS,
+    key="cmap_explain",
+    bind=URL,
+    help="cividis is designed for colour-vision deficiencies.",
+)
 
 explanation_tab, compare_tab, faith_tab = st.tabs(EXPLAIN_TABS, key="xtab", bind=URL)
 result = compute(method, target, layer, "Explaining")
@@ -76,21 +90,37 @@ with explanation_tab:
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity")
     picture = overlay.overlay_seen(base, heat, seen, opacity, cmap)
     one, two = st.columns(2)
-    one.image(picture, caption=f"{method} for '{md(target_name)}' over the image (grey: cropped away before the "
-                               "model saw it)", width="stretch")  # fmt: skip
+    one.image(
+        picture,
+        caption=f"{method} for '{md(target_name)}' over the image (grey: cropped away before the model saw it)",
+        width="stretch",
+    )
     raw = result.raw.numpy()
     two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
     npy = io.BytesIO()
     np.save(npy, raw)
     stem = f"{key}-{method.lower().replace(' ', '-')}-{target_name.replace(' ', '_')}"
-    one.download_button("Download overlay (PNG)", png_bytes(picture), f"{stem}.png", "image/png", key="dl_png",
-                        icon=":material/download:")  # fmt: skip
-    two.download_button("Download raw map (.npy)", npy.getvalue(), f"{stem}.npy", "application/octet-stream",
-                        key="dl_npy", icon=":material/download:")  # fmt: skip
+    one.download_button(
+        "Download overlay (PNG)",
+        png_bytes(picture),
+        f"{stem}.png",
+        "image/png",
+        key="dl_png",
+        icon=":material/download:",
+    )
+    two.download_button(
+        "Download raw map (.npy)",
+        npy.getvalue(),
+        f"{stem}.npy",
+        "application/octet-stream",
+        key="dl_npy",
+        icon=":material/download:",
+    )
 
 with compare_tab:
-    mode = st.radio("Compare", ["methods for this class", "classes for this method"], key="compare_mode",
-                    horizontal=True)  # fmt: skip
+    mode = st.radio(
+        "Compare", ["methods for this class", "classes for this method"], key="compare_mode", horizontal=True
+    )
     if mode == "methods for this class":
         picked = st.multiselect("Methods", METHODS, default=["Grad-CAM", "Grad-CAM++", "Saliency"], key="compare_m")
         items = [(m, target, f"{m}") for m in picked]
@@ -104,12 +134,17 @@ with compare_tab:
         columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
 
 with faith_tab:
-    st.caption("RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "
-               "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
-               "(low area) and insertion rise fast (high area).")  # fmt: skip
+    st.caption(
+        "RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "
+        "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
+        "(low area) and insertion rise fast (high area)."
+    )
     steps = st.select_slider("Steps", [8, 16, 32, 64], 32, key="faith_steps")
-    curves = remembered("_curves", (key, digest, method, target, layer, steps), "Deletion and insertion, images",
-                        lambda progress: faithfulness(model.module, x, target, result.heatmap, steps, black,
-                                                      progress=progress))  # fmt: skip
+    curves = remembered(
+        "_curves",
+        (key, digest, method, target, layer, steps),
+        "Deletion and insertion, images",
+        lambda progress: faithfulness(model.module, x, target, result.heatmap, steps, black, progress=progress),
+    )
     st.plotly_chart(faithfulness_figure(curves, target_name), key="faithfulness")
     st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")

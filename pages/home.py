@@ -26,8 +26,12 @@ facts = st.container(horizontal=True, gap="large")  # side by side, wrapping whe
 facts.metric("Architecture", card.architecture, width="content")
 facts.metric("Parameters", f"{card.num_params:,}", width="content")
 facts.metric("Input size", f"{card.input_size[0]}×{card.input_size[1]}", width="content")
-facts.metric("Top-1 accuracy", "n/a" if card.accuracy is None else f"{card.accuracy:.1%}", help=card.accuracy_note,
-             width="content")
+facts.metric(
+    "Top-1 accuracy",
+    "n/a" if card.accuracy is None else f"{card.accuracy:.1%}",
+    help=card.accuracy_note,
+    width="content",
+)
 st.markdown(md(card.description))
 layers = ", ".join(f"{n} {kind}" for kind, n in card.layers.items() if n)
 st.caption(f"Layers: {layers}. Accuracy: {md(card.accuracy_note)}.")

@@ -55,6 +55,7 @@ def gray_in_use() -> tuple[np.ndarray, str]:
 
 def pick(container, label: str, key: str, **kwargs):
     """A select slider in ``container`` over the link-checked choices of ``key``."""
+
     def number(text: str) -> float | int:
         return float(text) if "." in text else int(text)
 
@@ -69,8 +70,9 @@ def arithmetic_link(label: str, query: dict[str, str]) -> None:
 def step_1() -> None:
     image, name = image_in_use()
     cols = st.columns([1, 1, 1])
-    kernel_name = cols[0].selectbox("Kernel", list(KERNELS), index=list(KERNELS).index("sobel x"), key="kernel1",
-                                    bind=URL)  # fmt: skip
+    kernel_name = cols[0].selectbox(
+        "Kernel", list(KERNELS), index=list(KERNELS).index("sobel x"), key="kernel1", bind=URL
+    )
     kernel = KERNELS[kernel_name]
     geo = ar.geometry("conv", 8, kernel.shape[0])
     out_h, out_w = geo.output_size
@@ -79,13 +81,17 @@ def step_1() -> None:
     x = grayscale_crop(image, geo.input_size)
     scene = make_scene(geo, x[None], kernel[None, None])
     index = row * out_w + col
-    st.markdown(f"An 8×8 grayscale crop of **{name}** (brightness levels 0–9), the {kernel_name} kernel, and "
-                f"output cell ({row}, {col}):")  # fmt: skip
+    st.markdown(
+        f"An 8×8 grayscale crop of **{name}** (brightness levels 0–9), the {kernel_name} kernel, and "
+        f"output cell ({row}, {col}):"
+    )
     st.markdown(f"#### {step_caption(scene, index)}")
     st.caption("Below, the same step in the player: play or step on to see every other cell computed.")
     step_player(player_payload(scene, "window"), f"learn_player_{kernel_name}_{row}_{col}", start=index + 1)
-    st.caption(f"PyTorch's `F.conv2d` on the same numbers gives {float(scene.output[0, row, col]):g} for this cell; "
-               f"the whole output is {out_h}×{out_w}.")  # fmt: skip
+    st.caption(
+        f"PyTorch's `F.conv2d` on the same numbers gives {float(scene.output[0, row, col]):g} for this cell; "
+        f"the whole output is {out_h}×{out_w}."
+    )
     arithmetic_link("Watch every step on the arithmetic page", arithmetic_query("conv", 8, kernel.shape[0]))
 
 
@@ -115,17 +121,21 @@ def step_2() -> None:
     pics[1].image(pictures.gray_picture(noisy, 0, 1), caption=f"with noise σ = {noise}", width="stretch")
     what = f"Gaussian σ = {sigma}" if blur == "Gaussian" else f"{box}×{box} box"
     pics[2].image(pictures.gray_picture(smooth, 0, 1), caption=f"blurred: {what}", width="stretch")
-    st.markdown("**Derivatives** of the blurred image (Sobel): red is negative, blue positive. (Filters here see "
-                "the image mirrored beyond its border, so the frame does not count as an edge.)")
+    st.markdown(
+        "**Derivatives** of the blurred image (Sobel): red is negative, blue positive. (Filters here see "
+        "the image mirrored beyond its border, so the frame does not count as an edge.)"
+    )
     d_row, d_col = classic.mirrored(lambda a: (classic.sobel(a, 0), classic.sobel(a, 1)), smooth, 2)
     magnitude, orientation = classic.gradient_of(d_row, d_col)
     pics = st.columns(4)
     pics[0].image(pictures.map_picture(d_col), caption="∂x: change along a row (vertical edges)", width="stretch")
-    pics[1].image(pictures.map_picture(d_row), caption="∂y: change down a column (horizontal edges)",
-                  width="stretch")  # fmt: skip
+    pics[1].image(pictures.map_picture(d_row), caption="∂y: change down a column (horizontal edges)", width="stretch")
     pics[2].image(pictures.gray_picture(magnitude), caption="gradient magnitude: edge strength", width="stretch")
-    pics[3].image(pictures.orientation_picture(magnitude, orientation),
-                  caption="orientation as colour, strength as brightness", width="stretch")  # fmt: skip
+    pics[3].image(
+        pictures.orientation_picture(magnitude, orientation),
+        caption="orientation as colour, strength as brightness",
+        width="stretch",
+    )
 
 
 def step_3() -> None:
@@ -139,19 +149,26 @@ def step_3() -> None:
     arr, arc, acc = classic.mirrored(lambda a: classic.structure_tensor(a, window), gray, reach)
     response = classic.harris_of(arr, arc, acc, k)
     corners = classic.corner_peaks(response, spacing, threshold_rel=threshold)
-    st.markdown(f"**{len(corners)} corners** where $R > {threshold:g}\\cdot\\max R = "
-                f"{threshold * float(response.max()):.3g}$, local maxima at least {spacing} px apart (the image "
-                "mirrored beyond its border, as in step 2).")  # fmt: skip
+    st.markdown(
+        f"**{len(corners)} corners** where $R > {threshold:g}\\cdot\\max R = "
+        f"{threshold * float(response.max()):.3g}$, local maxima at least {spacing} px apart (the image "
+        "mirrored beyond its border, as in step 2)."
+    )
     pics = st.columns(2)
     pics[0].image(pictures.corners_picture(gray, corners, WIDE), caption=f"corners on {name}", width="stretch")
     shown = np.sign(response) * np.sqrt(np.abs(response))  # a square root, so weaker responses show too
-    pics[1].image(pictures.enlarged(pictures.map_picture(shown), WIDE), width="stretch",
-                  caption="the response R (as sign·√|R|): blue corners (R > 0), red edges (R < 0), white flat")
+    pics[1].image(
+        pictures.enlarged(pictures.map_picture(shown), WIDE),
+        width="stretch",
+        caption="the response R (as sign·√|R|): blue corners (R > 0), red edges (R < 0), white flat",
+    )
     if len(corners):
         r, c = corners[0]
-        st.latex(rf"A_{{({r},{c})}} = \begin{{pmatrix}} {arr[r, c]:.3f} & {arc[r, c]:.3f} \\ {arc[r, c]:.3f} & "
-                 rf"{acc[r, c]:.3f} \end{{pmatrix}},\quad R = \det A - {k:g}\,(\operatorname{{tr}} A)^2 = "
-                 rf"{response[r, c]:.4f}")  # fmt: skip
+        st.latex(
+            rf"A_{{({r},{c})}} = \begin{{pmatrix}} {arr[r, c]:.3f} & {arc[r, c]:.3f} \\ {arc[r, c]:.3f} & "
+            rf"{acc[r, c]:.3f} \end{{pmatrix}},\quad R = \det A - {k:g}\,(\operatorname{{tr}} A)^2 = "
+            rf"{response[r, c]:.4f}"
+        )
         st.caption(f"The structure tensor at the strongest corner, row {r}, column {c}.")
 
 
@@ -169,22 +186,37 @@ def step_4() -> None:
     match = matches[index]
     learned = weight[index].mean(axis=0)
     sign = "the same pattern" if match.correlation > 0 else "the same pattern with its sign flipped"
-    st.markdown(f"Learned filter {index} (its 3 colour slices averaged) and the closest designed kernel, "
-                f"**{match.name}**: correlation **{match.correlation:+.2f}** ({sign}).")
-    st.plotly_chart(charts.kernels_figure([(f"learned filter {index}", learned), ("designed", match.kernel)]),
-                    key="learn_kernels", config={"displayModeBar": False})  # fmt: skip
+    st.markdown(
+        f"Learned filter {index} (its 3 colour slices averaged) and the closest designed kernel, "
+        f"**{match.name}**: correlation **{match.correlation:+.2f}** ({sign})."
+    )
+    st.plotly_chart(
+        charts.kernels_figure([(f"learned filter {index}", learned), ("designed", match.kernel)]),
+        key="learn_kernels",
+        config={"displayModeBar": False},
+    )
     learned_map = activations(model.module, x, ["features.conv_1_1"])["features.conv_1_1"][0, index].numpy()
     gray = model.seen_pixels(x).mean(axis=0)
     designed = designed_map(gray, match.kernel)
     agreement = correlation(learned_map, designed)
     pics = st.columns(2)
-    pics[0].image(pictures.enlarged(pictures.map_picture(learned_map), WIDE), width="stretch",
-                  caption=f"learned filter {index}'s feature map on {name}")  # fmt: skip
-    pics[1].image(pictures.enlarged(pictures.map_picture(designed), WIDE), width="stretch",
-                  caption=f"{match.name} on the same image (grayscale)")  # fmt: skip
+    pics[0].image(
+        pictures.enlarged(pictures.map_picture(learned_map), WIDE),
+        width="stretch",
+        caption=f"learned filter {index}'s feature map on {name}",
+    )
+    pics[1].image(
+        pictures.enlarged(pictures.map_picture(designed), WIDE),
+        width="stretch",
+        caption=f"{match.name} on the same image (grayscale)",
+    )
     st.markdown(f"The two feature maps correlate at **{agreement:+.2f}**.")
-    table = pd.DataFrame([{"filter": m.filter_index, "closest designed kernel": m.name,
-                           "correlation": round(m.correlation, 2)} for m in matches])  # fmt: skip
+    table = pd.DataFrame(
+        [
+            {"filter": m.filter_index, "closest designed kernel": m.name, "correlation": round(m.correlation, 2)}
+            for m in matches
+        ]
+    )
     with st.expander(f"All {len(matches)} first-layer filters"):
         st.dataframe(table, hide_index=True)
 
@@ -192,8 +224,9 @@ def step_4() -> None:
 def step_5() -> None:
     if "op5" not in state:
         state.op5 = "conv"
-    op = st.segmented_control("Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op5", bind=URL, required=True,
-                              width="stretch")  # fmt: skip
+    op = st.segmented_control(
+        "Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op5", bind=URL, required=True, width="stretch"
+    )
     cols = st.columns(6 if op == "transposed" else 5)
     size = bounded_slider(cols[0], "Input size i", "i5", 16, 1, 5)
     kernel = bounded_slider(cols[1], "Kernel k", "k5", 7, 1, 3)
@@ -227,36 +260,64 @@ def step_6() -> None:
     cost = conv_versus_dense(channels_in, (side, side), channels_out, kernel, padding=kernel // 2)
     shape = "×".join(map(str, cost.output_shape))
     frame = pd.DataFrame(
-        [{"layer": f"Conv2d({channels_in}, {channels_out}, {kernel})", "parameters": f"{cost.conv.params:,}",
-          "multiply-accumulates": f"{cost.conv.macs:,}", "inputs per output": f"{cost.conv.inputs_per_output:,}"},
-         {"layer": f"Linear({np.prod(cost.input_shape):,}, {np.prod(cost.output_shape):,})",
-          "parameters": f"{cost.dense.params:,}", "multiply-accumulates": f"{cost.dense.macs:,}",
-          "inputs per output": f"{cost.dense.inputs_per_output:,}"}]
-    )  # fmt: skip
-    st.markdown(f"Both map {channels_in}×{side}×{side} to {shape} (padding {kernel // 2}). The dense layer needs "
-                f"**{cost.param_ratio:,.0f}×** the parameters.")  # fmt: skip
+        [
+            {
+                "layer": f"Conv2d({channels_in}, {channels_out}, {kernel})",
+                "parameters": f"{cost.conv.params:,}",
+                "multiply-accumulates": f"{cost.conv.macs:,}",
+                "inputs per output": f"{cost.conv.inputs_per_output:,}",
+            },
+            {
+                "layer": f"Linear({np.prod(cost.input_shape):,}, {np.prod(cost.output_shape):,})",
+                "parameters": f"{cost.dense.params:,}",
+                "multiply-accumulates": f"{cost.dense.macs:,}",
+                "inputs per output": f"{cost.dense.inputs_per_output:,}",
+            },
+        ]
+    )
+    st.markdown(
+        f"Both map {channels_in}×{side}×{side} to {shape} (padding {kernel // 2}). The dense layer needs "
+        f"**{cost.param_ratio:,.0f}×** the parameters."
+    )
     numbers = st.container(horizontal=True, gap="large")  # wraps on a projector instead of cutting a number
-    for label, value in (("Conv parameters", cost.conv.params), ("Dense parameters", cost.dense.params),
-                         ("Conv inputs per output", cost.conv.inputs_per_output),
-                         ("Dense inputs per output", cost.dense.inputs_per_output)):  # fmt: skip
+    for label, value in (
+        ("Conv parameters", cost.conv.params),
+        ("Dense parameters", cost.dense.params),
+        ("Conv inputs per output", cost.conv.inputs_per_output),
+        ("Dense inputs per output", cost.dense.inputs_per_output),
+    ):
         numbers.metric(label, f"{value:,}", width="content")
     st.table(frame.set_index("layer"))
     model = shared_model("tinyvgg")
     growth = [(name.split(".")[-1], size) for name, size in field_growth(layer_table("tinyvgg", model))]
     st.markdown("**Receptive field** of one unit after each layer of the embedded TinyVGG:")
-    st.plotly_chart(charts.field_figure(growth, model.input_size[0]), key="learn_field",
-                    config={"displayModeBar": False})  # fmt: skip
+    st.plotly_chart(
+        charts.field_figure(growth, model.input_size[0]), key="learn_field", config={"displayModeBar": False}
+    )
 
 
 def step_7() -> None:
     image, name = image_in_use()
     model, x = embedded_input(image)
     result = forward_pass(model.module, x)
-    frame = pd.DataFrame([{"layer": s.name.split(".")[-1], "type": s.kind, "output": "×".join(map(str, s.shape)),
-                           "min": round(s.minimum, 3), "max": round(s.maximum, 3), "mean": round(s.mean, 3),
-                           "zeros": f"{s.zero_fraction:.0%}"} for s in result.stages])  # fmt: skip
-    st.markdown(f"Every stage of the embedded TinyVGG for **{name}**: each ReLU's share of zeros is the share of "
-                "negative values it removed; each pooling layer halves the side.")  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {
+                "layer": s.name.split(".")[-1],
+                "type": s.kind,
+                "output": "×".join(map(str, s.shape)),
+                "min": round(s.minimum, 3),
+                "max": round(s.maximum, 3),
+                "mean": round(s.mean, 3),
+                "zeros": f"{s.zero_fraction:.0%}",
+            }
+            for s in result.stages
+        ]
+    )
+    st.markdown(
+        f"Every stage of the embedded TinyVGG for **{name}**: each ReLU's share of zeros is the share of "
+        "negative values it removed; each pooling layer halves the side."
+    )
     st.dataframe(frame, hide_index=True, height=35 * (len(frame) + 1) + 3)
     probs = result.probabilities.numpy()
     order = np.argsort(-probs, kind="stable")
@@ -264,20 +325,31 @@ def step_7() -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(probability_bars(prediction, "softmax of the fc layer's logits"), key="learn_softmax")
     right.markdown("**Logits → softmax**, $p_i = e^{z_i} / \\sum_j e^{z_j}$:")
-    right.dataframe(pd.DataFrame({"class": [model.classes[i] for i in order],
-                                  "logit": [round(float(result.logits[i]), 2) for i in order],
-                                  "probability": [f"{probs[i]:.1%}" for i in order]}), hide_index=True)  # fmt: skip
-    st.markdown("**The hierarchy**: the four most active channels of each block's last convolution (after ReLU). "
-                "Early maps follow edges and colours; deeper ones are coarser and respond to parts and whole shapes.")
+    right.dataframe(
+        pd.DataFrame(
+            {
+                "class": [model.classes[i] for i in order],
+                "logit": [round(float(result.logits[i]), 2) for i in order],
+                "probability": [f"{probs[i]:.1%}" for i in order],
+            }
+        ),
+        hide_index=True,
+    )
+    st.markdown(
+        "**The hierarchy**: the four most active channels of each block's last convolution (after ReLU). "
+        "Early maps follow edges and colours; deeper ones are coarser and respond to parts and whole shapes."
+    )
     blocks = [s.name for s in result.stages if s.kind == "ReLU"][1::2]
     for block in blocks:
         maps = result.outputs[block][0].numpy()
         top = np.argsort(-maps.reshape(len(maps), -1).mean(axis=1), kind="stable")[:4]
         row = st.columns(4)
         for column, channel in zip(row, top, strict=True):
-            column.image(pictures.enlarged(pictures.map_picture(maps[channel], "viridis", symmetric=False), 160),
-                         caption=f"{block.split('.')[-1]} channel {channel} ({maps.shape[1]}×{maps.shape[2]})",
-                         width="stretch")  # fmt: skip
+            column.image(
+                pictures.enlarged(pictures.map_picture(maps[channel], "viridis", symmetric=False), 160),
+                caption=f"{block.split('.')[-1]} channel {channel} ({maps.shape[1]}×{maps.shape[2]})",
+                width="stretch",
+            )
 
 
 def step_8() -> None:
@@ -288,25 +360,42 @@ def step_8() -> None:
     p = pick(cols[1], "Dropout p", "p8")
     seed = bounded_slider(cols[2], "Dropout seed", "seed8", 99)
     acts, normalised = batch_activations("tinyvgg", model)
-    st.plotly_chart(charts.distributions_figure(acts[:, channel].numpy(), normalised[:, channel].numpy(),
-                                                f"conv_1_1 channel {channel} over a batch of {BATCH_SIZE} synthetic "
-                                                "images"),
-                    key="learn_bn", config={"displayModeBar": False})  # fmt: skip
+    st.plotly_chart(
+        charts.distributions_figure(
+            acts[:, channel].numpy(),
+            normalised[:, channel].numpy(),
+            f"conv_1_1 channel {channel} over a batch of {BATCH_SIZE} synthetic images",
+        ),
+        key="learn_bn",
+        config={"displayModeBar": False},
+    )
     feature = activations(model.module, x, ["features.relu_1_1"])["features.relu_1_1"][0, channel]
     dropped = dropout(feature, p, seed)
-    st.markdown(f"**Dropout p = {p}** on relu_1_1 channel {channel} for {name}: "
-                f"{dropped.kept_fraction:.0%} of the values kept, each ×{1 / (1 - p):.2f}; mean "
-                f"{float(feature.mean()):.3f} → {float(dropped.train.mean()):.3f} (the same on average).")
+    st.markdown(
+        f"**Dropout p = {p}** on relu_1_1 channel {channel} for {name}: "
+        f"{dropped.kept_fraction:.0%} of the values kept, each ×{1 / (1 - p):.2f}; mean "
+        f"{float(feature.mean()):.3f} → {float(dropped.train.mean()):.3f} (the same on average)."
+    )
     pics = st.columns(3)
     top = float(dropped.train.max()) or 1.0
-    pics[0].image(pictures.enlarged(pictures.gray_picture(feature.numpy(), 0, top), 256), width="stretch",
-                  caption="evaluation mode: unchanged")  # fmt: skip
-    pics[1].image(pictures.enlarged(pictures.gray_picture(dropped.kept.float().numpy(), 0, 1), 256), width="stretch",
-                  caption="training mode's mask: white kept, black dropped")  # fmt: skip
-    pics[2].image(pictures.enlarged(pictures.gray_picture(dropped.train.numpy(), 0, top), 256), width="stretch",
-                  caption=f"training mode: kept values ×{1 / (1 - p):.2f}")  # fmt: skip
-    st.page_link("pages/playground.py", label="Train a network with batch norm and dropout",
-                 icon=":material/model_training:")  # fmt: skip
+    pics[0].image(
+        pictures.enlarged(pictures.gray_picture(feature.numpy(), 0, top), 256),
+        width="stretch",
+        caption="evaluation mode: unchanged",
+    )
+    pics[1].image(
+        pictures.enlarged(pictures.gray_picture(dropped.kept.float().numpy(), 0, 1), 256),
+        width="stretch",
+        caption="training mode's mask: white kept, black dropped",
+    )
+    pics[2].image(
+        pictures.enlarged(pictures.gray_picture(dropped.train.numpy(), 0, top), 256),
+        width="stretch",
+        caption=f"training mode: kept values ×{1 / (1 - p):.2f}",
+    )
+    st.page_link(
+        "pages/playground.py", label="Train a network with batch norm and dropout", icon=":material/model_training:"
+    )
 
 
 def step_9() -> None:
@@ -318,12 +407,17 @@ def step_9() -> None:
     layer = cam_layers(model.spec.key, model)[0]
     with queued("Computing Grad-CAM"):
         explanation = cam(model.module, x, target, layer, "Grad-CAM")
-    st.markdown(f"{model.card.architecture} predicts **{md(prediction.classes[0])}** "
-                f"({prediction.probabilities[0]:.1%}); Grad-CAM at `{layer}`:")  # fmt: skip
+    st.markdown(
+        f"{model.card.architecture} predicts **{md(prediction.classes[0])}** "
+        f"({prediction.probabilities[0]:.1%}); Grad-CAM at `{layer}`:"
+    )
     shown = fit_within(image.convert("RGB"), 640)
     pics = st.columns(2)
-    pics[0].image(overlay_seen(shown, explanation.heatmap.numpy(), model.seen_box(shown.size), 0.85, "inferno"),
-                  caption=f"Grad-CAM for {md(prediction.classes[0])} over {name}", width="stretch")  # fmt: skip
+    pics[0].image(
+        overlay_seen(shown, explanation.heatmap.numpy(), model.seen_box(shown.size), 0.85, "inferno"),
+        caption=f"Grad-CAM for {md(prediction.classes[0])} over {name}",
+        width="stretch",
+    )
     pics[1].plotly_chart(raw_map_figure(explanation.raw.numpy(), "inferno"), key="learn_cam")
     st.page_link("pages/explain.py", label="Compare Grad-CAM with other methods", icon=":material/center_focus_strong:")
 
@@ -334,22 +428,33 @@ def step_10() -> None:
     side = pick(cols[0], "Image side", "side10")
     depth = bounded_slider(cols[1], "Downsampling stages", "depth10", 4, 1, 3)
     stages = encoder_decoder_sizes(side, depth)
-    st.markdown(f"An encoder–decoder on a {side}×{side} image: {depth} stride-2 convolutions (k 3, p 1; blue) "
-                f"then {depth} transposed convolutions (k 4, s 2, p 1; orange) back to {stages[-1].size_out}×"
-                f"{stages[-1].size_out}, one class score per pixel.")  # fmt: skip
+    st.markdown(
+        f"An encoder–decoder on a {side}×{side} image: {depth} stride-2 convolutions (k 3, p 1; blue) "
+        f"then {depth} transposed convolutions (k 4, s 2, p 1; orange) back to {stages[-1].size_out}×"
+        f"{stages[-1].size_out}, one class score per pixel."
+    )
     if stages[-1].size_out != side:
-        st.warning(f"The decoder ends at {stages[-1].size_out}×{stages[-1].size_out}, not {side}×{side}: a stride-2 "
-                   "convolution rounds an odd side up, and doubling cannot undo that. U-Nets crop or pad their maps "
-                   "(or choose sides divisible by 2 at every stage).", icon=":material/straighten:")  # fmt: skip
+        st.warning(
+            f"The decoder ends at {stages[-1].size_out}×{stages[-1].size_out}, not {side}×{side}: a stride-2 "
+            "convolution rounds an odd side up, and doubling cannot undo that. U-Nets crop or pad their maps "
+            "(or choose sides divisible by 2 at every stage).",
+            icon=":material/straighten:",
+        )
     st.plotly_chart(charts.sizes_figure(stages), key="learn_sizes", config={"displayModeBar": False})
     model, x = embedded_input(image)
-    last = next(layer.output_shape[1:] for layer in reversed(layer_table("tinyvgg", model).layers)
-                if len(layer.output_shape) == 3)  # the last spatial feature map's rows and columns  # fmt: skip
+    last = next(
+        layer.output_shape[1:]
+        for layer in reversed(layer_table("tinyvgg", model).layers)
+        if len(layer.output_shape) == 3
+    )  # the last spatial feature map's rows and columns
     picture = pictures.enlarged(pictures.rgb_picture(model.seen_pixels(x).transpose(1, 2, 0)), 320)
     left, right = st.columns([2, 3])
-    left.image(pictures.grid_picture(picture, tuple(last)), width="stretch",
-               caption=f"The embedded TinyVGG's last feature map is a {last[0]}×{last[1]} grid over {name}: a "
-                       "detector's head predicts a class and a box from each cell.")  # fmt: skip
+    left.image(
+        pictures.grid_picture(picture, tuple(last)),
+        width="stretch",
+        caption=f"The embedded TinyVGG's last feature map is a {last[0]}×{last[1]} grid over {name}: a "
+        "detector's head predicts a class and a box from each cell.",
+    )
     with right:
         st.markdown("Transposed convolutions, step by step:")
         for title in ("No padding, strides, transposed", "Padding, strides, transposed"):
@@ -365,17 +470,36 @@ def move(delta: int) -> None:
 
 
 st.title("Learn")
-st.caption("From image filters to learned features in ten short steps, each a few sentences beside a live figure "
-           "computed for the sidebar's image. The step and its settings are kept in the page's link.")  # fmt: skip
+st.caption(
+    "From image filters to learned features in ten short steps, each a few sentences beside a live figure "
+    "computed for the sidebar's image. The step and its settings are kept in the page's link."
+)
 if "lesson" not in state:
     state.lesson = 1
 nav = st.columns([1, 10, 1], vertical_alignment="bottom")
-number = nav[1].segmented_control("Step", [lesson.number for lesson in LESSONS], key="lesson", bind=URL,
-                                  required=True, width="stretch")  # fmt: skip
-nav[0].button("", on_click=move, args=(-1,), key="lesson_back", disabled=number == 1, help="Previous step",
-              icon=":material/chevron_left:", width="stretch")  # fmt: skip
-nav[2].button("", on_click=move, args=(1,), key="lesson_next", disabled=number == len(LESSONS), help="Next step",
-              icon=":material/chevron_right:", width="stretch")  # fmt: skip
+number = nav[1].segmented_control(
+    "Step", [lesson.number for lesson in LESSONS], key="lesson", bind=URL, required=True, width="stretch"
+)
+nav[0].button(
+    "",
+    on_click=move,
+    args=(-1,),
+    key="lesson_back",
+    disabled=number == 1,
+    help="Previous step",
+    icon=":material/chevron_left:",
+    width="stretch",
+)
+nav[2].button(
+    "",
+    on_click=move,
+    args=(1,),
+    key="lesson_next",
+    disabled=number == len(LESSONS),
+    help="Next step",
+    icon=":material/chevron_right:",
+    width="stretch",
+)
 lesson = LESSONS[number - 1]
 st.header(f"{lesson.number}. {lesson.title}", anchor=False)
 st.markdown(lesson.text)

@@ -33,10 +33,20 @@ tabs = st.tabs(NETWORK_TABS, key="tab", bind=URL)
 with tabs[0]:
     st.plotly_chart(figures.stage_diagram(table), key="stages", config={"displayModeBar": False})
     frame = pd.DataFrame(
-        [{"layer": layer.name, "type": layer.kind, "output": "×".join(map(str, layer.output_shape)),
-          "params": layer.params, "receptive field": field_text(layer.field)[0], "jump": field_text(layer.field)[1],
-          "start": field_text(layer.field)[2], "MACs": layer.macs} for layer in table.layers]
-    )  # fmt: skip
+        [
+            {
+                "layer": layer.name,
+                "type": layer.kind,
+                "output": "×".join(map(str, layer.output_shape)),
+                "params": layer.params,
+                "receptive field": field_text(layer.field)[0],
+                "jump": field_text(layer.field)[1],
+                "start": field_text(layer.field)[2],
+                "MACs": layer.macs,
+            }
+            for layer in table.layers
+        ]
+    )
     st.dataframe(frame, hide_index=True, height=420)
     h, w = table.input_size
     st.markdown(
@@ -62,8 +72,11 @@ with tabs[1]:
     limit = out_ch if mode.startswith("one filter") else in_ch
     index = bounded_slider(st, "Filter" if limit == out_ch else "Input channel", "filter_index", limit - 1, 0, 0)
     tiles = weight[index] if limit == out_ch else weight[:, index]
-    labels = [f"filter {index}, input channel {i}" for i in range(len(tiles))] if limit == out_ch else \
-             [f"filter {i}, input channel {index}" for i in range(len(tiles))]  # fmt: skip
+    labels = (
+        [f"filter {index}, input channel {i}" for i in range(len(tiles))]
+        if limit == out_ch
+        else [f"filter {i}, input channel {index}" for i in range(len(tiles))]
+    )
     title = f"{layer}: filter {index}" if limit == out_ch else f"{layer}: input channel {index} of every filter"
     st.plotly_chart(figures.filter_figure(tiles[:1024], labels[:1024], title), key="filters")
 
@@ -77,9 +90,13 @@ else:
         names = [layer.name for layer in spatial]
         cols = st.columns(4)
         layer = cols[0].selectbox("Layer", names, key="map_layer", bind=URL)
-        scale = cols[1].radio("Colour range", ["unit", "module", "global"], key="map_scale", bind=URL,
-                              help="Per channel, per layer, or across every layer (CNN Explainer's Unit / Module / "
-                                   "Global).")  # fmt: skip
+        scale = cols[1].radio(
+            "Colour range",
+            ["unit", "module", "global"],
+            key="map_scale",
+            bind=URL,
+            help="Per channel, per layer, or across every layer (CNN Explainer's Unit / Module / Global).",
+        )
         sort = cols[2].radio("Order", ["channel", "mean", "max"], key="map_sort", bind=URL)
         cmap = cols[3].selectbox("Colour map", overlay.COLORMAPS, key="cmap", bind=URL)
         maps = activations(model.module, x, [layer])[layer][0].numpy()
@@ -93,8 +110,11 @@ else:
         if scale == "unit":
             low, high = maps.reshape(count, -1).min(1), maps.reshape(count, -1).max(1)
         else:
-            lo, hi = (float(maps.min()), float(maps.max())) if scale == "module" else \
-                global_ranges(key, digest, tuple(names), model, x)  # fmt: skip
+            lo, hi = (
+                (float(maps.min()), float(maps.max()))
+                if scale == "module"
+                else global_ranges(key, digest, tuple(names), model, x)
+            )
             low, high = np.full(count, lo), np.full(count, hi)
         grid_caption = f"{layer}: {count} channels of {maps.shape[1]}×{maps.shape[2]}, colour range per {scale}"
         st.image(figures.feature_grid_image(maps, order, low, high, cmap), caption=grid_caption)
@@ -103,8 +123,11 @@ else:
         left.plotly_chart(figures.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
         opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.5, key="map_opacity")
         shown = fit_within(choice.image.convert("RGB"), 640)
-        right.image(overlay.overlay_seen(shown, maps[channel], model.seen_box(shown.size), opacity, cmap),
-                    caption="over the input, where the model saw it (grey: cropped away)", width="stretch")  # fmt: skip
+        right.image(
+            overlay.overlay_seen(shown, maps[channel], model.seen_box(shown.size), opacity, cmap),
+            caption="over the input, where the model saw it (grey: cropped away)",
+            width="stretch",
+        )
 
     with tabs[3]:
         if model.spec.source != "embedded":
@@ -112,10 +135,13 @@ else:
         else:
             stages = [layer.name for layer in spatial if layer.kind in ("Conv2d", "ReLU", "MaxPool2d")]
             acts = activations(model.module, x, stages)
-            overview = figures.overview_image(model.seen_pixels(x), [(n, acts[n][0].numpy()) for n in stages],
-                                              max_width=700)  # fmt: skip
-            st.image(overview, caption="Input channels, then each conv, ReLU and pooling stage (own range each), "
-                                       "row after row")  # fmt: skip
+            overview = figures.overview_image(
+                model.seen_pixels(x), [(n, acts[n][0].numpy()) for n in stages], max_width=700
+            )
+            st.image(
+                overview,
+                caption="Input channels, then each conv, ReLU and pooling stage (own range each), row after row",
+            )
             st.plotly_chart(probability_bars(predict(model, choice.image)), key="overview_probs")
 
 with tabs[4]:
@@ -124,17 +150,26 @@ with tabs[4]:
     layer = cols[0].selectbox("Layer", convs, index=len(convs) - 1, key="max_layer", bind=URL)
     channels = dict(model.module.named_modules())[layer].out_channels
     channel = int(cols[1].number_input("Channel", 0, channels - 1, 0, key="max_channel", bind=URL))
-    steps = int(cols[2].select_slider("Steps", [16, 32, 64, 128, 256], 128 if key == "tinyvgg" else 64,
-                                      key="max_steps", bind=URL))  # fmt: skip
+    steps = int(
+        cols[2].select_slider(
+            "Steps", [16, 32, 64, 128, 256], 128 if key == "tinyvgg" else 64, key="max_steps", bind=URL
+        )
+    )
     store = st.session_state.setdefault("_maximised", {})
     wanted = (key, layer, channel, steps)
     if st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:"):
         with queued("Optimising the image"):
             bar = st.progress(0.0, text="Optimising the image…")
             store[wanted] = maximize_channel(
-                model.module, layer, channel, model.input_size, model.mean, model.std, steps,
+                model.module,
+                layer,
+                channel,
+                model.input_size,
+                model.mean,
+                model.std,
+                steps,
                 progress=lambda i, n: bar.progress(i / n, text=f"step {i} of {n}"),
-            )  # fmt: skip
+            )
             bar.empty()
     if wanted in store:
         st.image(store[wanted], caption=f"An image that {layer} channel {channel} responds to strongly", width=320)

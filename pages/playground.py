@@ -42,8 +42,16 @@ def use_trained(run: Trainer, accuracy: float) -> None:
         f"{net.kernel_size} kernels, {net.pooling} pooling, batch norm {net.batch_norm}, dropout {net.dropout}."
     )
     note = f"held-out accuracy on {len(run.held_out.labels)} synthetic images, trained in this session"
-    model = synthetic_model(spec, copy.deepcopy(run.model), tuple(run.mean), tuple(run.std), accuracy, note,
-                            description, architecture="playground CNN")  # fmt: skip
+    model = synthetic_model(
+        spec,
+        copy.deepcopy(run.model),
+        tuple(run.mean),
+        tuple(run.std),
+        accuracy,
+        note,
+        description,
+        architecture="playground CNN",
+    )
     add_session_model(model)
 
 
@@ -53,9 +61,17 @@ PRESETS = {"quick": ("Quick (≈1 min)", QUICK), "standard": ("Standard (≈4 mi
 def config_values(run: RunConfig) -> dict:
     """The form's controls for ``run``."""
     net = run.net
-    return {"t_blocks": net.blocks, "t_channels": net.channels, "t_kernel": net.kernel_size, "t_pool": net.pooling,
-            "t_dropout": net.dropout, "t_bn": net.batch_norm, "t_rate": run.learning_rate, "t_batch": run.batch_size,
-            "t_steps": run.steps}  # fmt: skip
+    return {
+        "t_blocks": net.blocks,
+        "t_channels": net.channels,
+        "t_kernel": net.kernel_size,
+        "t_pool": net.pooling,
+        "t_dropout": net.dropout,
+        "t_bn": net.batch_norm,
+        "t_rate": run.learning_rate,
+        "t_batch": run.batch_size,
+        "t_steps": run.steps,
+    }
 
 
 def apply_training_preset() -> None:
@@ -64,10 +80,18 @@ def apply_training_preset() -> None:
 
 for name, value in config_values(STANDARD).items():
     state.setdefault(name, value)
-preset = st.radio("Preset", list(PRESETS), format_func=lambda k: PRESETS[k][0], key="train_preset", horizontal=True,
-                  index=1, on_change=apply_training_preset, disabled=busy,
-                  help=f"Quick: {QUICK.net.channels} channels, {QUICK.steps} steps on {QUICK.train_size} images, "
-                       "about 78% held out. Standard: the embedded TinyVGG's settings, about 94%.")  # fmt: skip
+preset = st.radio(
+    "Preset",
+    list(PRESETS),
+    format_func=lambda k: PRESETS[k][0],
+    key="train_preset",
+    horizontal=True,
+    index=1,
+    on_change=apply_training_preset,
+    disabled=busy,
+    help=f"Quick: {QUICK.net.channels} channels, {QUICK.steps} steps on {QUICK.train_size} images, "
+    "about 78% held out. Standard: the embedded TinyVGG's settings, about 94%.",
+)
 with st.form("config"):
     cols = st.columns(5)
     blocks = cols[0].slider("Conv blocks", 1, 4, key="t_blocks", disabled=busy)
@@ -94,8 +118,10 @@ with st.form("config"):
             st.warning(str(exc), icon=":material/hourglass_disabled:")
 
 if trainer is None:
-    st.info("Choose a preset or your own settings and start a training: Quick fits a lesson, Standard reaches "
-            "about 94% held-out accuracy.")  # fmt: skip
+    st.info(
+        "Choose a preset or your own settings and start a training: Quick fits a lesson, Standard reaches "
+        "about 94% held-out accuracy."
+    )
     st.stop()
 
 controls = st.columns(3)
@@ -116,28 +142,40 @@ def live() -> None:
     snap = trainer.snapshot()
     if snap.state not in ("queued", "running") and busy:
         st.rerun(scope="app")  # finished or stopped: show the results and stop the timer
-    label = {"queued": f"waiting for the server, {snap.ahead} ahead of you…", "running": "training…",
-             "stopped": "stopped (its session had gone)" if snap.abandoned else "stopped",
-             "done": "done", "failed": f"failed: {snap.error}", "ready": "ready"}[snap.state]  # fmt: skip
+    label = {
+        "queued": f"waiting for the server, {snap.ahead} ahead of you…",
+        "running": "training…",
+        "stopped": "stopped (its session had gone)" if snap.abandoned else "stopped",
+        "done": "done",
+        "failed": f"failed: {snap.error}",
+        "ready": "ready",
+    }[snap.state]
     if snap.state == "running" and snap.step == 0 and snap.images_made < snap.images_total:
-        st.progress(snap.images_made / snap.images_total,
-                    text=f"making the images first: {snap.images_made} of {snap.images_total} "
-                         f"({snap.total_steps} training steps follow)")  # fmt: skip
+        st.progress(
+            snap.images_made / snap.images_total,
+            text=f"making the images first: {snap.images_made} of {snap.images_total} "
+            f"({snap.total_steps} training steps follow)",
+        )
     else:
         st.progress(snap.step / snap.total_steps, text=f"step {snap.step} of {snap.total_steps} · {label}")
     left, right = st.columns(2)
     history = snap.history
     left.plotly_chart(training_curves(history), key="curves")
-    right.image(figures.rgb_filters_image(snap.first_filters), caption=f"First-layer filters at step {snap.step}",
-                width="stretch")  # fmt: skip
+    right.image(
+        figures.rgb_filters_image(snap.first_filters),
+        caption=f"First-layer filters at step {snap.step}",
+        width="stretch",
+    )
     if choice.image is not None and trainer.mean:
         names = [n for n in layer_names(trainer.model) if n.startswith("features.")]
         layer = st.selectbox("Feature maps of", names, index=min(2, len(names) - 1), key="play_layer")
         x = crop_transform(tuple(trainer.mean), tuple(trainer.std))(choice.image.convert("RGB"))[None]
         maps = activations(trainer.model, x, [layer])[layer][0].numpy()
         flat = maps.reshape(len(maps), -1)
-        st.image(figures.feature_grid_image(maps, list(range(len(maps))), flat.min(1), flat.max(1)),
-                 caption=f"{layer} for {md(choice.image_name)} at step {snap.step}")  # fmt: skip
+        st.image(
+            figures.feature_grid_image(maps, list(range(len(maps))), flat.min(1), flat.max(1)),
+            caption=f"{layer} for {md(choice.image_name)} at step {snap.step}",
+        )
 
 
 live()
@@ -147,11 +185,16 @@ if trainer.state in ("stopped", "done"):
     st.subheader(f"Held-out accuracy {evaluation.accuracy:.1%} on {len(trainer.held_out.labels)} images")
     left, right = st.columns([3, 2])
     left.plotly_chart(confusion_figure(evaluation.confusion, list(CLASSES)), key="confusion")
-    right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12; true class, then "
-                   "predicted)")  # fmt: skip
+    right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12; true class, then predicted)")
     grid = right.columns(3)  # wide enough for the longest class names on one line each
     for n, (index, truth, predicted) in enumerate(evaluation.misclassified[:12]):
-        grid[n % 3].image(trainer.held_out.images[index], caption=f"{CLASSES[truth]}\n→ {CLASSES[predicted]}",
-                          width="stretch")  # fmt: skip
-    st.button("Use this model on every page", key="use_model", icon=":material/check:", on_click=use_trained,
-              args=(trainer, evaluation.accuracy))  # fmt: skip
+        grid[n % 3].image(
+            trainer.held_out.images[index], caption=f"{CLASSES[truth]}\n→ {CLASSES[predicted]}", width="stretch"
+        )
+    st.button(
+        "Use this model on every page",
+        key="use_model",
+        icon=":material/check:",
+        on_click=use_trained,
+        args=(trainer, evaluation.accuracy),
+    )

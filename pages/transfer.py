@@ -51,8 +51,13 @@ def use_model() -> None:
 
 
 def scatter(points: np.ndarray, labels: list[str], title: str):
-    figure = px.scatter(x=points[:, 0], y=points[:, 1], color=labels, title=title,
-                        labels={"x": "component 1", "y": "component 2", "color": "class"})  # fmt: skip
+    figure = px.scatter(
+        x=points[:, 0],
+        y=points[:, 1],
+        color=labels,
+        title=title,
+        labels={"x": "component 1", "y": "component 2", "color": "class"},
+    )
     figure.update_traces(marker={"size": 10})
     figure.update_layout(height=380, font={"size": 16}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return figure
@@ -68,9 +73,14 @@ st.caption(
 
 top = st.columns([2, 3], vertical_alignment="bottom")
 count = int(top[0].number_input("Classes", data.MIN_CLASSES, data.MAX_CLASSES, 2, key="transfer_count"))
-top[1].button("Try example classes", on_click=use_examples, icon=":material/auto_awesome:", key="transfer_examples",
-              help="Fills three classes with 20 generated images each (hexagons, square frames, zigzags), "
-                   "shapes the embedded model never saw; again for new ones.")  # fmt: skip
+top[1].button(
+    "Try example classes",
+    on_click=use_examples,
+    icon=":material/auto_awesome:",
+    key="transfer_examples",
+    help="Fills three classes with 20 generated images each (hexagons, square frames, zigzags), "
+    "shapes the embedded model never saw; again for new ones.",
+)
 seen: set[str] = state.setdefault(SEEN_KEY, set())  # camera shots already added
 arrived: list[tuple[int, list, bool]] = []  # (class, files, from the camera) sent since the last run
 names = []
@@ -78,11 +88,15 @@ columns = st.columns(min(count, 3))
 for label in range(count):
     with columns[label % len(columns)].container(border=True):
         name = st.text_input("Class name", f"class {label + 1}", key=f"transfer_name_{label}", max_chars=30)
-        uploads = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True,
-                                   key=f"transfer_upload_{label}_{rounds[label]}",
-                                   max_upload_size=widget_cap_mb(data.MAX_FILE_BYTES),
-                                   help=f"Up to {data.MAX_PER_CLASS} images a class; they are read at once "
-                                        "(kept at 256 px) and the files let go.")  # fmt: skip
+        uploads = st.file_uploader(
+            "Images",
+            type=IMAGE_TYPES,
+            accept_multiple_files=True,
+            key=f"transfer_upload_{label}_{rounds[label]}",
+            max_upload_size=widget_cap_mb(data.MAX_FILE_BYTES),
+            help=f"Up to {data.MAX_PER_CLASS} images a class; they are read at once "
+            "(kept at 256 px) and the files let go.",
+        )
         if uploads:
             arrived.append((label, uploads, False))
         if st.toggle("Camera", key=f"transfer_camera_on_{label}"):
@@ -91,8 +105,10 @@ for label in range(count):
                 seen.add(photo.file_id)
                 arrived.append((label, [photo], True))
         room = data.room(held[label])
-        st.caption(f"{len(held[label].images)} image{'s' * (len(held[label].images) != 1)}"
-                   + (f", room for {room} more" if room else ", full"))  # fmt: skip
+        st.caption(
+            f"{len(held[label].images)} image{'s' * (len(held[label].images) != 1)}"
+            + (f", room for {room} more" if room else ", full")
+        )
         if held[label].images:
             st.button("Clear this class", key=f"transfer_forget_{label}", on_click=forget, args=(label,))
     names.append(name.strip())
@@ -102,6 +118,7 @@ if arrived:  # read in the server's queue, one file at a time, then the uploader
     with queued("Reading the images"):
         bar = st.progress(0.0, text="Reading the images…")
         for label, files, camera in arrived:
+
             def report(done: int, total: int, label: int = label) -> None:
                 bar.progress(done / total, text=f"Reading the images of {md(names[label])}: {done} of {total}")
 
@@ -120,21 +137,37 @@ st.subheader("Train")
 offline = [key for key in BACKBONES[1:] if not registry.weights_cached(key)]
 offered = [key for key in BACKBONES if key not in offline]
 settings = st.columns(3)
-backbone_key = settings[0].selectbox("Backbone", offered, key="transfer_backbone",
-                                     format_func=lambda k: registry.get_spec(k).label,
-                                     help="Torchvision's models are offered once their ImageNet weights are on this "
-                                          "server (choose them once in the sidebar's model list).")  # fmt: skip
-mode = settings[1].radio("Mode", ["probe", "fine-tune"], key="transfer_mode",
-                         format_func={"probe": "Linear probe (frozen features)",
-                                      "fine-tune": "Fine-tune the last stage"}.get)  # fmt: skip
-held_out = settings[2].slider("Held out for checking", 0.2, 0.4, 0.25, 0.05, key="transfer_held_out",
-                              help="A share of every class, never used in training.")  # fmt: skip
+backbone_key = settings[0].selectbox(
+    "Backbone",
+    offered,
+    key="transfer_backbone",
+    format_func=lambda k: registry.get_spec(k).label,
+    help="Torchvision's models are offered once their ImageNet weights are on this "
+    "server (choose them once in the sidebar's model list).",
+)
+mode = settings[1].radio(
+    "Mode",
+    ["probe", "fine-tune"],
+    key="transfer_mode",
+    format_func={"probe": "Linear probe (frozen features)", "fine-tune": "Fine-tune the last stage"}.get,
+)
+held_out = settings[2].slider(
+    "Held out for checking",
+    0.2,
+    0.4,
+    0.25,
+    0.05,
+    key="transfer_held_out",
+    help="A share of every class, never used in training.",
+)
 augmentation = Augmentation()
 if mode == "fine-tune":
     flags = st.columns(4)
-    augmentation = Augmentation(flags[0].toggle("Flip", True, key="transfer_flip"),
-                                flags[1].toggle("Crop", True, key="transfer_crop"),
-                                flags[2].toggle("Colour jitter", True, key="transfer_colour"))  # fmt: skip
+    augmentation = Augmentation(
+        flags[0].toggle("Flip", True, key="transfer_flip"),
+        flags[1].toggle("Crop", True, key="transfer_crop"),
+        flags[2].toggle("Colour jitter", True, key="transfer_colour"),
+    )
     steps = int(flags[3].select_slider("Steps", [20, 40, 60, 100], 60, key="transfer_steps"))
     st.caption(f"Fine-tuning stops after {MAX_SECONDS:.0f} s whatever the step count.")
 else:
@@ -145,8 +178,9 @@ if offline:
 problem = images.problem()
 if problem:
     st.info(md(problem), icon=":material/info:")
-if st.button("Train", key="transfer_train", type="primary", disabled=problem is not None,
-             icon=":material/model_training:"):  # fmt: skip
+if st.button(
+    "Train", key="transfer_train", type="primary", disabled=problem is not None, icon=":material/model_training:"
+):
     bar = st.progress(0.0, text="Starting…")
     live = st.empty()
 
@@ -160,8 +194,17 @@ if st.button("Train", key="transfer_train", type="primary", disabled=problem is 
         cache = state.setdefault(FEATURES_KEY, {})
         if len(cache) > 4:
             cache.clear()
-        state[RESULT_KEY] = train_transfer(backbone, images, mode, augmentation, held_out, fine_tune_steps=steps,
-                                           cache=cache, report=report, keep_going=session_alive())  # fmt: skip
+        state[RESULT_KEY] = train_transfer(
+            backbone,
+            images,
+            mode,
+            augmentation,
+            held_out,
+            fine_tune_steps=steps,
+            cache=cache,
+            report=report,
+            keep_going=session_alive(),
+        )
     bar.empty()
     live.empty()
 
@@ -169,8 +212,10 @@ result: TransferResult | None = state.get(RESULT_KEY)
 if result is not None:
     st.subheader("Result")
     stop_note = " (stopped at the time limit)" if result.stopped_early else ""
-    st.markdown(f"**Held-out accuracy {result.accuracy:.0%}** on {len(result.held_out)} images, trained on "
-                f"{len(result.train)} in {result.seconds:.1f} s{stop_note}.")  # fmt: skip
+    st.markdown(
+        f"**Held-out accuracy {result.accuracy:.0%}** on {len(result.held_out)} images, trained on "
+        f"{len(result.train)} in {result.seconds:.1f} s{stop_note}."
+    )
     st.caption(md(result.model.card.description))
     trained, checked = result.split_counts()
     split = pd.DataFrame({"class": result.classes, "training": trained, "held out": checked})
@@ -188,18 +233,33 @@ if result is not None:
     st.markdown(f"**Misclassified held-out images: {len(wrong)}**")
     grid = st.columns(6)
     for n, (index, predicted) in enumerate(wrong[:12]):
-        grid[n % 6].image(seen.images[index], width="stretch",
-                          caption=md(f"{seen.names[index]}: {result.classes[seen.labels[index]]} → "
-                                     f"{result.classes[predicted]}"))  # fmt: skip
+        grid[n % 6].image(
+            seen.images[index],
+            width="stretch",
+            caption=md(f"{seen.names[index]}: {result.classes[seen.labels[index]]} → {result.classes[predicted]}"),
+        )
     actions = st.columns(3)
-    actions[0].button("Use this model on every page", on_click=use_model, key="transfer_use", type="primary",
-                      icon=":material/check:")  # fmt: skip
+    actions[0].button(
+        "Use this model on every page", on_click=use_model, key="transfer_use", type="primary", icon=":material/check:"
+    )
     weights = weights_file(result.model.module)
     stem = hashlib.sha1(weights).hexdigest()[:8]
-    actions[1].download_button("Download weights (safetensors)", weights, f"transfer-{stem}.safetensors",
-                               key="transfer_weights", icon=":material/download:")  # fmt: skip
-    actions[2].download_button("Download class names", class_names_file(result.classes), f"transfer-{stem}.txt",
-                               key="transfer_names", icon=":material/download:")  # fmt: skip
+    actions[1].download_button(
+        "Download weights (safetensors)",
+        weights,
+        f"transfer-{stem}.safetensors",
+        key="transfer_weights",
+        icon=":material/download:",
+    )
+    actions[2].download_button(
+        "Download class names",
+        class_names_file(result.classes),
+        f"transfer-{stem}.txt",
+        key="transfer_names",
+        icon=":material/download:",
+    )
     architecture = "TinyVGG (pooled head)" if result.architecture == "tinyvgg" else result.architecture
-    st.caption(f"To load it again: sidebar → Bring your own model, architecture {architecture}, "
-               f"{len(result.classes)} classes, the class names file's lines as class names.")  # fmt: skip
+    st.caption(
+        f"To load it again: sidebar → Bring your own model, architecture {architecture}, "
+        f"{len(result.classes)} classes, the class names file's lines as class names."
+    )

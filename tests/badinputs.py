@@ -67,9 +67,17 @@ def float_tiff(width: int = 7000, height: int = 7000) -> bytes:
     data = b"".join(packer.compress(row_block[: width * 4 * min(64, height - y)]) for y in range(0, height, 64))
     data += packer.flush()
     tags = [  # (tag, type, value): type 3 SHORT, 4 LONG
-        (256, 4, width), (257, 4, height), (258, 3, 32), (259, 3, 8), (262, 3, 1), (273, 4, 0),
-        (277, 3, 1), (278, 4, height), (279, 4, len(data)), (339, 3, 3),
-    ]  # fmt: skip
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 32),
+        (259, 3, 8),
+        (262, 3, 1),
+        (273, 4, 0),
+        (277, 3, 1),
+        (278, 4, height),
+        (279, 4, len(data)),
+        (339, 3, 3),
+    ]
     ifd_size = 2 + 12 * len(tags) + 4
     data_offset = 8 + ifd_size
     ifd = struct.pack("<H", len(tags))

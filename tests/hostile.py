@@ -113,5 +113,5 @@ def overlapping_records(copies: int = 50) -> bytes:
     name_end = 46 + struct.unpack("<H", tensor[28:30])[0]
     extra = [tensor[: name_end - 1] + bytes([65 + i % 26]) + tensor[name_end:] for i in range(copies)]
     new_directory = directory + b"".join(extra)
-    tail = data[end:end + 8] + struct.pack("<HHII", count + copies, count + copies, len(new_directory), offset)
+    tail = data[end : end + 8] + struct.pack("<HHII", count + copies, count + copies, len(new_directory), offset)
     return data[:offset] + new_directory + tail + data[end + 20 :]

@@ -62,9 +62,14 @@ def test_caption_gives_the_arithmetic():
     assert step_caption(scene_for("maxpool", 3, 2, 1), 0).startswith("output (0, 0) = max(")
 
 
-@pytest.mark.parametrize(("args", "view"), [(("transposed", 3, 3, 2, 1, 1, 1), "scatter"),
-                                            (("transposed", 3, 3, 2, 1, 1, 1), "direct"),
-                                            (("avgpool", 5, 2, 2, 1, 1, 0, True), "window")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "view"),
+    [
+        (("transposed", 3, 3, 2, 1, 1, 1), "scatter"),
+        (("transposed", 3, 3, 2, 1, 1, 1), "direct"),
+        (("avgpool", 5, 2, 2, 1, 1, 0, True), "window"),
+    ],
+)
 def test_other_views_build(args, view):
     scene = scene_for(*args, cin=2, cout=2)
     figure = step_figure(scene, num_frames(scene, view) - 1, view)
@@ -80,10 +85,15 @@ def test_feeds_figure_highlights_every_fed_output():
     assert len(ar.output_cells(scene.geo, (0, 0))) == 1
 
 
-@pytest.mark.parametrize(("args", "view"), [(("conv", 5, 3, 2, 1), "window"),
-                                            (("transposed", 2, 3, 2), "scatter"),
-                                            (("transposed", 2, 3, 2), "direct"),
-                                            (("maxpool", 4, 2, 2), "window")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "view"),
+    [
+        (("conv", 5, 3, 2, 1), "window"),
+        (("transposed", 2, 3, 2), "scatter"),
+        (("transposed", 2, 3, 2), "direct"),
+        (("maxpool", 4, 2, 2), "window"),
+    ],
+)
 def test_gif_has_one_frame_per_step(args, view):
     scene = scene_for(*args, cin=2, cout=2)
     data = gif_bytes(scene, view)
@@ -98,9 +108,14 @@ def test_gif_refuses_too_many_steps():
         gif_bytes(scene)
 
 
-@pytest.mark.parametrize(("args", "view"), [(("transposed", 32, 7, 4, 0, 4, 3), "direct"),
-                                            (("transposed", 32, 7, 4, 0, 4, 3), "scatter"),
-                                            (("conv", 32, 7, 1, 24, 4), "window")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "view"),
+    [
+        (("transposed", 32, 7, 4, 0, 4, 3), "direct"),
+        (("transposed", 32, 7, 4, 0, 4, 3), "scatter"),
+        (("conv", 32, 7, 1, 24, 4), "window"),
+    ],
+)
 def test_largest_settings_stay_under_a_megabyte(args, view):
     scene = scene_for(*args, cin=3, cout=2)
     payload = step_figure(scene, num_frames(scene, view) // 2, view).to_json()

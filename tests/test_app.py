@@ -48,9 +48,14 @@ def test_home_links_every_other_page_with_what_it_offers():
     """A card per page of the navigation (Learn and Your own classes too), each link to that page."""
     at = start()
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
-    assert links == {"arithmetic": "**Convolution arithmetic**", "network": "**Inside the network**",
-                     "explain": "**Explain a prediction**", "playground": "**Train a CNN**",
-                     "transfer": "**Your own classes**", "learn": "**Learn**"}  # fmt: skip
+    assert links == {
+        "arithmetic": "**Convolution arithmetic**",
+        "network": "**Inside the network**",
+        "explain": "**Explain a prediction**",
+        "playground": "**Train a CNN**",
+        "transfer": "**Your own classes**",
+        "learn": "**Learn**",
+    }
     offers = [c.value for c in at.caption]
     assert any("ten steps" in c for c in offers) and any("classes of your own" in c for c in offers)
     at.switch_page("pages/learn.py").run()  # where the Learn card leads

@@ -264,8 +264,14 @@ def test_every_preset_after_every_preset_shows_the_papers_case():
         assert output_size_text(at) == f"**Output size: {n} × {n}**", where
         assert at.selectbox(key="preset").value == key, where
         assert at.button_group(key="op").value == preset.op, where
-        expected = {"i": preset.input_size, "k": preset.kernel_size, "s": preset.stride, "d": preset.dilation,
-                    "p": preset.padding, "a": preset.output_padding}  # fmt: skip
+        expected = {
+            "i": preset.input_size,
+            "k": preset.kernel_size,
+            "s": preset.stride,
+            "d": preset.dilation,
+            "p": preset.padding,
+            "a": preset.output_padding,
+        }
         assert {k: at.session_state[k] for k in expected} == expected, where
         assert {s.key: s.value for s in at.slider if s.key in expected}.items() <= expected.items(), where
         assert at.session_state["step"] == 1, where

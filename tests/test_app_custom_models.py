@@ -11,8 +11,15 @@ from streamlit.testing.v1 import AppTest
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, shown, start  # noqa: F401 (fixtures)
 from tests.hostile import pickle_attack, saved, torchscript_attack
 
-PAGES = ["pages/home.py", "pages/arithmetic.py", "pages/network.py", "pages/explain.py", "pages/playground.py",
-         "pages/learn.py", "pages/transfer.py"]
+PAGES = [
+    "pages/home.py",
+    "pages/arithmetic.py",
+    "pages/network.py",
+    "pages/explain.py",
+    "pages/playground.py",
+    "pages/learn.py",
+    "pages/transfer.py",
+]
 
 
 def upload_model(at: AppTest, name: str, data: bytes, **settings) -> AppTest:
@@ -42,8 +49,14 @@ def pets(pets_state) -> bytes:
 
 @pytest.mark.slow
 def test_safetensors_upload_works_on_every_page(pets_state):
-    at = upload_model(start(), "pets.safetensors", safetensors.torch.save(pets_state), own_arch="resnet18",
-                      own_num_classes=3, own_classes="cat\ndog\ncow")  # fmt: skip
+    at = upload_model(
+        start(),
+        "pets.safetensors",
+        safetensors.torch.save(pets_state),
+        own_arch="resnet18",
+        own_num_classes=3,
+        own_classes="cat\ndog\ncow",
+    )
     assert not at.sidebar.error
     assert at.sidebar.selectbox(key="model_key").value.startswith("upload-")
     assert "pets · resnet18" in at.sidebar.selectbox(key="model_key").options

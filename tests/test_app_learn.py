@@ -119,18 +119,25 @@ def test_step_4_matches_each_learned_filter():
 
 @pytest.mark.parametrize(
     ("query", "preset"),
-    [({"op5": "Transposed convolution", "i5": "3", "s5": "2", "p5": "1", "a5": "1"},
-      "Padding, strides (odd), transposed"),
-     ({"op5": "Convolution", "i5": "7", "d5": "2"}, "Dilation"),
-     ({"op5": "Max pooling", "i5": "9", "k5": "2", "s5": "2", "p5": "1"}, None)],
-)  # fmt: skip
+    [
+        (
+            {"op5": "Transposed convolution", "i5": "3", "s5": "2", "p5": "1", "a5": "1"},
+            "Padding, strides (odd), transposed",
+        ),
+        ({"op5": "Convolution", "i5": "7", "d5": "2"}, "Dilation"),
+        ({"op5": "Max pooling", "i5": "9", "k5": "2", "s5": "2", "p5": "1"}, None),
+    ],
+)
 def test_step_5_output_size_equals_pytorch_and_links_the_right_preset(query, preset):
     at = start(PAGE, {"lesson": "5", **query})
     op, i = query["op5"], int(query["i5"])
     k, s, p = int(query.get("k5", 3)), int(query.get("s5", 1)), int(query.get("p5", 0))
     d, a = int(query.get("d5", 1)), int(query.get("a5", 0))
-    layer = {"Convolution": nn.Conv2d(1, 1, k, s, p, d), "Transposed convolution": nn.ConvTranspose2d(1, 1, k, s, p, a,
-             dilation=d), "Max pooling": nn.MaxPool2d(k, s, p, d)}[op]  # fmt: skip
+    layer = {
+        "Convolution": nn.Conv2d(1, 1, k, s, p, d),
+        "Transposed convolution": nn.ConvTranspose2d(1, 1, k, s, p, a, dilation=d),
+        "Max pooling": nn.MaxPool2d(k, s, p, d),
+    }[op]
     out = layer(torch.zeros(1, 1, i, i)).shape[-1]
     assert f"### Output size: {out} × {out}" in texts(at)
     link = at.get("page_link")[0].proto

@@ -10,9 +10,15 @@ from streamlit.testing.v1 import AppTest
 from cnnviz.server.links import PAGE_PARAMS
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link  # noqa: F401 (fixtures)
 
-PAGES = {"": None, "arithmetic": "pages/arithmetic.py", "network": "pages/network.py",
-         "explain": "pages/explain.py", "playground": "pages/playground.py", "learn": "pages/learn.py",
-         "transfer": "pages/transfer.py"}  # fmt: skip
+PAGES = {
+    "": None,
+    "arithmetic": "pages/arithmetic.py",
+    "network": "pages/network.py",
+    "explain": "pages/explain.py",
+    "playground": "pages/playground.py",
+    "learn": "pages/learn.py",
+    "transfer": "pages/transfer.py",
+}
 ALL_KEYS = sorted({key for params in PAGE_PARAMS.values() for key in params} | {"zzz", "embed", "op2"})
 
 
@@ -22,10 +28,14 @@ def notices(at: AppTest) -> str:
 
 @pytest.mark.parametrize(
     ("page", "query", "ignored"),
-    [("arithmetic", {"seed": "1e400"}, ["seed"]), ("network", {"max_channel": "1e400"}, ["max_channel"]),
-     ("arithmetic", {"op": ""}, ["op"]), ("explain", {"method": "rm -rf", "k": "-3"}, ["method", "k"]),
-     ("arithmetic", {key: "x" * 19_000 for key in PAGE_PARAMS["arithmetic"]}, list(PAGE_PARAMS["arithmetic"]))],
-)  # fmt: skip
+    [
+        ("arithmetic", {"seed": "1e400"}, ["seed"]),
+        ("network", {"max_channel": "1e400"}, ["max_channel"]),
+        ("arithmetic", {"op": ""}, ["op"]),
+        ("explain", {"method": "rm -rf", "k": "-3"}, ["method", "k"]),
+        ("arithmetic", {key: "x" * 19_000 for key in PAGE_PARAMS["arithmetic"]}, list(PAGE_PARAMS["arithmetic"])),
+    ],
+)
 def test_the_issues_links_fall_back_to_defaults_with_a_notice(page, query, ignored):
     at = open_link(PAGES[page], query)
     assert_no_exception(at)
@@ -59,12 +69,16 @@ def _random_value(rng: random.Random, key: str) -> str:
         valid = list(param.choices) or [str(param.low), str(param.high), "true", "false", "features.conv_1_1"]
     makers = [
         lambda: rng.choice(valid) if valid else "1",
-        lambda: str(rng.randint(-10**6, 10**6)), lambda: rng.choice(["1e400", "-1e400", "nan", "inf", "1e308"]),
-        lambda: "", lambda: "x" * rng.choice([1, 99, 101, 5000]), lambda: f"{rng.uniform(-50, 50):.3f}",
-        lambda: rng.choice(["True", "FALSE", "0", "None", "null", "[]", "{}"]), lambda: "9" * rng.randint(10, 400),
+        lambda: str(rng.randint(-(10**6), 10**6)),
+        lambda: rng.choice(["1e400", "-1e400", "nan", "inf", "1e308"]),
+        lambda: "",
+        lambda: "x" * rng.choice([1, 99, 101, 5000]),
+        lambda: f"{rng.uniform(-50, 50):.3f}",
+        lambda: rng.choice(["True", "FALSE", "0", "None", "null", "[]", "{}"]),
+        lambda: "9" * rng.randint(10, 400),
         lambda: rng.choice(["😀<script>alert(1)</script>", "%00", "../../etc/passwd", "a\nb", " 3 "]),
         lambda: rng.choice([c for p in PAGE_PARAMS.values() for q in p.values() for c in q.choices] or ["x"]),
-    ]  # fmt: skip
+    ]
     return rng.choice(makers)()
 
 

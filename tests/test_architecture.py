@@ -27,9 +27,15 @@ def test_tinyvgg_table_by_hand(tiny):
     assert conv.output_shape == (16, 64, 64) and conv.params == 3 * 16 * 9 + 16
     assert conv.macs == 64 * 64 * 16 * 3 * 9
     # Receptive field sizes by hand: +2 per 3x3 conv, pools add 1 jump and double it.
-    expected = {"features.conv_1_1": (3, 1, 0), "features.conv_1_2": (5, 1, 0), "features.max_pool_1": (6, 2, 0.5),
-                "features.conv_2_2": (14, 2, 0.5), "features.max_pool_2": (16, 4, 1.5),
-                "features.conv_3_2": (32, 4, 1.5), "features.max_pool_3": (36, 8, 3.5)}  # fmt: skip
+    expected = {
+        "features.conv_1_1": (3, 1, 0),
+        "features.conv_1_2": (5, 1, 0),
+        "features.max_pool_1": (6, 2, 0.5),
+        "features.conv_2_2": (14, 2, 0.5),
+        "features.max_pool_2": (16, 4, 1.5),
+        "features.conv_3_2": (32, 4, 1.5),
+        "features.max_pool_3": (36, 8, 3.5),
+    }
     for name, (size, jump, start) in expected.items():
         assert rows[name].field == (Field(size, jump, start),) * 2, name
     assert rows["classifier.fc"].field == GLOBAL and rows["classifier.fc"].macs == 3072 * 10

@@ -128,8 +128,14 @@ def test_presets_reproduce_the_papers_sizes():
     for preset in ar.PRESETS:
         geo = preset.geometry()
         assert geo.output_size == (preset.expected_output, preset.expected_output), preset.key
-        i, k, s, p, d, a = (preset.input_size, preset.kernel_size, preset.stride, preset.padding, preset.dilation,
-                            preset.output_padding)  # fmt: skip
+        i, k, s, p, d, a = (
+            preset.input_size,
+            preset.kernel_size,
+            preset.stride,
+            preset.padding,
+            preset.dilation,
+            preset.output_padding,
+        )
         assert torch_shape(preset.op, (i, i), (k, k), (s, s), p, (d, d), (a, a), False) == geo.output_size
 
 

@@ -89,8 +89,9 @@ def settle(page, timeout: float = LOAD_TIMEOUT_MS) -> None:
 
 def wait_param(page, name: str, value: str) -> None:
     """Wait until the page's URL holds ``name=value`` (a run has taken a change in)."""
-    page.wait_for_function("([n, v]) => new URLSearchParams(location.search).get(n) === v", arg=[name, value],
-                           timeout=LOAD_TIMEOUT_MS)  # fmt: skip
+    page.wait_for_function(
+        "([n, v]) => new URLSearchParams(location.search).get(n) === v", arg=[name, value], timeout=LOAD_TIMEOUT_MS
+    )
 
 
 def click_key(page, key: str) -> None:
@@ -162,9 +163,14 @@ def test_arithmetic_presets_player_keys_shared_url_and_gif(server, browser):
     page.get_by_text("Output size: 3 × 3").wait_for()
 
     # Presets after presets, as in the issue: each shows its paper's output size, from step 1.
-    transitions = (("Padding, strides", 3, 9), ("Dilation", 3, 9), ("Arbitrary padding, no strides", 6, 36),
-                   ("No padding, no strides", 2, 4), ("Padding, strides, transposed", 5, 9),
-                   ("No padding, strides, transposed", 5, 4))  # fmt: skip
+    transitions = (
+        ("Padding, strides", 3, 9),
+        ("Dilation", 3, 9),
+        ("Arbitrary padding, no strides", 6, 36),
+        ("No padding, no strides", 2, 4),
+        ("Padding, strides, transposed", 5, 9),
+        ("No padding, strides, transposed", 5, 4),
+    )
     for preset, size, steps in transitions:
         select_option(page, "Preset", preset)
         wait_param(page, "preset", preset)  # the first two keep the default's 3 × 3: see that this run began
@@ -218,8 +224,11 @@ def boxes(page, selector: str) -> list[dict]:
 
 
 def overlap(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and (
-        b["y"] < a["y"] + a["height"]
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and (b["y"] < a["y"] + a["height"])
     )
 
 
@@ -265,12 +274,15 @@ def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, brow
     page = context.new_page()
     page.goto(f"{server}/network?max_steps=16")
     page.get_by_role("heading", name="Inside the network").wait_for(timeout=LOAD_TIMEOUT_MS)
-    _network_views(page, {
-        "Architecture": "82,042 parameters",
-        "Filters": "16 filters of features.conv_1_1",
-        "Feature maps": "16 channels of 64×64",
-        "Overview": "Input channels, then each conv",
-    })  # fmt: skip
+    _network_views(
+        page,
+        {
+            "Architecture": "82,042 parameters",
+            "Filters": "16 filters of features.conv_1_1",
+            "Feature maps": "16 channels of 64×64",
+            "Overview": "Input channels, then each conv",
+        },
+    )
     settle(page)
     page.get_by_role("tab", name="What a channel likes").click()
     page.get_by_text("Synthetic images that excite channel 0 most").wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -279,12 +291,15 @@ def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, brow
 
     select_option(page, "Model", "resnet18")
     page.get_by_text("resnet18: its layers").wait_for(timeout=LOAD_TIMEOUT_MS)
-    _network_views(page, {
-        "Architecture": "11,689,512 parameters",
-        "Filters": "64 filters of conv1",
-        "Feature maps": "conv1: 64 channels of 112×112",
-        "Overview": "The overview shows every stage of the embedded TinyVGG",
-    })  # fmt: skip
+    _network_views(
+        page,
+        {
+            "Architecture": "11,689,512 parameters",
+            "Filters": "64 filters of conv1",
+            "Feature maps": "conv1: 64 channels of 112×112",
+            "Overview": "The overview shows every stage of the embedded TinyVGG",
+        },
+    )
     settle(page)
     page.get_by_role("tab", name="What a channel likes").click()
     click_key(page, "maximise")
@@ -354,8 +369,16 @@ def sidebar_image(page, caption: str):
     return page.get_by_test_id("stSidebar").get_by_test_id("stImage").filter(has_text=caption)
 
 
-BROWSER_CASES = ["truncated.jpg", "bomb.png", "photo.heic", "empty.png", "panorama.jpg", "exif_rotated.jpg",
-                 "cmyk.jpg", "animated.gif"]  # fmt: skip
+BROWSER_CASES = [
+    "truncated.jpg",
+    "bomb.png",
+    "photo.heic",
+    "empty.png",
+    "panorama.jpg",
+    "exif_rotated.jpg",
+    "cmyk.jpg",
+    "animated.gif",
+]
 
 
 def test_bad_uploads_get_a_message_and_the_next_upload_works(server, page, tmp_path):
@@ -393,8 +416,10 @@ def test_bad_uploads_get_a_message_and_the_next_upload_works(server, page, tmp_p
 def test_hostile_links_load_with_a_notice_and_defaults(server, page):
     """The issue's links: an overflowing seed, an empty operation, and 20,000-character values in every setting."""
     long = "9" * 20_000
-    cases = (("seed=1e400&op=", ["seed=1e400 must be a whole number", "op= is not one of the choices"]),
-             (f"i={long}&k={long}&seed={long}", ["i is 20000 characters long", "seed is 20000 characters long"]))
+    cases = (
+        ("seed=1e400&op=", ["seed=1e400 must be a whole number", "op= is not one of the choices"]),
+        (f"i={long}&k={long}&seed={long}", ["i is 20000 characters long", "seed is 20000 characters long"]),
+    )
     for query, ignored in cases:
         page.goto(f"{server}/arithmetic?{query}", timeout=LOAD_TIMEOUT_MS)
         settle(page)
@@ -442,8 +467,10 @@ def test_markup_in_links_and_class_names_is_shown_as_text(server, page, tmp_path
         assert_no_injected_markup(page)
 
     generator = torch.Generator().manual_seed(0)
-    state = {name: torch.randn(tensor.shape, generator=generator) * 0.1
-             for name, tensor in meta_network("tinyvgg", 3).state_dict().items()}  # fmt: skip
+    state = {
+        name: torch.randn(tensor.shape, generator=generator) * 0.1
+        for name, tensor in meta_network("tinyvgg", 3).state_dict().items()
+    }
     weights = tmp_path / "injected.safetensors"
     safetensors.torch.save_file(state, weights)
     page.goto(server, timeout=LOAD_TIMEOUT_MS)
@@ -532,8 +559,12 @@ def test_labels_are_whole_at_projector_size(server, browser):
     page.get_by_role("heading", name="Model card").wait_for(timeout=LOAD_TIMEOUT_MS)
     settle(page)
     assert cut_text(main) == []  # the links to every page
-    for query in ("", "op=Transposed+convolution&i=5&s=2&p=1", "op=Max+pooling&i=3&k=2&s=3&ceil=true",
-                  "sq=false&i=31&iw=29&k=7&kw=5&d=4&dw=3&p=3&pw=2"):  # the widest formulas and every label
+    for query in (
+        "",
+        "op=Transposed+convolution&i=5&s=2&p=1",
+        "op=Max+pooling&i=3&k=2&s=3&ceil=true",
+        "sq=false&i=31&iw=29&k=7&kw=5&d=4&dw=3&p=3&pw=2",
+    ):  # the widest formulas and every label
         page.goto(f"{server}/arithmetic?{query}")
         wait_step(page, 1)
         settle(page)
@@ -547,14 +578,18 @@ def test_labels_are_whole_at_projector_size(server, browser):
     for model in ("TinyVGG (built in)", "resnet18"):  # resnet18: the server's weights cache holds it
         if model != "TinyVGG (built in)":
             select_option(page, "Model", model)
-        page.wait_for_function("([f, m]) => f.value === m", arg=[field.element_handle(), model],
-                               timeout=LOAD_TIMEOUT_MS)  # fmt: skip
+        page.wait_for_function(
+            "([f, m]) => f.value === m", arg=[field.element_handle(), model], timeout=LOAD_TIMEOUT_MS
+        )
         assert field.evaluate(whole), model
     # The longest label the app can make (registry.MAX_LABEL characters) fits the box too.
     longest = upload_label("a_long_experiment_name.pt", "mobilenet_v3_small")
     assert len(longest) == MAX_LABEL
-    assert field.evaluate("(f, text) => { const was = f.value; f.value = text; const fits = f.scrollWidth <= "
-                          "f.clientWidth; f.value = was; return fits; }", longest), longest  # fmt: skip
+    assert field.evaluate(
+        "(f, text) => { const was = f.value; f.value = text; const fits = f.scrollWidth <= "
+        "f.clientWidth; f.value = was; return fits; }",
+        longest,
+    ), longest
     context.close()
 
 
@@ -688,7 +723,8 @@ def test_own_classes_let_go_of_the_files_once_read_and_of_the_session_once_gone(
 
         for label, paths in enumerate(classes):  # 150 MB a class
             page.locator(f".st-key-transfer_upload_{label}_0 input[type='file']").set_input_files(
-                [str(p) for p in paths])  # fmt: skip
+                [str(p) for p in paths]
+            )
             page.locator(f".st-key-transfer_upload_{label}_1").wait_for(timeout=LOAD_TIMEOUT_MS)
             settle(page)
         # 300 MB were sent; Streamlit alone would hold them all until the session shut down (measured: 132 MB held).

@@ -33,8 +33,9 @@ def test_blur_and_derivatives_equal_scipy(sigma):
         blurred = ndi.gaussian_filter(image, sigma, mode="constant", cval=0.0, truncate=4.0)
         np.testing.assert_allclose(classic.gaussian_blur(image, sigma), blurred, atol=1e-12)
         for axis in (0, 1):
-            np.testing.assert_allclose(classic.sobel(image, axis), ndi.sobel(image, axis=axis, mode="constant"),
-                                       atol=1e-12)  # fmt: skip
+            np.testing.assert_allclose(
+                classic.sobel(image, axis), ndi.sobel(image, axis=axis, mode="constant"), atol=1e-12
+            )
     magnitude, orientation = classic.gradient(images()[0])
     assert magnitude[2, 5] > 0 and orientation[2, 5] == pytest.approx(np.pi / 2)  # the top edge: brighter below
 
@@ -42,11 +43,13 @@ def test_blur_and_derivatives_equal_scipy(sigma):
 @pytest.mark.parametrize(("sigma", "k"), [(1.0, 0.05), (2.0, 0.04), (0.7, 0.15)])
 def test_harris_equals_scikit_image_within_1e_6(sigma, k):
     for image in images():
-        for mine, theirs in zip(classic.structure_tensor(image, sigma), structure_tensor(image, sigma, order="rc"),
-                                strict=True):  # fmt: skip
+        for mine, theirs in zip(
+            classic.structure_tensor(image, sigma), structure_tensor(image, sigma, order="rc"), strict=True
+        ):
             np.testing.assert_allclose(mine, theirs, atol=1e-6, rtol=0)
-        np.testing.assert_allclose(classic.harris_response(image, sigma, k), corner_harris(image, "k", k, sigma=sigma),
-                                   atol=1e-6, rtol=0)  # fmt: skip
+        np.testing.assert_allclose(
+            classic.harris_response(image, sigma, k), corner_harris(image, "k", k, sigma=sigma), atol=1e-6, rtol=0
+        )
 
 
 @pytest.mark.parametrize(("min_distance", "threshold_rel"), [(1, None), (1, 0.1), (2, 0.05), (3, 0.2), (5, None)])

@@ -103,8 +103,7 @@ def test_checkpoint_wrappers_and_data_parallel_prefixes(resnet18_3):
 
 def test_imagenet_class_count_takes_torchvision_names():
     torch.manual_seed(0)
-    model = load_uploaded_model(saved(torchvision.models.mobilenet_v3_large().state_dict()), "mobilenet_v3_large",
-                                1000)  # fmt: skip
+    model = load_uploaded_model(saved(torchvision.models.mobilenet_v3_large().state_dict()), "mobilenet_v3_large", 1000)
     assert model.classes[:2] == ("tench", "goldfish") and len(model.classes) == 1000
 
 
@@ -208,13 +207,18 @@ def _legacy(obj) -> bytes:
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"", "empty"), (b"not a checkpoint at all", "neither a safetensors file nor a PyTorch state dict"),
-     (b"PK\x03\x04 broken zip", "damaged zip"), (b"PK not a zip", "neither a safetensors"),
-     (_legacy({"a": torch.zeros(2)}), "before 1.6"),
-     (saved([torch.zeros(2)]), "does not hold a state dict"), (saved({"a": 1}), "does not hold a state dict"),
-     (b"\x12\x00\x00\x00\x00\x00\x00\x00[1, 2, 3, 4, 5, 6]", "must be a table"),
-     (b"\x08\x00\x00\x00\x00\x00\x00\x00not json", "must be JSON")],
-)  # fmt: skip
+    [
+        (b"", "empty"),
+        (b"not a checkpoint at all", "neither a safetensors file nor a PyTorch state dict"),
+        (b"PK\x03\x04 broken zip", "damaged zip"),
+        (b"PK not a zip", "neither a safetensors"),
+        (_legacy({"a": torch.zeros(2)}), "before 1.6"),
+        (saved([torch.zeros(2)]), "does not hold a state dict"),
+        (saved({"a": 1}), "does not hold a state dict"),
+        (b"\x12\x00\x00\x00\x00\x00\x00\x00[1, 2, 3, 4, 5, 6]", "must be a table"),
+        (b"\x08\x00\x00\x00\x00\x00\x00\x00not json", "must be JSON"),
+    ],
+)
 def test_unreadable_files(data, message):
     with pytest.raises(ModelFileError, match=message):
         load_uploaded_model(data, "resnet18", 3)

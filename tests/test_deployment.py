@@ -75,5 +75,5 @@ def test_the_file_watcher_is_off_and_would_skip_the_virtualenv():
 
 def test_the_page_icon_is_a_file_of_the_app_not_a_web_font():
     text = (ROOT / "app.py").read_text()
-    assert 'page_icon=str(FAVICON)' in text and (ROOT / "assets" / "favicon.png").is_file()
+    assert "page_icon=str(FAVICON)" in text and (ROOT / "assets" / "favicon.png").is_file()
     assert ":material/" not in text.split("st.set_page_config", 1)[1].split("\n", 1)[0]

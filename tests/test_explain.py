@@ -55,9 +55,15 @@ def test_grad_cam_equals_captum_on_the_embedded_model(tiny):
                 torch.testing.assert_close(ours, captum_grad_cam(model, x, target, layer), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize(("key", "layer"), [("resnet18", "layer4"), ("resnet18", "layer3.1.conv1"),
-                                            ("densenet121", "features.denseblock4"),
-                                            ("mobilenet_v3_large", "features")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "layer"),
+    [
+        ("resnet18", "layer4"),
+        ("resnet18", "layer3.1.conv1"),
+        ("densenet121", "features.denseblock4"),
+        ("mobilenet_v3_large", "features"),
+    ],
+)
 def test_grad_cam_equals_captum_with_inplace_relus(key, layer):
     model, x = _frozen(key)
     assert any(getattr(m, "inplace", False) for m in model.modules())
@@ -152,8 +158,14 @@ def test_pointing_game_scores_each_image():
 @pytest.mark.slow
 def test_default_layers():
     assert default_layer(load_embedded()[0], (64, 64)) == "features.relu_3_2"
-    expected = {"resnet18": "layer4", "vgg16": "features.29", "alexnet": "features.11", "densenet121": "features",
-                "mobilenet_v3_large": "features", "efficientnet_b0": "features"}  # fmt: skip
+    expected = {
+        "resnet18": "layer4",
+        "vgg16": "features.29",
+        "alexnet": "features.11",
+        "densenet121": "features",
+        "mobilenet_v3_large": "features",
+        "efficientnet_b0": "features",
+    }
     for key, layer in expected.items():
         assert default_layer(torchvision.models.get_model(key).eval(), (224, 224)) == layer, key
 
@@ -226,8 +238,10 @@ def test_captum_runs_on_private_copies_and_leaves_the_shared_model_alone(method)
 
     def copies() -> int:
         gc.collect()
-        return sum(type(o) is torchvision.models.ResNet and o is not model
-                   and float(o.conv1.weight[0, 0, 0, 0]) == mark for o in gc.get_objects())  # fmt: skip
+        return sum(
+            type(o) is torchvision.models.ResNet and o is not model and float(o.conv1.weight[0, 0, 0, 0]) == mark
+            for o in gc.get_objects()
+        )
 
     def reference_map() -> torch.Tensor:
         reference = copy.deepcopy(model)
@@ -271,8 +285,9 @@ def test_long_work_does_not_hold_the_shared_models_lock():
             inside.wait(timeout=60)
             release.wait(timeout=60)
 
-    workers = [threading.Thread(target=cam, args=(model, x, target, "layer4", "Score-CAM", hold_open, 64))
-               for target in (3, 5)]  # fmt: skip
+    workers = [
+        threading.Thread(target=cam, args=(model, x, target, "layer4", "Score-CAM", hold_open, 64)) for target in (3, 5)
+    ]
     for worker in workers:
         worker.start()
     inside.wait(timeout=60)  # both long computations are inside their loops now

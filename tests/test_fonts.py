@@ -37,9 +37,11 @@ def test_the_check_sees_the_missing_glyph_box():
 
 def test_overview_titles_show_every_character_and_never_overlap(drawn):
     image = np.random.default_rng(0).random((3, 64, 64))
-    stages = [("features.conv_block_1.relu", np.random.rand(10, 64, 64)),
-              ("features.conv_block_1.maxpool", np.random.rand(10, 32, 32)),
-              ("classifier.avgpool_and_flatten", np.random.rand(3, 1, 1))]  # fmt: skip
+    stages = [
+        ("features.conv_block_1.relu", np.random.rand(10, 64, 64)),
+        ("features.conv_block_1.maxpool", np.random.rand(10, 32, 32)),
+        ("classifier.avgpool_and_flatten", np.random.rand(3, 1, 1)),
+    ]
     picture = overview_image(image, stages + stages + stages, max_width=300)
     assert picture.size[0] <= 300 + 16 and picture.size[1] > 3 * 16 * 24  # wrapped onto more bands
     boxes = []

@@ -58,7 +58,6 @@ def test_pytorch_code_runs_and_reproduces_the_shape(args):
     assert printed.getvalue().strip().split("  #")[0] == f"torch.Size([1, 2, {geo.rows.output}, {geo.cols.output}])"
 
 
-
 def test_stacked_formula_keeps_every_part_on_its_own_line():
     chain = formula_latex(ar.geometry("transposed", 3, 3, 2, 1, 1, 1))
     lines = stacked(chain).removeprefix(r"\begin{aligned} ").removesuffix(r" \end{aligned}").split(r" \\ ")

@@ -20,8 +20,9 @@ def embedded_like() -> registry.LoadedModel:
 
 def torchvision_like(key: str) -> registry.LoadedModel:
     weights = registry.default_weights(key)  # its transforms need no download
-    return with_weights_preprocessing(ModelSpec(key, key, "torchvision"), key, nn.Identity(), weights, ("a",), None,
-                                      "", "")  # fmt: skip
+    return with_weights_preprocessing(
+        ModelSpec(key, key, "torchvision"), key, nn.Identity(), weights, ("a",), None, "", ""
+    )
 
 
 MODELS = {"embedded": embedded_like, **{k: (lambda k=k: torchvision_like(k)) for k in registry.TORCHVISION_MODELS}}

@@ -194,9 +194,16 @@ def test_fit_within_keeps_aspect_and_small_images():
 
 @pytest.mark.parametrize(
     ("mode", "size", "expected"),
-    [("RGB", (10, 20), 800), ("F", (10, 20), 800), ("I;16", (10, 20), 400), ("L", (10, 20), 200),
-     ("P", (3, 3), 9), ("CMYK", (2, 2), 16), ("LA", (2, 2), 16)],
-)  # fmt: skip
+    [
+        ("RGB", (10, 20), 800),
+        ("F", (10, 20), 800),
+        ("I;16", (10, 20), 400),
+        ("L", (10, 20), 200),
+        ("P", (3, 3), 9),
+        ("CMYK", (2, 2), 16),
+        ("LA", (2, 2), 16),
+    ],
+)
 def test_decoded_bytes_is_what_pillow_holds(mode, size, expected):
     assert decoded_bytes(mode, size) == expected
 
@@ -220,8 +227,10 @@ def test_small_float_tiff_cannot_make_the_server_allocate():
     assert len(data) < 300_000
     with pytest.raises(ImageError, match="mode F and would take 390 MiB to decode; the limit is 160 MiB"):
         load_image(data)  # 187 MiB of float pixels, as much again of RGB result, and a tile's conversion
-    setup = "import io\nfrom PIL import Image\nfrom cnnviz.data.images import ImageError, load_image\n" \
-            "from tests.badinputs import float_tiff\ndata = float_tiff()"  # fmt: skip
+    setup = (
+        "import io\nfrom PIL import Image\nfrom cnnviz.data.images import ImageError, load_image\n"
+        "from tests.badinputs import float_tiff\ndata = float_tiff()"
+    )
     guarded = peak_rss_mib(setup, "try:\n    load_image(data)\nexcept ImageError:\n    pass")
     unguarded = peak_rss_mib(setup, "Image.open(io.BytesIO(data)).load()")  # the attack is real
     assert guarded < 16 and unguarded > 180, (guarded, unguarded)
@@ -279,17 +288,25 @@ def test_tiled_conversion_matches_pillow_converting_the_whole_image(mode, max_si
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("mode", "side", "max_side"),
-    [("P+transparency", 7071, 1024), ("P+transparency", 7071, 256), ("L", 7071, 1024), ("1", 7071, 256),
-     ("RGBA", 4000, 1024), ("LA", 5792, 256)],
-)  # fmt: skip
+    [
+        ("P+transparency", 7071, 1024),
+        ("P+transparency", 7071, 256),
+        ("L", 7071, 1024),
+        ("1", 7071, 256),
+        ("RGBA", 4000, 1024),
+        ("LA", 5792, 256),
+    ],
+)
 def test_small_bombs_stay_within_their_counted_cost(mode, side, max_side):
     """The issue's bombs (tens of KB declaring 33–50 megapixels; Pillow's conversion to RGB took +418 to +813 MiB):
     decoding holds no more than decode_cost counted before it began, and that is within the budget."""
     data = small_bomb(mode, side)
     header = Image.open(io.BytesIO(data))
     cost = decode_cost(header.mode, header.size, max_side) / 2**20
-    setup = "from cnnviz.data.images import load_image\nfrom tests.badinputs import small_bomb\n" \
-            f"data = small_bomb({mode!r}, {side})"  # fmt: skip
+    setup = (
+        "from cnnviz.data.images import load_image\nfrom tests.badinputs import small_bomb\n"
+        f"data = small_bomb({mode!r}, {side})"
+    )
     peak = peak_rss_mib(setup, f"assert max(load_image(data, max_side={max_side}).size) == {max_side}")
     assert peak <= cost + 4 and cost <= MAX_DECODED_BYTES / 2**20, (peak, cost)
 

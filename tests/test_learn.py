@@ -44,8 +44,9 @@ def test_ten_lessons_in_order_each_two_to_five_sentences():
 def test_box_blur_equals_scipy_and_noise_is_seeded_and_clipped():
     image = np.random.default_rng(1).random((20, 30))
     for size in (1, 3, 5):
-        np.testing.assert_allclose(classic.box_blur(image, size), ndi.uniform_filter(image, size, mode="constant"),
-                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            classic.box_blur(image, size), ndi.uniform_filter(image, size, mode="constant"), atol=1e-12
+        )
     with pytest.raises(ValueError, match="odd"):
         classic.box_blur(image, 4)
     noisy = classic.add_noise(image, 0.2, seed=5)
@@ -59,11 +60,17 @@ def test_box_blur_equals_scipy_and_noise_is_seeded_and_clipped():
 def test_mirrored_filters_equal_scipy_mirror_mode(sigma):
     image = np.random.default_rng(2).random((40, 50))
     reach = len(classic.gaussian_kernel(sigma))
-    np.testing.assert_allclose(classic.mirrored(lambda a: classic.gaussian_blur(a, sigma), image, reach),
-                               ndi.gaussian_filter(image, sigma, mode="mirror"), atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        classic.mirrored(lambda a: classic.gaussian_blur(a, sigma), image, reach),
+        ndi.gaussian_filter(image, sigma, mode="mirror"),
+        atol=1e-12,
+    )
     for axis in (0, 1):
-        np.testing.assert_allclose(classic.mirrored(lambda a, axis=axis: classic.sobel(a, axis), image, 2),
-                                   ndi.sobel(image, axis=axis, mode="mirror"), atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            classic.mirrored(lambda a, axis=axis: classic.sobel(a, axis), image, 2),
+            ndi.sobel(image, axis=axis, mode="mirror"),
+            atol=1e-12,
+        )
     padded = np.pad(image, reach + 2, mode="reflect")
     expected = corner_harris(padded, method="k", k=0.05, sigma=sigma)[reach + 2 : -reach - 2, reach + 2 : -reach - 2]
     got = classic.mirrored(lambda a: classic.harris_response(a, sigma, 0.05), image, reach + 2)
@@ -87,8 +94,9 @@ def test_a_bright_frame_is_no_edge_once_mirrored():
 def test_designed_map_equals_scipy_correlate():
     image = np.random.default_rng(3).random((16, 16))
     for kernel in designed_kernels(5).values():
-        np.testing.assert_allclose(designed_map(image, kernel), ndi.correlate(image, kernel, mode="constant"),
-                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            designed_map(image, kernel), ndi.correlate(image, kernel, mode="constant"), atol=1e-12
+        )
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,16 @@ def tiny():
 def test_optimised_image_beats_every_dataset_image(tiny, layer, channel):
     before = {k: v.clone() for k, v in tiny.module.state_dict().items()}
     calls = []
-    image = maximize_channel(tiny.module, layer, channel, (64, 64), tiny.mean, tiny.std, steps=128,
-                             progress=lambda i, n: calls.append((i, n)))  # fmt: skip
+    image = maximize_channel(
+        tiny.module,
+        layer,
+        channel,
+        (64, 64),
+        tiny.mean,
+        tiny.std,
+        steps=128,
+        progress=lambda i, n: calls.append((i, n)),
+    )
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8
     assert calls[-1] == (128, 128) and len(calls) == 128
     x = to_tensor(image[None], tiny.mean, tiny.std)

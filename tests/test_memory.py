@@ -34,8 +34,9 @@ kept = rss()
 assert release_freed_memory()
 print(base, grown, kept, rss())
 """
-    base, grown, kept, trimmed = map(int, subprocess.run([sys.executable, "-c", script], capture_output=True,
-                                                         text=True, check=True).stdout.split())  # fmt: skip
+    base, grown, kept, trimmed = map(
+        int, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    )
     assert grown - base > 250 and kept - base > 250  # kept for reuse: the allocator setting at work
     assert trimmed - base < 50, (base, grown, kept, trimmed)
 
@@ -71,6 +72,7 @@ print(len(re.findall(r'<heap nr="', open(path).read())))
 os.remove(path)
 """
     env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
-    arenas = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                                env=env).stdout)  # fmt: skip
+    arenas = int(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    )
     assert arenas <= 2 if limited else arenas >= 5, arenas

@@ -91,14 +91,26 @@ def crafted() -> list[tuple[str, bytes, str]]:
         ("integer weights", saved(with_tensor(WEIGHT, lambda t: (t * 100).to(torch.int32))), "is int32"),
         ("complex weights (.pt)", saved(with_tensor(WEIGHT, lambda t: t.to(torch.complex64))), "is complex64"),
         ("sparse weights (.pt)", saved(with_tensor(WEIGHT, lambda t: t.to_sparse())), "is sparse"),
-        ("quantized weights (.pt)",
-         saved(with_tensor(WEIGHT, lambda t: torch.quantize_per_tensor(t, 0.01, 0, torch.qint8))), "quantized"),
-        ("meta tensors of 2 KB (.pt)",
-         saved({k: torch.empty(v.shape, device="meta") for k, v in valid_state().items()}), "holds no values"),
-        ("a transposed (non-contiguous) weight (.pt)",
-         saved(with_tensor("classifier.fc.weight", lambda t: t.t().contiguous().t())), "not contiguous"),
-        ("a weight repeated from one number (stride 0, .pt)",
-         saved(with_tensor(WEIGHT, lambda t: torch.zeros(1).expand(t.shape))), "not contiguous"),
+        (
+            "quantized weights (.pt)",
+            saved(with_tensor(WEIGHT, lambda t: torch.quantize_per_tensor(t, 0.01, 0, torch.qint8))),
+            "quantized",
+        ),
+        (
+            "meta tensors of 2 KB (.pt)",
+            saved({k: torch.empty(v.shape, device="meta") for k, v in valid_state().items()}),
+            "holds no values",
+        ),
+        (
+            "a transposed (non-contiguous) weight (.pt)",
+            saved(with_tensor("classifier.fc.weight", lambda t: t.t().contiguous().t())),
+            "not contiguous",
+        ),
+        (
+            "a weight repeated from one number (stride 0, .pt)",
+            saved(with_tensor(WEIGHT, lambda t: torch.zeros(1).expand(t.shape))),
+            "not contiguous",
+        ),
         ("two tensors sharing bytes (.pt)", saved(overlapping_views(valid_state())), "overlap in one storage"),
     ]
 
@@ -159,22 +171,47 @@ def mutations(count: int, seed: int = 21) -> list[tuple[str, bytes]]:
             entry = changed[name]
             if kind == "dtype":
                 entry["dtype"] = [
-                    "F16", "BF16", "F64", "I64", "I8", "BOOL", "U8", "F8_E4M3", "c64", 7, None, ["F32"],
-                ][int(rng.integers(0, 12))]  # fmt: skip
+                    "F16",
+                    "BF16",
+                    "F64",
+                    "I64",
+                    "I8",
+                    "BOOL",
+                    "U8",
+                    "F8_E4M3",
+                    "c64",
+                    7,
+                    None,
+                    ["F32"],
+                ][int(rng.integers(0, 12))]
             elif kind == "shape":
                 entry["shape"] = [
-                    [], [0], [-1, 3], [1.5], ["3"], [True], [2**40, 2**40], [1] * 40, entry["shape"][::-1],
+                    [],
+                    [0],
+                    [-1, 3],
+                    [1.5],
+                    ["3"],
+                    [True],
+                    [2**40, 2**40],
+                    [1] * 40,
+                    entry["shape"][::-1],
                     [*entry["shape"], 1],
-                ][int(rng.integers(0, 10))]  # fmt: skip
+                ][int(rng.integers(0, 10))]
             elif kind == "swap shapes":
                 other = changed[names[int(rng.integers(0, len(names)))]]
                 entry["shape"], other["shape"] = other["shape"], entry["shape"]
             elif kind == "offsets":
                 begin, end = entry["data_offsets"]
                 entry["data_offsets"] = [
-                    [end, begin], [begin - 1, end - 1], [begin, end + 4], [0, 2**62], [begin], "0-4",
-                    [begin + 4, end + 4], [-4, end],
-                ][int(rng.integers(0, 8))]  # fmt: skip
+                    [end, begin],
+                    [begin - 1, end - 1],
+                    [begin, end + 4],
+                    [0, 2**62],
+                    [begin],
+                    "0-4",
+                    [begin + 4, end + 4],
+                    [-4, end],
+                ][int(rng.integers(0, 8))]
             else:
                 changed[f"module.{name}" if rng.integers(0, 2) else name + "x"] = changed.pop(name)
             made.append((kind, safetensors_file(changed, body)))

@@ -21,9 +21,12 @@ SMALL = RunConfig(NetConfig(blocks=2, channels=8), steps=30, train_size=400, hel
 
 @pytest.mark.parametrize(
     "net",
-    [NetConfig(), NetConfig(blocks=1, channels=4, kernel_size=5, pooling="avg", dropout=0.3, batch_norm=False),
-     NetConfig(blocks=4, channels=32)],
-)  # fmt: skip
+    [
+        NetConfig(),
+        NetConfig(blocks=1, channels=4, kernel_size=5, pooling="avg", dropout=0.3, batch_norm=False),
+        NetConfig(blocks=4, channels=32),
+    ],
+)
 def test_build_model_follows_the_config(net):
     model = build_model(net)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
@@ -39,10 +42,14 @@ def test_build_model_follows_the_config(net):
 
 @pytest.mark.parametrize(
     ("config", "message"),
-    [(RunConfig(NetConfig(blocks=5)), "blocks"), (RunConfig(NetConfig(kernel_size=4)), "kernel"),
-     (RunConfig(learning_rate=5.0), "learning rate"), (RunConfig(batch_size=2), "batch size"),
-     (RunConfig(steps=0), "steps")],
-)  # fmt: skip
+    [
+        (RunConfig(NetConfig(blocks=5)), "blocks"),
+        (RunConfig(NetConfig(kernel_size=4)), "kernel"),
+        (RunConfig(learning_rate=5.0), "learning rate"),
+        (RunConfig(batch_size=2), "batch size"),
+        (RunConfig(steps=0), "steps"),
+    ],
+)
 def test_impossible_settings_are_refused(config, message):
     with pytest.raises(ValueError, match=message):
         Trainer(config)

@@ -32,10 +32,13 @@ def reference(build, seed: int):
 
 @pytest.mark.parametrize(
     "build",
-    [lambda: TinyVGG(10, (16, 32, 48)), lambda: nn.Linear(48, 3),
-     lambda: build_model(NetConfig(blocks=3, channels=8, batch_norm=True, dropout=0.3, kernel_size=5))],
+    [
+        lambda: TinyVGG(10, (16, 32, 48)),
+        lambda: nn.Linear(48, 3),
+        lambda: build_model(NetConfig(blocks=3, channels=8, batch_norm=True, dropout=0.3, kernel_size=5)),
+    ],
     ids=["embedded TinyVGG", "linear head", "playground net"],
-)  # fmt: skip
+)
 def test_seeded_layers_are_pytorchs_default_initialisation(build):
     ours, theirs = seeded(build, torch.Generator().manual_seed(11)).state_dict(), reference(build, 11).state_dict()
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
@@ -79,8 +82,18 @@ def backbone():
 def tuned(backbone, seed: int):
     images, labels = novel_examples(6, seed=2)
     head = seeded(lambda: nn.Linear(backbone.feature_dim, 3), torch.Generator().manual_seed(seed))
-    result = fine_tune(backbone, head, images, torch.tensor(labels), images, torch.tensor(labels), steps=12,
-                       batch_size=8, seed=seed, every=4)  # fmt: skip
+    result = fine_tune(
+        backbone,
+        head,
+        images,
+        torch.tensor(labels),
+        images,
+        torch.tensor(labels),
+        steps=12,
+        batch_size=8,
+        seed=seed,
+        every=4,
+    )
     return result.history, result.network.state_dict()
 
 
@@ -110,8 +123,9 @@ def test_two_fine_tunings_in_two_threads_give_what_each_gives_alone(backbone):
 
 @pytest.mark.slow
 def test_two_playground_trainings_at_once_give_what_each_gives_alone():
-    config = RunConfig(NetConfig(blocks=2, channels=8, dropout=0.3), steps=6, batch_size=16, train_size=200,
-                       held_out_size=50)  # fmt: skip
+    config = RunConfig(
+        NetConfig(blocks=2, channels=8, dropout=0.3), steps=6, batch_size=16, train_size=200, held_out_size=50
+    )
 
     def run(seed: int):
         from dataclasses import replace

@@ -85,9 +85,14 @@ def test_plotly_text_has_no_tag_and_reads_as_typed(attack):
 
 @pytest.mark.parametrize(
     ("page", "key"),
-    [("", "\n\n[Log in](//127.9)"), ("arithmetic", "\n\n![](//127.9/a)"), ("", "\n\n# Pwned"),
-     ("arithmetic", "`\n\n[x](//127.9)`"), ("arithmetic", "i")],
-)  # fmt: skip
+    [
+        ("", "\n\n[Log in](//127.9)"),
+        ("arithmetic", "\n\n![](//127.9/a)"),
+        ("", "\n\n# Pwned"),
+        ("arithmetic", "`\n\n[x](//127.9)`"),
+        ("arithmetic", "i"),
+    ],
+)
 def test_link_notices_show_keys_and_values_as_text(parser, page, key):
     """The notice as ui.links.check_link shows it: a list of the notices, each with the key (and value) in a code
     span; a key or value that opens with line breaks or holds backticks cannot end the span."""

@@ -68,14 +68,26 @@ def test_the_backbone_is_a_copy_and_the_shared_model_is_left_alone(embedded_back
     before = {k: v.clone() for k, v in shared.module.state_dict().items()}
     backbone = backbone_from(shared)
     images, labels = novel_examples(6, seed=2)
-    tuned = fine_tune(backbone, torch.nn.Linear(backbone.feature_dim, 3), images, torch.tensor(labels), images,
-                      torch.tensor(labels), steps=3, every=1)  # fmt: skip
+    tuned = fine_tune(
+        backbone,
+        torch.nn.Linear(backbone.feature_dim, 3),
+        images,
+        torch.tensor(labels),
+        images,
+        torch.tensor(labels),
+        steps=3,
+        every=1,
+    )
     assert all(before[k].equal(v) for k, v in shared.module.state_dict().items())
     assert hook_count(shared.module) == 0 and not any(p.requires_grad for p in shared.module.parameters())
     assert not any(p.requires_grad for p in backbone.network.parameters()) and len(tuned.history) == 3
     changed = {k for k, v in tuned.network.state_dict().items() if k.startswith("features.") and not v.equal(before[k])}
-    assert changed == {"features.conv_3_1.weight", "features.conv_3_1.bias", "features.conv_3_2.weight",
-                       "features.conv_3_2.bias"}  # only the last stage of the features was trained  # fmt: skip
+    assert changed == {
+        "features.conv_3_1.weight",
+        "features.conv_3_1.bias",
+        "features.conv_3_2.weight",
+        "features.conv_3_2.bias",
+    }  # only the last stage of the features was trained
 
 
 def test_fine_tuning_stops_at_its_time_budget_and_when_the_session_ends(embedded_backbone):
@@ -109,8 +121,9 @@ def test_the_pipeline_runs_end_to_end_on_torchvision_architectures(torch_home, o
     reference = torchvision.models.get_model(key, weights=None, num_classes=3).state_dict()
     state = result.model.module.state_dict()
     assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in reference.items()}
-    back = custom.load_uploaded_model(weights_file(result.model.module), key, 3,
-                                      custom.parse_class_names(class_names_file(NOVEL_CLASSES)))  # fmt: skip
+    back = custom.load_uploaded_model(
+        weights_file(result.model.module), key, 3, custom.parse_class_names(class_names_file(NOVEL_CLASSES))
+    )
     x = result.model.preprocess(images[0])
     with torch.no_grad():
         torch.testing.assert_close(back.module(x), result.model.module(x))
@@ -131,8 +144,10 @@ def test_files_are_read_one_at_a_time_and_skipped_ones_never():
     messages = data.add_files(held, [*files, file("last.png"), file("extra.png")])
     assert len(held.images) == data.MAX_PER_CLASS and held.names[-1] == "last.png"
     assert "big.png" not in read and "extra.png" not in read and len(read) == data.MAX_PER_CLASS
-    assert messages == ["big.png: the file is 10.0 MiB; the limit is 10 MiB.",
-                        "extra.png: not added, this class already has 50 images."]  # fmt: skip
+    assert messages == [
+        "big.png: the file is 10.0 MiB; the limit is 10 MiB.",
+        "extra.png: not added, this class already has 50 images.",
+    ]
     assert all(max(image.size) == data.MAX_SIDE for image in held.images)
     calls = iter([True, True, False])
     later = data.ClassImages()

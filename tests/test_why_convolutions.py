@@ -10,8 +10,10 @@ from cnnviz.learn.why_convolutions import conv_versus_dense
 from cnnviz.network.architecture import summarize
 
 
-@pytest.mark.parametrize(("c_in", "size", "c_out", "k", "s", "p"),
-                         [(3, (32, 32), 16, 3, 1, 1), (1, (28, 28), 8, 5, 1, 0), (16, (9, 7), 4, 3, 2, 1)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("c_in", "size", "c_out", "k", "s", "p"),
+    [(3, (32, 32), 16, 3, 1, 1), (1, (28, 28), 8, 5, 1, 0), (16, (9, 7), 4, 3, 2, 1)],
+)
 def test_counts_equal_pytorchs_modules(c_in, size, c_out, k, s, p):
     cost = conv_versus_dense(c_in, size, c_out, k, s, p)
     conv = nn.Conv2d(c_in, c_out, k, s, p)

@@ -74,11 +74,17 @@ def _cell_rects(cells, offset, ref, color, width=3) -> list[dict]:
     oy, ox = offset
     return [
         {
-            "type": "rect", "xref": ref[0], "yref": ref[1], "line": {"color": color, "width": width},
-            "x0": x - ox - 0.5, "x1": x - ox + 0.5, "y0": y - oy - 0.5, "y1": y - oy + 0.5,
+            "type": "rect",
+            "xref": ref[0],
+            "yref": ref[1],
+            "line": {"color": color, "width": width},
+            "x0": x - ox - 0.5,
+            "x1": x - ox + 0.5,
+            "y0": y - oy - 0.5,
+            "y1": y - oy + 0.5,
         }
         for y, x in cells
-    ]  # fmt: skip
+    ]
 
 
 def _heatmap(panel: Panel) -> go.Heatmap:
@@ -120,25 +126,55 @@ def _figure(panels: list[list[Panel | None]], shapes_for, height: int) -> go.Fig
                 oy, ox = panel.offset
                 h, w = panel.real
                 ph, pw = panel.z.shape
-                grey = {"type": "rect", "xref": xref, "yref": yref, "line": {"width": 0},
-                        "fillcolor": "rgba(120, 120, 120, 0.35)", "layer": "above"}  # fmt: skip
-                for x0, x1, y0, y1 in ((0, pw, 0, -oy), (0, pw, -oy + h, ph), (0, -ox, -oy, -oy + h),
-                                       (-ox + w, pw, -oy, -oy + h)):  # fmt: skip
+                grey = {
+                    "type": "rect",
+                    "xref": xref,
+                    "yref": yref,
+                    "line": {"width": 0},
+                    "fillcolor": "rgba(120, 120, 120, 0.35)",
+                    "layer": "above",
+                }
+                for x0, x1, y0, y1 in (
+                    (0, pw, 0, -oy),
+                    (0, pw, -oy + h, ph),
+                    (0, -ox, -oy, -oy + h),
+                    (-ox + w, pw, -oy, -oy + h),
+                ):
                     if x1 > x0 and y1 > y0:  # the padding ring, shaded
                         shapes.append({**grey, "x0": x0 - 0.5, "x1": x1 - 0.5, "y0": y0 - 0.5, "y1": y1 - 0.5})
-                shapes.append({
-                    "type": "rect", "xref": xref, "yref": yref, "line": {"color": "#333", "width": 2, "dash": "dot"},
-                    "x0": -ox - 0.5, "x1": -ox + w - 0.5, "y0": -oy - 0.5, "y1": -oy + h - 0.5,
-                })  # fmt: skip
+                shapes.append(
+                    {
+                        "type": "rect",
+                        "xref": xref,
+                        "yref": yref,
+                        "line": {"color": "#333", "width": 2, "dash": "dot"},
+                        "x0": -ox - 0.5,
+                        "x1": -ox + w - 0.5,
+                        "y0": -oy - 0.5,
+                        "y1": -oy + h - 0.5,
+                    }
+                )
             shapes.extend(shapes_for(r - 1, c - 1, xref, yref))
-            fig.update_xaxes(row=r, col=c, showticklabels=False, showgrid=False, zeroline=False,
-                             scaleanchor=yref, constrain="domain")  # fmt: skip
-            fig.update_yaxes(row=r, col=c, autorange="reversed", showticklabels=False, showgrid=False,
-                             zeroline=False, constrain="domain")  # fmt: skip
+            fig.update_xaxes(
+                row=r, col=c, showticklabels=False, showgrid=False, zeroline=False, scaleanchor=yref, constrain="domain"
+            )
+            fig.update_yaxes(
+                row=r,
+                col=c,
+                autorange="reversed",
+                showticklabels=False,
+                showgrid=False,
+                zeroline=False,
+                constrain="domain",
+            )
     fig.update_layout(
-        shapes=shapes, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        plot_bgcolor="rgba(128, 128, 128, 0.25)", paper_bgcolor="rgba(0, 0, 0, 0)", showlegend=False,
-    )  # fmt: skip
+        shapes=shapes,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="rgba(128, 128, 128, 0.25)",
+        paper_bgcolor="rgba(0, 0, 0, 0)",
+        showlegend=False,
+    )
     fig.update_annotations(font_size=16)
     return fig
 
@@ -275,14 +311,22 @@ def _scatter_figure(scene: Scene, index: int) -> go.Figure:
     for _, _, ty, tx, amount in s.targets:
         added[ty, tx] = amount
     geo = scene.geo
-    panels = [[
-        Panel(f"Input{_channel_label(s.channel, scene.in_channels)} {geo.rows.size}×{geo.cols.size}",
-              scene.x[s.channel], "Blues"),
-        Panel(f"Kernel{_channel_label(s.channel, scene.in_channels)}", kernel, "RdBu", zmid=0),
-        Panel(f"value × kernel (= {fmt(s.value)} × kernel)", added, "RdBu", zmid=0),
-        Panel(f"Output so far{_channel_label(s.out_channel, scene.out_channels)} "
-              f"{geo.rows.output}×{geo.cols.output}", scatter_partial(scene, index), "Greens"),
-    ]]  # fmt: skip
+    panels = [
+        [
+            Panel(
+                f"Input{_channel_label(s.channel, scene.in_channels)} {geo.rows.size}×{geo.cols.size}",
+                scene.x[s.channel],
+                "Blues",
+            ),
+            Panel(f"Kernel{_channel_label(s.channel, scene.in_channels)}", kernel, "RdBu", zmid=0),
+            Panel(f"value × kernel (= {fmt(s.value)} × kernel)", added, "RdBu", zmid=0),
+            Panel(
+                f"Output so far{_channel_label(s.out_channel, scene.out_channels)} {geo.rows.output}×{geo.cols.output}",
+                scatter_partial(scene, index),
+                "Greens",
+            ),
+        ]
+    ]
 
     def shapes(r: int, c: int, xref: str, yref: str) -> list[dict]:
         if c == 0:
@@ -326,8 +370,9 @@ def _palette() -> list[int]:
         colours.append((int(247 - t * 200), int(252 - t * 90), int(245 - t * 200)))
     for i in range(_PALETTE_SIZE):  # red, white, blue: kernels (0 in the middle)
         t = 2 * i / (_PALETTE_SIZE - 1) - 1
-        colours.append((255, int(255 + 180 * t), int(255 + 180 * t)) if t < 0 else
-                       (int(255 - 200 * t), int(255 - 120 * t), 255))  # fmt: skip
+        colours.append(
+            (255, int(255 + 180 * t), int(255 + 180 * t)) if t < 0 else (int(255 - 200 * t), int(255 - 120 * t), 255)
+        )
     flat = [v for c in colours for v in c]
     return flat + [0] * (768 - len(flat))
 
@@ -450,8 +495,9 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
                 geo.rows.pad_before or geo.cols.pad_before or geo.rows.pad_after or geo.cols.pad_after
             ):
                 px, py = x0 + geo.cols.pad_before * cell, top + geo.rows.pad_before * cell
-                draw.rectangle([px - 1, py - 1, px + geo.cols.size * cell - 1, py + geo.rows.size * cell - 1],
-                               outline=5, width=1)  # fmt: skip
+                draw.rectangle(
+                    [px - 1, py - 1, px + geo.cols.size * cell - 1, py + geo.rows.size * cell - 1], outline=5, width=1
+                )
             x0 += in_w * cell + gap
             if kernels:
                 k = kernel_of(ch, out_channel)
@@ -462,13 +508,22 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
                 grid(draw, x0, top, k_levels.astype(int), _SIGNED, k, kernel_boxes.get(ch, []), 2)
                 x0 += kw * cell + gap
         levels = _level(out_values) if view == "scatter" else out_levels[out_channel]
-        draw.text((x0, 3), "output" + (f" ch {out_channel + 1}" if scene.out_channels > 1 else ""), fill=1,
-                  font=title_font)  # fmt: skip
+        draw.text(
+            (x0, 3), "output" + (f" ch {out_channel + 1}" if scene.out_channels > 1 else ""), fill=1, font=title_font
+        )
         grid(draw, x0, top, levels, _GREEN, out_values, out_boxes, 4, out_blank)
         bar = int((width - 2 * gap) * (index + 1) / frames)  # a progress bar also keeps every frame distinct
         draw.rectangle([gap, height - 6, gap + bar, height - 3], fill=1)
         images.append(image)
     buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0,
-                   optimize=False, disposal=1)  # fmt: skip
+    images[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=duration_ms,
+        loop=0,
+        optimize=False,
+        disposal=1,
+    )
     return buffer.getvalue()

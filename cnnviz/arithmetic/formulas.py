@@ -91,8 +91,11 @@ def pytorch_code(geo: Geometry, in_channels: int = 1, out_channels: int = 1, bia
         args += [f"dilation={dilation}", f"bias={bias}"]
     elif geo.op == "transposed":
         layer = f"nn.ConvTranspose2d({in_channels}, {out_channels}, "
-        args += [f"output_padding={_fmt_pair(r.output_padding, c.output_padding)}", f"dilation={dilation}",
-                 f"bias={bias}"]  # fmt: skip
+        args += [
+            f"output_padding={_fmt_pair(r.output_padding, c.output_padding)}",
+            f"dilation={dilation}",
+            f"bias={bias}",
+        ]
     elif geo.op == "maxpool":
         layer, out_channels = "nn.MaxPool2d(", in_channels
         args += [f"dilation={dilation}", f"ceil_mode={r.ceil_mode}"]

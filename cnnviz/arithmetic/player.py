@@ -53,9 +53,18 @@ class _Panel:
         text = ["" if np.isnan(v) else fmt(float(v)) for v in np.asarray(shown, np.float64).ravel()]
         rows, cols = self.values.shape
         grey = [] if self.grey is None else np.flatnonzero(self.grey).tolist()
-        return {"title": self.title, "rows": rows, "cols": cols, "palette": self.palette, "kind": self.kind,
-                "transient": self.transient, "text": text, "level": self.level(self.values).ravel().tolist(),
-                "grey": grey, "frame": self.frame}  # fmt: skip
+        return {
+            "title": self.title,
+            "rows": rows,
+            "cols": cols,
+            "palette": self.palette,
+            "kind": self.kind,
+            "transient": self.transient,
+            "text": text,
+            "level": self.level(self.values).ravel().tolist(),
+            "grey": grey,
+            "frame": self.frame,
+        }
 
 
 def _label(i: int, n: int) -> str:
@@ -84,8 +93,14 @@ def payload(scene: Scene, view: View = "window") -> dict:
         raise ValueError(f"This case has too many steps to animate in the browser ({num_frames(scene, view)}).")
     build = _scatter if view == "scatter" else _window
     panels, layouts, steps = build(scene, view)
-    data = {"view": view, "palettes": PALETTES, "dark": DARK_LEVELS, "panels": [p.as_json() for p in panels],
-            "layouts": layouts, "steps": steps}  # fmt: skip
+    data = {
+        "view": view,
+        "palettes": PALETTES,
+        "dark": DARK_LEVELS,
+        "panels": [p.as_json() for p in panels],
+        "layouts": layouts,
+        "steps": steps,
+    }
     data["id"] = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     return data
 
@@ -130,15 +145,32 @@ def _window(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int]
         products_range = value_range(np.outer(scene.x.ravel(), scene.weight.ravel())) if scene.x.size else (0.0, 1.0)
         for ic in range(scene.in_channels):
             shape = scene.weight.shape[2:]
-            panels.append(_Panel(f"Products{_label(ic, scene.in_channels)}", np.full(shape, np.nan), "signed",
-                                 "products", transient=True, lo=products_range[0], hi=products_range[1]))  # fmt: skip
+            panels.append(
+                _Panel(
+                    f"Products{_label(ic, scene.in_channels)}",
+                    np.full(shape, np.nan),
+                    "signed",
+                    "products",
+                    transient=True,
+                    lo=products_range[0],
+                    hi=products_range[1],
+                )
+            )
             products[ic] = len(panels) - 1
     oh, ow = geo.output_size
     lo, hi = value_range(scene.output)
     outputs = []
     for oc in range(scene.out_channels):
-        panels.append(_Panel(f"Output{_label(oc, scene.out_channels)} {oh}×{ow}", np.full((oh, ow), np.nan),
-                             "output", "output", lo=lo, hi=hi))  # fmt: skip
+        panels.append(
+            _Panel(
+                f"Output{_label(oc, scene.out_channels)} {oh}×{ow}",
+                np.full((oh, ow), np.nan),
+                "output",
+                "output",
+                lo=lo,
+                hi=hi,
+            )
+        )
         outputs.append(len(panels) - 1)
     layouts = []
     for oc in range(scene.out_channels):
@@ -164,8 +196,7 @@ def _window(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int]
             if not geo.pooling:
                 kid = kernels[st.out_channel, t.channel]
                 red.setdefault(kid, []).append(t.k_row * geo.cols.kernel + t.k_col)
-                per_product.setdefault(products[t.channel], []).append((t.k_row * geo.cols.kernel + t.k_col,
-                                                                        t.product))  # fmt: skip
+                per_product.setdefault(products[t.channel], []).append((t.k_row * geo.cols.kernel + t.k_col, t.product))
         for pid, cells in per_product.items():
             levels = panels[pid].level(np.array([v for _, v in cells]))
             writes += [[pid, i, fmt(v), int(level)] for (i, v), level in zip(cells, levels, strict=True)]
@@ -173,9 +204,15 @@ def _window(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int]
         cell = st.row * ow + st.col
         value = float(scene.output[st.out_channel, st.row, st.col])
         writes.append([out, cell, fmt(value), int(panels[out].level(np.array([value]))[0])])
-        steps.append({"oc": st.out_channel, "caption": step_caption(scene, index, view),
-                      "red": [[pid, sorted(set(c))] for pid, c in red.items()], "orange": [[out, [cell]]],
-                      "set": writes})  # fmt: skip
+        steps.append(
+            {
+                "oc": st.out_channel,
+                "caption": step_caption(scene, index, view),
+                "red": [[pid, sorted(set(c))] for pid, c in red.items()],
+                "orange": [[out, [cell]]],
+                "set": writes,
+            }
+        )
     return panels, layouts, steps
 
 
@@ -184,8 +221,17 @@ def _scatter(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int
     geo = scene.geo
     oh, ow = geo.output_size
     lo, hi = value_range(scene.x)
-    panels = [_Panel(f"Input{_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}", scene.x[ic], "input",
-                     "input", lo=lo, hi=hi) for ic in range(scene.in_channels)]  # fmt: skip
+    panels = [
+        _Panel(
+            f"Input{_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}",
+            scene.x[ic],
+            "input",
+            "input",
+            lo=lo,
+            hi=hi,
+        )
+        for ic in range(scene.in_channels)
+    ]
     klo, khi = value_range(scene.weight)
     kernels, added, outputs = {}, {}, {}
     amounts = np.outer(scene.x.ravel(), scene.weight.ravel())
@@ -197,8 +243,9 @@ def _scatter(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int
             kernels[oc, ic] = len(panels) - 1
     shape = scene.weight.shape[2:]
     for oc in range(scene.out_channels):
-        panels.append(_Panel("value × kernel", np.full(shape, np.nan), "signed", "products", transient=True,
-                             lo=alo, hi=ahi))  # fmt: skip
+        panels.append(
+            _Panel("value × kernel", np.full(shape, np.nan), "signed", "products", transient=True, lo=alo, hi=ahi)
+        )
         added[oc] = len(panels) - 1
     # Output so far: bias everywhere, then each step's amounts added; its scale covers every partial sum.
     bias = np.zeros(scene.out_channels) if scene.bias is None else scene.bias.astype(np.float64)
@@ -217,19 +264,33 @@ def _scatter(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int
         title = f"Output so far{_label(oc, scene.out_channels)} {oh}×{ow}"
         panels.append(_Panel(title, np.full((oh, ow), bias[oc]), "output", "output", lo=olo, hi=ohi))
         outputs[oc] = len(panels) - 1
-    layouts = [[[ic, kernels[oc, ic], added[oc], outputs[oc]] if ic == 0 else [ic, kernels[oc, ic]]
-                for ic in range(scene.in_channels)] for oc in range(scene.out_channels)]  # fmt: skip
+    layouts = [
+        [
+            [ic, kernels[oc, ic], added[oc], outputs[oc]] if ic == 0 else [ic, kernels[oc, ic]]
+            for ic in range(scene.in_channels)
+        ]
+        for oc in range(scene.out_channels)
+    ]
     steps = []
     for s, written in history:
         kid, aid, out = kernels[s.out_channel, s.channel], added[s.out_channel], outputs[s.out_channel]
         taps = [ty * geo.cols.kernel + tx for _, _, ty, tx, _ in s.targets]
         amounts_now = np.array([a for *_, a in s.targets])
-        writes = [[aid, i, fmt(a), int(level)] for i, a, level in zip(taps, amounts_now, panels[aid].level(amounts_now),
-                                                                        strict=True)]  # fmt: skip
+        writes = [
+            [aid, i, fmt(a), int(level)]
+            for i, a, level in zip(taps, amounts_now, panels[aid].level(amounts_now), strict=True)
+        ]
         values = np.array([v for _, v in written])
-        writes += [[out, i, fmt(v), int(level)] for (i, v), level in zip(written, panels[out].level(values),
-                                                                          strict=True)]  # fmt: skip
-        steps.append({"oc": s.out_channel, "caption": step_caption(scene, s.index, view),
-                      "red": [[s.channel, [s.row * geo.cols.size + s.col]], [kid, taps], [aid, taps]],
-                      "orange": [[out, [i for i, _ in written]]], "set": writes})  # fmt: skip
+        writes += [
+            [out, i, fmt(v), int(level)] for (i, v), level in zip(written, panels[out].level(values), strict=True)
+        ]
+        steps.append(
+            {
+                "oc": s.out_channel,
+                "caption": step_caption(scene, s.index, view),
+                "red": [[s.channel, [s.row * geo.cols.size + s.col]], [kid, taps], [aid, taps]],
+                "orange": [[out, [i for i, _ in written]]],
+                "set": writes,
+            }
+        )
     return panels, layouts, steps

@@ -50,9 +50,13 @@ def attribute(
         elif method == "Occlusion":
             window, channels = max(2, min(size) // 8), x.shape[1]
             attr = Occlusion(work).attribute(
-                inputs, sliding_window_shapes=(channels, window, window), strides=(channels, window // 2, window // 2),
-                baselines=baseline, target=target, perturbations_per_eval=16,
-            )  # fmt: skip
+                inputs,
+                sliding_window_shapes=(channels, window, window),
+                strides=(channels, window // 2, window // 2),
+                baselines=baseline,
+                target=target,
+                perturbations_per_eval=16,
+            )
         elif method == "Guided Grad-CAM":
             if layer is None:
                 raise ValueError("Guided Grad-CAM needs a layer")

@@ -134,9 +134,14 @@ def cam(
 
 
 def _cam(
-    model: nn.Module, x: Tensor, target: int, layer: str, method: CamMethod, progress: Progress | None,
+    model: nn.Module,
+    x: Tensor,
+    target: int,
+    layer: str,
+    method: CamMethod,
+    progress: Progress | None,
     batch_size: int,
-) -> Explanation:  # fmt: skip
+) -> Explanation:
     acts, grads = _layer_and_grads(model, x, target, layer)
     if acts.dim() != 4:
         raise ValueError(f"{layer} has no spatial output ({tuple(acts.shape)}); choose a conv layer")

@@ -41,10 +41,16 @@ def probability_bars(prediction: Prediction, title: str = "Class probabilities")
 
 def raw_map_figure(raw: np.ndarray, cmap: str) -> go.Figure:
     """A map at its own resolution (a CAM's h×w cells), values on hover."""
-    figure = go.Figure(go.Heatmap(z=raw.astype(np.float32), colorscale=plotly_colorscale(cmap),
-                                  hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))  # fmt: skip
-    figure.update_layout(title=f"Raw map {raw.shape[0]}×{raw.shape[1]}", height=420,
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10})  # fmt: skip
+    figure = go.Figure(
+        go.Heatmap(
+            z=raw.astype(np.float32),
+            colorscale=plotly_colorscale(cmap),
+            hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Raw map {raw.shape[0]}×{raw.shape[1]}", height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10}
+    )
     figure.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     figure.update_xaxes(visible=False)
     return figure
@@ -52,13 +58,28 @@ def raw_map_figure(raw: np.ndarray, cmap: str) -> go.Figure:
 
 def faithfulness_figure(curves: Curves, class_name: str) -> go.Figure:
     """Deletion (red, solid) and insertion (green, dashed) curves with their areas, legend below."""
-    figure = go.Figure([
-        go.Scatter(x=curves.fractions, y=curves.deletion, name=f"deletion (AUC {curves.deletion_auc:.3f})",
-                   line={"color": DELETION_COLOUR, "width": 3}),
-        go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion (AUC {curves.insertion_auc:.3f})",
-                   line={"color": INSERTION_COLOUR, "width": 3, "dash": "dash"}),
-    ])  # fmt: skip
-    figure.update_layout(xaxis_title="share of pixels removed / inserted", yaxis_title=f"P({html(class_name)})",
-                         yaxis_range=[0, 1.02], height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                         legend={"orientation": "h", "y": -0.25, "x": 0})  # fmt: skip
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=curves.fractions,
+                y=curves.deletion,
+                name=f"deletion (AUC {curves.deletion_auc:.3f})",
+                line={"color": DELETION_COLOUR, "width": 3},
+            ),
+            go.Scatter(
+                x=curves.fractions,
+                y=curves.insertion,
+                name=f"insertion (AUC {curves.insertion_auc:.3f})",
+                line={"color": INSERTION_COLOUR, "width": 3, "dash": "dash"},
+            ),
+        ]
+    )
+    figure.update_layout(
+        xaxis_title="share of pixels removed / inserted",
+        yaxis_title=f"P({html(class_name)})",
+        yaxis_range=[0, 1.02],
+        height=380,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+    )
     return figure

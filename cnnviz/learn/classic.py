@@ -117,9 +117,11 @@ def _keep_spaced(coords: np.ndarray, spacing: float, strict: bool) -> np.ndarray
 
 
 def corner_peaks(
-    response: np.ndarray, min_distance: int = 1, threshold_rel: float | None = None,
+    response: np.ndarray,
+    min_distance: int = 1,
+    threshold_rel: float | None = None,
     threshold_abs: float | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Corners: local maxima of ``response`` over a (2·min_distance+1)² window, above the threshold (the
     larger of ``threshold_abs`` and ``threshold_rel`` × the maximum), not within ``min_distance`` of the border,
     and at least ``min_distance`` apart (the stronger kept). (row, column) pairs, strongest first."""

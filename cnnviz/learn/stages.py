@@ -50,8 +50,17 @@ def forward_pass(model: nn.Module, x: Tensor) -> ForwardPass:
     stages = []
     for name in names:
         out = outputs[name][0]
-        stages.append(Stage(name, type(kinds[name]).__name__, tuple(out.shape), float(out.min()), float(out.max()),
-                            float(out.mean()), float((out == 0).float().mean())))  # fmt: skip
+        stages.append(
+            Stage(
+                name,
+                type(kinds[name]).__name__,
+                tuple(out.shape),
+                float(out.min()),
+                float(out.max()),
+                float(out.mean()),
+                float((out == 0).float().mean()),
+            )
+        )
     logits = outputs[names[-1]][0]
     probabilities = torch.softmax(logits.double(), dim=0)  # in double, as predict() does
     return ForwardPass(stages, logits, probabilities, outputs)

@@ -56,5 +56,8 @@ def conv_versus_dense(
 def field_growth(summary: Summary) -> list[tuple[str, int]]:
     """Each convolution and pooling layer and its receptive field (rows, in input pixels), in order: how far one
     unit sees as the network gets deeper (element-wise layers such as ReLU leave it unchanged)."""
-    return [(layer.name, int(layer.field[0].size)) for layer in summary.layers
-            if ("Conv" in layer.kind or "Pool" in layer.kind) and isinstance(layer.field, tuple)]  # fmt: skip
+    return [
+        (layer.name, int(layer.field[0].size))
+        for layer in summary.layers
+        if ("Conv" in layer.kind or "Pool" in layer.kind) and isinstance(layer.field, tuple)
+    ]

@@ -84,10 +84,17 @@ _ZIP_START = b"PK\x03\x04"  # as a safetensors header length, 67 MB: more than a
 logger = logging.getLogger(__name__)
 
 SAFETENSORS_DTYPES: dict[str, torch.dtype] = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
     "BOOL": torch.bool,
-}  # fmt: skip
+}
 """The safetensors dtypes whose sizes are known here; a header naming any other is refused."""
 _FLOATING = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _INTEGER = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
@@ -274,8 +281,7 @@ def safetensors_header(data: bytes) -> dict[str, dict]:
     if not isinstance(header, dict):
         raise ModelFileError(f"{NOT_A_MODEL} (a safetensors header must be a table).")
     metadata = header.pop("__metadata__", None)
-    if metadata is not None and not (isinstance(metadata, dict)
-                                     and all(isinstance(v, str) for v in metadata.values())):  # fmt: skip
+    if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
         raise ModelFileError("The safetensors file's metadata must be a table of texts.")
     if not header:
         raise ModelFileError("The safetensors file holds no tensors.")
@@ -343,8 +349,11 @@ def read_safetensors(
 def _check_fit(shapes: Mapping[str, tuple[int, ...]], expected: Mapping[str, torch.Tensor], what: str) -> None:
     missing = [k for k in expected if k not in shapes]
     unexpected = [k for k in shapes if k not in expected]
-    wrong = [f"{k}: {list(shapes[k])} instead of {list(expected[k].shape)}"
-             for k in expected if k in shapes and tuple(shapes[k]) != tuple(expected[k].shape)]  # fmt: skip
+    wrong = [
+        f"{k}: {list(shapes[k])} instead of {list(expected[k].shape)}"
+        for k in expected
+        if k in shapes and tuple(shapes[k]) != tuple(expected[k].shape)
+    ]
     problems = []
     for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
         if items:
@@ -380,8 +389,9 @@ def check_values(name: str, tensor: torch.Tensor, wanted: torch.dtype) -> None:
     kinds = _FLOATING if wanted.is_floating_point else _INTEGER
     if tensor.dtype not in kinds:
         kind = "floating-point" if wanted.is_floating_point else "integer"
-        raise ModelFileError(f"The tensor {shown!r} is {str(tensor.dtype).removeprefix('torch.')}; "
-                             f"{kind} values are needed there.")  # fmt: skip
+        raise ModelFileError(
+            f"The tensor {shown!r} is {str(tensor.dtype).removeprefix('torch.')}; {kind} values are needed there."
+        )
     if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
         raise ModelFileError(f"The tensor {shown!r} holds NaN or infinite values.")
 
@@ -424,10 +434,18 @@ def load_uploaded_model(
     spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, architecture), "session")
     if weights is None:
         card = embedded_card()  # preprocessed as the embedded model is: its card says how, no weights are loaded
-        return registry.synthetic_model(spec, module, tuple(card["mean"]), tuple(card["std"]), None,
-                                        "unknown: uploaded weights",
-                                        f"A TinyVGG with weights uploaded in this session ({file_name}).",
-                                        input_size=tuple(card["input_size"]), classes=names)  # fmt: skip
+        return registry.synthetic_model(
+            spec,
+            module,
+            tuple(card["mean"]),
+            tuple(card["std"]),
+            None,
+            "unknown: uploaded weights",
+            f"A TinyVGG with weights uploaded in this session ({file_name}).",
+            input_size=tuple(card["input_size"]),
+            classes=names,
+        )
     description = f"torchvision's {architecture} with weights uploaded in this session ({file_name})."
-    return with_weights_preprocessing(spec, architecture, module, weights, names, None, "unknown: uploaded weights",
-                                      description)  # fmt: skip
+    return with_weights_preprocessing(
+        spec, architecture, module, weights, names, None, "unknown: uploaded weights", description
+    )

@@ -260,10 +260,15 @@ def _load_torchvision(key: str, progress: ProgressCallback | None) -> LoadedMode
     meta: dict[str, Any] = weights.meta
     top1 = meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")
     return with_weights_preprocessing(
-        get_spec(key), key, module, weights, tuple(meta["categories"]), None if top1 is None else top1 / 100,
+        get_spec(key),
+        key,
+        module,
+        weights,
+        tuple(meta["categories"]),
+        None if top1 is None else top1 / 100,
         f"ImageNet-1K validation top-1 accuracy of the weights {weights}",
         f"torchvision's {key} with pretrained weights {weights}. {meta.get('_docs', '').strip()}",
-    )  # fmt: skip
+    )
 
 
 def load_model(key: str, progress: ProgressCallback | None = None) -> LoadedModel:

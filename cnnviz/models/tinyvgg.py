@@ -57,8 +57,13 @@ class TinyVGG(nn.Module):
             "in_channels": in_channels,
             "image_size": image_size,
         }
-        extras = {"kernel_size": kernel_size, "pooling": pooling, "batch_norm": batch_norm, "dropout": dropout,
-                  "global_pool": global_pool}  # fmt: skip
+        extras = {
+            "kernel_size": kernel_size,
+            "pooling": pooling,
+            "batch_norm": batch_norm,
+            "dropout": dropout,
+            "global_pool": global_pool,
+        }
         defaults = {"kernel_size": 3, "pooling": "max", "batch_norm": False, "dropout": 0.0, "global_pool": False}
         self.config |= {k: v for k, v in extras.items() if v != defaults[k]}  # the embedded card keeps its 4 keys
 

@@ -188,8 +188,11 @@ def summarize(model: nn.Module, input_size: tuple[int, int], in_channels: int = 
 
     def hook_for(name: str):
         def hook(module, inputs, output):
-            tensor = output if isinstance(output, Tensor) else next((o for o in tree_flatten(output)[0]
-                                                                     if isinstance(o, Tensor)), None)  # fmt: skip
+            tensor = (
+                output
+                if isinstance(output, Tensor)
+                else next((o for o in tree_flatten(output)[0] if isinstance(o, Tensor)), None)
+            )
             if tensor is None:
                 return
             if name not in rows:

@@ -41,14 +41,26 @@ def filter_figure(tiles: np.ndarray, labels: list[str], title: str) -> go.Figure
     limit = float(np.nanmax(np.abs(grid))) or 1.0
     figure = go.Figure(
         go.Heatmap(
-            z=grid, customdata=names, colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit,
-            hovertemplate="%{customdata}<br>weight %{z:.4f}<extra></extra>", xgap=0, ygap=0,
+            z=grid,
+            customdata=names,
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            hovertemplate="%{customdata}<br>weight %{z:.4f}<extra></extra>",
+            xgap=0,
+            ygap=0,
             colorbar={"title": "weight"},
         )
-    )  # fmt: skip
+    )
     side = min(900, max(300, 14 * grid.shape[0]))
-    figure.update_layout(title=title, height=side + 80, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                         plot_bgcolor=CLEAR, paper_bgcolor=CLEAR)  # fmt: skip
+    figure.update_layout(
+        title=title,
+        height=side + 80,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        plot_bgcolor=CLEAR,
+        paper_bgcolor=CLEAR,
+    )
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     return figure
@@ -65,8 +77,9 @@ def rgb_filters_image(weight: np.ndarray, cell: int = 64) -> Image.Image:
     for i, tile in enumerate(tiles):
         canvas = Image.new("RGB", (tile.shape[1], tile.shape[0] + label), "white")
         canvas.paste(Image.fromarray(tile), (0, label))
-        ImageDraw.Draw(canvas).text((1, 1), f"filter {i}" if tile.shape[1] >= 48 else str(i), fill=(40, 40, 40),
-                                    font=font)  # fmt: skip
+        ImageDraw.Draw(canvas).text(
+            (1, 1), f"filter {i}" if tile.shape[1] >= 48 else str(i), fill=(40, 40, 40), font=font
+        )
         labelled.append(np.asarray(canvas))
     return Image.fromarray(_mosaic(np.stack(labelled), gap=4, fill=255).astype(np.uint8))
 
@@ -96,8 +109,13 @@ def feature_grid_image(
 
 def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.Figure:
     """One channel enlarged, values on hover."""
-    figure = go.Figure(go.Heatmap(z=values.astype(np.float32), colorscale=plotly_colorscale(cmap),
-                                  hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))  # fmt: skip
+    figure = go.Figure(
+        go.Heatmap(
+            z=values.astype(np.float32),
+            colorscale=plotly_colorscale(cmap),
+            hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+        )
+    )
     figure.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
@@ -127,8 +145,10 @@ def overview_image(
         columns.append((name, [Image.fromarray(colourise(normalise(m, low, high), cmap)) for m in maps]))
     labels = [(plain(name.split(".")[-1]), plain(f"{len(tiles)} x {tiles[0].size[1]}^2")) for name, tiles in columns]
     # Each column is as wide as its thumbnails or its two-line title, whichever is wider, so titles never meet.
-    widths = [max(math.ceil(len(tiles) / rows) * (tile + 2), math.ceil(max(font.getlength(t) for t in texts)))
-              for (_, tiles), texts in zip(columns, labels, strict=True)]  # fmt: skip
+    widths = [
+        max(math.ceil(len(tiles) / rows) * (tile + 2), math.ceil(max(font.getlength(t) for t in texts)))
+        for (_, tiles), texts in zip(columns, labels, strict=True)
+    ]
     places, x, band = [], gap, 0  # (x, top) of each column
     for col_width in widths:
         if max_width and x > gap and x + col_width + gap > max_width:
@@ -187,16 +207,44 @@ def stage_diagram(summary: Summary) -> go.Figure:
         height = 0.35 + 0.65 * math.log2(spatial + 1) / math.log2(summary.input_size[0] + 1)
         params = sum(layer.params for layer in layers)
         colour = "#c6dbef" if len(shape) == 3 else "#fdd0a2"
-        shapes.append({"type": "rect", "x0": i + 0.08, "x1": i + 0.92, "y0": -height / 2, "y1": height / 2,
-                       "fillcolor": colour, "line": {"color": "#4c78a8"}})  # fmt: skip
+        shapes.append(
+            {
+                "type": "rect",
+                "x0": i + 0.08,
+                "x1": i + 0.92,
+                "y0": -height / 2,
+                "y1": height / 2,
+                "fillcolor": colour,
+                "line": {"color": "#4c78a8"},
+            }
+        )
         text = f"<b>{name}</b><br>{'×'.join(map(str, shape))}<br>{params:,} params"
         annotations.append({"x": i + 0.5, "y": 0, "text": text, "showarrow": False, "font": {"size": 10}})
         if i:
-            annotations.append({"x": i + 0.08, "y": 0, "ax": i - 0.08, "ay": 0, "xref": "x", "yref": "y",
-                                "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2, "text": ""})  # fmt: skip
+            annotations.append(
+                {
+                    "x": i + 0.08,
+                    "y": 0,
+                    "ax": i - 0.08,
+                    "ay": 0,
+                    "xref": "x",
+                    "yref": "y",
+                    "axref": "x",
+                    "ayref": "y",
+                    "showarrow": True,
+                    "arrowhead": 2,
+                    "text": "",
+                }
+            )
     figure = go.Figure()
-    figure.update_layout(shapes=shapes, annotations=annotations, height=230, plot_bgcolor=CLEAR, paper_bgcolor=CLEAR,
-                         margin={"l": 10, "r": 10, "t": 10, "b": 10})  # fmt: skip
+    figure.update_layout(
+        shapes=shapes,
+        annotations=annotations,
+        height=230,
+        plot_bgcolor=CLEAR,
+        paper_bgcolor=CLEAR,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
     figure.update_xaxes(visible=False, range=[0, max(len(stages), 1)])
     figure.update_yaxes(visible=False, range=[-0.55, 0.55])
     return figure
@@ -204,8 +252,10 @@ def stage_diagram(summary: Summary) -> go.Figure:
 
 def score_note(layer: str, scores: list[float]) -> str:
     """What the scores under the most exciting images mean, and why they may all be negative."""
-    note = (f"Each image's score is the channel's mean output at {layer} over the whole image, before any ReLU: "
-            "higher means the channel responds more.")  # fmt: skip
+    note = (
+        f"Each image's score is the channel's mean output at {layer} over the whole image, before any ReLU: "
+        "higher means the channel responds more."
+    )
     if scores and max(scores) < 0:
         note += (
             " All are negative here: even on these images the channel is mostly below zero, so a ReLU after it "

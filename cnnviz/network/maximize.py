@@ -66,9 +66,17 @@ def maximize_channel(
 
 
 def _ascend(
-    work: nn.Module, layer: str, channel: int, size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
-    steps: int, learning_rate: float, seed: int, progress: Callable[[int, int], None] | None,
-) -> np.ndarray:  # fmt: skip
+    work: nn.Module,
+    layer: str,
+    channel: int,
+    size: tuple[int, int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    steps: int,
+    learning_rate: float,
+    seed: int,
+    progress: Callable[[int, int], None] | None,
+) -> np.ndarray:
     modules = dict(work.named_modules())
     generator = torch.Generator().manual_seed(seed)
     h, w = size

@@ -170,8 +170,12 @@ def lower_priority(by: int = LONG_WORK_NICE) -> bool:
         return False
 
 
-def run_lowered(work: Callable[[Callable[[int, int], None]], T], relay: Callable[[int, int], None],
-                keep_going: Alive = always, poll_s: float = 0.2) -> T:  # fmt: skip
+def run_lowered(
+    work: Callable[[Callable[[int, int], None]], T],
+    relay: Callable[[int, int], None],
+    keep_going: Alive = always,
+    poll_s: float = 0.2,
+) -> T:
     """``work(progress)`` on a new thread of lower CPU priority (:func:`lower_priority`: a new thread, so the
     OpenMP workers it starts are lowered too), its progress relayed to ``relay`` on the calling thread (where a
     page may draw it). When ``relay`` raises (a page stopped) or ``keep_going()`` turns false, the work is told

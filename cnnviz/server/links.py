@@ -29,8 +29,11 @@ SHOWN = 24
 STREAMLIT_PARAMS = frozenset({"embed", "embed_options"})
 """Parameters Streamlit itself reads; left alone."""
 
-VIEW_NAMES = {"window": "Sliding window", "scatter": "Scatter (each input adds value × kernel)",
-              "direct": "Direct convolution over the zero-inserted input"}  # fmt: skip
+VIEW_NAMES = {
+    "window": "Sliding window",
+    "scatter": "Scatter (each input adds value × kernel)",
+    "direct": "Direct convolution over the zero-inserted input",
+}
 NETWORK_TABS = ("Architecture", "Filters", "Feature maps", "Overview", "What a channel likes")
 EXPLAIN_TABS = ("Explanation", "Compare", "Faithfulness")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,80}")
@@ -77,23 +80,37 @@ def _choices(values: Iterable[str]) -> Param:
 
 _BOOL = Param("bool")
 LEARN_CHOICES: dict[str, tuple[str, ...]] = {
-    "noise": ("0", "0.05", "0.1", "0.2", "0.3"), "sigma": ("0.5", "1", "1.5", "2", "3", "4"),
-    "box": ("3", "5", "7", "9", "11"), "window": ("0.5", "1", "1.5", "2", "3"),
-    "hk": ("0.04", "0.05", "0.06", "0.1", "0.15"), "thresh": ("0.001", "0.01", "0.05", "0.1", "0.2", "0.5"),
-    "p8": ("0", "0.1", "0.25", "0.5", "0.75"), "side10": ("32", "64", "100", "128", "224", "256"),
-}  # fmt: skip
+    "noise": ("0", "0.05", "0.1", "0.2", "0.3"),
+    "sigma": ("0.5", "1", "1.5", "2", "3", "4"),
+    "box": ("3", "5", "7", "9", "11"),
+    "window": ("0.5", "1", "1.5", "2", "3"),
+    "hk": ("0.04", "0.05", "0.06", "0.1", "0.15"),
+    "thresh": ("0.001", "0.01", "0.05", "0.1", "0.2", "0.5"),
+    "p8": ("0", "0.1", "0.25", "0.5", "0.75"),
+    "side10": ("32", "64", "100", "128", "224", "256"),
+}
 """The Learn page's sliders over fixed values, and the values each offers (as a link writes them)."""
-LEARN_DEFAULTS = {"noise": "0.1", "sigma": "1", "box": "3", "window": "1", "hk": "0.05", "thresh": "0.05",
-                  "p8": "0.5", "side10": "64"}  # fmt: skip
+LEARN_DEFAULTS = {
+    "noise": "0.1",
+    "sigma": "1",
+    "box": "3",
+    "window": "1",
+    "hk": "0.05",
+    "thresh": "0.05",
+    "p8": "0.5",
+    "side10": "64",
+}
 _SIZES = {"i": (1, 32), "k": (1, 7), "s": (1, 4), "d": (1, 4), "p": (0, 64), "a": (0, 3)}
-# fmt: off
 PAGE_PARAMS: dict[str, dict[str, Param]] = {
     "arithmetic": {
         **_ints(**_SIZES, **{f"{key}w": bounds for key, bounds in _SIZES.items()}),
         **_ints(cin=(1, 3), cout=(1, 2), seed=(0, 1_000_000), step=(1, 100_000)),
         "op": _choices(OP_NAMES.values()),
         "preset": _choices(["custom", *(p.title for p in PRESETS)]),
-        "sq": _BOOL, "ceil": _BOOL, "bias": _BOOL, "present": _BOOL,
+        "sq": _BOOL,
+        "ceil": _BOOL,
+        "bias": _BOOL,
+        "present": _BOOL,
         "pm": _choices(["number", "valid", "same", "full"]),
         "vals": _choices(["random", "custom", "image"]),
         "view": _choices(VIEW_NAMES.values()),
@@ -102,11 +119,14 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
     },
     "network": {
         "tab": _choices(NETWORK_TABS),
-        "filter_layer": Param("name"), "map_layer": Param("name"), "max_layer": Param("name"),
+        "filter_layer": Param("name"),
+        "map_layer": Param("name"),
+        "max_layer": Param("name"),
         "map_scale": _choices(["unit", "module", "global"]),
         "map_sort": _choices(["channel", "mean", "max"]),
         "cmap": _choices(COLORMAPS),
-        "max_channel": Param("int", 0, 100_000), "filter_index": Param("int", 0, 100_000),
+        "max_channel": Param("int", 0, 100_000),
+        "filter_index": Param("int", 0, 100_000),
         "map_count": Param("int", 1, 100_000),
         "max_steps": Param("number", choices=("16", "32", "64", "128", "256")),
     },
@@ -117,17 +137,35 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
         "k": Param("int", 1, 20),
     },
     "learn": {
-        **_ints(lesson=(1, 10), row1=(0, 7), col1=(0, 7), spacing=(1, 10), filt=(0, 1023), i5=(1, 16), k5=(1, 7),
-                s5=(1, 4), d5=(1, 4), a5=(0, 3), p5=(0, 64), side6=(4, 64), cin6=(1, 64), cout6=(1, 64), k6=(1, 7),
-                ch8=(0, 15), seed8=(0, 99), depth10=(1, 4)),
+        **_ints(
+            lesson=(1, 10),
+            row1=(0, 7),
+            col1=(0, 7),
+            spacing=(1, 10),
+            filt=(0, 1023),
+            i5=(1, 16),
+            k5=(1, 7),
+            s5=(1, 4),
+            d5=(1, 4),
+            a5=(0, 3),
+            p5=(0, 64),
+            side6=(4, 64),
+            cin6=(1, 64),
+            cout6=(1, 64),
+            k6=(1, 7),
+            ch8=(0, 15),
+            seed8=(0, 99),
+            depth10=(1, 4),
+        ),
         **{key: Param("number", choices=values) for key, values in LEARN_CHOICES.items()},
-        "kernel1": _choices(KERNELS), "blur": _choices(["Gaussian", "box"]), "op5": _choices(OP_NAMES.values()),
+        "kernel1": _choices(KERNELS),
+        "blur": _choices(["Gaussian", "box"]),
+        "op5": _choices(OP_NAMES.values()),
     },
     "": {},
     "playground": {},
     "transfer": {},
 }
-# fmt: on
 """The parameters each page (by its URL path; "" is Home) binds to its controls."""
 
 
@@ -136,11 +174,27 @@ def arithmetic_query(
 ) -> dict[str, str]:
     """The arithmetic page's URL parameters for a square case: every control's value, and the matching
     conv_arithmetic preset's title when there is one (the page then shows that preset chosen)."""
-    values = {"op": OP_NAMES[op], "i": size, "k": kernel, "s": stride, "p": padding, "d": dilation,
-              "a": output_padding, "sq": "true", "pm": "number", "step": 1}  # fmt: skip
+    values = {
+        "op": OP_NAMES[op],
+        "i": size,
+        "k": kernel,
+        "s": stride,
+        "p": padding,
+        "d": dilation,
+        "a": output_padding,
+        "sq": "true",
+        "pm": "number",
+        "step": 1,
+    }
     same = (op, size, kernel, stride, padding, dilation, output_padding)
-    preset = next((p.title for p in PRESETS if (p.op, p.input_size, p.kernel_size, p.stride, p.padding, p.dilation,
-                                                 p.output_padding) == same), "custom")  # fmt: skip
+    preset = next(
+        (
+            p.title
+            for p in PRESETS
+            if (p.op, p.input_size, p.kernel_size, p.stride, p.padding, p.dilation, p.output_padding) == same
+        ),
+        "custom",
+    )
     query = {key: str(value) for key, value in values.items()} | {"preset": preset}
     if op == "avgpool":
         del query["d"]
@@ -151,8 +205,15 @@ def arithmetic_query(
 
 def preset_query(preset: Preset) -> dict[str, str]:
     """The arithmetic page's URL parameters showing ``preset``."""
-    return arithmetic_query(preset.op, preset.input_size, preset.kernel_size, preset.stride, preset.padding,
-                            preset.dilation, preset.output_padding)  # fmt: skip
+    return arithmetic_query(
+        preset.op,
+        preset.input_size,
+        preset.kernel_size,
+        preset.stride,
+        preset.padding,
+        preset.dilation,
+        preset.output_padding,
+    )
 
 
 def check_query(page: str, query: Mapping[str, list[str]]) -> tuple[dict[str, str], list[str]]:

@@ -92,8 +92,9 @@ class RunConfig:
             raise ValueError("steps must be 1 to 20000")
 
 
-QUICK = RunConfig(NetConfig(blocks=3, channels=8), learning_rate=1e-2, batch_size=64, steps=400, train_size=3000,
-                  held_out_size=1000)  # fmt: skip
+QUICK = RunConfig(
+    NetConfig(blocks=3, channels=8), learning_rate=1e-2, batch_size=64, steps=400, train_size=3000, held_out_size=1000
+)
 """A run that fits a lesson: about a minute on 2 CPU cores (``benchmarks/training.py``), ~78% held out."""
 STANDARD = RunConfig()
 """The default run: ~94% held out in 600 steps."""
@@ -102,8 +103,16 @@ STANDARD = RunConfig()
 def build_model(net: NetConfig, num_classes: int = len(CLASSES), image_size: int = IMAGE_SIZE) -> TinyVGG:
     """The :class:`~cnnviz.models.tinyvgg.TinyVGG` variant of ``net``."""
     net.validate()
-    return TinyVGG(num_classes, net.widths(), image_size=image_size, kernel_size=net.kernel_size,
-                   pooling=net.pooling, batch_norm=net.batch_norm, dropout=net.dropout, global_pool=True)  # fmt: skip
+    return TinyVGG(
+        num_classes,
+        net.widths(),
+        image_size=image_size,
+        kernel_size=net.kernel_size,
+        pooling=net.pooling,
+        batch_norm=net.batch_norm,
+        dropout=net.dropout,
+        global_pool=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -138,8 +147,9 @@ class Trainer:
     seconds the training leaves the queue or stops after its current step. ``queue`` is the queue it waits in.
     """
 
-    def __init__(self, config: RunConfig, alive: Alive = always, grace_s: float = 10.0,
-                 queue: WorkQueue = TRAININGS) -> None:  # fmt: skip
+    def __init__(
+        self, config: RunConfig, alive: Alive = always, grace_s: float = 10.0, queue: WorkQueue = TRAININGS
+    ) -> None:
         config.validate()
         self._alive = Liveness(alive, grace_s)
         self._queue = queue
@@ -260,8 +270,11 @@ class Trainer:
                     loss = loss_fn(logits, y[index])
                     self._optimisation.step(loss)
                     self.model.eval()
-                record = {"step": self._step + 1, "loss": loss.item(),
-                          "batch_accuracy": float((logits.argmax(1) == y[index]).float().mean())}  # fmt: skip
+                record = {
+                    "step": self._step + 1,
+                    "loss": loss.item(),
+                    "batch_accuracy": float((logits.argmax(1) == y[index]).float().mean()),
+                }
                 if (self._step + 1) % evaluate_every == 0 or self._step + 1 == self.config.steps:
                     record["held_out_accuracy"] = self.evaluate(limit=300).accuracy
                 with self._lock:

@@ -19,8 +19,16 @@ from torch import Tensor, nn
 
 M = TypeVar("M", bound=nn.Module)
 
-_PARAMETER_FREE = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.Sequential,
-                   nn.Identity)  # fmt: skip
+_PARAMETER_FREE = (
+    nn.ReLU,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.Flatten,
+    nn.Dropout,
+    nn.Sequential,
+    nn.Identity,
+)
 
 
 def seeded(build: Callable[[], M], generator: torch.Generator) -> M:

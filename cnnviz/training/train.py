@@ -95,8 +95,10 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
     y = torch.from_numpy(data.labels)
     x_held, y_held = to_tensor(held_out.images, mean, std), torch.from_numpy(held_out.labels)
 
-    model = seeded(lambda: TinyVGG(num_classes=len(CLASSES), channels=config.channels, image_size=IMAGE_SIZE),
-                   torch.Generator().manual_seed(config.seed))  # fmt: skip
+    model = seeded(
+        lambda: TinyVGG(num_classes=len(CLASSES), channels=config.channels, image_size=IMAGE_SIZE),
+        torch.Generator().manual_seed(config.seed),
+    )
     # The last conv stage (the default Grad-CAM layer) is the input of the final pooling layer.
     trunk, last_pool = model.features[:-1], model.features[-1]
     coverage = mask_coverage(data.masks, 2 ** (len(config.channels) - 1))
@@ -178,8 +180,12 @@ def _print_progress(progress: Progress) -> None:
     done = int(width * progress.step / max(progress.total_steps, 1))
     loss = "" if progress.loss is None else f" loss {progress.loss:.3f}"
     end = "\n" if "accuracy" in progress.stage or progress.step == 0 else "\r"
-    print(f"[{'#' * done}{'.' * (width - done)}] {progress.step}/{progress.total_steps} {progress.stage}{loss}   ",
-          end=end, file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"[{'#' * done}{'.' * (width - done)}] {progress.step}/{progress.total_steps} {progress.stage}{loss}   ",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,8 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     result = train(config, _print_progress)
     weights, card = save(config, result, args.out, args.name)
-    print(f"held-out accuracy: {result.held_out_accuracy:.4f} on {config.held_out_size} images "
-          f"of seed {held_out_seed(config.seed)} ({result.seconds:.0f} s)")  # fmt: skip
+    print(
+        f"held-out accuracy: {result.held_out_accuracy:.4f} on {config.held_out_size} images "
+        f"of seed {held_out_seed(config.seed)} ({result.seconds:.0f} s)"
+    )
     print(f"saved {weights} ({weights.stat().st_size / 1e6:.2f} MB) and {card}")
     return 0
 

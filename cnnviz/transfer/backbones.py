@@ -25,9 +25,11 @@ from cnnviz.models.tinyvgg import TinyVGG
 BACKBONES = ("tinyvgg", "resnet18", "mobilenet_v3_large", "efficientnet_b0")
 """The embedded TinyVGG (always offline) and the registry's torchvision models a head can be trained on."""
 LAST_STAGE: dict[str, tuple[str, ...]] = {
-    "tinyvgg": ("features.conv_3_1", "features.conv_3_2"), "resnet18": ("layer4",),
-    "mobilenet_v3_large": ("features.16",), "efficientnet_b0": ("features.8",),
-}  # fmt: skip
+    "tinyvgg": ("features.conv_3_1", "features.conv_3_2"),
+    "resnet18": ("layer4",),
+    "mobilenet_v3_large": ("features.16",),
+    "efficientnet_b0": ("features.8",),
+}
 """The modules fine-tuning trains besides the head: each backbone's last convolutional stage."""
 Progress = Callable[[int, int], None]
 
@@ -84,8 +86,9 @@ def backbone_from(model: registry.LoadedModel) -> Backbone:
     return Backbone(model, headless(network, name), name, dim)
 
 
-def features(backbone: Backbone, images: Sequence[Image.Image], batch_size: int = 32,
-             progress: Progress | None = None) -> torch.Tensor:  # fmt: skip
+def features(
+    backbone: Backbone, images: Sequence[Image.Image], batch_size: int = 32, progress: Progress | None = None
+) -> torch.Tensor:
     """The feature vector ``(N, feature_dim)`` of each image, preprocessed as the backbone's weights expect."""
     out = torch.empty(len(images), backbone.feature_dim)
     with torch.inference_mode():
@@ -105,8 +108,9 @@ def assemble(backbone: Backbone, head: nn.Linear) -> nn.Module:
     return freeze(model)
 
 
-def transfer_model(backbone: Backbone, model: nn.Module, classes: Sequence[str], accuracy: float,
-                   held_out: int, trained_on: str) -> registry.LoadedModel:  # fmt: skip
+def transfer_model(
+    backbone: Backbone, model: nn.Module, classes: Sequence[str], accuracy: float, held_out: int, trained_on: str
+) -> registry.LoadedModel:
     """A loaded model (for the sidebar, for the session) of the assembled ``model``, preprocessed as the backbone
     was, with a card saying what it was trained on."""
     label = upload_label("+".join(classes), backbone.architecture)
@@ -115,8 +119,18 @@ def transfer_model(backbone: Backbone, model: nn.Module, classes: Sequence[str],
     description = f"{backbone.source.card.architecture} with a new head for your classes, trained here on {trained_on}."
     source = backbone.source
     if backbone.architecture == "tinyvgg":
-        return registry.synthetic_model(spec, model, source.mean, source.std, accuracy, note, description,
-                                        input_size=source.input_size, classes=tuple(classes))  # fmt: skip
+        return registry.synthetic_model(
+            spec,
+            model,
+            source.mean,
+            source.std,
+            accuracy,
+            note,
+            description,
+            input_size=source.input_size,
+            classes=tuple(classes),
+        )
     weights = registry.default_weights(backbone.architecture)
-    return registry.with_weights_preprocessing(spec, backbone.architecture, model, weights, tuple(classes), accuracy,
-                                               note, description)  # fmt: skip
+    return registry.with_weights_preprocessing(
+        spec, backbone.architecture, model, weights, tuple(classes), accuracy, note, description
+    )

@@ -25,8 +25,13 @@ def novel_image(name: str, rng: np.random.Generator, size: int = 64) -> Image.Im
     cx, cy = rng.uniform(0.4, 0.6, 2) * size
 
     def placed(outline, factor=1.0):
-        return [(cx + factor * scale * (x * math.cos(angle) - y * math.sin(angle)),
-                 cy + factor * scale * (x * math.sin(angle) + y * math.cos(angle))) for x, y in outline]  # fmt: skip
+        return [
+            (
+                cx + factor * scale * (x * math.cos(angle) - y * math.sin(angle)),
+                cy + factor * scale * (x * math.sin(angle) + y * math.cos(angle)),
+            )
+            for x, y in outline
+        ]
 
     draw = ImageDraw.Draw(image)
     if name == "hexagon":

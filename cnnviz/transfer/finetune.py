@@ -53,9 +53,12 @@ class Augmentation:
 
 
 def _crop_box(
-    height: int, width: int, scale: tuple[float, float], uniform: Callable[[float, float], float],
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    uniform: Callable[[float, float], float],
     generator: torch.Generator,
-) -> tuple[int, int, int, int]:  # fmt: skip
+) -> tuple[int, int, int, int]:
     """``RandomResizedCrop``'s choice of box (top, left, height, width): an area share in ``scale`` and an aspect
     ratio in [3/4, 4/3] (log-uniform), ten tries, else the whole image's central crop within those ratios."""
     area, log_ratio = height * width, (math.log(3 / 4), math.log(4 / 3))
@@ -90,12 +93,22 @@ class FineTuned:
 
 
 def fine_tune(
-    backbone: Backbone, head: nn.Linear, train: Sequence[Image.Image], train_y: torch.Tensor,
-    test: Sequence[Image.Image], test_y: torch.Tensor, steps: int = 60, batch_size: int = 16,
-    learning_rate: float = 1e-3, augmentation: Augmentation = EVERY_AUGMENTATION, seed: int = 0, every: int = 10,
+    backbone: Backbone,
+    head: nn.Linear,
+    train: Sequence[Image.Image],
+    train_y: torch.Tensor,
+    test: Sequence[Image.Image],
+    test_y: torch.Tensor,
+    steps: int = 60,
+    batch_size: int = 16,
+    learning_rate: float = 1e-3,
+    augmentation: Augmentation = EVERY_AUGMENTATION,
+    seed: int = 0,
+    every: int = 10,
     progress: Callable[[int, int, list[dict[str, float]]], None] | None = None,
-    keep_going: Callable[[], bool] = lambda: True, max_seconds: float = MAX_SECONDS,
-) -> FineTuned:  # fmt: skip
+    keep_going: Callable[[], bool] = lambda: True,
+    max_seconds: float = MAX_SECONDS,
+) -> FineTuned:
     """Train the head (starting from the linear probe's) and :data:`LAST_STAGE` of a copy of the backbone."""
     network = assemble(backbone, head)
     stage = [network.get_submodule(name) for name in LAST_STAGE[backbone.architecture]]
@@ -128,8 +141,9 @@ def fine_tune(
             with torch.no_grad():
                 held_out = float((network(test_x).argmax(1) == test_y).float().mean())
             seen = float((logits.detach().argmax(1) == train_y[pick]).float().mean())
-            history.append({"step": step, "loss": float(loss.detach()), "batch_accuracy": seen,
-                            "held_out_accuracy": held_out})  # fmt: skip
+            history.append(
+                {"step": step, "loss": float(loss.detach()), "batch_accuracy": seen, "held_out_accuracy": held_out}
+            )
             if progress:
                 progress(step, steps, history)
     for p in params:

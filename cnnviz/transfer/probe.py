@@ -25,10 +25,18 @@ class Probe:
 
 
 def train_probe(
-    train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, num_classes: int,
-    steps: int = 150, learning_rate: float = 0.05, weight_decay: float = 1e-2, seed: int = 0, every: int = 5,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    num_classes: int,
+    steps: int = 150,
+    learning_rate: float = 0.05,
+    weight_decay: float = 1e-2,
+    seed: int = 0,
+    every: int = 5,
     progress: Callable[[int, int], None] | None = None,
-) -> Probe:  # fmt: skip
+) -> Probe:
     """Full-batch AdamW (one-cycle) on cross-entropy over standardised features; the standardisation is folded
     into the returned head, which therefore takes the backbone's features as they are."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
@@ -44,8 +52,9 @@ def train_probe(
             with torch.no_grad():
                 seen = float((logits.detach().argmax(1) == train_y).float().mean())
                 held_out = float((head(z_test).argmax(1) == test_y).float().mean())
-            history.append({"step": step, "loss": float(loss.detach()), "batch_accuracy": seen,
-                            "held_out_accuracy": held_out})  # fmt: skip
+            history.append(
+                {"step": step, "loss": float(loss.detach()), "batch_accuracy": seen, "held_out_accuracy": held_out}
+            )
             if progress:
                 progress(step, steps)
     folded = nn.Linear(train_x.shape[1], num_classes)
@@ -58,7 +67,8 @@ def train_probe(
 def confusion(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts of true (rows) against predicted (columns) labels."""
     return np.bincount(np.asarray(true) * num_classes + np.asarray(predicted), minlength=num_classes**2).reshape(
-        num_classes, num_classes)  # fmt: skip
+        num_classes, num_classes
+    )
 
 
 def pca_2d(values: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -63,8 +63,10 @@ class TransferResult:
         """Training and held-out images per class."""
         labels = np.asarray(self.images.labels)
         count = len(self.classes)
-        return (np.bincount(labels[self.train], minlength=count).tolist(),
-                np.bincount(labels[self.held_out], minlength=count).tolist())  # fmt: skip
+        return (
+            np.bincount(labels[self.train], minlength=count).tolist(),
+            np.bincount(labels[self.held_out], minlength=count).tolist(),
+        )
 
 
 def weights_file(model: nn.Module) -> bytes:
@@ -87,10 +89,17 @@ def image_key(backbone: Backbone, images: ImageSet) -> str:
 
 
 def train_transfer(
-    backbone: Backbone, images: ImageSet, mode: Mode = "probe", augmentation: Augmentation = EVERY_AUGMENTATION,
-    held_out: float = 0.25, seed: int = 0, fine_tune_steps: int = 60, cache: dict | None = None,
-    report: Report | None = None, keep_going: Callable[[], bool] = lambda: True,
-) -> TransferResult:  # fmt: skip
+    backbone: Backbone,
+    images: ImageSet,
+    mode: Mode = "probe",
+    augmentation: Augmentation = EVERY_AUGMENTATION,
+    held_out: float = 0.25,
+    seed: int = 0,
+    fine_tune_steps: int = 60,
+    cache: dict | None = None,
+    report: Report | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> TransferResult:
     """Train a head for ``images``'s classes on ``backbone`` (see the module's docstring)."""
     if problem := images.problem():
         raise ValueError(problem)
@@ -104,15 +113,31 @@ def train_transfer(
         table = features(backbone, images.images, progress=report and (lambda d, n: report("features", d, n, [])))
         if cache is not None:
             cache[key] = table
-    probe = train_probe(table[train], labels[train], table[test], labels[test], len(images.classes), seed=seed,
-                        progress=report and (lambda d, n: report("probe", d, n, [])))  # fmt: skip
+    probe = train_probe(
+        table[train],
+        labels[train],
+        table[test],
+        labels[test],
+        len(images.classes),
+        seed=seed,
+        progress=report and (lambda d, n: report("probe", d, n, [])),
+    )
     history, stopped, after, final = probe.history, False, None, table
     network = assemble(backbone, probe.head)
     if mode == "fine-tune":
-        tuned = fine_tune(backbone, probe.head, [images.images[i] for i in train], labels[train],
-                          [images.images[i] for i in test], labels[test], steps=fine_tune_steps,
-                          augmentation=augmentation, seed=seed, keep_going=keep_going,
-                          progress=report and (lambda d, n, h: report("fine-tune", d, n, h)))  # fmt: skip
+        tuned = fine_tune(
+            backbone,
+            probe.head,
+            [images.images[i] for i in train],
+            labels[train],
+            [images.images[i] for i in test],
+            labels[test],
+            steps=fine_tune_steps,
+            augmentation=augmentation,
+            seed=seed,
+            keep_going=keep_going,
+            progress=report and (lambda d, n, h: report("fine-tune", d, n, h)),
+        )
         network, stopped = tuned.network, tuned.stopped_early
         offset = probe.history[-1]["step"]
         history = probe.history + [{**h, "step": h["step"] + offset} for h in tuned.history]
@@ -126,7 +151,20 @@ def train_transfer(
     how = "a linear probe on frozen features" if mode == "probe" else "the last stage fine-tuned"
     trained_on = f"{len(train)} of your images ({', '.join(images.classes)}), {how}"
     model = transfer_model(backbone, network, images.classes, accuracy, len(test), trained_on)
-    return TransferResult(backbone.architecture, mode, images, train, test, history,
-                          truth, predicted,
-                          confusion(truth, predicted, len(images.classes)), pca_2d(table), after, model, accuracy,
-                          time.monotonic() - start, stopped)  # fmt: skip
+    return TransferResult(
+        backbone.architecture,
+        mode,
+        images,
+        train,
+        test,
+        history,
+        truth,
+        predicted,
+        confusion(truth, predicted, len(images.classes)),
+        pca_2d(table),
+        after,
+        model,
+        accuracy,
+        time.monotonic() - start,
+        stopped,
+    )

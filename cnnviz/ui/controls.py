@@ -96,18 +96,35 @@ def step_controls(frames: int, key: str = "step") -> int:
         current += 1
     st.session_state[key] = current
     buttons = st.columns([1, 1, 1, 1, 8], vertical_alignment="center")
-    buttons[0].button("", icon=":material/first_page:", key=f"{key}_first", help="First step",
-                      on_click=_move, args=(key, frames, None))  # fmt: skip
-    buttons[1].button("", icon=":material/chevron_left:", key=f"{key}_back", help="Step back",
-                      on_click=_move, args=(key, frames, -1))  # fmt: skip
-    if buttons[2].button("", icon=":material/pause:" if playing else ":material/play_arrow:", key=f"{key}_play",
-                         help="Pause" if playing else "Play"):  # fmt: skip
+    buttons[0].button(
+        "",
+        icon=":material/first_page:",
+        key=f"{key}_first",
+        help="First step",
+        on_click=_move,
+        args=(key, frames, None),
+    )
+    buttons[1].button(
+        "", icon=":material/chevron_left:", key=f"{key}_back", help="Step back", on_click=_move, args=(key, frames, -1)
+    )
+    if buttons[2].button(
+        "",
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        key=f"{key}_play",
+        help="Pause" if playing else "Play",
+    ):
         st.session_state[_PLAYING_KEY] = not playing
         if not playing and current >= frames:
             st.session_state[key] = 1
         st.rerun(scope="app")  # a new timer needs the whole page to run again
-    buttons[3].button("", icon=":material/chevron_right:", key=f"{key}_forward", help="Step forward",
-                      on_click=_move, args=(key, frames, 1))  # fmt: skip
+    buttons[3].button(
+        "",
+        icon=":material/chevron_right:",
+        key=f"{key}_forward",
+        help="Step forward",
+        on_click=_move,
+        args=(key, frames, 1),
+    )
     if frames > 1:
         buttons[4].slider("Step", 1, frames, key=key, bind=URL, label_visibility="collapsed")
     buttons[4].caption(f"step {st.session_state[key]} of {frames}")

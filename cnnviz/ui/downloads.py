@@ -64,10 +64,13 @@ def model_in_use(key: str, specs: dict[str, registry.ModelSpec]) -> registry.Loa
             st.rerun()  # shows the embedded model in the box, with the reason below it
     wanted = st.session_state.get(FALLBACK_KEY)
     if key == EMBEDDED_NAME and wanted in failed:
-        st.sidebar.warning(f"{specs[wanted].label} is not available. {failed[wanted]}\n\nThe embedded TinyVGG "
-                           "is in use instead.", icon=":material/cloud_off:")  # fmt: skip
-        st.sidebar.button(f"Retry the {wanted} download", key="retry_download", on_click=_retry_download,
-                          args=(wanted,))  # fmt: skip
+        st.sidebar.warning(
+            f"{specs[wanted].label} is not available. {failed[wanted]}\n\nThe embedded TinyVGG is in use instead.",
+            icon=":material/cloud_off:",
+        )
+        st.sidebar.button(
+            f"Retry the {wanted} download", key="retry_download", on_click=_retry_download, args=(wanted,)
+        )
     try:
         return shared_model(key)
     except WeightsUnavailableError as exc:

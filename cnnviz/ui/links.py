@@ -32,8 +32,10 @@ def check_link(page: str) -> None:
     kept, notices = links.check_query(page, query)
     forget_url_params([key for key in query if key not in kept and key not in links.STREAMLIT_PARAMS])
     if notices:
-        st.warning("Some settings in this link cannot be used, so their defaults are shown:\n\n- "
-                   + "\n- ".join(notices), icon=":material/link_off:")  # fmt: skip
+        st.warning(
+            "Some settings in this link cannot be used, so their defaults are shown:\n\n- " + "\n- ".join(notices),
+            icon=":material/link_off:",
+        )
 
 
 # --- controls shared by pages -------------------------------------------------------------------------------

@@ -17,18 +17,38 @@ class PageEntry:
 
 PAGES = (  # Home first: the default page
     PageEntry("pages/home.py", "Home", ":material/home:", "The model card and a quick prediction."),
-    PageEntry("pages/arithmetic.py", "Convolution arithmetic", ":material/grid_on:",
-              "Padding, stride, dilation, transposed convolution and pooling, step by step with the real numbers."),
-    PageEntry("pages/network.py", "Inside the network", ":material/layers:",
-              "Architecture, filters, feature maps and what each channel responds to."),
-    PageEntry("pages/explain.py", "Explain a prediction", ":material/center_focus_strong:",
-              "Grad-CAM and captum attributions over your image."),
+    PageEntry(
+        "pages/arithmetic.py",
+        "Convolution arithmetic",
+        ":material/grid_on:",
+        "Padding, stride, dilation, transposed convolution and pooling, step by step with the real numbers.",
+    ),
+    PageEntry(
+        "pages/network.py",
+        "Inside the network",
+        ":material/layers:",
+        "Architecture, filters, feature maps and what each channel responds to.",
+    ),
+    PageEntry(
+        "pages/explain.py",
+        "Explain a prediction",
+        ":material/center_focus_strong:",
+        "Grad-CAM and captum attributions over your image.",
+    ),
     PageEntry("pages/playground.py", "Train a CNN", ":material/model_training:", "Watch a small network learn, live."),
-    PageEntry("pages/transfer.py", "Your own classes", ":material/add_photo_alternate:",
-              "Make classes of your own from photos and teach them to a trained network."),
-    PageEntry("pages/learn.py", "Learn", ":material/school:",
-              "A guided path in ten steps, from image filters and Harris corners to Grad-CAM."),
-)  # fmt: skip
+    PageEntry(
+        "pages/transfer.py",
+        "Your own classes",
+        ":material/add_photo_alternate:",
+        "Make classes of your own from photos and teach them to a trained network.",
+    ),
+    PageEntry(
+        "pages/learn.py",
+        "Learn",
+        ":material/school:",
+        "A guided path in ten steps, from image filters and Harris corners to Grad-CAM.",
+    ),
+)
 
 
 def navigation_pages() -> list[st.Page]:

@@ -45,7 +45,11 @@ def _model_sidebar() -> registry.LoadedModel:
     specs = {spec.key: spec for spec in registry.available_models()} | {k: m.spec for k, m in own.items()}
     stand_in_for_failed()
     key = st.sidebar.selectbox(
-        "Model", list(specs), format_func=lambda k: specs[k].label, key=MODEL_KEY, help="The CNN every page uses.",
+        "Model",
+        list(specs),
+        format_func=lambda k: specs[k].label,
+        key=MODEL_KEY,
+        help="The CNN every page uses.",
         on_change=lambda: st.session_state.pop(FALLBACK_KEY, None),  # a choice of one's own ends the stand-in
     )
     own_model_sidebar()

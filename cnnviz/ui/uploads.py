@@ -45,8 +45,12 @@ def sent_image(source: str) -> tuple[Image.Image | None, str | None]:
     if source == "Upload":
         # No type filter: Streamlit raises (an error page) when a file's extension is not in it, and cnnviz's
         # decoder refuses anything it cannot read with a clear message anyway.
-        upload = st.sidebar.file_uploader("Upload an image", key=UPLOAD_KEY, max_upload_size=widget_cap_mb(MAX_BYTES),
-                                          help=f"PNG, JPEG, GIF, WebP, BMP or TIFF, up to {MAX_BYTES // 2**20} MiB.")
+        upload = st.sidebar.file_uploader(
+            "Upload an image",
+            key=UPLOAD_KEY,
+            max_upload_size=widget_cap_mb(MAX_BYTES),
+            help=f"PNG, JPEG, GIF, WebP, BMP or TIFF, up to {MAX_BYTES // 2**20} MiB.",
+        )
         if upload is None:
             st.sidebar.info("Choose an image file (PNG, JPEG, GIF, WebP, BMP or TIFF).")
             return None, None
@@ -101,13 +105,20 @@ def _load_own_model() -> None:
 def own_model_sidebar() -> None:
     """Bring your own model: upload, describe, load; it joins the model list for this session."""
     with st.sidebar.expander("Bring your own model", icon=":material/upload_file:"):
-        st.file_uploader("Weights (.safetensors, .pt, .pth)", key="own_file",
-                         max_upload_size=widget_cap_mb(custom.MAX_MODEL_BYTES),
-                         help="The state dict of a torchvision architecture: safetensors (recommended) or "
-                              "torch.save(model.state_dict()). Only tensors are read; nothing in the file is run. "
-                              "TorchScript files are programs and are not accepted.")  # fmt: skip
-        st.selectbox("Architecture", custom.ARCHITECTURES, key="own_arch",
-                     format_func=lambda a: "TinyVGG (pooled head)" if a == custom.TINYVGG else a)  # fmt: skip
+        st.file_uploader(
+            "Weights (.safetensors, .pt, .pth)",
+            key="own_file",
+            max_upload_size=widget_cap_mb(custom.MAX_MODEL_BYTES),
+            help="The state dict of a torchvision architecture: safetensors (recommended) or "
+            "torch.save(model.state_dict()). Only tensors are read; nothing in the file is run. "
+            "TorchScript files are programs and are not accepted.",
+        )
+        st.selectbox(
+            "Architecture",
+            custom.ARCHITECTURES,
+            key="own_arch",
+            format_func=lambda a: "TinyVGG (pooled head)" if a == custom.TINYVGG else a,
+        )
         st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
         st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")

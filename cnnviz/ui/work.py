@@ -34,6 +34,7 @@ def queued(label: str) -> Iterator[None]:
     that disconnects at its next progress update."""
     notice = st.empty()
     try:
+
         def waiting(ahead: int) -> None:
             notice.info(f"{label}: waiting for the server, {ahead} ahead of you…", icon=":material/hourglass_top:")
 
@@ -56,9 +57,10 @@ def remembered(store: str, wanted: tuple, text: str, make: Callable[[Callable[[i
         with queued(text):
             bar = st.progress(0.0, text=text)
             results[wanted] = jobs.run_lowered(
-                make, lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"),
+                make,
+                lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"),
                 jobs.Liveness(session_alive()),
-            )  # fmt: skip
+            )
             bar.empty()
         while len(results) > 24:
             results.pop(next(iter(results)))
