@@ -1,9 +1,8 @@
 """cnnviz: make convolutional neural networks visible. Run with ``streamlit run app.py``."""
 
-from pathlib import Path
-
 import streamlit as st
 
+from cnnviz.assets import FAVICON
 from cnnviz.server.logs import configure as configure_logging
 from cnnviz.server.memory import keep_freed_memory, limit_arenas, trim_in_background
 from cnnviz.ui.links import check_link
@@ -11,7 +10,6 @@ from cnnviz.ui.navigation import navigation_pages
 from cnnviz.ui.selection import sidebar
 from cnnviz.ui.sessions import share_upload_bytes, start_janitor
 
-FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 configure_logging()  # the cnnviz loggers to standard error, at CNNVIZ_LOG_LEVEL (once: later runs add nothing)
 limit_arenas()  # two malloc arenas, not one per thread: what a closed tab freed goes back to the system
 keep_freed_memory()  # reuse freed memory for activations instead of page faulting on each pass

@@ -21,6 +21,7 @@ from cnnviz.learn.lessons import LESSONS
 from cnnviz.learn.stages import forward_pass
 from cnnviz.learn.training_aids import dropout
 from cnnviz.learn.why_convolutions import conv_versus_dense, field_growth
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network.features import activations
 from cnnviz.overlay import overlay_seen
 from cnnviz.server.links import LEARN_CHOICES, LEARN_DEFAULTS, arithmetic_query, preset_query
@@ -173,7 +174,7 @@ def step_3() -> None:
 
 
 def embedded_input(image) -> tuple:
-    model = shared_model("tinyvgg")
+    model = shared_model(TINYVGG)
     return model, model.preprocess(image)
 
 
@@ -288,8 +289,8 @@ def step_6() -> None:
     ):
         numbers.metric(label, f"{value:,}", width="content")
     st.table(frame.set_index("layer"))
-    model = shared_model("tinyvgg")
-    growth = [(name.split(".")[-1], size) for name, size in field_growth(layer_table("tinyvgg", model))]
+    model = shared_model(TINYVGG)
+    growth = [(name.split(".")[-1], size) for name, size in field_growth(layer_table(TINYVGG, model))]
     st.markdown("**Receptive field** of one unit after each layer of the embedded TinyVGG:")
     st.plotly_chart(
         charts.field_figure(growth, model.input_size[0]), key="learn_field", config={"displayModeBar": False}
@@ -359,7 +360,7 @@ def step_8() -> None:
     channel = bounded_slider(cols[0], "Channel of conv_1_1", "ch8", 15)
     p = pick(cols[1], "Dropout p", "p8")
     seed = bounded_slider(cols[2], "Dropout seed", "seed8", 99)
-    acts, normalised = batch_activations("tinyvgg", model)
+    acts, normalised = batch_activations(TINYVGG, model)
     st.plotly_chart(
         charts.distributions_figure(
             acts[:, channel].numpy(),
@@ -443,9 +444,7 @@ def step_10() -> None:
     st.plotly_chart(charts.sizes_figure(stages), key="learn_sizes", config={"displayModeBar": False})
     model, x = embedded_input(image)
     last = next(
-        layer.output_shape[1:]
-        for layer in reversed(layer_table("tinyvgg", model).layers)
-        if len(layer.output_shape) == 3
+        layer.output_shape[1:] for layer in reversed(layer_table(TINYVGG, model).layers) if len(layer.output_shape) == 3
     )  # the last spatial feature map's rows and columns
     picture = pictures.enlarged(pictures.rgb_picture(model.seen_pixels(x).transpose(1, 2, 0)), 320)
     left, right = st.columns([2, 3])

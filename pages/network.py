@@ -8,6 +8,7 @@ from cnnviz import overlay
 from cnnviz.data.images import fit_within
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network import figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
@@ -151,9 +152,7 @@ with tabs[4]:
     channels = dict(model.module.named_modules())[layer].out_channels
     channel = int(cols[1].number_input("Channel", 0, channels - 1, 0, key="max_channel", bind=URL))
     steps = int(
-        cols[2].select_slider(
-            "Steps", [16, 32, 64, 128, 256], 128 if key == "tinyvgg" else 64, key="max_steps", bind=URL
-        )
+        cols[2].select_slider("Steps", [16, 32, 64, 128, 256], 128 if key == TINYVGG else 64, key="max_steps", bind=URL)
     )
     store = st.session_state.setdefault("_maximised", {})
     wanted = (key, layer, channel, steps)

@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from cnnviz.models import registry
+from cnnviz.models.custom import architecture_label
 from cnnviz.text import html, md
 from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.transfer import data
@@ -258,7 +259,7 @@ if result is not None:
         key="transfer_names",
         icon=":material/download:",
     )
-    architecture = "TinyVGG (pooled head)" if result.architecture == "tinyvgg" else result.architecture
+    architecture = architecture_label(result.architecture)
     st.caption(
         f"To load it again: sidebar → Bring your own model, architecture {architecture}, "
         f"{len(result.classes)} classes, the class names file's lines as class names."

@@ -11,7 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.models import registry
-from cnnviz.models.embedded import EMBEDDED_NAME
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import cache_path
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
 from tests.conftest import ROOT, cache_random_weights, encode
@@ -118,17 +118,17 @@ def test_offline_torchvision_choice_falls_back_to_the_embedded_model(torch_home,
     assert len(offline) == 1
     warning = " ".join(w.value for w in at.sidebar.warning)
     assert "offline" in warning and "embedded TinyVGG is in use" in warning and "Errno" not in warning
-    assert at.sidebar.selectbox(key="model_key").value == EMBEDDED_NAME  # the box shows the model in use
+    assert at.sidebar.selectbox(key="model_key").value == TINYVGG  # the box shows the model in use
     assert metrics(at)["Architecture"] == "TinyVGG"
     assert chart_categories(at)  # the app keeps working
     at.run()  # a rerun does not try the download again ...
     assert len(offline) == 1
     at.sidebar.button(key="retry_download").click().run()  # ... until asked to
     assert len(offline) == 2
-    assert at.sidebar.selectbox(key="model_key").value == EMBEDDED_NAME and at.sidebar.warning
+    assert at.sidebar.selectbox(key="model_key").value == TINYVGG and at.sidebar.warning
     at.sidebar.selectbox(key="model_key").set_value("resnet18").run()  # another model: one more try
     assert len(offline) == 3 and at.sidebar.warning[0].value.startswith("resnet18 is not")
-    assert at.sidebar.selectbox(key="model_key").value == EMBEDDED_NAME
+    assert at.sidebar.selectbox(key="model_key").value == TINYVGG
     assert_no_exception(at)
 
 

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from cnnviz.models import custom
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.transfer.run import class_names_file, weights_file
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, shown, start  # noqa: F401 (fixtures)
 from tests.conftest import encode
@@ -66,7 +67,7 @@ def test_the_downloads_load_back_through_bring_your_own_model():
     assert weights.proto.url and listed.proto.url  # served by the media file manager; read them from the result
     result = at.session_state["_transfer_result"]
     names = custom.parse_class_names(class_names_file(result.classes))  # as the sidebar reads the names file
-    back = custom.load_uploaded_model(weights_file(result.model.module), custom.TINYVGG, 3, names, "mine.safetensors")
+    back = custom.load_uploaded_model(weights_file(result.model.module), TINYVGG, 3, names, "mine.safetensors")
     assert back.classes == ("hexagon", "frame", "zigzag")
     for key, value in result.model.module.state_dict().items():
         assert back.module.state_dict()[key].equal(value)

@@ -33,6 +33,47 @@ def test_no_streamlit_import_outside_the_ui_helper():
     assert "streamlit" in _imports(UI_HELPERS / "selection.py")  # the helpers this test exempts really exist
 
 
+LAYERS = (
+    {"assets", "fonts", "overlay", "text"},
+    {"data"},
+    {"models"},
+    {"arithmetic", "explain", "network"},
+    {"server"},
+    {"training"},
+    {"learn", "transfer"},
+    {"ui"},
+)
+"""The library's packages from the bottom up: a module may import its own package and the layers below it,
+never one beside or above it (so no two packages import each other)."""
+
+
+def _cnnviz_imports(path) -> set[str]:
+    """The cnnviz packages (or top-level modules) ``path`` imports, at any depth of the file."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module] if node.module != "cnnviz" else [f"cnnviz.{a.name}" for a in node.names]
+        names |= {m.split(".")[1] for m in modules if m.startswith("cnnviz.")}
+    return names
+
+
+def test_no_import_runs_back_up_the_layers():
+    layer_of = {name: depth for depth, names in enumerate(LAYERS) for name in names}
+    found = {p.stem if p.parent.name == "cnnviz" else p.parent.name for p in (ROOT / "cnnviz").rglob("*.py")}
+    assert found - {"__init__"} == set(layer_of)  # a new package must be given its layer
+    upward = []
+    for path in sorted((ROOT / "cnnviz").rglob("*.py")):
+        own = path.stem if path.parent.name == "cnnviz" else path.parent.name
+        if own == "__init__":
+            continue
+        for name in _cnnviz_imports(path):
+            if name != own and layer_of[name] >= layer_of[own]:
+                upward.append(f"{path.relative_to(ROOT)} imports cnnviz.{name}")
+    assert upward == []
+    assert "models" in _cnnviz_imports(ROOT / "cnnviz" / "explain" / "cams.py")  # the walk sees real imports
+
+
 @pytest.mark.slow
 def test_library_imports_without_loading_streamlit():
     code = (
@@ -58,7 +99,8 @@ def test_the_readme_layout_names_every_module():
         else:
             assert path.name in layout, path.relative_to(ROOT)
     top = {p.name for p in (ROOT / "cnnviz").iterdir() if p.suffix == ".py" and p.name != "__init__.py"}
-    assert top == {"fonts.py", "overlay.py", "text.py"}  # shared by every view; everything else lives in a package
+    # shared by every view; everything else lives in a package
+    assert top == {"assets.py", "fonts.py", "overlay.py", "text.py"}
 
 
 def test_the_readme_arithmetic_example_prints_what_it_says():

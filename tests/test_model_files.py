@@ -14,7 +14,8 @@ import pytest
 import safetensors.torch
 import torch
 
-from cnnviz.models.custom import TINYVGG, ModelFileError, load_uploaded_model, meta_network
+from cnnviz.models.custom import ModelFileError, load_uploaded_model, meta_network
+from cnnviz.models.tinyvgg import TINYVGG
 from tests.hostile import saved
 
 CLASSES = 3

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from cnnviz.data.shapes import CLASSES, generate
-from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed, load_embedded
+from cnnviz.assets import MODELS_DIR
+from cnnviz.models.embedded import held_out_seed, load_embedded
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.training.loop import accuracy
 from cnnviz.training.tensors import channel_stats, to_tensor
 from cnnviz.training.train import TrainConfig, main, mask_coverage, outside_share, save, train
@@ -74,7 +76,7 @@ def test_focus_loss_starts_after_the_first_epoch_and_changes_training():
 
 
 def test_shipped_model_was_trained_with_the_focus_loss():
-    card = json.loads((ASSETS_DIR / "models" / f"{EMBEDDED_NAME}.json").read_text())
+    card = json.loads((MODELS_DIR / f"{TINYVGG}.json").read_text())
     assert card["training"]["focus_weight"] == TrainConfig().focus_weight > 0
 
 
@@ -102,7 +104,7 @@ def test_command_line_writes_model(tmp_path, capsys):
     args = ["--seed", "1", "--epochs", "1", "--train-size", "64", "--held-out-size", "10", "--out", str(tmp_path)]
     assert main(args) == 0
     assert "held-out accuracy" in capsys.readouterr().out
-    assert (tmp_path / f"{EMBEDDED_NAME}.pt").is_file() and (tmp_path / f"{EMBEDDED_NAME}.json").is_file()
+    assert (tmp_path / f"{TINYVGG}.pt").is_file() and (tmp_path / f"{TINYVGG}.json").is_file()
 
 
 def test_command_line_rejects_impossible_settings(capsys):
@@ -121,7 +123,7 @@ def shipped():
 
 def test_shipped_files_are_small_and_described(shipped):
     _, meta = shipped
-    assert (ASSETS_DIR / "models" / f"{EMBEDDED_NAME}.pt").stat().st_size <= 2 * 10**6
+    assert (MODELS_DIR / f"{TINYVGG}.pt").stat().st_size <= 2 * 10**6
     assert meta["classes"] == list(CLASSES)
     assert meta["input_size"] == [64, 64]
     for key in ("mean", "std", "seed", "train_size", "held_out_seed", "held_out_size", "held_out_accuracy"):

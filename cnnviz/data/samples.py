@@ -12,11 +12,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from cnnviz.assets import SAMPLES_DIR
 from cnnviz.data.images import load_image
 from cnnviz.data.shapes import CLASSES, make_sample
-from cnnviz.models.embedded import ASSETS_DIR
 
-SAMPLES_DIR = ASSETS_DIR / "samples"
 SYNTHETIC_SEED = 2026
 """Seed of the shipped synthetic samples; neither the training seed nor the held-out one."""
 

@@ -54,7 +54,7 @@ from cnnviz.models.registry import (
     default_weights,
     with_weights_preprocessing,
 )
-from cnnviz.models.tinyvgg import TinyVGG
+from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
 """Largest model file accepted, and the largest network that may be built for one (200 MiB of parameters:
@@ -121,10 +121,14 @@ def _check_size(data: bytes) -> None:
         raise ModelFileError(f"The model file is {_mib(len(data))}; the limit is {_mib(MAX_MODEL_BYTES)}.")
 
 
-TINYVGG = "tinyvgg"
 ARCHITECTURES = (*TORCHVISION_MODELS, TINYVGG)
 """What an uploaded file may hold: a torchvision architecture, or the embedded TinyVGG's layers with a head on
 their channels' averages (``global_pool``), as the transfer page trains it."""
+
+
+def architecture_label(architecture: str) -> str:
+    """How ``architecture`` (one of :data:`ARCHITECTURES`) is named to people."""
+    return "TinyVGG (pooled head)" if architecture == TINYVGG else architecture
 
 
 def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:

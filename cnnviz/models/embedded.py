@@ -8,11 +8,10 @@ from typing import Any
 
 import torch
 
+from cnnviz.assets import MODELS_DIR
 from cnnviz.models.sharing import freeze
-from cnnviz.models.tinyvgg import TinyVGG
+from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
-EMBEDDED_NAME = "tinyvgg"
 _HELD_OUT_OFFSET = 1_000_003
 
 
@@ -21,9 +20,9 @@ def held_out_seed(seed: int) -> int:
     return seed + _HELD_OUT_OFFSET
 
 
-def embedded_card(directory: Path | None = None, name: str = EMBEDDED_NAME) -> dict[str, Any]:
+def embedded_card(directory: Path | None = None, name: str = TINYVGG) -> dict[str, Any]:
     """The shipped TinyVGG's metadata card (configuration, normalisation, classes, accuracy)."""
-    return json.loads(((directory or ASSETS_DIR / "models") / f"{name}.json").read_text())
+    return json.loads(((directory or MODELS_DIR) / f"{name}.json").read_text())
 
 
 def embedded_config(card: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -32,9 +31,9 @@ def embedded_config(card: dict[str, Any] | None = None) -> dict[str, Any]:
     return {**config, "channels": tuple(config["channels"])}
 
 
-def load_embedded(directory: Path | None = None, name: str = EMBEDDED_NAME) -> tuple[TinyVGG, dict[str, Any]]:
+def load_embedded(directory: Path | None = None, name: str = TINYVGG) -> tuple[TinyVGG, dict[str, Any]]:
     """Load the shipped TinyVGG (in eval mode, parameters frozen) and its metadata card."""
-    directory = directory or ASSETS_DIR / "models"
+    directory = directory or MODELS_DIR
     card = embedded_card(directory, name)
     model = TinyVGG(**embedded_config(card))
     state = torch.load(directory / f"{name}.pt", map_location="cpu", weights_only=True)

@@ -21,9 +21,10 @@ from torch import nn
 from torchvision.transforms import v2
 
 from cnnviz.data.shapes import CLASSES
-from cnnviz.models.embedded import EMBEDDED_NAME, load_embedded
+from cnnviz.models.embedded import load_embedded
 from cnnviz.models.framing import Framing
 from cnnviz.models.sharing import freeze, model_lock
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
 
 TORCHVISION_MODELS: tuple[str, ...] = (
@@ -111,7 +112,7 @@ class LoadedModel:
 
 
 def _embedded_spec() -> ModelSpec:
-    return ModelSpec(EMBEDDED_NAME, "TinyVGG (built in)", "embedded")
+    return ModelSpec(TINYVGG, "TinyVGG (built in)", "embedded")
 
 
 def _torchvision_label(key: str) -> str:

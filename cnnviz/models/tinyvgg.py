@@ -7,6 +7,10 @@ from typing import Any, Literal
 
 from torch import Tensor, nn
 
+TINYVGG = "tinyvgg"
+"""TinyVGG's key: the embedded model's name in the registry and its files' stem, and the architecture name of
+uploaded TinyVGG weights."""
+
 
 class TinyVGG(nn.Module):
     """Blocks of two conv + ReLU layers (optionally batch-normalised) and a 2x2 pool, then a linear classifier.

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.assets import MODELS_DIR
 from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, generate
-from cnnviz.models.embedded import ASSETS_DIR, EMBEDDED_NAME, held_out_seed
+from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.sharing import freeze
-from cnnviz.models.tinyvgg import TinyVGG
+from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
 from cnnviz.training.loop import Optimisation, accuracy
 from cnnviz.training.seeding import seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
@@ -146,7 +147,7 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
 def metadata(config: TrainConfig, result: TrainResult) -> dict:
     """The JSON card saved beside the weights."""
     return {
-        "name": EMBEDDED_NAME,
+        "name": TINYVGG,
         "architecture": "TinyVGG",
         "model_config": result.model.config,
         "classes": list(CLASSES),
@@ -165,7 +166,7 @@ def metadata(config: TrainConfig, result: TrainResult) -> dict:
     }
 
 
-def save(config: TrainConfig, result: TrainResult, out_dir: Path, name: str = EMBEDDED_NAME) -> tuple[Path, Path]:
+def save(config: TrainConfig, result: TrainResult, out_dir: Path, name: str = TINYVGG) -> tuple[Path, Path]:
     """Write ``<name>.pt`` (a plain state dict) and ``<name>.json`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     weights, card = out_dir / f"{name}.pt", out_dir / f"{name}.json"
@@ -196,8 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--train-size", type=int, default=defaults.train_size)
     parser.add_argument("--held-out-size", type=int, default=defaults.held_out_size)
-    parser.add_argument("--out", type=Path, default=ASSETS_DIR / "models", help="folder for the .pt and .json")
-    parser.add_argument("--name", default=EMBEDDED_NAME, help="file name stem of the saved model")
+    parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for the .pt and .json")
+    parser.add_argument("--name", default=TINYVGG, help="file name stem of the saved model")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.train_size < 64 or args.held_out_size < 10:
         parser.error("need --epochs >= 1, --train-size >= 64 and --held-out-size >= 10")

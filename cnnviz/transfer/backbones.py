@@ -20,12 +20,12 @@ from torch import nn
 from cnnviz.models import registry
 from cnnviz.models.custom import upload_label
 from cnnviz.models.sharing import freeze, model_lock
-from cnnviz.models.tinyvgg import TinyVGG
+from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
 
-BACKBONES = ("tinyvgg", "resnet18", "mobilenet_v3_large", "efficientnet_b0")
+BACKBONES = (TINYVGG, "resnet18", "mobilenet_v3_large", "efficientnet_b0")
 """The embedded TinyVGG (always offline) and the registry's torchvision models a head can be trained on."""
 LAST_STAGE: dict[str, tuple[str, ...]] = {
-    "tinyvgg": ("features.conv_3_1", "features.conv_3_2"),
+    TINYVGG: ("features.conv_3_1", "features.conv_3_2"),
     "resnet18": ("layer4",),
     "mobilenet_v3_large": ("features.16",),
     "efficientnet_b0": ("features.8",),
@@ -65,7 +65,7 @@ class Backbone:
 
     @property
     def architecture(self) -> str:
-        return "tinyvgg" if isinstance(self.network, TinyVGG) else self.source.spec.key
+        return TINYVGG if isinstance(self.network, TinyVGG) else self.source.spec.key
 
 
 def pooled_tinyvgg(model: TinyVGG) -> TinyVGG:
@@ -118,7 +118,7 @@ def transfer_model(
     note = f"held-out accuracy on {held_out} of your images, never used in training"
     description = f"{backbone.source.card.architecture} with a new head for your classes, trained here on {trained_on}."
     source = backbone.source
-    if backbone.architecture == "tinyvgg":
+    if backbone.architecture == TINYVGG:
         return registry.synthetic_model(
             spec,
             model,

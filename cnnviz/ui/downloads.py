@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from cnnviz.models import registry
-from cnnviz.models.embedded import EMBEDDED_NAME
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError
 from cnnviz.ui.keys import FAILED_KEY, FALLBACK_KEY, MODEL_KEY
 
@@ -47,7 +47,7 @@ def stand_in_for_failed() -> None:
     the embedded one (the box shows the model in use), and remembered as the one wanted."""
     if st.session_state.get(MODEL_KEY) in st.session_state.setdefault(FAILED_KEY, {}):
         st.session_state[FALLBACK_KEY] = st.session_state[MODEL_KEY]
-        st.session_state[MODEL_KEY] = EMBEDDED_NAME
+        st.session_state[MODEL_KEY] = TINYVGG
 
 
 def model_in_use(key: str, specs: dict[str, registry.ModelSpec]) -> registry.LoadedModel:
@@ -63,7 +63,7 @@ def model_in_use(key: str, specs: dict[str, registry.ModelSpec]) -> registry.Loa
             failed[key] = str(exc)
             st.rerun()  # shows the embedded model in the box, with the reason below it
     wanted = st.session_state.get(FALLBACK_KEY)
-    if key == EMBEDDED_NAME and wanted in failed:
+    if key == TINYVGG and wanted in failed:
         st.sidebar.warning(
             f"{specs[wanted].label} is not available. {failed[wanted]}\n\nThe embedded TinyVGG is in use instead.",
             icon=":material/cloud_off:",
@@ -75,4 +75,4 @@ def model_in_use(key: str, specs: dict[str, registry.ModelSpec]) -> registry.Loa
         return shared_model(key)
     except WeightsUnavailableError as exc:
         st.sidebar.warning(f"{exc}\n\nUsing the embedded TinyVGG instead.", icon=":material/error:")
-        return shared_model(EMBEDDED_NAME)
+        return shared_model(TINYVGG)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import streamlit as st
 
-# --- the browser-side step player ---------------------------------------------------------------------------
+from cnnviz.assets import PLAYER_DIR
 
-_PLAYER_DIR = Path(__file__).resolve().parents[2] / "assets" / "player"
+# --- the browser-side step player ---------------------------------------------------------------------------
 
 
 @functools.cache
@@ -17,8 +16,8 @@ def _player_component():
     """The step player (``assets/player``), registered once per process with Streamlit's components v2."""
     return st.components.v2.component(
         "cnnviz_step_player",
-        js=(_PLAYER_DIR / "player.js").read_text(encoding="utf-8"),
-        css=(_PLAYER_DIR / "player.css").read_text(encoding="utf-8"),
+        js=(PLAYER_DIR / "player.js").read_text(encoding="utf-8"),
+        css=(PLAYER_DIR / "player.css").read_text(encoding="utf-8"),
     )
 
 

@@ -117,7 +117,7 @@ def own_model_sidebar() -> None:
             "Architecture",
             custom.ARCHITECTURES,
             key="own_arch",
-            format_func=lambda a: "TinyVGG (pooled head)" if a == custom.TINYVGG else a,
+            format_func=custom.architecture_label,
         )
         st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")

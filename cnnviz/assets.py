@@ -1,0 +1,14 @@
+"""Where the files that ship with cnnviz live (``assets/`` beside the package): one place for every module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+MODELS_DIR = ASSETS_DIR / "models"
+"""The embedded model's weights and metadata card."""
+SAMPLES_DIR = ASSETS_DIR / "samples"
+"""The sample photos and one synthetic image per class."""
+PLAYER_DIR = ASSETS_DIR / "player"
+"""The browser-side step player's script and style sheet."""
+FAVICON = ASSETS_DIR / "favicon.png"
