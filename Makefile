@@ -31,16 +31,17 @@ dev: $(VENV)/.runtime-installed  # reloads on save (the file watcher skips .venv
 test: $(VENV)/.dev-installed
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" || exit 1; \
 	echo "browser tests use $$CHROMIUM_PATH"; \
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/hadolint Dockerfile && \
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/hadolint Dockerfile && \
 	CHROMIUM_PATH="$$CHROMIUM_PATH" $(BIN)/python -m pytest
 
 test-fast: $(VENV)/.dev-installed  # about 2.5 minutes: no Chromium needed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python -m pytest -m "not slow and not browser" -q
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/python -m pytest -m "not slow and not browser" -q
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 train: $(VENV)/.runtime-installed
 	$(BIN)/python -m cnnviz.training.train --seed 0

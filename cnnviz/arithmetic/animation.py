@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import plotly.graph_objects as go
@@ -70,7 +71,9 @@ class Panel:
     text: np.ndarray | None = None  # values to write in the cells, where they differ from z (NaN in z)
 
 
-def _cell_rects(cells, offset, ref, color, width=3) -> list[dict]:
+def _cell_rects(
+    cells: Iterable[tuple[int, int]], offset: tuple[int, int], ref: tuple[str, str], color: str, width: int = 3
+) -> list[dict[str, Any]]:
     oy, ox = offset
     return [
         {
@@ -109,10 +112,14 @@ def _heatmap(panel: Panel) -> go.Heatmap:
     )
 
 
-def _figure(panels: list[list[Panel | None]], shapes_for, height: int) -> go.Figure:
+def _figure(
+    panels: Sequence[Sequence[Panel | None]],
+    shapes_for: Callable[[int, int, str, str], list[dict[str, Any]]],
+    height: int,
+) -> go.Figure:
     """Lay ``panels`` (rows of optional panels) out as subplots; ``shapes_for(r, c, xref, yref)`` adds shapes."""
     rows, cols = len(panels), max(len(r) for r in panels)
-    titles = [p.title if p else "" for row in panels for p in (row + [None] * (cols - len(row)))]
+    titles = [p.title if p else "" for row in panels for p in (*row, *[None] * (cols - len(row)))]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.04, vertical_spacing=0.08)
     shapes: list[dict] = []
     for r, row in enumerate(panels, start=1):
@@ -231,7 +238,7 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
     sums, parts = [], []
     for channel in range(scene.in_channels):
         taps = [t for t in st.taps if t.channel == channel]
-        terms = [f"{_term(t.value)}·{_term(t.weight)}" for t in taps if view == "window" or t.value != 0]
+        terms = [f"{_term(t.value)}·{_term(t.weight or 0.0)}" for t in taps if view == "window" or t.value != 0]
         shown = " + ".join(terms[:40]) + (" + …" if len(terms) > 40 else "")
         sums.append(fmt(sum(t.product for t in taps)))
         parts.append(shown or "0")
@@ -241,14 +248,17 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
     return f"{where}: {per_channel}{zeros}. Sum {' + '.join(sums)}{bias} = {fmt(st.value)}"
 
 
-def _window_figure(scene: Scene, st: Step, direct: bool, fed: set[tuple[int, int]] | None, picked) -> go.Figure:
+def _window_figure(
+    scene: Scene, st: Step, direct: bool, fed: set[tuple[int, int]] | None, picked: tuple[int, int] | None
+) -> go.Figure:
     geo = scene.geo
     channels = [st.out_channel] if geo.pooling else list(range(scene.in_channels))
     grid = direct_grid(scene) if direct else None
     rows: list[list[Panel | None]] = []
+    input_offsets: list[tuple[int, int]] = []
     for ic in channels:
         text = None
-        if direct:  # inserted and padding zeros are left grey, with their 0 written in
+        if grid is not None:  # inserted and padding zeros are left grey, with their 0 written in
             holds = (grid.source_rows[:, None] >= 0) & (grid.source_cols[None, :] >= 0)
             z, offset, real, text = np.where(holds, grid.values[ic], np.nan), (0, 0), None, grid.values[ic]
             label = f"Zero-inserted, padded input{_channel_label(ic, scene.in_channels)}"
@@ -262,8 +272,9 @@ def _window_figure(scene: Scene, st: Step, direct: bool, fed: set[tuple[int, int
             if geo.rows.padded != geo.rows.size or geo.cols.padded != geo.cols.size:
                 label += f" (padded to {geo.rows.padded}×{geo.cols.padded})"
         row: list[Panel | None] = [Panel(label, z, "Blues", offset, real, text=text)]
+        input_offsets.append(offset)
         if not geo.pooling and fed is None:
-            kernel = scene.weight[st.out_channel, ic] if geo.op == "conv" else scene.weight[ic, st.out_channel]
+            kernel = scene.kernel[st.out_channel, ic] if geo.op == "conv" else scene.kernel[ic, st.out_channel]
             if direct:
                 kernel = kernel[::-1, ::-1]
             products = np.full(kernel.shape, np.nan)
@@ -284,13 +295,13 @@ def _window_figure(scene: Scene, st: Step, direct: bool, fed: set[tuple[int, int
     rows[0].append(out_panel)
     out_col = len(rows[0]) - 1
 
-    def shapes(r: int, c: int, xref: str, yref: str) -> list[dict]:
-        ic = channels[r]
+    def shapes(r: int, c: int, xref: str, yref: str) -> list[dict[str, Any]]:
+        ic, offset = channels[r], input_offsets[r]
         if c == 0:
             if fed is not None:
-                return _cell_rects([picked], rows[r][0].offset, (xref, yref), HIGHLIGHT)
+                return _cell_rects([picked] if picked else [], offset, (xref, yref), HIGHLIGHT)
             cells = [(t.row, t.col) for t in st.taps if t.channel == ic]
-            return _cell_rects(cells, rows[r][0].offset, (xref, yref), HIGHLIGHT)
+            return _cell_rects(cells, offset, (xref, yref), HIGHLIGHT)
         if r == 0 and c == out_col:
             cells = sorted(fed) if fed is not None else [(st.row, st.col)]
             return _cell_rects(cells, (0, 0), (xref, yref), OUTPUT_HIGHLIGHT, 4)
@@ -306,7 +317,7 @@ def _window_figure(scene: Scene, st: Step, direct: bool, fed: set[tuple[int, int
 
 def _scatter_figure(scene: Scene, index: int) -> go.Figure:
     s = scatter_step(scene, index)
-    kernel = scene.weight[s.channel, s.out_channel]
+    kernel = scene.kernel[s.channel, s.out_channel]
     added = np.full(kernel.shape, np.nan)
     for _, _, ty, tx, amount in s.targets:
         added[ty, tx] = amount
@@ -437,7 +448,18 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
         padding[:] = False
     title_font = label_font(12)
 
-    def grid(draw, x0, y0, levels, base, values, boxes, box_colour, blanks=None, greyed=None):
+    def grid(
+        draw: ImageDraw.ImageDraw,
+        x0: int,
+        y0: int,
+        levels: np.ndarray,
+        base: int,
+        values: np.ndarray,
+        boxes: Iterable[tuple[int, int]],
+        box_colour: int,
+        blanks: np.ndarray | None = None,
+        greyed: np.ndarray | None = None,
+    ) -> None:
         rows, cols = levels.shape
         for r in range(rows):
             for c in range(cols):
@@ -458,12 +480,12 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
 
     def kernel_of(ic: int, oc: int) -> np.ndarray:
         if geo.op == "conv":
-            return scene.weight[oc, ic]
-        k = scene.weight[ic, oc]
+            return scene.kernel[oc, ic]
+        k = scene.kernel[ic, oc]
         return k[::-1, ::-1] if view == "direct" else k
 
     if kernels:
-        signed_levels = colour_levels(scene.weight, _PALETTE_SIZE, signed=True)
+        signed_levels = colour_levels(scene.kernel, _PALETTE_SIZE, signed=True)
 
     for index in range(frames):
         image = Image.new("P", (width, height), 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from plotly.colors import sample_colorscale
@@ -45,7 +46,7 @@ class _Panel:
     lo: float = 0.0
     hi: float = 1.0
 
-    def level(self, values) -> np.ndarray:
+    def level(self, values: np.ndarray) -> np.ndarray:
         return colour_levels(values, LEVELS, self.lo, self.hi, self.palette == "signed")
 
     def as_json(self) -> dict:
@@ -93,7 +94,7 @@ def payload(scene: Scene, view: View = "window") -> dict:
         raise ValueError(f"This case has too many steps to animate in the browser ({num_frames(scene, view)}).")
     build = _scatter if view == "scatter" else _window
     panels, layouts, steps = build(scene, view)
-    data = {
+    data: dict[str, Any] = {
         "view": view,
         "palettes": PALETTES,
         "dark": DARK_LEVELS,
@@ -114,7 +115,7 @@ def _window(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int]
     inputs: list[tuple[int, tuple[int, int]]] = []  # panel index and grid offset per input channel
     for ic in range(scene.in_channels):
         name = f"Input{_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}"
-        if direct:
+        if grid is not None:
             holds = (grid.source_rows[:, None] >= 0) & (grid.source_cols[None, :] >= 0)
             z, offset, grey, frame = grid.values[ic], (0, 0), ~holds, None
             name = f"Zero-inserted, padded input{_label(ic, scene.in_channels)}"
@@ -133,18 +134,18 @@ def _window(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int]
     kernels: dict[tuple[int, int], int] = {}
     products: dict[int, int] = {}
     if not geo.pooling:
-        lo, hi = value_range(scene.weight)
+        lo, hi = value_range(scene.kernel)
         for oc in range(scene.out_channels):
             for ic in range(scene.in_channels):
-                k = scene.weight[oc, ic] if geo.op == "conv" else scene.weight[ic, oc]
+                k = scene.kernel[oc, ic] if geo.op == "conv" else scene.kernel[ic, oc]
                 title = ("Kernel rotated 180°" if direct else "Kernel") + _label(ic, scene.in_channels)
                 if scene.out_channels > 1:
                     title += f" → out ch {oc + 1}"
                 panels.append(_Panel(title, k[::-1, ::-1] if direct else k, "signed", "kernel", lo=lo, hi=hi))
                 kernels[oc, ic] = len(panels) - 1
-        products_range = value_range(np.outer(scene.x.ravel(), scene.weight.ravel())) if scene.x.size else (0.0, 1.0)
+        products_range = value_range(np.outer(scene.x.ravel(), scene.kernel.ravel())) if scene.x.size else (0.0, 1.0)
         for ic in range(scene.in_channels):
-            shape = scene.weight.shape[2:]
+            shape = scene.kernel.shape[2:]
             panels.append(
                 _Panel(
                     f"Products{_label(ic, scene.in_channels)}",
@@ -232,16 +233,16 @@ def _scatter(scene: Scene, view: View) -> tuple[list[_Panel], list[list[list[int
         )
         for ic in range(scene.in_channels)
     ]
-    klo, khi = value_range(scene.weight)
+    klo, khi = value_range(scene.kernel)
     kernels, added, outputs = {}, {}, {}
-    amounts = np.outer(scene.x.ravel(), scene.weight.ravel())
+    amounts = np.outer(scene.x.ravel(), scene.kernel.ravel())
     alo, ahi = value_range(amounts) if amounts.size else (0.0, 1.0)
     for oc in range(scene.out_channels):
         for ic in range(scene.in_channels):
             title = f"Kernel{_label(ic, scene.in_channels)}" + (f" → out ch {oc + 1}" if scene.out_channels > 1 else "")
-            panels.append(_Panel(title, scene.weight[ic, oc], "signed", "kernel", lo=klo, hi=khi))
+            panels.append(_Panel(title, scene.kernel[ic, oc], "signed", "kernel", lo=klo, hi=khi))
             kernels[oc, ic] = len(panels) - 1
-    shape = scene.weight.shape[2:]
+    shape = scene.kernel.shape[2:]
     for oc in range(scene.out_channels):
         panels.append(
             _Panel("value × kernel", np.full(shape, np.nan), "signed", "products", transient=True, lo=alo, hi=ahi)

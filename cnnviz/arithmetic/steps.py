@@ -32,6 +32,13 @@ class Scene:
     output: np.ndarray  # (out channels, OH, OW) float64, from PyTorch
 
     @property
+    def kernel(self) -> np.ndarray:
+        """The weights of a convolution's scene (a pool has none)."""
+        if self.weight is None:
+            raise ValueError(f"a {self.geo.op} scene has no weights")
+        return self.weight
+
+    @property
     def in_channels(self) -> int:
         return self.x.shape[0]
 
@@ -92,12 +99,16 @@ def torch_output(geo: Geometry, x: np.ndarray, weight: np.ndarray | None, bias: 
     b = None if bias is None else torch.tensor(np.asarray(bias), dtype=torch.float64)
     kernel = (rows.kernel, cols.kernel)
     padding = (rows.pad_before, cols.pad_before)
-    if geo.op == "conv":
-        pad = "same" if geo.padding_preset == "same" else padding
-        out = F.conv2d(t, w, b, stride=stride, padding=pad, dilation=dilation)
-    elif geo.op == "transposed":
-        output_padding = (rows.output_padding, cols.output_padding)
-        out = F.conv_transpose2d(t, w, b, stride, padding, output_padding, dilation=dilation)
+    if geo.op in ("conv", "transposed"):
+        if w is None:
+            raise ValueError(f"a {geo.op} needs weights")
+        if geo.op == "transposed":
+            output_padding = (rows.output_padding, cols.output_padding)
+            out = F.conv_transpose2d(t, w, b, stride, padding, output_padding, dilation=dilation)
+        elif geo.padding_preset == "same":
+            out = F.conv2d(t, w, b, stride=stride, padding="same", dilation=dilation)
+        else:
+            out = F.conv2d(t, w, b, stride=stride, padding=padding, dilation=dilation)
     elif geo.op == "maxpool":
         out = F.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=rows.ceil_mode)
     else:
@@ -168,9 +179,9 @@ def step(scene: Scene, index: int) -> Step:
                 inside = _inside(geo.rows, y) and _inside(geo.cols, x)
                 value = float(scene.x[ic, y, x]) if inside else 0.0
                 if geo.op == "conv":
-                    weight = float(scene.weight[oc, ic, ty, tx])
+                    weight = float(scene.kernel[oc, ic, ty, tx])
                 elif geo.op == "transposed":
-                    weight = float(scene.weight[ic, oc, ty, tx])
+                    weight = float(scene.kernel[ic, oc, ty, tx])
                 else:
                     weight = None
                 taps.append(Tap(ic, y, x, ty, tx, value, weight, inside))
@@ -245,7 +256,7 @@ def direct_step(scene: Scene, index: int) -> Step:
         for ty in range(kh):
             for tx in range(kw):
                 y, x = r + ty * dy, c + tx * dx
-                weight = float(scene.weight[ic, oc, kh - 1 - ty, kw - 1 - tx])  # the rotated kernel
+                weight = float(scene.kernel[ic, oc, kh - 1 - ty, kw - 1 - tx])  # the rotated kernel
                 taps.append(Tap(ic, y, x, ty, tx, float(grid.values[ic, y, x]), weight, True))
     bias = None if scene.bias is None else float(scene.bias[oc])
     value = sum(t.product for t in taps) + (bias or 0.0)
@@ -289,7 +300,7 @@ def scatter_step(scene: Scene, index: int) -> Scatter:
         for tx in range(geo.cols.kernel):
             x = c * geo.cols.stride - geo.cols.pad_before + tx * geo.cols.dilation
             if 0 <= x < geo.cols.output:
-                targets.append((y, x, ty, tx, value * float(scene.weight[ic, oc, ty, tx])))
+                targets.append((y, x, ty, tx, value * float(scene.kernel[ic, oc, ty, tx])))
     return Scatter(index, oc, ic, r, c, value, tuple(targets))
 
 
@@ -300,5 +311,5 @@ def scatter_partial(scene: Scene, index: int) -> np.ndarray:
     done = np.arange(scene.x.size).reshape(scene.x.shape) <= index - position.out_channel * scene.x.size
     oc = position.out_channel
     bias = None if scene.bias is None else scene.bias[oc : oc + 1]
-    weight = scene.weight[:, oc : oc + 1]
+    weight = scene.kernel[:, oc : oc + 1]
     return torch_output(scene.geo, scene.x * done, weight, bias)[0]

@@ -189,14 +189,20 @@ def make_sample(seed: int, index: int, size: int = IMAGE_SIZE) -> Sample:
             d = p1 - p0
             length2 = float(d @ d) or 1.0
 
-            def segment(x: np.ndarray, y: np.ndarray, p0=p0, d=d, length2=length2) -> np.ndarray:
+            def segment(
+                x: np.ndarray, y: np.ndarray, p0: np.ndarray = p0, d: np.ndarray = d, length2: float = length2
+            ) -> np.ndarray:
                 k = np.clip(((x - p0[0]) * d[0] + (y - p0[1]) * d[1]) / length2, 0, 1)
                 return (x - p0[0] - k * d[0]) ** 2 + (y - p0[1] - k * d[1]) ** 2 <= 0.6**2
 
             alpha = _coverage(segment, xs, ys)
         else:
             c, r = rng.uniform(0, size, 2), rng.uniform(1.2, 2.8)
-            alpha = _coverage(lambda x, y, c=c, r=r: (x - c[0]) ** 2 + (y - c[1]) ** 2 <= r * r, xs, ys)
+
+            def disc(x: np.ndarray, y: np.ndarray, c: np.ndarray = c, r: float = r) -> np.ndarray:
+                return (x - c[0]) ** 2 + (y - c[1]) ** 2 <= r * r
+
+            alpha = _coverage(disc, xs, ys)
         image = image * (1 - alpha[..., None]) + colour * alpha[..., None]
 
     # The object: position, scale and rotation at random; colours that stand out from the background.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +54,7 @@ def _layer_and_grads(model: nn.Module, x: Tensor, target: int, layer: str) -> tu
         raise KeyError(f"no layer named {layer!r} in this model") from exc
     captured: dict[str, Tensor] = {}
 
-    def hook(_module, _inputs, output):
+    def hook(_module: nn.Module, _inputs: Any, output: Any) -> Tensor:
         if not isinstance(output, Tensor):
             raise TypeError(f"{layer} does not output a single tensor")
         leaf = output.detach().requires_grad_(True)
@@ -154,7 +154,7 @@ def _cam(
     else:
         raise ValueError(f"unknown CAM method {method!r}")
     raw = F.relu((weights[:, :, None, None] * acts).sum(dim=1))[0]
-    return Explanation(method, target, normalise(upsample(raw, tuple(x.shape[-2:]))), raw)
+    return Explanation(method, target, normalise(upsample(raw, (x.shape[-2], x.shape[-1]))), raw)
 
 
 def default_layer(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> str:
@@ -163,8 +163,8 @@ def default_layer(model: nn.Module, input_size: tuple[int, int], in_channels: in
     order: list[tuple[str, int, nn.Module]] = []
     outputs: dict[int, Tensor] = {}
 
-    def hook_for(name: str):
-        def hook(module, _inputs, output):
+    def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
             if isinstance(output, Tensor) and output.dim() == 4 and min(output.shape[-2:]) > 1:
                 outputs[id(output)] = output
                 order.append((name, id(output), module))

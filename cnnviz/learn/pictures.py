@@ -60,7 +60,9 @@ def corners_picture(gray: np.ndarray, corners: np.ndarray, width: int = 480) -> 
     return picture
 
 
-def grid_picture(image: Image.Image, cells: tuple[int, int], colour=(255, 255, 0)) -> Image.Image:
+def grid_picture(
+    image: Image.Image, cells: tuple[int, int], colour: tuple[int, int, int] = (255, 255, 0)
+) -> Image.Image:
     """``image`` with a ``cells`` (rows, columns) grid drawn over it: a detector's output grid."""
     picture = image.convert("RGB")
     draw = ImageDraw.Draw(picture)

@@ -255,7 +255,7 @@ def _check_storages(state: Mapping[str, torch.Tensor]) -> None:
         end = start + tensor.numel() * tensor.element_size()
         if end > storage.nbytes():
             raise ModelFileError(f"The tensor {shown!r} reaches past its storage.")
-        spans.setdefault(storage.data_ptr(), []).append((start, end, shown))
+        spans.setdefault(storage.data_ptr(), []).append((int(start), int(end), shown))
     for parts in spans.values():
         parts.sort()
         for (_, end, first), (start, _, second) in pairwise(parts):

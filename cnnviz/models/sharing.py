@@ -10,8 +10,9 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -39,7 +40,7 @@ def in_use(model: nn.Module, grad: bool = False, out_of_place: bool = False) -> 
     and ``.grad`` are as they were, and any hook registered inside the block that is still there is removed."""
     with model_lock(model):
         modes = {m: m.training for m in model.modules()}
-        inplace = {m: m.inplace for m in modes if isinstance(getattr(m, "inplace", None), bool)}
+        inplace = {m: flag for m in modes if isinstance(flag := getattr(m, "inplace", None), bool)}
         params = list(model.parameters())
         requires = [p.requires_grad for p in params]
         grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
@@ -52,14 +53,14 @@ def in_use(model: nn.Module, grad: bool = False, out_of_place: bool = False) -> 
                     p.requires_grad_(False)
             if out_of_place:
                 for module in inplace:
-                    module.inplace = False
+                    setattr(module, "inplace", False)  # noqa: B010 - a module's attributes type as Tensor | Module
             with torch.set_grad_enabled(grad):
                 yield model
         finally:
             for module, mode in modes.items():
                 module.training = mode
-            for module, flag in inplace.items():
-                module.inplace = flag
+            for module, was_inplace in inplace.items():
+                setattr(module, "inplace", was_inplace)  # noqa: B010 - as above
             with torch.no_grad():
                 for p, flag, grad_before in zip(params, requires, grads, strict=True):
                     if p.requires_grad != flag:
@@ -70,7 +71,10 @@ def in_use(model: nn.Module, grad: bool = False, out_of_place: bool = False) -> 
                 _remove_hooks_added(module, before)
 
 
-def freeze(model: nn.Module) -> nn.Module:
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def freeze(model: ModuleT) -> ModuleT:
     """Eval mode and no parameter requiring grad: how every shared model is kept."""
     model.eval()
     for p in model.parameters():
@@ -186,7 +190,7 @@ MAX_KEPT_COPY_BYTES = 512 * 1024 * 1024
 COPIES = CopyPool(MAX_KEPT_COPY_BYTES)
 
 
-def borrowed(model: nn.Module):
+def borrowed(model: nn.Module) -> AbstractContextManager[nn.Module]:
     """A private copy of the shared ``model`` for long work (``with borrowed(model) as own: ...``); see
     :class:`CopyPool`."""
     return COPIES.borrow(model)

@@ -9,7 +9,9 @@ connections, functional calls and reshapes are all accounted for, whatever the a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +70,7 @@ def _conv_field(field: Field, k: int, s: int, p: float, d: int) -> Field:
     )
 
 
-def _pair(value, n: int = 2) -> tuple:
+def _pair(value: Any, n: int = 2) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
 
 
@@ -79,9 +81,9 @@ def _union(fields: list[FieldPair]) -> FieldPair:
         return GLOBAL
     out = []
     for axis in range(2):
-        spans = [f[axis].span(0) for f in fields]  # type: ignore[index]
+        spans = [f[axis].span(0) for f in fields if not isinstance(f, str)]
         low, high = min(a for a, _ in spans), max(b for _, b in spans)
-        jump = max(f[axis].jump for f in fields)  # type: ignore[index]
+        jump = max(f[axis].jump for f in fields if not isinstance(f, str))
         out.append(Field(high - low + 1, jump, (low + high) / 2))
     return out[0], out[1]
 
@@ -107,7 +109,9 @@ class _FieldTracker(TorchFunctionMode):
     def field_of(self, tensor: Tensor) -> FieldPair | None:
         return self.fields.get(id(tensor))
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         inputs = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, Tensor) and id(a) in self.fields]
@@ -120,11 +124,13 @@ class _FieldTracker(TorchFunctionMode):
                 self.mark(tensor, field if tensor.dim() >= 3 or field in (GLOBAL, UNKNOWN) else GLOBAL)
         return out
 
-    def _rule(self, func, args, kwargs, source: Tensor, inputs: list[Tensor], out) -> FieldPair:
+    def _rule(
+        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], source: Tensor, inputs: list[Tensor], out: Any
+    ) -> FieldPair:
         base = self.fields[id(source)]
         params = _bind(func, args, kwargs)
         if func in _CONV or func in _MAXPOOL or func in _AVGPOOL:
-            if base in (GLOBAL, UNKNOWN):
+            if isinstance(base, str):  # GLOBAL or UNKNOWN
                 return base
             weight = params.get("weight")
             kernel = _pair(weight.shape[-2:]) if weight is not None else _pair(params["kernel_size"])
@@ -138,27 +144,30 @@ class _FieldTracker(TorchFunctionMode):
                     else tuple(d * (k - 1) / 2 for k, d in zip(kernel, dilation, strict=True))
                 )
             padding = _pair(padding)
-            return tuple(  # type: ignore[return-value]
-                _conv_field(base[a], kernel[a], stride[a], padding[a], dilation[a]) for a in range(2)
+            return (
+                _conv_field(base[0], kernel[0], stride[0], padding[0], dilation[0]),
+                _conv_field(base[1], kernel[1], stride[1], padding[1], dilation[1]),
             )
         first = tree_flatten(out)[0][0] if not isinstance(out, Tensor) else out
-        if func in _ADAPTIVE and isinstance(first, Tensor) and base not in (GLOBAL, UNKNOWN):
+        if func in _ADAPTIVE and isinstance(first, Tensor) and not isinstance(base, str):
             size_in, size_out = source.shape[-2:], first.shape[-2:]
             if tuple(size_out) == (1, 1):
                 return GLOBAL
             kernels = [math.ceil(i / o) for i, o in zip(size_in, size_out, strict=True)]
             strides = [i // o for i, o in zip(size_in, size_out, strict=True)]
-            return tuple(_conv_field(base[a], kernels[a], strides[a], 0, 1) for a in range(2))  # type: ignore
+            return _conv_field(base[0], kernels[0], strides[0], 0, 1), _conv_field(
+                base[1], kernels[1], strides[1], 0, 1
+            )
         if not isinstance(first, Tensor) or first.dim() < 3:
             return GLOBAL
         same_grid = all(t.dim() >= 3 and t.shape[-2:] == first.shape[-2:] for t in inputs)
         return _union([self.fields[id(t)] for t in inputs]) if same_grid else UNKNOWN
 
 
-def _bind(func, args, kwargs) -> dict:
+def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Name the positional arguments of the few functions whose geometry matters."""
     if func in _CONV:
-        names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+        names: tuple[str, ...] = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
     elif func in _MAXPOOL:
         names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
     elif func in _AVGPOOL:
@@ -170,7 +179,7 @@ def _bind(func, args, kwargs) -> dict:
     return bound
 
 
-def _macs(module: nn.Module, inputs, output: Tensor) -> int:
+def _macs(module: nn.Module, inputs: Any, output: Tensor) -> int:
     per_sample = output[0] if output.dim() > 1 else output
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
@@ -183,11 +192,11 @@ def _macs(module: nn.Module, inputs, output: Tensor) -> int:
 def summarize(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> Summary:
     """The layer table of ``model`` for one ``in_channels``×H×W input (a blank image, in eval mode)."""
     tracker = _FieldTracker()
-    rows: dict[str, dict] = {}
+    rows: dict[str, dict[str, Any]] = {}
     order: list[str] = []
 
-    def hook_for(name: str):
-        def hook(module, inputs, output):
+    def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
             tensor = (
                 output
                 if isinstance(output, Tensor)

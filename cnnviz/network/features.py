@@ -7,7 +7,8 @@ and grads and removes the hooks, also when something fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -23,7 +24,7 @@ def _resolve(model: nn.Module, layers: Iterable[str]) -> tuple[list[str], dict[s
     return names, {n: modules[n] for n in names}
 
 
-def _first_tensor(output) -> Tensor | None:
+def _first_tensor(output: Any) -> Tensor | None:
     if isinstance(output, Tensor):
         return output
     if isinstance(output, (tuple, list)):
@@ -39,8 +40,8 @@ def _run(
     captured: dict[str, Tensor] = {}
     versions: dict[str, int] = {}
 
-    def hook_for(name: str):
-        def hook(_module, _inputs, output):
+    def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
             tensor = _first_tensor(output)
             if tensor is None:
                 return

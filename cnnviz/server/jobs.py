@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 Alive = Callable[[], bool]
@@ -186,7 +186,8 @@ def run_lowered(
         whatever ``work`` or ``relay`` raised.
     """
     updates: list[tuple[int, int]] = []
-    stop, box = threading.Event(), {}
+    stop = threading.Event()
+    box: dict[str, Any] = {}
 
     def progress(done: int, total: int) -> None:
         if stop.is_set():

@@ -17,7 +17,7 @@ ARENAS = 2
 """malloc arenas the server uses (glibc's default is up to 8 per core: one for each thread, up to that)."""
 
 
-def _libc():
+def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 

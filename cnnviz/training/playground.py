@@ -25,7 +25,7 @@ from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.sharing import model_lock
 from cnnviz.models.tinyvgg import TinyVGG
-from cnnviz.server.jobs import TRAININGS, Alive, Liveness, WorkQueue, always, lower_priority
+from cnnviz.server.jobs import TRAININGS, Alive, Liveness, Ticket, WorkQueue, always, lower_priority
 from cnnviz.training.loop import Optimisation, predicted_labels
 from cnnviz.training.seeding import seed_dropouts, seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
@@ -233,7 +233,7 @@ class Trainer:
         with self._lock:
             self._ahead = ahead
 
-    def _run(self, ticket) -> None:
+    def _run(self, ticket: Ticket) -> None:
         lower_priority()  # a page's own work comes first (this thread, and PyTorch's workers it starts)
         try:
             if not self._queue.wait_turn(ticket, self._keep_going, self._set_ahead):
@@ -300,7 +300,9 @@ class Trainer:
             state, step, error, ahead, abandoned = self._state, self._step, self._error, self._ahead, self._abandoned
             made = self._images_made
         with model_lock(self.model):
-            first = self.model.features.conv_1_1.weight.detach().numpy().copy()
+            first_layer = self.model.get_submodule("features.conv_1_1")
+            assert isinstance(first_layer, nn.Conv2d)
+            first = first_layer.weight.detach().numpy().copy()
         total = self.config.train_size + self.config.held_out_size
         return Snapshot(state, step, self.config.steps, history, first, error, ahead, abandoned, made, total)
 

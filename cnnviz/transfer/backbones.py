@@ -82,7 +82,9 @@ def backbone_from(model: registry.LoadedModel) -> Backbone:
     with model_lock(model.module):
         network = pooled_tinyvgg(model.module) if isinstance(model.module, TinyVGG) else copy.deepcopy(model.module)
     name = final_linear(network)
-    dim = network.get_submodule(name).in_features
+    head = network.get_submodule(name)
+    assert isinstance(head, nn.Linear)
+    dim = head.in_features
     return Backbone(model, headless(network, name), name, dim)
 
 

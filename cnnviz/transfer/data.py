@@ -67,6 +67,10 @@ def room(held: ClassImages) -> int:
     return max(0, MAX_PER_CLASS - len(held.images))
 
 
+def _reader(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
 def add_files(
     target: ClassImages,
     files: Iterable[tuple[str, int, Callable[[], bytes]]],
@@ -121,7 +125,7 @@ def read_classes(files: Sequence[Sequence[tuple[str, bytes]]], classes: Sequence
     held = [ClassImages() for _ in classes]
     skipped = []
     for label, class_files in enumerate(files):
-        skipped += add_files(held[label], [(name, len(data), lambda data=data: data) for name, data in class_files])
+        skipped += add_files(held[label], [(name, len(data), _reader(data)) for name, data in class_files])
     result = image_set(held, classes)
     result.skipped = skipped
     return result
@@ -132,9 +136,9 @@ def stratified_split(labels: Sequence[int], held_out: float = 0.25, seed: int = 
     image, and at least one left for training) is held out, chosen at random with ``seed``."""
     rng = np.random.default_rng(seed)
     train, test = [], []
-    labels = np.asarray(labels)
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label)).tolist()
+    by_label = np.asarray(labels)
+    for label in np.unique(by_label):
+        members = rng.permutation(np.flatnonzero(by_label == label)).tolist()
         count = min(max(1, round(held_out * len(members))), len(members) - 1)
         test += members[:count]
         train += members[count:]

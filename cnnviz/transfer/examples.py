@@ -5,6 +5,7 @@ the page's "try it without a camera" button."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -24,7 +25,7 @@ def novel_image(name: str, rng: np.random.Generator, size: int = 64) -> Image.Im
     angle, scale = rng.uniform(0, 2 * math.pi), rng.uniform(0.25, 0.4) * size
     cx, cy = rng.uniform(0.4, 0.6, 2) * size
 
-    def placed(outline, factor=1.0):
+    def placed(outline: Sequence[tuple[float, float]], factor: float = 1.0) -> list[tuple[float, float]]:
         return [
             (
                 cx + factor * scale * (x * math.cos(angle) - y * math.sin(angle)),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
+from torch import Tensor
 
 from cnnviz.arithmetic import player
+from cnnviz.arithmetic.player import View
 from cnnviz.arithmetic.steps import Scene
-from cnnviz.data.shapes import generate
+from cnnviz.data.shapes import Batch, generate
 from cnnviz.explain.cams import default_layer
 from cnnviz.learn.training_aids import batch_normalised
 from cnnviz.models.registry import LoadedModel
@@ -33,21 +37,23 @@ def layer_table(model_key: str, _model: LoadedModel) -> Summary:
 
 
 @st.cache_resource(show_spinner="Scoring synthetic images…", max_entries=16)
-def pool_scores(model_key: str, layer: str, _model: LoadedModel):
+def pool_scores(model_key: str, layer: str, _model: LoadedModel) -> tuple[Batch, Tensor]:
     """The synthetic pool and each image's mean activation per channel of ``layer``."""
     pool = generate(POOL_SIZE, POOL_SEED)
     return pool, channel_means(_model.module, to_tensor(pool.images, _model.mean, _model.std), layer)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def global_ranges(model_key: str, digest: str, layers: tuple[str, ...], _model: LoadedModel, _x) -> tuple[float, float]:
+def global_ranges(
+    model_key: str, digest: str, layers: tuple[str, ...], _model: LoadedModel, _x: Tensor
+) -> tuple[float, float]:
     """The lowest and highest activation over ``layers`` for the image of ``digest``."""
     acts = activations(_model.module, _x, layers)
     return min(float(a.min()) for a in acts.values()), max(float(a.max()) for a in acts.values())
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def player_payload(scene: Scene, view: str) -> dict:
+def player_payload(scene: Scene, view: View) -> dict[str, Any]:
     """The browser player's data for a case (:func:`cnnviz.arithmetic.player.payload`)."""
     return player.payload(scene, view)
 
@@ -57,7 +63,7 @@ BATCH_SEED, BATCH_SIZE, BATCH_LAYER = 7, 32, "features.conv_1_1"
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def batch_activations(model_key: str, _model: LoadedModel):
+def batch_activations(model_key: str, _model: LoadedModel) -> tuple[Tensor, Tensor]:
     """:data:`BATCH_LAYER`'s outputs over the fixed batch, before and after batch normalisation (the same on every
     rerun: only the shown channel changes)."""
     batch = generate(BATCH_SIZE, seed=BATCH_SEED)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from cnnviz.ui.links import URL
 
 _PLAYING_KEY = "_cnnviz_playing"
 
 
-def bounded_slider(container, label: str, key: str, max_value: int, min_value: int = 0, default: int = 0) -> int:
+def bounded_slider(
+    container: DeltaGenerator, label: str, key: str, max_value: int, min_value: int = 0, default: int = 0
+) -> int:
     """An integer slider (kept in the URL) whose range may depend on other controls.
 
     A value already held for ``key`` is clamped into the range first; ``default`` is used only when none
@@ -30,7 +33,7 @@ def _reroll(key: str) -> None:
     st.session_state[key] = int(st.session_state.get(key, 0)) + 1
 
 
-def seed_control(key: str = "seed", container=None) -> int:
+def seed_control(key: str = "seed", container: DeltaGenerator | None = None) -> int:
     """A seed input (kept in the URL) with a re-roll button; returns the seed."""
     row = (container or st).container(horizontal=True, vertical_alignment="bottom", wrap=False, width="content")
     seed = row.number_input("Seed", 0, 1_000_000, 0, key=key, bind=URL, width=140)
@@ -38,7 +41,7 @@ def seed_control(key: str = "seed", container=None) -> int:
     return int(seed)
 
 
-def cell_picker(container, label: str, size: tuple[int, int], key: str) -> tuple[int, int]:
+def cell_picker(container: DeltaGenerator, label: str, size: tuple[int, int], key: str) -> tuple[int, int]:
     """Row and column inputs for a cell of a ``size`` grid; kept values are clamped into the grid."""
     left, right = container.columns(2)
     cell = []
@@ -69,7 +72,7 @@ def speed_value(key: str = "speed") -> float:
         return 2.0
 
 
-def speed_control(container=None, key: str = "speed") -> float:
+def speed_control(container: DeltaGenerator | None = None, key: str = "speed") -> float:
     """Frames per second for the animation (kept in the URL)."""
     box = container or st
     return float(box.select_slider("Speed (steps per second)", SPEEDS, 2.0, key=key, bind=URL))

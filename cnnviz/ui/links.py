@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Final
+
 import streamlit as st
 
 from cnnviz.server import links
 
 
-def forget_url_params(keys) -> None:
+def forget_url_params(keys: Iterable[str]) -> None:
     """Remove ``keys`` from the URL and from what this run's controls are seeded from.
 
     A URL-bound control whose range changes is registered anew, and Streamlit then seeds it from the URL
@@ -40,4 +43,4 @@ def check_link(page: str) -> None:
 
 # --- controls shared by pages -------------------------------------------------------------------------------
 
-URL = "query-params"
+URL: Final = "query-params"

@@ -18,6 +18,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from copy import deepcopy
+from typing import Any
 
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -60,11 +61,11 @@ def let_go(files: Iterable) -> None:
     logger.info("let go of %d uploaded files (%d bytes) once read", len(files), sum(f.size for f in files))
 
 
-_seen: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_seen: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 """Every session the last sweep found (active or stored for reconnection), by id."""
 
 
-def sweep(runtime) -> int:
+def sweep(runtime: Any) -> int:
     """Forget the stored sessions whose reconnection time has run out (Streamlit forgets them only when another
     session is stored), shut down and empty every session the server no longer has, and drop its uploads.
     Returns how many sessions were let go.
@@ -75,7 +76,7 @@ def sweep(runtime) -> int:
     session that is gone lets that go whoever still points at the session."""
     sessions = runtime._session_mgr
     storage = getattr(getattr(sessions, "_session_storage", None), "_cache", None)
-    if hasattr(storage, "expire"):
+    if storage is not None and hasattr(storage, "expire"):
         with getattr(sessions, "_storage_lock", None) or contextlib.nullcontext():
             storage.expire()
     current = {info.session.id: info.session for info in sessions.list_sessions()}
@@ -95,7 +96,7 @@ def sweep(runtime) -> int:
     return len(gone)
 
 
-def _shut_down(session) -> None:
+def _shut_down(session: Any) -> None:
     """Shut ``session`` (an ``AppSession`` the server no longer has) down, as Streamlit does when it closes one,
     and empty its state: values, the widgets' callbacks (closures over the page's globals: its images, its
     trained model) and the messages it never sent."""
@@ -108,7 +109,7 @@ def _shut_down(session) -> None:
         if isinstance(widgets, dict):
             widgets.clear()
         queue = getattr(session, "_browser_queue", None)
-        if hasattr(queue, "flush"):
+        if queue is not None and hasattr(queue, "flush"):
             queue.flush()
 
 

@@ -56,9 +56,13 @@ def remembered(store: str, wanted: tuple, text: str, make: Callable[[Callable[[i
     if wanted not in results:
         with queued(text):
             bar = st.progress(0.0, text=text)
+
+            def report(done: int, total: int) -> None:
+                bar.progress(done / total, text=f"{text} {done}/{total}")
+
             results[wanted] = jobs.run_lowered(
                 make,
-                lambda done, total: bar.progress(done / total, text=f"{text} {done}/{total}"),
+                report,
                 jobs.Liveness(session_alive()),
             )
             bar.empty()
