@@ -72,9 +72,19 @@ def test_caption_gives_the_arithmetic():
 )
 def test_other_views_build(args, view):
     scene = scene_for(*args, cin=2, cout=2)
-    figure = step_figure(scene, num_frames(scene, view) - 1, view)
-    assert len(figure.data) >= 2
-    assert step_caption(scene, 0, view)
+    last = num_frames(scene, view) - 1
+    figure = step_figure(scene, last, view)
+    # after the last step, the output panel shows the last output channel exactly as PyTorch computes it
+    final = scene.output[-1]
+    outputs = [np.asarray(t.z, float) for t in figure.data if t.type == "heatmap" and np.shape(t.z) == final.shape]
+    assert any(np.array_equal(z, final) for z in outputs), view
+    # and the caption of the first step ends with the value PyTorch gives there (the first output cell, or the
+    # first input value's contribution for the scatter view)
+    first = step_caption(scene, 0, view)
+    if view == "scatter":
+        assert first.startswith(f"Input cell (0, 0) · ch 1 = {fmt(scene.x[0, 0, 0])} adds"), first
+    else:
+        assert first.endswith(f"= {fmt(scene.output[0, 0, 0])}"), first
 
 
 def test_feeds_figure_highlights_every_fed_output():

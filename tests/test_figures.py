@@ -103,7 +103,20 @@ def test_stage_diagram_boxes(which, boxes):
     size = (64, 64) if which == "tinyvgg" else (224, 224)
     figure = stage_diagram(summarize(model, size))
     assert len(figure.layout.shapes) == boxes
-    assert "features block 1" in figure.layout.annotations[0].text or which == "resnet18"
+    labels = [a.text.split("<br>") for a in figure.layout.annotations if a.text]
+    assert len(labels) == boxes
+    counts = {
+        name.removeprefix("<b>").removesuffix("</b>"): int(p.split()[0].replace(",", "")) for name, _, p in labels
+    }
+    # the boxes' parameters add up to PyTorch's count for the whole model, and a box named after a module
+    # holds exactly that module's parameters
+    assert sum(counts.values()) == sum(p.numel() for p in model.parameters())
+    named = dict(model.named_modules())
+    for name, count in counts.items():
+        if name in named:
+            assert count == sum(p.numel() for p in named[name].parameters()), name
+    first = "features block 1" if which == "tinyvgg" else "conv1"
+    assert next(iter(counts)) == first and len(set(counts) & set(named)) == (1 if which == "tinyvgg" else boxes)
 
 
 def test_figures_leave_the_background_to_the_theme():

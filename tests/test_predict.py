@@ -33,8 +33,13 @@ def test_probabilities_equal_a_manual_softmax(model):
 
 
 def test_top_k(model):
-    top = predict(model, load_sample("synthetic: ring")).top(3)
-    assert len(top.classes) == len(top.probabilities) == 3
+    """The top 3 are PyTorch's three largest softmax probabilities, with their classes, largest first."""
+    image = load_sample("synthetic: ring")
+    top = predict(model, image).top(3)
+    with torch.no_grad():
+        values, indices = torch.softmax(model.module(model.preprocess(image))[0].double(), 0).topk(3)
+    assert top.classes == tuple(model.classes[i] for i in indices.tolist())
+    np.testing.assert_allclose(top.probabilities, values.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("sample", [s for s in list_samples() if s.synthetic], ids=lambda s: s.path.stem)

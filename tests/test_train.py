@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnnviz.data.shapes import CLASSES, generate
 from cnnviz.assets import MODELS_DIR
+from cnnviz.data.shapes import CLASSES, generate
 from cnnviz.models.embedded import held_out_seed, load_embedded
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.training.loop import accuracy
