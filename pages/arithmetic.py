@@ -244,7 +244,7 @@ with stage if present else tabs[0]:
                 "frame: the input). Orange: the output cell written."
             )
         opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
-        step_player(player_payload(scene, view), "player", speed_value(), present, opening_step)
+        step_player(player_payload(scene, view), "player", speed_value(), present, opening_step, link="step")
     else:
         st.caption(
             f"This case has {frames} steps, too many to send to the browser at once: it steps on the "

@@ -201,11 +201,16 @@ def test_arithmetic_presets_player_keys_shared_url_and_gif(server, browser):
     output = page.locator(".cnnviz-output .cnnviz-cell")
     assert output.count() == 9 and all(t.strip() for t in output.all_inner_texts())  # every cell written
 
+    page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '9'")  # the step shown
     shared = page.url
     assert "preset=" in shared and "s=2" in shared
-    other = context.new_page()  # a classmate opens the shared link
+    other = context.new_page()  # a classmate opens the shared link: at the step it was copied at
     other.goto(shared)
+    wait_step(other, 9, 9)
+    select_option(other, "Preset", "Dilation")  # another case starts at step 1, and its link says so
+    wait_param(other, "preset", "Dilation")
     wait_step(other, 1, 9)
+    wait_param(other, "step", "1")
     other.get_by_text("Output size: 3 × 3").wait_for()
     assert other.get_by_test_id("stException").count() == 0
 

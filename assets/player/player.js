@@ -161,6 +161,7 @@ class Player {
     this.root.dataset.playing = "false";
     if (this.frame !== null) cancelAnimationFrame(this.frame);
     this.frame = null;
+    this.keepStepInLink();
   }
 
   go(index) {
@@ -220,6 +221,22 @@ class Player {
     this.caption.textContent = step.caption;
     this.root.dataset.step = String(index + 1);
     this.root.dataset.steps = String(data.steps.length);
+    if (!this.playing) this.keepStepInLink();
+  }
+
+  // The page's address names the step shown (data.link: the parameter), so that a copied link opens there.
+  // Only the address changes (no rerun); Streamlit sends the address with the next rerun it asks for.
+  keepStepInLink() {
+    if (!this.data || !this.data.link) return;
+    try {
+      const url = new URL(window.location.href);
+      const value = String(this.index + 1);
+      if (url.searchParams.get(this.data.link) === value) return;
+      url.searchParams.set(this.data.link, value);
+      window.history.replaceState(window.history.state, "", url);
+    } catch (error) {  // an address that cannot be rewritten (a sandboxed frame): the link keeps its step
+      console.debug("cnnviz player: the step stays out of the link", error);
+    }
   }
 
   build(oc) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import streamlit as st
 
@@ -12,7 +13,7 @@ from cnnviz.assets import PLAYER_DIR
 
 
 @functools.cache
-def _player_component():
+def _player_component() -> Any:
     """The step player (``assets/player``), registered once per process with Streamlit's components v2."""
     return st.components.v2.component(
         "cnnviz_step_player",
@@ -21,12 +22,22 @@ def _player_component():
     )
 
 
-def step_player(data: dict, key: str, speed: float = 2.0, present: bool = False, start: int = 1) -> None:
+def step_player(
+    data: dict[str, Any],
+    key: str,
+    speed: float = 2.0,
+    present: bool = False,
+    start: int = 1,
+    link: str | None = None,
+) -> None:
     """Animate a :func:`cnnviz.arithmetic.player.payload` in the browser: play, pause, step, scrub and speed run there,
     with no rerun per step; the keys space, ←, →, Home and End work while the page has focus. ``speed`` is
     the starting speed, ``start`` the step a fresh page opens at; ``present`` draws larger cells and numbers
-    (presentation mode)."""
-    _player_component()(data={**data, "speed": speed, "present": present, "start": start}, key=key, width="stretch")
+    (presentation mode); ``link`` names the URL parameter that follows the step shown, so that a copied link opens
+    at that step (None: the address is left alone)."""
+    _player_component()(
+        data={**data, "speed": speed, "present": present, "start": start, "link": link}, key=key, width="stretch"
+    )
 
 
 def presentation_style() -> None:
