@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -51,6 +52,18 @@ def chromium_path() -> str:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+LOGS: dict[str, Path] = {}
+"""The log file of each server running now, by its base URL (see :func:`server_log`)."""
+
+STREAMLIT_WARNING = re.compile(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) +streamlit[.:]", re.MULTILINE)
+"""A line Streamlit's own loggers wrote at warning level or above (its default log format)."""
+
+
+def server_log(url: str) -> str:
+    """What the server at ``url`` (started by :func:`streamlit_process`) has written to its log so far."""
+    return LOGS[url].read_text(errors="replace")
 
 
 def _free_port() -> int:
@@ -118,8 +131,10 @@ def streamlit_process(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy in {timeout} s:\n{log.read_text()}")
             time.sleep(0.3)
+        LOGS[url] = log
         yield url, process
     finally:
+        LOGS.pop(url, None)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:

@@ -13,7 +13,15 @@ from playwright.sync_api import expect
 
 from cnnviz.models.custom import upload_label
 from cnnviz.models.registry import MAX_LABEL
-from tests.browser import CHROMIUM_FLAGS, chromium_path, cpu_seconds, streamlit_process, streamlit_server
+from tests.browser import (
+    CHROMIUM_FLAGS,
+    STREAMLIT_WARNING,
+    chromium_path,
+    cpu_seconds,
+    server_log,
+    streamlit_process,
+    streamlit_server,
+)
 from tests.conftest import ROOT, cache_random_weights
 
 pytestmark = pytest.mark.browser
@@ -742,3 +750,17 @@ def test_own_classes_let_go_of_the_files_once_read_and_of_the_session_once_gone(
         text = log.read_text()
         assert text.count(f"let go of 30 uploaded files ({30 * (folder / 'noise.png').stat().st_size} bytes)") == 2
         assert re.search(r"let go of \d+ sessions whose tab closed and whose reconnection time ran out", text)
+
+
+def test_streamlit_logged_no_warning_while_the_browser_tests_ran(server):
+    """Runs last in this module: the shared server's log holds no warning of Streamlit's own (a control given a
+    default and a session-state value, a widget key used twice, a failed message ...) from any test above."""
+    import logging
+
+    from streamlit.logger import DEFAULT_LOG_MESSAGE
+
+    record = logging.LogRecord("streamlit.elements.lib.policies", logging.WARNING, __file__, 1, "a default", (), None)
+    assert STREAMLIT_WARNING.search(logging.Formatter(DEFAULT_LOG_MESSAGE).format(record))  # the pattern is right
+    log = server_log(server)
+    assert "You can now view your Streamlit app" in log or "URL:" in log  # the log is the server's
+    assert STREAMLIT_WARNING.findall(log) == [], log[-4000:]
