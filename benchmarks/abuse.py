@@ -159,7 +159,7 @@ def long_link(browser, url: str) -> str:
     import urllib.error
     import urllib.request
 
-    from cnnviz.server.links import PAGE_PARAMS
+    from cnnviz.links import PAGE_PARAMS
 
     every = "&".join(f"{key}={'9' * 20_000}" for key in PAGE_PARAMS["arithmetic"])
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from cnnviz.arithmetic.animation import (
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
-from cnnviz.server.links import VIEW_NAMES
+from cnnviz.links import VIEW_NAMES
 from cnnviz.ui.cached import player_payload
 from cnnviz.ui.controls import (
     bounded_slider,

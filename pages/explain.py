@@ -14,7 +14,7 @@ from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map
 from cnnviz.explain.faithfulness import faithfulness
 from cnnviz.explain.methods import METHODS, explain
 from cnnviz.explain.predict import predict
-from cnnviz.server.links import EXPLAIN_TABS
+from cnnviz.links import EXPLAIN_TABS
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
 from cnnviz.ui.controls import bounded_slider

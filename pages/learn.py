@@ -1,8 +1,16 @@
-"""Learn: ten short steps from image filters to learned features, each a text beside a live figure."""
+"""Learn: short steps from image filters to learned features, each a text beside a live figure.
+
+Each step is a :class:`cnnviz.learn.lessons.Lesson` (title, text, settings); its figure is the function below
+registered with ``@figure(key)`` of its lesson, and its controls read their ranges and defaults from the
+lesson's settings."""
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.animation import step_caption
@@ -17,14 +25,14 @@ from cnnviz.explain.predict import Prediction, predict
 from cnnviz.learn import charts, classic, pictures
 from cnnviz.learn.beyond import encoder_decoder_sizes
 from cnnviz.learn.designed import closest_designed, correlation, designed_map
-from cnnviz.learn.lessons import LESSONS
+from cnnviz.learn.lessons import LESSONS, lesson_settings
 from cnnviz.learn.stages import forward_pass
 from cnnviz.learn.training_aids import dropout
 from cnnviz.learn.why_convolutions import conv_versus_dense, field_growth
+from cnnviz.links import arithmetic_query, preset_query
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network.features import activations
 from cnnviz.overlay import overlay_seen
-from cnnviz.server.links import LEARN_CHOICES, LEARN_DEFAULTS, arithmetic_query, preset_query
 from cnnviz.text import md
 from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_table, player_payload
 from cnnviz.ui.controls import bounded_slider
@@ -54,31 +62,66 @@ def gray_in_use() -> tuple[np.ndarray, str]:
     return grayscale(image, 160), name
 
 
-def pick(container, label: str, key: str, **kwargs):
-    """A select slider in ``container`` over the link-checked choices of ``key``."""
+SETTINGS = lesson_settings()
+"""Every step's settings as its lesson declares them (cnnviz.learn.lessons): the controls below take their
+range, choices and default from there, and so does the link check."""
+FIGURES: dict[str, Callable[[], None]] = {}
+"""Each step's figure, by its lesson's key."""
 
-    def number(text: str) -> float | int:
-        return float(text) if "." in text else int(text)
 
-    options = [number(v) for v in LEARN_CHOICES[key]]
-    return container.select_slider(label, options, number(LEARN_DEFAULTS[key]), key=key, bind=URL, **kwargs)
+def figure(key: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Register the decorated function as the figure of the lesson with ``key``."""
+
+    def register(draw: Callable[[], None]) -> Callable[[], None]:
+        FIGURES[key] = draw
+        return draw
+
+    return register
+
+
+def _number(text: str) -> float | int:
+    return float(text) if "." in text else int(text)
+
+
+def pick(container: DeltaGenerator, label: str, key: str, **kwargs: Any) -> Any:
+    """A select slider in ``container`` over the declared choices of ``key``, from its declared default."""
+    setting = SETTINGS[key]
+    options = [_number(v) for v in setting.choices]
+    default = _number(setting.default or setting.choices[0])
+    return container.select_slider(label, options, default, key=key, bind=URL, **kwargs)
+
+
+def slider(container: DeltaGenerator, label: str, key: str, limit: int | None = None) -> int:
+    """An integer slider over the declared range of ``key`` (up to ``limit`` where the case allows less), from its
+    declared default."""
+    setting = SETTINGS[key]
+    high = setting.high if limit is None else min(limit, setting.high)
+    return bounded_slider(container, label, key, high, setting.low, int(setting.default or setting.low))
+
+
+def chosen(key: str) -> str:
+    """The declared default of the choice ``key``."""
+    default = SETTINGS[key].default
+    assert default is not None, key
+    return default
 
 
 def arithmetic_link(label: str, query: dict[str, str]) -> None:
     st.page_link("pages/arithmetic.py", label=label, query_params=query, icon=":material/grid_on:")
 
 
+@figure("kernel")
 def step_1() -> None:
     image, name = image_in_use()
     cols = st.columns([1, 1, 1])
     kernel_name = cols[0].selectbox(
-        "Kernel", list(KERNELS), index=list(KERNELS).index("sobel x"), key="kernel1", bind=URL
+        "Kernel", list(KERNELS), index=list(KERNELS).index(chosen("kernel1")), key="kernel1", bind=URL
     )
     kernel = KERNELS[kernel_name]
     geo = ar.geometry("conv", 8, kernel.shape[0])
     out_h, out_w = geo.output_size
-    row = bounded_slider(cols[1], "Output row", "row1", out_h - 1, 0, 2)
-    col = bounded_slider(cols[2], "Output column", "col1", out_w - 1, 0, 2)
+    row = slider(cols[1], "Output row", "row1", out_h - 1)
+    col = slider(cols[2], "Output column", "col1", out_w - 1)
     x = grayscale_crop(image, geo.input_size)
     scene = make_scene(geo, x[None], kernel[None, None])
     index = row * out_w + col
@@ -100,11 +143,12 @@ def decibels(value: float) -> str:
     return f"{value:.1f} dB" if np.isfinite(value) else "∞ dB"
 
 
+@figure("blur")
 def step_2() -> None:
     gray, name = gray_in_use()
     cols = st.columns(4)
     noise = pick(cols[0], "Noise σ (added)", "noise")
-    blur = cols[1].radio("Blur", ["Gaussian", "box"], key="blur", bind=URL, horizontal=True)
+    blur = cols[1].radio("Blur", SETTINGS["blur"].choices, key="blur", bind=URL, horizontal=True)
     sigma = pick(cols[2], "Gaussian σ (pixels)", "sigma", disabled=blur != "Gaussian")
     box = pick(cols[3], "Box size", "box", disabled=blur != "box")
     noisy = classic.add_noise(gray, noise, seed=0)
@@ -139,13 +183,14 @@ def step_2() -> None:
     )
 
 
+@figure("corners")
 def step_3() -> None:
     gray, name = gray_in_use()
     cols = st.columns(4)
     window = pick(cols[0], "Window σ", "window")
     k = pick(cols[1], "k", "hk")
     threshold = pick(cols[2], "Threshold (share of the largest R)", "thresh")
-    spacing = bounded_slider(cols[3], "Minimum distance (px)", "spacing", 10, 1, 3)
+    spacing = slider(cols[3], "Minimum distance (px)", "spacing")
     reach = len(classic.gaussian_kernel(window)) + 2
     arr, arc, acc = classic.mirrored(lambda a: classic.structure_tensor(a, window), gray, reach)
     response = classic.harris_of(arr, arc, acc, k)
@@ -178,12 +223,13 @@ def embedded_input(image) -> tuple:
     return model, model.preprocess(image)
 
 
+@figure("learned")
 def step_4() -> None:
     image, name = image_in_use()
     model, x = embedded_input(image)
     weight = model.module.features.conv_1_1.weight.detach().numpy()
     matches = closest_designed(weight)
-    index = bounded_slider(st, "Learned filter", "filt", len(matches) - 1)
+    index = slider(st.container(), "Learned filter", "filt", len(matches) - 1)
     match = matches[index]
     learned = weight[index].mean(axis=0)
     sign = "the same pattern" if match.correlation > 0 else "the same pattern with its sign flipped"
@@ -222,21 +268,22 @@ def step_4() -> None:
         st.dataframe(table, hide_index=True)
 
 
+@figure("arithmetic")
 def step_5() -> None:
     if "op5" not in state:
-        state.op5 = "conv"
+        state.op5 = next(op for op, name in ar.OP_NAMES.items() if name == chosen("op5"))
     op = st.segmented_control(
         "Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op5", bind=URL, required=True, width="stretch"
     )
     cols = st.columns(6 if op == "transposed" else 5)
-    size = bounded_slider(cols[0], "Input size i", "i5", 16, 1, 5)
-    kernel = bounded_slider(cols[1], "Kernel k", "k5", 7, 1, 3)
-    stride = bounded_slider(cols[2], "Stride s", "s5", 4, 1, 1)
-    dilation = 1 if op == "avgpool" else bounded_slider(cols[3], "Dilation d", "d5", 4, 1, 1)
+    size = slider(cols[0], "Input size i", "i5")
+    kernel = slider(cols[1], "Kernel k", "k5")
+    stride = slider(cols[2], "Stride s", "s5")
+    dilation = 1 if op == "avgpool" else slider(cols[3], "Dilation d", "d5")
     out_pad = 0
     if op == "transposed":
-        out_pad = bounded_slider(cols[5], "Output padding a", "a5", ar.max_output_padding(stride, dilation))
-    padding = bounded_slider(cols[4], "Padding p", "p5", ar.max_padding(op, size, kernel, stride, dilation, out_pad))
+        out_pad = slider(cols[5], "Output padding a", "a5", ar.max_output_padding(stride, dilation))
+    padding = slider(cols[4], "Padding p", "p5", ar.max_padding(op, size, kernel, stride, dilation, out_pad))
     try:
         geo = ar.geometry(op, size, kernel, stride, padding, dilation, out_pad)
     except ValueError as exc:
@@ -252,12 +299,13 @@ def step_5() -> None:
             arithmetic_link(preset.title, preset_query(preset))
 
 
+@figure("why")
 def step_6() -> None:
     cols = st.columns(4)
-    side = bounded_slider(cols[0], "Input side (pixels)", "side6", 64, 4, 32)
-    channels_in = bounded_slider(cols[1], "Input channels", "cin6", 64, 1, 3)
-    channels_out = bounded_slider(cols[2], "Output channels", "cout6", 64, 1, 16)
-    kernel = bounded_slider(cols[3], "Kernel k", "k6", min(7, side), 1, 3)
+    side = slider(cols[0], "Input side (pixels)", "side6")
+    channels_in = slider(cols[1], "Input channels", "cin6")
+    channels_out = slider(cols[2], "Output channels", "cout6")
+    kernel = slider(cols[3], "Kernel k", "k6", side)
     cost = conv_versus_dense(channels_in, (side, side), channels_out, kernel, padding=kernel // 2)
     shape = "×".join(map(str, cost.output_shape))
     frame = pd.DataFrame(
@@ -297,6 +345,7 @@ def step_6() -> None:
     )
 
 
+@figure("stages")
 def step_7() -> None:
     image, name = image_in_use()
     model, x = embedded_input(image)
@@ -353,13 +402,14 @@ def step_7() -> None:
             )
 
 
+@figure("aids")
 def step_8() -> None:
     image, name = image_in_use()
     model, x = embedded_input(image)
     cols = st.columns(3)
-    channel = bounded_slider(cols[0], "Channel of conv_1_1", "ch8", 15)
+    channel = slider(cols[0], "Channel of conv_1_1", "ch8")
     p = pick(cols[1], "Dropout p", "p8")
-    seed = bounded_slider(cols[2], "Dropout seed", "seed8", 99)
+    seed = slider(cols[2], "Dropout seed", "seed8")
     acts, normalised = batch_activations(TINYVGG, model)
     st.plotly_chart(
         charts.distributions_figure(
@@ -399,6 +449,7 @@ def step_8() -> None:
     )
 
 
+@figure("gradcam")
 def step_9() -> None:
     image, name = image_in_use()
     model = choice.model
@@ -423,11 +474,12 @@ def step_9() -> None:
     st.page_link("pages/explain.py", label="Compare Grad-CAM with other methods", icon=":material/center_focus_strong:")
 
 
+@figure("beyond")
 def step_10() -> None:
     image, name = image_in_use()
     cols = st.columns(2)
     side = pick(cols[0], "Image side", "side10")
-    depth = bounded_slider(cols[1], "Downsampling stages", "depth10", 4, 1, 3)
+    depth = slider(cols[1], "Downsampling stages", "depth10")
     stages = encoder_decoder_sizes(side, depth)
     st.markdown(
         f"An encoder–decoder on a {side}×{side} image: {depth} stride-2 convolutions (k 3, p 1; blue) "
@@ -461,16 +513,13 @@ def step_10() -> None:
             arithmetic_link(title, preset_query(preset))
 
 
-STEPS = [step_1, step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10]
-
-
 def move(delta: int) -> None:
     state.lesson = min(max(int(state.get("lesson", 1)) + delta, 1), len(LESSONS))
 
 
 st.title("Learn")
 st.caption(
-    "From image filters to learned features in ten short steps, each a few sentences beside a live figure "
+    f"From image filters to learned features in {len(LESSONS)} short steps, each a few sentences beside a live figure "
     "computed for the sidebar's image. The step and its settings are kept in the page's link."
 )
 if "lesson" not in state:
@@ -502,4 +551,4 @@ nav[2].button(
 lesson = LESSONS[number - 1]
 st.header(f"{lesson.number}. {lesson.title}", anchor=False)
 st.markdown(lesson.text)
-STEPS[number - 1]()
+FIGURES[lesson.key]()

@@ -8,12 +8,12 @@ from cnnviz import overlay
 from cnnviz.data.images import fit_within
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
+from cnnviz.links import NETWORK_TABS
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network import figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images
-from cnnviz.server.links import NETWORK_TABS
 from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
 from cnnviz.ui.controls import bounded_slider
 from cnnviz.ui.links import URL

@@ -57,7 +57,7 @@ def test_home_links_every_other_page_with_what_it_offers():
         "learn": "**Learn**",
     }
     offers = [c.value for c in at.caption]
-    assert any("ten steps" in c for c in offers) and any("classes of your own" in c for c in offers)
+    assert any("in 10 steps" in c for c in offers) and any("classes of your own" in c for c in offers)
     at.switch_page("pages/learn.py").run()  # where the Learn card leads
     assert_no_exception(at)
     assert at.title[0].value == "Learn"

@@ -7,7 +7,7 @@ import random
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.server.links import PAGE_PARAMS
+from cnnviz.links import PAGE_PARAMS
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link  # noqa: F401 (fixtures)
 
 PAGES = {

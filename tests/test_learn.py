@@ -22,9 +22,9 @@ from cnnviz.learn.lessons import LESSONS
 from cnnviz.learn.stages import forward_pass, leaf_layers
 from cnnviz.learn.training_aids import batch_normalised, dropout
 from cnnviz.learn.why_convolutions import field_growth
+from cnnviz.links import PAGE_PARAMS, arithmetic_query, check_query, preset_query
 from cnnviz.models import registry
 from cnnviz.network.architecture import summarize
-from cnnviz.server.links import PAGE_PARAMS, arithmetic_query, check_query, preset_query
 from cnnviz.training.tensors import to_tensor
 from tests.reference import hook_count
 

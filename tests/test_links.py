@@ -1,4 +1,4 @@
-"""cnnviz.server.links: which URL parameters a page can use, and why the others are ignored."""
+"""cnnviz.links: which URL parameters a page can use, and why the others are ignored."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnviz.server.links import MAX_PARAMS, PAGE_PARAMS, check_query
+from cnnviz.links import MAX_PARAMS, PAGE_PARAMS, check_query
 from tests.conftest import ROOT
 
 
@@ -98,18 +98,30 @@ def _bound_keys(path: Path) -> set[str]:
     (which bind theirs), with their keys as written (a key made at run time is left out)."""
     import ast
 
-    helpers = {
-        "bounded_slider": (2, None),
-        "seed_control": (0, "seed"),
-        "speed_control": (1, "speed"),
-        "step_controls": (1, "step"),
-    }
+    return _keys_bound_in(ast.parse(path.read_text()))
+
+
+HELPERS = {
+    "bounded_slider": (2, None),
+    "seed_control": (0, "seed"),
+    "speed_control": (1, "speed"),
+    "step_controls": (1, "step"),
+    "slider": (2, None),  # pages/learn.py's, over a lesson's declared settings
+    "pick": (2, None),  # the same, over fixed numbers
+}
+"""Functions (called by name) that bind the key in their argument at this position (or this key)."""
+
+
+def _keys_bound_in(tree) -> set[str]:
+    import ast
+
+    helpers = HELPERS
     keys = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         named = {k.arg: k.value for k in node.keywords}
-        name = getattr(node.func, "attr", getattr(node.func, "id", None))
+        name = node.func.id if isinstance(node.func, ast.Name) else None
         if isinstance(named.get("bind"), ast.Name) and named["bind"].id == "URL":
             key = named.get("key")
         elif name in helpers:
@@ -134,3 +146,24 @@ def test_the_bound_keys_are_found():
     arithmetic = {"op", "preset", "sq", "cin", "cout", "seed", "step", "speed"}
     assert _bound_keys(ROOT / "pages" / "arithmetic.py") >= arithmetic
     assert _bound_keys(ROOT / "pages" / "network.py") >= {"tab", "map_layer", "map_count", "filter_index"}
+
+
+def test_each_lesson_has_one_figure_that_keeps_only_its_own_settings_in_the_link():
+    """A Learn step's figure is the page function registered with ``@figure(key)`` of its lesson; the keys it binds
+    are the ones its lesson declares (so a step added without its settings fails here)."""
+    import ast
+
+    from cnnviz.learn.lessons import LESSONS
+
+    figures = {}
+    for node in ast.parse((ROOT / "pages" / "learn.py").read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "figure":
+                    assert decorator.args[0].value not in figures, decorator.args[0].value
+                    figures[decorator.args[0].value] = node
+    assert set(figures) == {lesson.key for lesson in LESSONS}
+    for lesson in LESSONS:
+        bound = _keys_bound_in(figures[lesson.key])
+        assert bound == set(lesson.settings), (lesson.key, sorted(bound ^ set(lesson.settings)))
+    assert _keys_bound_in(figures["arithmetic"]) >= {"op5", "i5", "p5"}  # the walk sees the helpers' keys

@@ -9,7 +9,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from cnnviz.server.links import check_query
+from cnnviz.links import check_query
 from cnnviz.text import code, html, md, one_line
 
 ATTACKS = [

@@ -1,22 +1,36 @@
-"""The Learn section's ten steps: a title and a short text each (Markdown, LaTeX between ``$``)."""
+"""The Learn section's steps: a title, a short text (Markdown, LaTeX between ``$``) and the settings each keeps
+in the page's link. The number of steps is ``len(LESSONS)``, and each step's number its place in the path."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from cnnviz.arithmetic.geometry import OP_NAMES
+from cnnviz.arithmetic.kernels import KERNELS
+from cnnviz.params import Param, choices, ints, numbers
 
 
 @dataclass(frozen=True)
 class Lesson:
-    """One step of the path: its number (from 1), title and text (2–5 sentences)."""
+    """One step of the path: ``key`` names its figure (the Learn page draws each step's figure by its key), then
+    its title, its text (2–5 sentences) and the settings its figure keeps in the link (key → :class:`Param`).
+    ``number`` (from 1) is its place in :data:`LESSONS`, set there."""
 
-    number: int
+    key: str
     title: str
     text: str
+    settings: Mapping[str, Param] = field(default_factory=dict)
+    number: int = 0
 
 
-LESSONS: tuple[Lesson, ...] = (
+def _numbered(*lessons: Lesson) -> tuple[Lesson, ...]:
+    return tuple(replace(lesson, number=n) for n, lesson in enumerate(lessons, 1))
+
+
+LESSONS: tuple[Lesson, ...] = _numbered(
     Lesson(
-        1,
+        "kernel",
         "A kernel slides, multiplies and sums",
         "A grayscale image is a function from pixel positions to brightness, stored as a grid of numbers. "
         "A kernel is a small grid of weights. "
@@ -24,9 +38,10 @@ LESSONS: tuple[Lesson, ...] = (
         "under it by the weights and sums the products into one output cell. "
         "PyTorch computes this without flipping the kernel (cross-correlation), and so does every number "
         "below: pick an output cell and see its sum written out.",
+        settings={"kernel1": choices(KERNELS, default="sobel x"), **ints(row1=(0, 7, 2), col1=(0, 7, 2))},
     ),
     Lesson(
-        2,
+        "blur",
         "Hand-designed kernels: blur and derivatives",
         "Long before CNNs, kernels were designed by hand. "
         "A box or Gaussian kernel averages neighbours, so it removes noise (the PSNR, in dB against the clean "
@@ -35,9 +50,15 @@ LESSONS: tuple[Lesson, ...] = (
         "∂y to horizontal ones. "
         "Together they give the gradient's magnitude (how strong an edge is) and orientation (which way the "
         "brightness rises).",
+        settings={
+            "noise": numbers(("0", "0.05", "0.1", "0.2", "0.3"), "0.1"),
+            "blur": choices(("Gaussian", "box"), default="Gaussian"),
+            "sigma": numbers(("0.5", "1", "1.5", "2", "3", "4"), "1"),
+            "box": numbers(("3", "5", "7", "9", "11"), "3"),
+        },
     ),
     Lesson(
-        3,
+        "corners",
         "Harris corners from derivatives",
         "At a corner the image changes whichever way a window moves; along an edge it changes in one "
         "direction only. "
@@ -46,27 +67,38 @@ LESSONS: tuple[Lesson, ...] = (
         "positive only where both of its eigenvalues are large. "
         "Corners are the local maxima of $R$ above a threshold, kept at least a minimum distance apart "
         "(non-maximum suppression); the numbers equal scikit-image's `corner_harris` and `corner_peaks`.",
+        settings={
+            "window": numbers(("0.5", "1", "1.5", "2", "3"), "1"),
+            "hk": numbers(("0.04", "0.05", "0.06", "0.1", "0.15"), "0.05"),
+            "thresh": numbers(("0.001", "0.01", "0.05", "0.1", "0.2", "0.5"), "0.05"),
+            **ints(spacing=(1, 10, 3)),
+        },
     ),
     Lesson(
-        4,
+        "learned",
         "Learned kernels next to designed ones",
         "Nobody designed the embedded TinyVGG's first-layer filters: training found them. "
         "Many of them resemble the classic kernels of step 2 (derivatives, Gabor stripes, blobs), and the "
         "correlation says how closely. "
         "Their feature maps on the same image look alike too: a learned edge filter lights up the same edges "
         "as Sobel.",
+        settings=ints(filt=(0, 1023, 0)),
     ),
     Lesson(
-        5,
+        "arithmetic",
         "Padding, stride, dilation, transposed convolution and pooling",
         "Padding adds a border of zeros, stride skips positions, dilation spreads the kernel's taps apart, "
         "pooling keeps the maximum or mean of each window, and a transposed convolution spreads each input "
         "cell over the output to enlarge it. "
         "The output size follows from these settings by the formula below, exactly as PyTorch computes it. "
         "Open the arithmetic page with the same settings to watch every step.",
+        settings={
+            "op5": choices(OP_NAMES.values(), default=OP_NAMES["conv"]),
+            **ints(i5=(1, 16, 5), k5=(1, 7, 3), s5=(1, 4, 1), d5=(1, 4, 1), a5=(0, 3, 0), p5=(0, 64, 0)),
+        },
     ),
     Lesson(
-        6,
+        "why",
         "Why convolutions: sharing and sparsity",
         "A dense layer connects every input value to every output value; a convolution connects each output "
         "to a small window only (sparse connectivity) and uses the same kernel at every position (parameter "
@@ -74,9 +106,10 @@ LESSONS: tuple[Lesson, ...] = (
         "On an image that is often thousands of times fewer parameters for the same input and output. "
         "The price is a small view per unit, and depth pays it back: each conv or pooling layer widens the "
         "receptive field, the input pixels one unit sees.",
+        settings=ints(side6=(4, 64, 32), cin6=(1, 64, 3), cout6=(1, 64, 16), k6=(1, 7, 3)),
     ),
     Lesson(
-        7,
+        "stages",
         "Conv, ReLU, pool, fully connected, softmax",
         "A CNN repeats the same stages: convolutions compute feature maps, ReLU sets their negative values "
         "to zero, and pooling halves their size while keeping the strongest responses. "
@@ -85,7 +118,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Early layers respond to edges and colours, later ones to textures and whole shapes.",
     ),
     Lesson(
-        8,
+        "aids",
         "Training aids: batch normalisation and dropout",
         "Batch normalisation rescales each channel over a batch to mean 0 and variance 1 (then applies a "
         "learned scale and shift), which keeps activations in a range where training is stable. "
@@ -93,9 +126,10 @@ LESSONS: tuple[Lesson, ...] = (
         "1/(1−p), so the network cannot rely on any single unit. "
         "At evaluation time dropout does nothing and batch norm uses running averages instead of the batch's "
         "statistics.",
+        settings={**ints(ch8=(0, 15, 0), seed8=(0, 99, 0)), "p8": numbers(("0", "0.1", "0.25", "0.5", "0.75"), "0.5")},
     ),
     Lesson(
-        9,
+        "gradcam",
         "Where the model looks: Grad-CAM",
         "Grad-CAM weights each channel $k$ of a late conv layer by the average gradient of the class score "
         "over the map, $\\alpha_k = \\frac{1}{Z}\\sum_{i,j} \\partial y^c / \\partial A^k_{ij}$. "
@@ -104,7 +138,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Its resolution is that of the layer, so it shows regions, not pixels.",
     ),
     Lesson(
-        10,
+        "beyond",
         "Beyond classification: detection and segmentation",
         "A classifier answers one question for the whole image. "
         "A detector also predicts boxes: in a one-stage detector such as YOLO, each cell of the last feature "
@@ -112,6 +146,21 @@ LESSONS: tuple[Lesson, ...] = (
         "A segmentation network labels every pixel, so after downsampling to see context it must upsample "
         "back to the image's size, with transposed convolutions or interpolation, often joined with "
         "earlier high-resolution maps (U-Net's skip connections).",
+        settings={
+            **ints(depth10=(1, 4, 3)),
+            "side10": numbers(("32", "64", "100", "128", "224", "256"), "64"),
+        },
     ),
 )
 """The path, in order."""
+
+
+def lesson_settings() -> dict[str, Param]:
+    """Every setting the Learn page may keep in its link: the step shown (``lesson``) and each step's own."""
+    merged: dict[str, Param] = {"lesson": Param("int", 1, len(LESSONS), default="1")}
+    for lesson in LESSONS:
+        for key, param in lesson.settings.items():
+            if key in merged:
+                raise ValueError(f"step {lesson.number} declares {key!r}, which another step already declares")
+            merged[key] = param
+    return merged

@@ -7,7 +7,7 @@ from typing import Final
 
 import streamlit as st
 
-from cnnviz.server import links
+from cnnviz import links
 
 
 def forget_url_params(keys: Iterable[str]) -> None:
@@ -29,7 +29,7 @@ def forget_url_params(keys: Iterable[str]) -> None:
 
 
 def check_link(page: str) -> None:
-    """Drop the URL's parameters that ``page`` cannot use (:func:`cnnviz.server.links.check_query`), before any control
+    """Drop the URL's parameters that ``page`` cannot use (:func:`cnnviz.links.check_query`), before any control
     reads them, and say which were ignored."""
     query = {key: st.query_params.get_all(key) for key in st.query_params}
     kept, notices = links.check_query(page, query)

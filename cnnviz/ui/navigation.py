@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from cnnviz.learn.lessons import LESSONS
+
 
 @dataclass(frozen=True)
 class PageEntry:
@@ -46,7 +48,7 @@ PAGES = (  # Home first: the default page
         "pages/learn.py",
         "Learn",
         ":material/school:",
-        "A guided path in ten steps, from image filters and Harris corners to Grad-CAM.",
+        f"A guided path in {len(LESSONS)} steps, from image filters and Harris corners to Grad-CAM.",
     ),
 )
 

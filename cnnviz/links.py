@@ -9,15 +9,14 @@ control's default, with a notice saying which setting was ignored and why. Choic
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 from cnnviz.arithmetic.geometry import OP_NAMES, PRESETS, Preset
 from cnnviz.arithmetic.kernels import KERNELS
 from cnnviz.explain.methods import METHODS
+from cnnviz.learn.lessons import lesson_settings
 from cnnviz.overlay import COLORMAPS
+from cnnviz.params import BOOL, Param, choices, ints
 from cnnviz.text import code
 
 MAX_PARAMS = 40
@@ -36,132 +35,45 @@ VIEW_NAMES = {
 }
 NETWORK_TABS = ("Architecture", "Filters", "Feature maps", "Overview", "What a channel likes")
 EXPLAIN_TABS = ("Explanation", "Compare", "Faithfulness")
-_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,80}")
 
 
-@dataclass(frozen=True)
-class Param:
-    """One bound control: ``kind`` "int" (``low``..``high``), "number" (one of ``choices``, compared as numbers),
-    "bool", "choice" (one of ``choices``) or "name" (a layer name: letters, digits, ``_ . -``)."""
-
-    kind: str
-    low: int = 0
-    high: int = 0
-    choices: tuple[str, ...] = ()
-
-    def problem(self, value: str) -> str | None:
-        """Why ``value`` cannot be used, or None when it can."""
-        if self.kind == "int":
-            if not re.fullmatch(r"[+-]?\d{1,12}", value.strip()):
-                return f"must be a whole number from {self.low} to {self.high}"
-            return None if self.low <= int(value) <= self.high else f"must be from {self.low} to {self.high}"
-        if self.kind == "number":
-            try:
-                number = float(value)
-            except ValueError:
-                number = math.nan
-            if any(number == float(choice) for choice in self.choices):
-                return None
-            return f"must be one of {', '.join(self.choices)}"
-        if self.kind == "bool":
-            return None if value.lower() in ("true", "false") else "must be true or false"
-        if self.kind == "choice":
-            return None if value in self.choices else "is not one of the choices offered"
-        return None if _NAME.fullmatch(value) else "is not a layer name"
-
-
-def _ints(**ranges: tuple[int, int]) -> dict[str, Param]:
-    return {key: Param("int", low, high) for key, (low, high) in ranges.items()}
-
-
-def _choices(values: Iterable[str]) -> Param:
-    return Param("choice", choices=tuple(values))
-
-
-_BOOL = Param("bool")
-LEARN_CHOICES: dict[str, tuple[str, ...]] = {
-    "noise": ("0", "0.05", "0.1", "0.2", "0.3"),
-    "sigma": ("0.5", "1", "1.5", "2", "3", "4"),
-    "box": ("3", "5", "7", "9", "11"),
-    "window": ("0.5", "1", "1.5", "2", "3"),
-    "hk": ("0.04", "0.05", "0.06", "0.1", "0.15"),
-    "thresh": ("0.001", "0.01", "0.05", "0.1", "0.2", "0.5"),
-    "p8": ("0", "0.1", "0.25", "0.5", "0.75"),
-    "side10": ("32", "64", "100", "128", "224", "256"),
-}
-"""The Learn page's sliders over fixed values, and the values each offers (as a link writes them)."""
-LEARN_DEFAULTS = {
-    "noise": "0.1",
-    "sigma": "1",
-    "box": "3",
-    "window": "1",
-    "hk": "0.05",
-    "thresh": "0.05",
-    "p8": "0.5",
-    "side10": "64",
-}
 _SIZES = {"i": (1, 32), "k": (1, 7), "s": (1, 4), "d": (1, 4), "p": (0, 64), "a": (0, 3)}
 PAGE_PARAMS: dict[str, dict[str, Param]] = {
     "arithmetic": {
-        **_ints(**_SIZES, **{f"{key}w": bounds for key, bounds in _SIZES.items()}),
-        **_ints(cin=(1, 3), cout=(1, 2), seed=(0, 1_000_000), step=(1, 100_000)),
-        "op": _choices(OP_NAMES.values()),
-        "preset": _choices(["custom", *(p.title for p in PRESETS)]),
-        "sq": _BOOL,
-        "ceil": _BOOL,
-        "bias": _BOOL,
-        "present": _BOOL,
-        "pm": _choices(["number", "valid", "same", "full"]),
-        "vals": _choices(["random", "custom", "image"]),
-        "view": _choices(VIEW_NAMES.values()),
-        "kernel": _choices([*KERNELS, "custom 3×3", "custom 5×5"]),
+        **ints(**_SIZES, **{f"{key}w": bounds for key, bounds in _SIZES.items()}),
+        **ints(cin=(1, 3), cout=(1, 2), seed=(0, 1_000_000), step=(1, 100_000)),
+        "op": choices(OP_NAMES.values()),
+        "preset": choices(["custom", *(p.title for p in PRESETS)]),
+        "sq": BOOL,
+        "ceil": BOOL,
+        "bias": BOOL,
+        "present": BOOL,
+        "pm": choices(["number", "valid", "same", "full"]),
+        "vals": choices(["random", "custom", "image"]),
+        "view": choices(VIEW_NAMES.values()),
+        "kernel": choices([*KERNELS, "custom 3×3", "custom 5×5"]),
         "speed": Param("number", choices=("0.5", "1", "2", "4", "8")),
     },
     "network": {
-        "tab": _choices(NETWORK_TABS),
+        "tab": choices(NETWORK_TABS),
         "filter_layer": Param("name"),
         "map_layer": Param("name"),
         "max_layer": Param("name"),
-        "map_scale": _choices(["unit", "module", "global"]),
-        "map_sort": _choices(["channel", "mean", "max"]),
-        "cmap": _choices(COLORMAPS),
+        "map_scale": choices(["unit", "module", "global"]),
+        "map_sort": choices(["channel", "mean", "max"]),
+        "cmap": choices(COLORMAPS),
         "max_channel": Param("int", 0, 100_000),
         "filter_index": Param("int", 0, 100_000),
         "map_count": Param("int", 1, 100_000),
         "max_steps": Param("number", choices=("16", "32", "64", "128", "256")),
     },
     "explain": {
-        "method": _choices(METHODS),
-        "cmap_explain": _choices(COLORMAPS),
-        "xtab": _choices(EXPLAIN_TABS),
+        "method": choices(METHODS),
+        "cmap_explain": choices(COLORMAPS),
+        "xtab": choices(EXPLAIN_TABS),
         "k": Param("int", 1, 20),
     },
-    "learn": {
-        **_ints(
-            lesson=(1, 10),
-            row1=(0, 7),
-            col1=(0, 7),
-            spacing=(1, 10),
-            filt=(0, 1023),
-            i5=(1, 16),
-            k5=(1, 7),
-            s5=(1, 4),
-            d5=(1, 4),
-            a5=(0, 3),
-            p5=(0, 64),
-            side6=(4, 64),
-            cin6=(1, 64),
-            cout6=(1, 64),
-            k6=(1, 7),
-            ch8=(0, 15),
-            seed8=(0, 99),
-            depth10=(1, 4),
-        ),
-        **{key: Param("number", choices=values) for key, values in LEARN_CHOICES.items()},
-        "kernel1": _choices(KERNELS),
-        "blur": _choices(["Gaussian", "box"]),
-        "op5": _choices(OP_NAMES.values()),
-    },
+    "learn": lesson_settings(),
     "": {},
     "playground": {},
     "transfer": {},
