@@ -37,11 +37,11 @@ NETWORK_TABS = ("Architecture", "Filters", "Feature maps", "Overview", "What a c
 EXPLAIN_TABS = ("Explanation", "Compare", "Faithfulness")
 
 
-_SIZES = {"i": (1, 32), "k": (1, 7), "s": (1, 4), "d": (1, 4), "p": (0, 64), "a": (0, 3)}
+_SIZES = {"i": (1, 32, 5), "k": (1, 7, 3), "s": (1, 4, 1), "d": (1, 4, 1), "p": (0, 64, 0), "a": (0, 3, 0)}
 PAGE_PARAMS: dict[str, dict[str, Param]] = {
     "arithmetic": {
-        **ints(**_SIZES, **{f"{key}w": bounds for key, bounds in _SIZES.items()}),
-        **ints(cin=(1, 3), cout=(1, 2), seed=(0, 1_000_000), step=(1, 100_000)),
+        **ints(**_SIZES, **{f"{key}w": bounds[:2] for key, bounds in _SIZES.items()}),  # width starts at the height
+        **ints(cin=(1, 3, 1), cout=(1, 2, 1), seed=(0, 1_000_000, 0), step=(1, 100_000, 1)),
         "op": choices(OP_NAMES.values()),
         "preset": choices(["custom", *(p.title for p in PRESETS)]),
         "sq": BOOL,

@@ -1,5 +1,7 @@
 """Convolution arithmetic: every case of Dumoulin & Visin, animated with the real numbers PyTorch computes."""
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -17,13 +19,13 @@ from cnnviz.arithmetic.animation import (
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
-from cnnviz.links import VIEW_NAMES
+from cnnviz.links import PAGE_PARAMS, VIEW_NAMES
 from cnnviz.ui.cached import player_payload
 from cnnviz.ui.controls import (
-    bounded_slider,
     cell_picker,
     play_interval,
     seed_control,
+    setting_slider,
     speed_control,
     speed_value,
     step_controls,
@@ -35,6 +37,8 @@ from cnnviz.ui.selection import selection
 PRESETS = {p.key: p for p in ar.PRESETS}
 BY_TITLE = {p.title: p.key for p in ar.PRESETS}  # a link names a preset by its title, as the preset box shows it
 state = st.session_state
+SETTINGS = PAGE_PARAMS["arithmetic"]
+"""The page's settings as the link check declares them: the sliders take their ranges and defaults from here."""
 choice = selection()
 PRESET_KEYS = {
     "op": "op",
@@ -151,29 +155,30 @@ axis_name = {"": "" if square else " (height)", "w": " (width)"}
 cols = settings.columns(6)
 
 
-def sliders(column: int, label: str, key: str, top_value, low: int = 1, default: int = 1) -> dict[str, int]:
-    """One slider per axis (one when height and width share it); width starts at the height's value."""
+def sliders(column: int, label: str, key: str, limit: Callable[[str], int] | None = None) -> dict[str, int]:
+    """One slider per axis (one when height and width share it), over the declared range of ``key`` (up to
+    ``limit(axis)`` where the case allows less); width starts at the height's value."""
     values: dict[str, int] = {}
     for d in dims:
-        limit = top_value(d) if callable(top_value) else top_value
-        start = values.get("", default)
-        values[d] = bounded_slider(cols[column], label + axis_name[d], key + d, limit, low, start)
+        start = values[""] if d else None
+        top = limit(d) if limit else None
+        values[d] = setting_slider(cols[column], label + axis_name[d], key + d, SETTINGS[key + d], top, start)
     return values
 
 
-size = sliders(0, "Input size i", "i", 32, default=5)
-kernel = sliders(1, "Kernel size k", "k", 7, default=3)
-stride = sliders(2, "Stride s", "s", 4)
-dilation = {d: 1 for d in dims} if op == "avgpool" else sliders(3, "Dilation d", "d", 4)
+size = sliders(0, "Input size i", "i")
+kernel = sliders(1, "Kernel size k", "k")
+stride = sliders(2, "Stride s", "s")
+dilation = {d: 1 for d in dims} if op == "avgpool" else sliders(3, "Dilation d", "d")
 out_pad = {d: 0 for d in dims}
 if op == "transposed":
-    out_pad = sliders(4, "Output padding a", "a", lambda d: ar.max_output_padding(stride[d], dilation[d]), 0, 0)
+    out_pad = sliders(4, "Output padding a", "a", lambda d: ar.max_output_padding(stride[d], dilation[d]))
 modes = {"conv": ["number", "valid", "same", "full"], "transposed": ["number", "valid", "full"]}.get(op, ["number"])
 mode = cols[5].radio("Padding", modes, key="pm", horizontal=True, bind=URL) if len(modes) > 1 else "number"
 padding_value: int | tuple[int, int] | str = mode
 if mode == "number":
     pads = sliders(
-        5, "Padding p", "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d], out_pad[d]), 0, 0
+        5, "Padding p", "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d], out_pad[d])
     )
     padding_value = pads[""] if square else (pads[""], pads["w"])
 ceil_mode = flags.checkbox("ceil_mode", key="ceil", bind=URL) if op.endswith("pool") else False
@@ -206,11 +211,11 @@ with (stage if present else settings).container(border=True):
 
 # One row that wraps on a narrow screen (a projector's 1024 px) instead of cutting labels.
 channel_row = settings.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-in_channels = bounded_slider(channel_row.container(width=150), "Input channels", "cin", 3, 1, 1)
+in_channels = setting_slider(channel_row.container(width=150), "Input channels", "cin", SETTINGS["cin"])
 out_channels = in_channels
 use_bias = False
 if not geo.pooling:
-    out_channels = bounded_slider(channel_row.container(width=150), "Output channels", "cout", 2, 1, 1)
+    out_channels = setting_slider(channel_row.container(width=150), "Output channels", "cout", SETTINGS["cout"])
     use_bias = channel_row.checkbox("Bias", value=True, key="bias", bind=URL)
 source = channel_row.radio(
     "Values",

@@ -14,10 +14,10 @@ from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map
 from cnnviz.explain.faithfulness import faithfulness
 from cnnviz.explain.methods import METHODS, explain
 from cnnviz.explain.predict import predict
-from cnnviz.links import EXPLAIN_TABS
+from cnnviz.links import EXPLAIN_TABS, PAGE_PARAMS
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
-from cnnviz.ui.controls import bounded_slider
+from cnnviz.ui.controls import setting_slider
 from cnnviz.ui.links import URL
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import remembered
@@ -50,7 +50,9 @@ prediction = predict(model, choice.image)
 order = {name: i for i, name in enumerate(model.classes)}
 
 left, right = st.columns([1, 2])
-k = bounded_slider(left, "Top classes shown", "k", min(20, len(model.classes)), 1, min(5, len(model.classes)))
+k = setting_slider(
+    left, "Top classes shown", "k", PAGE_PARAMS["explain"]["k"], len(model.classes), min(5, len(model.classes))
+)
 right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(model.classes)} classes"), key="topk")
 left.markdown(f"**Prediction: {md(prediction.classes[0])}** ({prediction.probabilities[0]:.1%})")
 if caveat := prediction_caveat(model, prediction, choice.image_name):

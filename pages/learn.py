@@ -35,7 +35,7 @@ from cnnviz.network.features import activations
 from cnnviz.overlay import overlay_seen
 from cnnviz.text import md
 from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_table, player_payload
-from cnnviz.ui.controls import bounded_slider
+from cnnviz.ui.controls import setting_slider
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.links import URL
 from cnnviz.ui.player import step_player
@@ -94,9 +94,7 @@ def pick(container: DeltaGenerator, label: str, key: str, **kwargs: Any) -> Any:
 def slider(container: DeltaGenerator, label: str, key: str, limit: int | None = None) -> int:
     """An integer slider over the declared range of ``key`` (up to ``limit`` where the case allows less), from its
     declared default."""
-    setting = SETTINGS[key]
-    high = setting.high if limit is None else min(limit, setting.high)
-    return bounded_slider(container, label, key, high, setting.low, int(setting.default or setting.low))
+    return setting_slider(container, label, key, SETTINGS[key], limit)
 
 
 def chosen(key: str) -> str:

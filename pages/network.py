@@ -8,18 +8,20 @@ from cnnviz import overlay
 from cnnviz.data.images import fit_within
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
-from cnnviz.links import NETWORK_TABS
+from cnnviz.links import NETWORK_TABS, PAGE_PARAMS
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network import figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images
 from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
-from cnnviz.ui.controls import bounded_slider
+from cnnviz.ui.controls import setting_slider
 from cnnviz.ui.links import URL
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import queued
 
+SETTINGS = PAGE_PARAMS["network"]
+"""The page's settings as the link check declares them."""
 choice = selection()
 model = choice.model
 key = model.spec.key
@@ -71,7 +73,8 @@ with tabs[1]:
         mode = "one filter, every input channel"
         st.caption("Every weight, on hover:")
     limit = out_ch if mode.startswith("one filter") else in_ch
-    index = bounded_slider(st, "Filter" if limit == out_ch else "Input channel", "filter_index", limit - 1, 0, 0)
+    label = "Filter" if limit == out_ch else "Input channel"
+    index = setting_slider(st.container(), label, "filter_index", SETTINGS["filter_index"], limit - 1)
     tiles = weight[index] if limit == out_ch else weight[:, index]
     labels = (
         [f"filter {index}, input channel {i}" for i in range(len(tiles))]
@@ -102,7 +105,9 @@ else:
         cmap = cols[3].selectbox("Colour map", overlay.COLORMAPS, key="cmap", bind=URL)
         maps = activations(model.module, x, [layer])[layer][0].numpy()
         count = maps.shape[0]
-        shown = bounded_slider(st, "Channels shown", "map_count", count, 1, min(count, 64))
+        shown = setting_slider(
+            st.container(), "Channels shown", "map_count", SETTINGS["map_count"], count, min(count, 64)
+        )
         order = list(range(count))
         if sort != "channel":
             stat = maps.reshape(count, -1).mean(1) if sort == "mean" else maps.reshape(count, -1).max(1)

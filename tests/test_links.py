@@ -103,6 +103,7 @@ def _bound_keys(path: Path) -> set[str]:
 
 HELPERS = {
     "bounded_slider": (2, None),
+    "setting_slider": (2, None),
     "seed_control": (0, "seed"),
     "speed_control": (1, "speed"),
     "step_controls": (1, "step"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from cnnviz.params import Param
 from cnnviz.ui.links import URL
 
 _PLAYING_KEY = "_cnnviz_playing"
@@ -27,6 +28,23 @@ def bounded_slider(
         return container.slider(label, min_value, max_value, key=key, bind=URL)
     value = min(max(default, min_value), max_value)
     return container.slider(label, min_value, max_value, value, key=key, bind=URL)
+
+
+def setting_slider(
+    container: DeltaGenerator,
+    label: str,
+    key: str,
+    setting: Param,
+    limit: int | None = None,
+    default: int | None = None,
+) -> int:
+    """A :func:`bounded_slider` over the declared ``setting`` of ``key`` (:mod:`cnnviz.params`): its range, up to
+    ``limit`` where the case allows less, from its declared default (or ``default`` where that depends on other
+    settings). The link check reads the same declaration."""
+    high = setting.high if limit is None else min(limit, setting.high)
+    if default is None:
+        default = int(setting.default) if setting.default is not None else setting.low
+    return bounded_slider(container, label, key, high, setting.low, default)
 
 
 def _reroll(key: str) -> None:
