@@ -136,8 +136,11 @@ settings = st.expander("Settings: operation, preset, sizes and values", expanded
 preset_from_link()
 if "op" not in state:
     state.op = "conv"
-op = settings.segmented_control(
-    "Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op", required=True, bind=URL, width="stretch"
+op = (
+    settings.segmented_control(
+        "Operation", ar.OPS, format_func=ar.OP_NAMES.__getitem__, key="op", required=True, bind=URL, width="stretch"
+    )
+    or "conv"  # required: never None
 )
 top = settings.columns([3, 2], vertical_alignment="bottom")
 preset_box = top[0].empty()  # filled once the controls are read (mark_custom)
@@ -146,7 +149,7 @@ square = flags.toggle(
     "Height = width",
     key="sq",
     bind=URL,
-    **({} if "sq" in state else {"value": True}),
+    value="sq" not in state,  # on, unless a preset or the link holds it (False is the default: no warning)
     help="One slider per setting for both axes; off: separate height and width.",
 )  # a preset sets it
 

@@ -170,11 +170,13 @@ def step_2() -> None:
     )
     d_row, d_col = classic.mirrored(lambda a: (classic.sobel(a, 0), classic.sobel(a, 1)), smooth, 2)
     magnitude, orientation = classic.gradient_of(d_row, d_col)
-    pics = st.columns(4)
-    pics[0].image(pictures.map_picture(d_col), caption="∂x: change along a row (vertical edges)", width="stretch")
-    pics[1].image(pictures.map_picture(d_row), caption="∂y: change down a column (horizontal edges)", width="stretch")
-    pics[2].image(pictures.gray_picture(magnitude), caption="gradient magnitude: edge strength", width="stretch")
-    pics[3].image(
+    derived = st.columns(4)
+    derived[0].image(pictures.map_picture(d_col), caption="∂x: change along a row (vertical edges)", width="stretch")
+    derived[1].image(
+        pictures.map_picture(d_row), caption="∂y: change down a column (horizontal edges)", width="stretch"
+    )
+    derived[2].image(pictures.gray_picture(magnitude), caption="gradient magnitude: edge strength", width="stretch")
+    derived[3].image(
         pictures.orientation_picture(magnitude, orientation),
         caption="orientation as colour, strength as brightness",
         width="stretch",
@@ -270,8 +272,17 @@ def step_4() -> None:
 def step_5() -> None:
     if "op5" not in state:
         state.op5 = next(op for op, name in ar.OP_NAMES.items() if name == chosen("op5"))
-    op = st.segmented_control(
-        "Operation", ar.OPS, format_func=ar.OP_NAMES.get, key="op5", bind=URL, required=True, width="stretch"
+    op = (
+        st.segmented_control(
+            "Operation",
+            ar.OPS,
+            format_func=ar.OP_NAMES.__getitem__,
+            key="op5",
+            bind=URL,
+            required=True,
+            width="stretch",
+        )
+        or "conv"  # required: never None
     )
     cols = st.columns(6 if op == "transposed" else 5)
     size = slider(cols[0], "Input size i", "i5")
@@ -499,7 +510,7 @@ def step_10() -> None:
     picture = pictures.enlarged(pictures.rgb_picture(model.seen_pixels(x).transpose(1, 2, 0)), 320)
     left, right = st.columns([2, 3])
     left.image(
-        pictures.grid_picture(picture, tuple(last)),
+        pictures.grid_picture(picture, (last[0], last[1])),
         width="stretch",
         caption=f"The embedded TinyVGG's last feature map is a {last[0]}×{last[1]} grid over {name}: a "
         "detector's head predicts a class and a box from each cell.",
@@ -523,8 +534,11 @@ st.caption(
 if "lesson" not in state:
     state.lesson = 1
 nav = st.columns([1, 10, 1], vertical_alignment="bottom")
-number = nav[1].segmented_control(
-    "Step", [lesson.number for lesson in LESSONS], key="lesson", bind=URL, required=True, width="stretch"
+number = (
+    nav[1].segmented_control(
+        "Step", [lesson.number for lesson in LESSONS], key="lesson", bind=URL, required=True, width="stretch"
+    )
+    or 1  # required: never None
 )
 nav[0].button(
     "",

@@ -18,9 +18,10 @@ from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
 from cnnviz.ui.controls import setting_slider
 from cnnviz.ui.links import URL
 from cnnviz.ui.selection import selection
-from cnnviz.ui.work import queued
+from cnnviz.ui.work import remembered
 
 SETTINGS = PAGE_PARAMS["network"]
+MAXIMISED_KEY = "_maximised"  # the images made to excite a channel, by (model, layer, channel, steps)
 """The page's settings as the link check declares them."""
 choice = selection()
 model = choice.model
@@ -84,7 +85,7 @@ with tabs[1]:
     title = f"{layer}: filter {index}" if limit == out_ch else f"{layer}: input channel {index} of every filter"
     st.plotly_chart(figures.filter_figure(tiles[:1024], labels[:1024], title), key="filters")
 
-if choice.image is None:
+if choice.image is None or choice.image_digest is None:
     for tab in tabs[2:4]:
         tab.info("Choose an image in the sidebar.")
 else:
@@ -128,9 +129,9 @@ else:
         left, right = st.columns(2)
         left.plotly_chart(figures.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
         opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.5, key="map_opacity")
-        shown = fit_within(choice.image.convert("RGB"), 640)
+        picture = fit_within(choice.image.convert("RGB"), 640)
         right.image(
-            overlay.overlay_seen(shown, maps[channel], model.seen_box(shown.size), opacity, cmap),
+            overlay.overlay_seen(picture, maps[channel], model.seen_box(picture.size), opacity, cmap),
             caption="over the input, where the model saw it (grey: cropped away)",
             width="stretch",
         )
@@ -152,31 +153,25 @@ else:
 
 with tabs[4]:
     convs = conv_layers(model.module)
-    cols = st.columns(3)
-    layer = cols[0].selectbox("Layer", convs, index=len(convs) - 1, key="max_layer", bind=URL)
+    row = st.columns(3)
+    layer = row[0].selectbox("Layer", convs, index=len(convs) - 1, key="max_layer", bind=URL)
     channels = dict(model.module.named_modules())[layer].out_channels
-    channel = int(cols[1].number_input("Channel", 0, channels - 1, 0, key="max_channel", bind=URL))
+    channel = int(row[1].number_input("Channel", 0, channels - 1, 0, key="max_channel", bind=URL))
     steps = int(
-        cols[2].select_slider("Steps", [16, 32, 64, 128, 256], 128 if key == TINYVGG else 64, key="max_steps", bind=URL)
+        row[2].select_slider("Steps", [16, 32, 64, 128, 256], 128 if key == TINYVGG else 64, key="max_steps", bind=URL)
     )
-    store = st.session_state.setdefault("_maximised", {})
     wanted = (key, layer, channel, steps)
-    if st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:"):
-        with queued("Optimising the image"):
-            bar = st.progress(0.0, text="Optimising the image…")
-            store[wanted] = maximize_channel(
-                model.module,
-                layer,
-                channel,
-                model.input_size,
-                model.mean,
-                model.std,
-                steps,
-                progress=lambda i, n: bar.progress(i / n, text=f"step {i} of {n}"),
-            )
-            bar.empty()
-    if wanted in store:
-        st.image(store[wanted], caption=f"An image that {layer} channel {channel} responds to strongly", width=320)
+    asked = st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:")
+    if asked or wanted in st.session_state.get(MAXIMISED_KEY, {}):  # made once, then kept (the last 24)
+        excites = remembered(
+            MAXIMISED_KEY,
+            wanted,
+            "Optimising the image",
+            lambda progress: maximize_channel(
+                model.module, layer, channel, model.input_size, model.mean, model.std, steps, progress=progress
+            ),
+        )
+        st.image(excites, caption=f"An image that {layer} channel {channel} responds to strongly", width=320)
     if model.spec.source == "embedded":
         pool, scores = pool_scores(key, layer, model)
         best = top_images(scores, channel, 8)

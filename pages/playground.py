@@ -41,7 +41,7 @@ def use_trained(run: Trainer, accuracy: float) -> None:
         f"Trained in the playground: {net.blocks} blocks from {net.channels} channels, {net.kernel_size}×"
         f"{net.kernel_size} kernels, {net.pooling} pooling, batch norm {net.batch_norm}, dropout {net.dropout}."
     )
-    note = f"held-out accuracy on {len(run.held_out.labels)} synthetic images, trained in this session"
+    note = f"held-out accuracy on {run.config.held_out_size} synthetic images, trained in this session"
     model = synthetic_model(
         spec,
         copy.deepcopy(run.model),
@@ -106,7 +106,7 @@ with st.form("config"):
     steps = cols[3].number_input("Steps", 10, 5000, step=10, key="t_steps", disabled=busy)
     seed = cols[4].number_input("Seed", 0, 10_000, 0, disabled=busy)
     if st.form_submit_button("Start a new training", icon=":material/play_arrow:", disabled=busy):
-        net = NetConfig(blocks, channels, kernel, pooling, dropout, batch_norm)
+        net = NetConfig(blocks, channels, kernel, "avg" if pooling == "avg" else "max", dropout, batch_norm)
         images = PRESETS[preset][1].train_size
         run = RunConfig(net, rate, batch, int(steps), int(seed), train_size=images)
         candidate = Trainer(run, alive=session_alive())
@@ -138,7 +138,7 @@ if controls[1].button("Resume", key="resume", icon=":material/play_arrow:", disa
 
 
 @st.fragment(run_every=LIVE_EVERY_S if busy else None)
-def live() -> None:
+def live(trainer: Trainer) -> None:
     snap = trainer.snapshot()
     if snap.state not in ("queued", "running") and busy:
         st.rerun(scope="app")  # finished or stopped: show the results and stop the timer
@@ -178,18 +178,18 @@ def live() -> None:
         )
 
 
-live()
+live(trainer)
 
 if trainer.state in ("stopped", "done"):
     evaluation = trainer.evaluate()
-    st.subheader(f"Held-out accuracy {evaluation.accuracy:.1%} on {len(trainer.held_out.labels)} images")
+    st.subheader(f"Held-out accuracy {evaluation.accuracy:.1%} on {len(evaluation.images)} images")
     left, right = st.columns([3, 2])
     left.plotly_chart(confusion_figure(evaluation.confusion, list(CLASSES)), key="confusion")
     right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12; true class, then predicted)")
     grid = right.columns(3)  # wide enough for the longest class names on one line each
     for n, (index, truth, predicted) in enumerate(evaluation.misclassified[:12]):
         grid[n % 3].image(
-            trainer.held_out.images[index], caption=f"{CLASSES[truth]}\n→ {CLASSES[predicted]}", width="stretch"
+            evaluation.images[index], caption=f"{CLASSES[truth]}\n→ {CLASSES[predicted]}", width="stretch"
         )
     st.button(
         "Use this model on every page",

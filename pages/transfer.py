@@ -15,7 +15,7 @@ from cnnviz.transfer import data
 from cnnviz.transfer.backbones import BACKBONES, backbone_from
 from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
 from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
-from cnnviz.transfer.run import TransferResult, class_names_file, train_transfer, weights_file
+from cnnviz.transfer.run import Mode, TransferResult, class_names_file, train_transfer, weights_file
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.selection import selection
 from cnnviz.ui.sessions import let_go
@@ -120,12 +120,12 @@ if arrived:  # read in the server's queue, one file at a time, then the uploader
         bar = st.progress(0.0, text="Reading the images…")
         for label, files, camera in arrived:
 
-            def report(done: int, total: int, label: int = label) -> None:
+            def reading(done: int, total: int, label: int = label) -> None:
                 bar.progress(done / total, text=f"Reading the images of {md(names[label])}: {done} of {total}")
 
             shot = f"camera {len(held[label].images) + 1}.jpg"
             named = [(shot if camera else f.name, f.size, f.getvalue) for f in files]
-            skipped += data.add_files(held[label], named, report, session_alive())
+            skipped += data.add_files(held[label], named, reading, session_alive())
             if not camera:
                 let_go(files)  # read: Streamlit's copy of the files goes now, not when the session ends
                 rounds[label] += 1
@@ -146,7 +146,7 @@ backbone_key = settings[0].selectbox(
     help="Torchvision's models are offered once their ImageNet weights are on this "
     "server (choose them once in the sidebar's model list).",
 )
-mode = settings[1].radio(
+mode: Mode = settings[1].radio(
     "Mode",
     ["probe", "fine-tune"],
     key="transfer_mode",
@@ -224,8 +224,8 @@ if result is not None:
     left.plotly_chart(training_curves(result.history), key="transfer_curves")
     right.plotly_chart(confusion_figure(result.confusion, list(result.classes)), key="transfer_confusion")
     left.dataframe(split, hide_index=True)
-    seen = result.images
-    tags = [html(result.classes[label]) for label in seen.labels]
+    trained_on = result.images
+    tags = [html(result.classes[label]) for label in trained_on.labels]
     plots = st.columns(2)
     plots[0].plotly_chart(scatter(result.before, tags, "Backbone features (PCA)"), key="transfer_before")
     if result.after is not None:
@@ -235,9 +235,11 @@ if result is not None:
     grid = st.columns(6)
     for n, (index, predicted) in enumerate(wrong[:12]):
         grid[n % 6].image(
-            seen.images[index],
+            trained_on.images[index],
             width="stretch",
-            caption=md(f"{seen.names[index]}: {result.classes[seen.labels[index]]} → {result.classes[predicted]}"),
+            caption=md(
+                f"{trained_on.names[index]}: {result.classes[trained_on.labels[index]]} → {result.classes[predicted]}"
+            ),
         )
     actions = st.columns(3)
     actions[0].button(

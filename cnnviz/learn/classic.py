@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import overload
 
 import numpy as np
 
@@ -145,6 +146,16 @@ def corner_peaks(
 
 
 Maps = np.ndarray | tuple[np.ndarray, ...]
+
+
+@overload
+def mirrored(filter_: Callable[[np.ndarray], np.ndarray], image: np.ndarray, margin: int) -> np.ndarray: ...
+
+
+@overload
+def mirrored(
+    filter_: Callable[[np.ndarray], tuple[np.ndarray, ...]], image: np.ndarray, margin: int
+) -> tuple[np.ndarray, ...]: ...
 
 
 def mirrored(filter_: Callable[[np.ndarray], Maps], image: np.ndarray, margin: int) -> Maps:

@@ -138,6 +138,7 @@ class Evaluation:
     accuracy: float
     confusion: np.ndarray
     misclassified: list[tuple[int, int, int]]  # (index into the held-out set, true, predicted)
+    images: np.ndarray  # the held-out images evaluated (a view of the set, not a copy)
 
 
 class Trainer:
@@ -318,4 +319,4 @@ class Trainer:
         confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
         np.add.at(confusion, (truth, predicted), 1)
         wrong = [(int(i), int(truth[i]), int(predicted[i])) for i in np.nonzero(truth != predicted)[0]]
-        return Evaluation(float((truth == predicted).mean()), confusion, wrong)
+        return Evaluation(float((truth == predicted).mean()), confusion, wrong, held.images[:count])
