@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic import player
@@ -85,9 +86,12 @@ def mark_custom() -> None:
         state.preset = "custom"
 
 
-def edit_values(x, weight, bias):
-    """Editable tables for the input channels, kernels and bias, starting from the random values."""
-    with settings.container(border=True):
+def edit_values(
+    parent: DeltaGenerator, op: str, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Editable tables in ``parent`` for the input channels, kernels and bias of ``op``, starting from the random
+    values."""
+    with parent.container(border=True):
         st.markdown("**Edit the values**")
         tag = f"{x.shape}-{None if weight is None else weight.shape}"
         columns = st.columns(x.shape[0] + (0 if weight is None else 1))
@@ -96,7 +100,7 @@ def edit_values(x, weight, bias):
             box = columns[-1]
             flat = weight.reshape(-1, weight.shape[-1])
             weight = box.data_editor(flat, key=f"edit_w_{tag}").reshape(weight.shape)
-            box.caption("Kernels, stacked: " + ("out × in" if geo.op == "conv" else "in × out") + " slices.")
+            box.caption("Kernels, stacked: " + ("out × in" if op == "conv" else "in × out") + " slices.")
             if bias is not None:
                 bias = box.data_editor(bias[None, :], key=f"edit_b_{tag}")[0]
     return np.nan_to_num(np.asarray(x, float)), weight, bias
@@ -232,7 +236,7 @@ x, weight, bias = random_values(geo, in_channels, out_channels, seed_control("se
 if source == "image" and choice.image is not None:
     x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
 elif source == "custom":
-    x, weight, bias = edit_values(x, weight, bias)
+    x, weight, bias = edit_values(settings, geo.op, x, weight, bias)
 scene = make_scene(geo, x, weight, bias)
 
 views = views_for(geo)

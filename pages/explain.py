@@ -7,8 +7,8 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import overlay
-from cnnviz.data.images import fit_within, png_bytes
-from cnnviz.explain.cams import CAM_METHODS
+from cnnviz.data.images import png_bytes
+from cnnviz.explain.cams import CAM_METHODS, Explanation
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map_figure
 from cnnviz.explain.faithfulness import faithfulness
@@ -27,16 +27,6 @@ model = choice.model
 key = model.spec.key
 
 
-def compute(method: str, target: int, layer: str, label: str):
-    """One explanation of the current image, kept per session for reruns."""
-    return remembered(
-        "_explanations",
-        (key, digest, method, target, layer),
-        f"{label}: {method}",
-        lambda progress: explain(model.module, x, target, method, layer, black, progress),
-    )
-
-
 st.title("Explain a prediction")
 st.caption("Which classes the model sees, and where it looked: class activation maps and captum attributions.")
 if choice.image is None:
@@ -48,6 +38,17 @@ black = model.preprocess(Image.new("RGB", choice.image.size, (0, 0, 0)))  # the 
 digest = choice.image_digest
 prediction = predict(model, choice.image)
 order = {name: i for i, name in enumerate(model.classes)}
+
+
+def compute(method: str, target: int, layer: str, label: str) -> Explanation:
+    """One explanation of this run's image (``x``, defined above), kept per session for reruns."""
+    return remembered(
+        "_explanations",
+        (key, digest, method, target, layer),
+        f"{label}: {method}",
+        lambda progress: explain(model.module, x, target, method, layer, black, progress),
+    )
+
 
 left, right = st.columns([1, 2])
 k = setting_slider(
@@ -86,11 +87,9 @@ cmap = controls[3].selectbox(
 explanation_tab, compare_tab, faith_tab = st.tabs(EXPLAIN_TABS, key="xtab", bind=URL)
 result = compute(method, target, layer, "Explaining")
 heat = result.heatmap.numpy()
-base = fit_within(choice.image.convert("RGB"), 640)  # the whole image, its aspect kept
-seen = model.seen_box(base.size)  # the part the model saw: maps are laid there, the crop's margins greyed
 with explanation_tab:
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity")
-    picture = overlay.overlay_seen(base, heat, seen, opacity, cmap)
+    picture = model.overlay(choice.image, heat, opacity, cmap)
     one, two = st.columns(2)
     one.image(
         picture,
@@ -132,7 +131,7 @@ with compare_tab:
     columns = st.columns(max(1, min(4, len(items))))
     for n, (m, t, label) in enumerate(items):
         shown = compute(m, t, layer, "Comparing")
-        laid = overlay.overlay_seen(base, shown.heatmap.numpy(), seen, 0.5, cmap)
+        laid = model.overlay(choice.image, shown.heatmap.numpy(), 0.5, cmap)
         columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
 
 with faith_tab:

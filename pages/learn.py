@@ -17,7 +17,6 @@ from cnnviz.arithmetic.animation import step_caption
 from cnnviz.arithmetic.formulas import formula_latex, stacked
 from cnnviz.arithmetic.kernels import KERNELS, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene
-from cnnviz.data.images import fit_within
 from cnnviz.data.samples import list_samples, load_sample
 from cnnviz.explain.cams import cam
 from cnnviz.explain.charts import probability_bars, raw_map_figure
@@ -32,7 +31,6 @@ from cnnviz.learn.why_convolutions import conv_versus_dense, field_growth
 from cnnviz.links import arithmetic_query, preset_query
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network.features import activations
-from cnnviz.overlay import overlay_seen
 from cnnviz.text import md
 from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_table, player_payload
 from cnnviz.ui.controls import setting_slider
@@ -472,10 +470,9 @@ def step_9() -> None:
         f"{model.card.architecture} predicts **{md(prediction.classes[0])}** "
         f"({prediction.probabilities[0]:.1%}); Grad-CAM at `{layer}`:"
     )
-    shown = fit_within(image.convert("RGB"), 640)
     pics = st.columns(2)
     pics[0].image(
-        overlay_seen(shown, explanation.heatmap.numpy(), model.seen_box(shown.size), 0.85, "inferno"),
+        model.overlay(image, explanation.heatmap.numpy(), 0.85, "inferno"),
         caption=f"Grad-CAM for {md(prediction.classes[0])} over {name}",
         width="stretch",
     )

@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import overlay
-from cnnviz.data.images import fit_within
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
 from cnnviz.links import NETWORK_TABS, PAGE_PARAMS
@@ -129,9 +128,8 @@ else:
         left, right = st.columns(2)
         left.plotly_chart(figures.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
         opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.5, key="map_opacity")
-        picture = fit_within(choice.image.convert("RGB"), 640)
         right.image(
-            overlay.overlay_seen(picture, maps[channel], model.seen_box(picture.size), opacity, cmap),
+            model.overlay(choice.image, maps[channel], opacity, cmap),
             caption="over the input, where the model saw it (grey: cropped away)",
             width="stretch",
         )

@@ -136,3 +136,38 @@ def test_the_formatter_formats_nearly_everything():
             ]
     assert len(skipped) <= 10, skipped
     assert "ruff format --check" in (ROOT / "Makefile").read_text() and "mypy" in (ROOT / "Makefile").read_text()
+
+
+def _module_names_first_bound(tree) -> dict[str, int]:
+    """Each name a module binds at its top level, and the line it is first bound on."""
+    first: dict[str, int] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            first.setdefault(node.name, node.lineno)
+            continue
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                first.setdefault(sub.id, sub.lineno)
+    return first
+
+
+def test_no_page_function_reads_a_global_defined_after_it():
+    """A page's function that reads a module global bound only further down works by the accident of when it is
+    called (Explain's compute read the image's tensor, Arithmetic's value editor the geometry)."""
+    late = []
+    for path in sorted((ROOT / "pages").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        first = _module_names_first_bound(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            own = {a.arg for a in node.args.args + node.args.kwonlyargs}
+            own |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            for name in ast.walk(node):
+                read = isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and name.id not in own
+                if read and first.get(name.id, 0) > node.lineno:
+                    late.append(f"{path.name}: {node.name} reads {name.id} (bound on line {first[name.id]})")
+    assert late == []
+    # the check sees such a read
+    sample = ast.parse("def f():\n    return later\n\nlater = 1\n")
+    assert _module_names_first_bound(sample)["later"] == 4

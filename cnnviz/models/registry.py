@@ -20,12 +20,17 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms import v2
 
+from cnnviz.data.images import fit_within
 from cnnviz.data.shapes import CLASSES
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.framing import Framing
 from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
+from cnnviz.overlay import overlay_seen
+
+OVERLAY_SIDE = 640
+"""The longest side, in pixels, of the image a map is laid over on the pages (sharp on a projector)."""
 
 TORCHVISION_MODELS: tuple[str, ...] = (
     "resnet18",
@@ -99,6 +104,15 @@ class LoadedModel:
         """(left, top, right, bottom) of what the model sees of an image of ``size`` (the whole image when
         its framing is unknown)."""
         return self.framing.seen_box(size) if self.framing else (0.0, 0.0, float(size[0]), float(size[1]))
+
+    def overlay(
+        self, image: Image.Image, values: np.ndarray, opacity: float, cmap: str, side: int = OVERLAY_SIDE
+    ) -> Image.Image:
+        """``values`` (a map over the model's input, e.g. a heat map) coloured with ``cmap`` and laid at ``opacity``
+        over ``image`` (shrunk to ``side`` pixels at most, its aspect kept) on the pixels the model saw; what its
+        preprocessing cropped away is greyed (:func:`cnnviz.overlay.overlay_seen`)."""
+        base = fit_within(image.convert("RGB"), side)
+        return overlay_seen(base, values, self.seen_box(base.size), opacity, cmap)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """An RGB image to the model's normalised input batch ``(1, 3, H, W)``."""
