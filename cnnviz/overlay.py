@@ -33,8 +33,8 @@ def plotly_colorscale(name: str, stops: int = 16) -> list[list]:
     return [[float(p), "rgb({}, {}, {})".format(*table[round(p * 255)])] for p in positions]
 
 
-def normalise(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Values mapped to [0, 1] between ``low`` and ``high`` (a constant map becomes 0)."""
+def scaled_between(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Values mapped to [0, 1] between ``low`` and ``high``, clipped (a constant map becomes 0)."""
     span = high - low
     return np.clip((values - low) / span, 0, 1) if span > 0 else np.zeros_like(values, dtype=float)
 
@@ -48,7 +48,7 @@ def overlay(image: Image.Image, values: np.ndarray, opacity: float = 0.5, cmap: 
     """A map (any size) stretched bilinearly over ``image``, coloured with ``cmap``, and laid on it with each
     pixel's opacity rising with its value: ``opacity`` at the map's maximum, none at its minimum, so the
     photo shows through where the map is low instead of being tinted all over."""
-    heat = Image.fromarray((normalise(values, float(values.min()), float(values.max())) * 255).astype(np.uint8))
+    heat = Image.fromarray((scaled_between(values, float(values.min()), float(values.max())) * 255).astype(np.uint8))
     heat = heat.resize(image.size, Image.Resampling.BILINEAR)
     coloured = Image.fromarray(colourise(np.asarray(heat) / 255.0, cmap))
     alpha = Image.fromarray((np.asarray(heat, dtype=np.float64) * opacity).round().astype(np.uint8))

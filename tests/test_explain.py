@@ -12,7 +12,7 @@ from torch import nn
 
 from cnnviz.data.shapes import generate
 from cnnviz.explain.attributions import attribute
-from cnnviz.explain.cams import cam, default_layer, grad_cam, normalise
+from cnnviz.explain.cams import cam, default_layer, grad_cam, min_max
 from cnnviz.explain.faithfulness import faithfulness, localisation, pointing_game
 from cnnviz.explain.methods import METHODS, explain
 from cnnviz.models.embedded import load_embedded
@@ -31,7 +31,7 @@ def captum_grad_cam(model: nn.Module, x: torch.Tensor, target: int, layer: str) 
     module = dict(model.named_modules())[layer]
     attr = LayerGradCam(model, module).attribute(x, target=target, relu_attributions=True)
     up = LayerAttribution.interpolate(attr, tuple(x.shape[-2:]), interpolate_mode="bilinear")[0, 0]
-    return normalise(up.detach())
+    return min_max(up.detach())
 
 
 def _frozen(key: str, size: int = 160) -> tuple[nn.Module, torch.Tensor]:
@@ -110,7 +110,7 @@ def test_score_cam_equals_torchcam(tiny, key):
         with torch.no_grad():
             scores = model(x)
         reference = extractor(3, scores)[0][0]
-    torch.testing.assert_close(normalise(ours.raw), reference, rtol=0, atol=1e-5)
+    torch.testing.assert_close(min_max(ours.raw), reference, rtol=0, atol=1e-5)
     assert hook_count(model) == 0
 
 

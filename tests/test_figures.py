@@ -22,7 +22,7 @@ from cnnviz.network.figures import (
     rgb_filters_image,
     stage_diagram,
 )
-from cnnviz.overlay import COLORMAPS, colormap, normalise, overlay
+from cnnviz.overlay import COLORMAPS, colormap, overlay, scaled_between
 
 
 def test_colormap_follows_plotly():
@@ -32,9 +32,9 @@ def test_colormap_follows_plotly():
     assert tuple(table[0]) == plotly.colors.hex_to_rgb(first) and tuple(table[-1]) == plotly.colors.hex_to_rgb(last)
 
 
-def test_normalise():
-    np.testing.assert_allclose(normalise(np.array([0.0, 5.0, 10.0]), 0, 10), [0, 0.5, 1])
-    assert normalise(np.ones(3), 1, 1).tolist() == [0, 0, 0]
+def test_scaled_between():
+    np.testing.assert_allclose(scaled_between(np.array([0.0, 5.0, 10.0]), 0, 10), [0, 0.5, 1])
+    assert scaled_between(np.ones(3), 1, 1).tolist() == [0, 0, 0]
 
 
 def test_mosaic_places_tiles_row_by_row():

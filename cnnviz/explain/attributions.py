@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from captum.attr import GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 from torch import Tensor, nn
 
-from cnnviz.explain.cams import EPS, Explanation, Progress
+from cnnviz.explain.cams import EPS, Explanation
 from cnnviz.models.sharing import borrowed, in_use
+from cnnviz.progress import Progress
 
 CAPTUM_METHODS: tuple[str, ...] = ("Guided Grad-CAM", "Integrated Gradients", "Saliency", "SmoothGrad", "Occlusion")
 

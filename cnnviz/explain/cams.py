@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnviz.models.sharing import borrowed, in_use
+from cnnviz.progress import Progress
 
 CamMethod = Literal["Grad-CAM", "Grad-CAM++", "Score-CAM"]
 CAM_METHODS: tuple[str, ...] = ("Grad-CAM", "Grad-CAM++", "Score-CAM")
 EPS = 1e-7
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ class Explanation:
     raw: Tensor  # (h, w) for CAMs, (H, W) for input attributions
 
 
-def normalise(values: Tensor) -> Tensor:
-    """Min-max normalisation with an epsilon: (v − min) / (max − min + ε)."""
+def min_max(values: Tensor) -> Tensor:
+    """Min-max scaling to [0, 1] with an epsilon (how torchcam and captum scale a map): (v − min) / (max − min + ε)."""
     shifted = values - values.min()
     return shifted / (shifted.max() + EPS)
 
@@ -154,7 +154,7 @@ def _cam(
     else:
         raise ValueError(f"unknown CAM method {method!r}")
     raw = F.relu((weights[:, :, None, None] * acts).sum(dim=1))[0]
-    return Explanation(method, target, normalise(upsample(raw, (x.shape[-2], x.shape[-1]))), raw)
+    return Explanation(method, target, min_max(upsample(raw, (x.shape[-2], x.shape[-1]))), raw)
 
 
 def default_layer(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> str:

@@ -9,8 +9,9 @@ import torch
 from torch import Tensor, nn
 from torchvision.transforms.functional import gaussian_blur
 
-from cnnviz.explain.cams import EPS, CamMethod, Progress, cam
+from cnnviz.explain.cams import EPS, CamMethod, cam
 from cnnviz.models.sharing import borrowed, in_use
+from cnnviz.progress import Progress
 
 # --- faithfulness ------------------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from cnnviz.explain.attributions import CAPTUM_METHODS, attribute
-from cnnviz.explain.cams import CAM_METHODS, Explanation, Progress, cam
+from cnnviz.explain.cams import CAM_METHODS, Explanation, cam
+from cnnviz.progress import Progress
 
 METHODS = CAM_METHODS + CAPTUM_METHODS
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from cnnviz.overlay import colourise, normalise
+from cnnviz.overlay import colourise, scaled_between
 
 CORNER_COLOUR = (255, 40, 40)
 
@@ -22,7 +22,7 @@ def gray_picture(values: np.ndarray, low: float | None = None, high: float | Non
     """A 2-D map as grayscale, ``low`` black and ``high`` white (the map's own range by default)."""
     low = float(values.min()) if low is None else low
     high = float(values.max()) if high is None else high
-    return Image.fromarray(np.round(normalise(values, low, high) * 255).astype(np.uint8), "L")
+    return Image.fromarray(np.round(scaled_between(values, low, high) * 255).astype(np.uint8), "L")
 
 
 def rgb_picture(values: np.ndarray) -> Image.Image:
@@ -37,13 +37,13 @@ def map_picture(values: np.ndarray, cmap: str = "RdBu", symmetric: bool = True) 
         low, high = -bound, bound
     else:
         low, high = float(values.min()), float(values.max())
-    return Image.fromarray(colourise(normalise(values, low, high), cmap), "RGB")
+    return Image.fromarray(colourise(scaled_between(values, low, high), cmap), "RGB")
 
 
 def orientation_picture(magnitude: np.ndarray, orientation: np.ndarray) -> Image.Image:
     """Gradient orientation as hue (a full turn round the colour wheel) and magnitude as brightness."""
     hue = np.round((orientation % (2 * np.pi)) / (2 * np.pi) * 255).astype(np.uint8)
-    value = np.round(normalise(magnitude, 0.0, float(magnitude.max()) or 1.0) * 255).astype(np.uint8)
+    value = np.round(scaled_between(magnitude, 0.0, float(magnitude.max()) or 1.0) * 255).astype(np.uint8)
     channels = [Image.fromarray(a, "L") for a in (hue, np.full_like(hue, 255), value)]
     return Image.merge("HSV", channels).convert("RGB")
 

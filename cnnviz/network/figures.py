@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from cnnviz.fonts import label_font, plain
 from cnnviz.network.architecture import Summary
-from cnnviz.overlay import colourise, normalise, plotly_colorscale
+from cnnviz.overlay import colourise, plotly_colorscale, scaled_between
 
 CLEAR = "rgba(0, 0, 0, 0)"
 """Figure backgrounds: transparent, so the light or dark theme shows through instead of a white block."""
@@ -96,7 +96,7 @@ def feature_grid_image(
     label = 14 if tile > 24 else 11
     tiles = []
     for c in order:
-        coloured = Image.fromarray(colourise(normalise(maps[c], float(low[c]), float(high[c])), cmap))
+        coloured = Image.fromarray(colourise(scaled_between(maps[c], float(low[c]), float(high[c])), cmap))
         resample = Image.Resampling.NEAREST if maps.shape[-1] < tile else Image.Resampling.BILINEAR
         canvas = Image.new("RGB", (tile, tile + label), "white")
         canvas.paste(coloured.resize((tile, tile), resample), (0, label))
@@ -142,7 +142,7 @@ def overview_image(
     columns.append(("input", [Image.fromarray(t) for t in rgb]))
     for name, maps in stages:
         low, high = float(maps.min()), float(maps.max())
-        columns.append((name, [Image.fromarray(colourise(normalise(m, low, high), cmap)) for m in maps]))
+        columns.append((name, [Image.fromarray(colourise(scaled_between(m, low, high), cmap)) for m in maps]))
     labels = [(plain(name.split(".")[-1]), plain(f"{len(tiles)} x {tiles[0].size[1]}^2")) for name, tiles in columns]
     # Each column is as wide as its thumbnails or its two-line title, whichever is wider, so titles never meet.
     widths = [

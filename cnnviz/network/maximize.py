@@ -10,7 +10,7 @@ moment of copying.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from cnnviz.models.sharing import borrowed, in_use
 from cnnviz.network.features import activations
+from cnnviz.progress import Progress
 
 
 def _spectrum_scale(h: int, w: int, decay: float = 1.0) -> Tensor:
@@ -52,7 +53,7 @@ def maximize_channel(
     steps: int = 128,
     learning_rate: float = 0.05,
     seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """An image (H, W, 3) uint8 that makes ``channel`` of ``layer`` fire strongly.
 
@@ -75,7 +76,7 @@ def _ascend(
     steps: int,
     learning_rate: float,
     seed: int,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> np.ndarray:
     modules = dict(work.named_modules())
     generator = torch.Generator().manual_seed(seed)

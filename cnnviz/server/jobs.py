@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from cnnviz.progress import Progress
+
 T = TypeVar("T")
 Alive = Callable[[], bool]
 """Whether the owner of a job (a browser session) is still there."""
@@ -171,8 +173,8 @@ def lower_priority(by: int = LONG_WORK_NICE) -> bool:
 
 
 def run_lowered(
-    work: Callable[[Callable[[int, int], None]], T],
-    relay: Callable[[int, int], None],
+    work: Callable[[Progress], T],
+    relay: Progress,
     keep_going: Alive = always,
     poll_s: float = 0.2,
 ) -> T:

@@ -45,7 +45,7 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class Progress:
+class TrainingReport:
     """A report from the training loop: ``step`` of ``total_steps`` done, with the running loss."""
 
     stage: str
@@ -82,13 +82,13 @@ def mask_coverage(masks: np.ndarray, factor: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(torch.from_numpy(masks).float()[:, None], factor)[:, 0]
 
 
-def train(config: TrainConfig, report: Callable[[Progress], None] | None = None) -> TrainResult:
+def train(config: TrainConfig, report: Callable[[TrainingReport], None] | None = None) -> TrainResult:
     """Generate the data, train a TinyVGG with ``config`` and measure it on held-out samples."""
     started = time.perf_counter()
     report = report or (lambda _progress: None)
     generator = torch.Generator().manual_seed(config.seed)
 
-    report(Progress("generating data", 0, 1))
+    report(TrainingReport("generating data", 0, 1))
     data = generate(config.train_size, config.seed)
     held_out = generate(config.held_out_size, held_out_seed(config.seed))
     mean, std = channel_stats(data.images)
@@ -130,10 +130,10 @@ def train(config: TrainConfig, report: Callable[[Progress], None] | None = None)
             running += loss.item()
             step += 1
             if step % 20 == 0 or step == total:
-                report(Progress(f"epoch {epoch}/{config.epochs}", step, total, loss.item()))
+                report(TrainingReport(f"epoch {epoch}/{config.epochs}", step, total, loss.item()))
         held_acc = accuracy(model, x_held, y_held)
         history.append({"epoch": epoch, "loss": running / steps_per_epoch, "held_out_accuracy": held_acc})
-        report(Progress(f"epoch {epoch}/{config.epochs} held-out accuracy {held_acc:.4f}", step, total))
+        report(TrainingReport(f"epoch {epoch}/{config.epochs} held-out accuracy {held_acc:.4f}", step, total))
     return TrainResult(
         model=freeze(model),
         mean=mean,
@@ -176,7 +176,7 @@ def save(config: TrainConfig, result: TrainResult, out_dir: Path, name: str = TI
     return weights, card
 
 
-def _print_progress(progress: Progress) -> None:
+def _print_progress(progress: TrainingReport) -> None:
     width = 30
     done = int(width * progress.step / max(progress.total_steps, 1))
     loss = "" if progress.loss is None else f" loss {progress.loss:.3f}"

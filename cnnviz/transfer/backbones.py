@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +21,7 @@ from cnnviz.models import registry
 from cnnviz.models.custom import upload_label
 from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
+from cnnviz.progress import Progress
 
 BACKBONES = (TINYVGG, "resnet18", "mobilenet_v3_large", "efficientnet_b0")
 """The embedded TinyVGG (always offline) and the registry's torchvision models a head can be trained on."""
@@ -31,7 +32,6 @@ LAST_STAGE: dict[str, tuple[str, ...]] = {
     "efficientnet_b0": ("features.8",),
 }
 """The modules fine-tuning trains besides the head: each backbone's last convolutional stage."""
-Progress = Callable[[int, int], None]
 
 
 def final_linear(module: nn.Module) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from cnnviz.data.images import ImageError, load_image
+from cnnviz.progress import Progress
 from cnnviz.server.jobs import always
 from cnnviz.server.logs import refused
 
@@ -74,7 +75,7 @@ def _reader(data: bytes) -> Callable[[], bytes]:
 def add_files(
     target: ClassImages,
     files: Iterable[tuple[str, int, Callable[[], bytes]]],
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     keep_going: Callable[[], bool] = always,
 ) -> list[str]:
     """Decode ``files`` (name, size in bytes, a way to read the bytes) into the class ``target`` while it has

@@ -3,7 +3,6 @@ learning curves, and how it does on the held-out images."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnviz.progress import Progress
 from cnnviz.training.loop import Optimisation
 from cnnviz.training.seeding import seeded
 
@@ -35,7 +35,7 @@ def train_probe(
     weight_decay: float = 1e-2,
     seed: int = 0,
     every: int = 5,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Probe:
     """Full-batch AdamW (one-cycle) on cross-entropy over standardised features; the standardisation is folded
     into the returned head, which therefore takes the backbone's features as they are."""

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import streamlit as st
 
+from cnnviz.progress import Progress
 from cnnviz.server import jobs
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ def queued(label: str) -> Iterator[None]:
         st.stop()
 
 
-def remembered(store: str, wanted: tuple, text: str, make: Callable[[Callable[[int, int], None]], T]) -> T:
+def remembered(store: str, wanted: tuple, text: str, make: Callable[[Progress], T]) -> T:
     """``make(progress)`` once per ``wanted`` in this session, in the server's queue with a progress bar, at a
     lower CPU priority than the pages' own work (:func:`cnnviz.server.jobs.run_lowered`), stopped when the session
     goes; the last 24 results of ``store`` are kept for reruns."""
