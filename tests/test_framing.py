@@ -81,3 +81,37 @@ def test_the_margins_the_crop_cut_away_are_greyed_and_the_seen_part_is_not():
     laid = np.asarray(overlay_seen(image, np.zeros((7, 7)), (left, top, right, bottom), 0.5))
     assert tuple(laid[150, 225]) == (200, 30, 30)  # seen, and the map is 0 there: the photo itself
     assert tuple(laid[150, 10]) != (200, 30, 30) and abs(int(laid[150, 10][0]) - int(laid[150, 10][1])) < 80
+
+
+@pytest.mark.parametrize("which", list(MODELS))
+def test_the_framing_read_from_the_transform_is_where_the_transform_takes_its_pixels(which):
+    """On random image sizes, a ramp image (red = column, green = row, one level per pixel) through the model's
+    own transform: the first and last output cells read the image where the seen box says they lie."""
+    model = MODELS[which]()
+    rng = np.random.default_rng(0)
+    mean, std = torch.tensor(model.mean).view(3, 1, 1), torch.tensor(model.std).view(3, 1, 1)
+    for _ in range(6):
+        width, height = (int(v) for v in rng.integers(40, 250, 2))
+        ramp = np.zeros((height, width, 3), np.uint8)
+        ramp[..., 0], ramp[..., 1] = np.arange(width)[None, :], np.arange(height)[:, None]
+        seen = (model.transform(Image.fromarray(ramp)) * std + mean) * 255  # back to the image's levels
+        left, top, right, bottom = model.seen_box((width, height))
+        out_h, out_w = seen.shape[1:]
+        sx, sy = (right - left) / out_w, (bottom - top) / out_h
+        # the centre of output cell j lies at left + (j + 0.5)·sx in the image, where the ramp reads that − 0.5
+        for j in (out_w // 4, 3 * out_w // 4):
+            assert float(seen[0, out_h // 2, j]) == pytest.approx(left + (j + 0.5) * sx - 0.5, abs=1.0), (width, j)
+        for i in (out_h // 4, 3 * out_h // 4):
+            assert float(seen[1, i, out_w // 2]) == pytest.approx(top + (i + 0.5) * sy - 0.5, abs=1.0), (height, i)
+
+
+def test_a_transform_that_does_not_say_its_framing_is_refused():
+    from torchvision.transforms import v2
+
+    from cnnviz.models.framing import framing_of
+
+    assert framing_of(registry.crop_transform((0.5,) * 3, (0.2,) * 3, (64, 48))) == registry.Framing(48, (64, 48))
+    with pytest.raises(ValueError, match="short side"):
+        framing_of(v2.Compose([v2.PILToTensor(), v2.Resize((64, 64))]))  # squashes: no crop, no box
+    with pytest.raises(ValueError, match="short side"):
+        framing_of(lambda image: torch.zeros(3, 8, 8))

@@ -23,7 +23,7 @@ from torchvision.transforms import v2
 from cnnviz.data.images import fit_within
 from cnnviz.data.shapes import CLASSES
 from cnnviz.models.embedded import load_embedded
-from cnnviz.models.framing import Framing
+from cnnviz.models.framing import Framing, framing_of
 from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
@@ -85,7 +85,7 @@ class LoadedModel:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     card: ModelCard
-    framing: Framing | None = None  # which pixels of an image ``transform`` keeps (None: unknown)
+    framing: Framing  # which pixels of an image ``transform`` keeps: framing_of(transform)
 
     @property
     def lock(self) -> threading.RLock:
@@ -101,9 +101,8 @@ class LoadedModel:
         return self.card.input_size
 
     def seen_box(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
-        """(left, top, right, bottom) of what the model sees of an image of ``size`` (the whole image when
-        its framing is unknown)."""
-        return self.framing.seen_box(size) if self.framing else (0.0, 0.0, float(size[0]), float(size[1]))
+        """(left, top, right, bottom) of what the model sees of an image of ``size``."""
+        return self.framing.seen_box(size)
 
     def overlay(
         self, image: Image.Image, values: np.ndarray, opacity: float, cmap: str, side: int = OVERLAY_SIDE
@@ -219,7 +218,7 @@ def with_weights_preprocessing(
     transform = weights.transforms()
     crop = int(transform.crop_size[0])
     card = model_card(module, architecture, (crop, crop), classes, accuracy, accuracy_note, description)
-    framing = Framing(int(transform.resize_size[0]), (crop, crop))
+    framing = framing_of(transform)
     return LoadedModel(spec, freeze(module), transform, tuple(transform.mean), tuple(transform.std), card, framing)
 
 
@@ -237,7 +236,8 @@ def synthetic_model(
 ) -> LoadedModel:
     """A model of the synthetic shapes dataset (the embedded one, or one trained in the playground)."""
     card = model_card(module, architecture, input_size, classes, accuracy, accuracy_note, description)
-    transform, framing = crop_transform(mean, std, input_size), Framing(min(input_size), input_size)
+    transform = crop_transform(mean, std, input_size)
+    framing = framing_of(transform)
     return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card, framing)
 
 
