@@ -10,11 +10,12 @@ import torchvision
 from PIL import Image
 
 from cnnviz.models import custom, registry
+from cnnviz.training.loop import confusion
 from cnnviz.transfer import data
 from cnnviz.transfer.backbones import assemble, backbone_from, features
 from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
 from cnnviz.transfer.finetune import Augmentation, fine_tune
-from cnnviz.transfer.probe import confusion, pca_2d, train_probe
+from cnnviz.transfer.probe import pca_2d, train_probe
 from cnnviz.transfer.run import class_names_file, train_transfer, weights_file
 from tests.conftest import cache_random_weights, encode
 from tests.reference import hook_count

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -14,9 +17,48 @@ def predicted_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 250) -
         return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 
 
+def share_correct(truth: torch.Tensor | np.ndarray, predicted: torch.Tensor | np.ndarray) -> float:
+    """The accuracy of ``predicted`` labels against ``truth``: how every cnnviz accuracy is computed (0 when empty)."""
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    return float((truth == predicted).sum()) / max(len(truth), 1)
+
+
+def confusion(truth: torch.Tensor | np.ndarray, predicted: torch.Tensor | np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of true (rows) against predicted (columns) labels."""
+    cells = np.asarray(truth, dtype=np.int64) * num_classes + np.asarray(predicted, dtype=np.int64)
+    return np.bincount(cells, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out results: the accuracy, the confusion matrix (true × predicted) and the labels themselves."""
+
+    accuracy: float
+    confusion: np.ndarray
+    truth: np.ndarray
+    predicted: np.ndarray
+
+    @property
+    def misclassified(self) -> list[tuple[int, int, int]]:
+        """(index, true, predicted) of each image given the wrong class, in order."""
+        wrong = np.flatnonzero(self.truth != self.predicted)
+        return [(int(i), int(self.truth[i]), int(self.predicted[i])) for i in wrong]
+
+
+def evaluation(truth: torch.Tensor | np.ndarray, predicted: torch.Tensor | np.ndarray, num_classes: int) -> Evaluation:
+    """The :class:`Evaluation` of ``predicted`` labels against ``truth``."""
+    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    return Evaluation(share_correct(truth, predicted), confusion(truth, predicted, num_classes), truth, predicted)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, labels: torch.Tensor | np.ndarray, num_classes: int) -> Evaluation:
+    """How ``model`` classifies the normalised batch ``x`` against ``labels`` (in eval mode, left as found)."""
+    return evaluation(labels, predicted_labels(model, x).numpy(), num_classes)
+
+
 def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of ``x`` (a normalised batch) that ``model`` classifies as ``labels``."""
-    return int((predicted_labels(model, x) == labels).sum()) / max(len(x), 1)
+    return share_correct(labels, predicted_labels(model, x))
 
 
 class Optimisation:

@@ -26,7 +26,7 @@ from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.sharing import model_lock
 from cnnviz.models.tinyvgg import TinyVGG
 from cnnviz.server.jobs import TRAININGS, Alive, Liveness, Ticket, WorkQueue, always, lower_priority
-from cnnviz.training.loop import Optimisation, predicted_labels
+from cnnviz.training.loop import Evaluation, Optimisation, evaluate, share_correct
 from cnnviz.training.seeding import seed_dropouts, seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
 
@@ -129,16 +129,6 @@ class Snapshot:
     abandoned: bool = False  # stopped because its session went away
     images_made: int = 0  # training and held-out images made so far (the data comes before step 1)
     images_total: int = 0
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Held-out results: accuracy, the confusion matrix (true × predicted) and the misclassified samples."""
-
-    accuracy: float
-    confusion: np.ndarray
-    misclassified: list[tuple[int, int, int]]  # (index into the held-out set, true, predicted)
-    images: np.ndarray  # the held-out images evaluated (a view of the set, not a copy)
 
 
 class Trainer:
@@ -274,7 +264,7 @@ class Trainer:
                 record = {
                     "step": self._step + 1,
                     "loss": loss.item(),
-                    "batch_accuracy": float((logits.argmax(1) == y[index]).float().mean()),
+                    "batch_accuracy": share_correct(y[index], logits.detach().argmax(1)),
                 }
                 if (self._step + 1) % evaluate_every == 0 or self._step + 1 == self.config.steps:
                     record["held_out_accuracy"] = self.evaluate(limit=300).accuracy
@@ -309,14 +299,13 @@ class Trainer:
 
     def evaluate(self, limit: int | None = None) -> Evaluation:
         """Accuracy, confusion matrix and misclassified samples on the held-out set (its first ``limit``)."""
-        self._prepare()
-        held = self.held_out
-        assert held is not None
+        held = self.held_out_images()
         count = len(held.labels) if limit is None else min(limit, len(held.labels))
         x = to_tensor(held.images[:count], self.mean, self.std)
-        predicted = predicted_labels(self.model, x).numpy()
-        truth = held.labels[:count]
-        confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
-        np.add.at(confusion, (truth, predicted), 1)
-        wrong = [(int(i), int(truth[i]), int(predicted[i])) for i in np.nonzero(truth != predicted)[0]]
-        return Evaluation(float((truth == predicted).mean()), confusion, wrong, held.images[:count])
+        return evaluate(self.model, x, held.labels[:count], len(CLASSES))
+
+    def held_out_images(self) -> Batch:
+        """The held-out set (made first, if the training has not made it yet)."""
+        self._prepare()
+        assert self.held_out is not None  # _prepare made it
+        return self.held_out

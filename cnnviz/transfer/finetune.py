@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms.v2 import functional as F_v2
 
-from cnnviz.training.loop import Optimisation
+from cnnviz.training.loop import Optimisation, share_correct
 from cnnviz.training.seeding import seed_dropouts
 from cnnviz.transfer.backbones import LAST_STAGE, Backbone, assemble
 
@@ -139,8 +139,8 @@ def fine_tune(
         network.eval()
         if step % every == 0 or step == steps:
             with torch.no_grad():
-                held_out = float((network(test_x).argmax(1) == test_y).float().mean())
-            seen = float((logits.detach().argmax(1) == train_y[pick]).float().mean())
+                held_out = share_correct(test_y, network(test_x).argmax(1))
+            seen = share_correct(train_y[pick], logits.detach().argmax(1))
             history.append(
                 {"step": step, "loss": float(loss.detach()), "batch_accuracy": seen, "held_out_accuracy": held_out}
             )

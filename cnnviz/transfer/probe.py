@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz.progress import Progress
-from cnnviz.training.loop import Optimisation
+from cnnviz.training.loop import Optimisation, share_correct
 from cnnviz.training.seeding import seeded
 
 
@@ -50,8 +50,8 @@ def train_probe(
         optimisation.step(loss)
         if step % every == 0 or step == steps:
             with torch.no_grad():
-                seen = float((logits.detach().argmax(1) == train_y).float().mean())
-                held_out = float((head(z_test).argmax(1) == test_y).float().mean())
+                seen = share_correct(train_y, logits.detach().argmax(1))
+                held_out = share_correct(test_y, head(z_test).argmax(1))
             history.append(
                 {"step": step, "loss": float(loss.detach()), "batch_accuracy": seen, "held_out_accuracy": held_out}
             )
@@ -62,13 +62,6 @@ def train_probe(
         folded.weight.copy_(head.weight / std)
         folded.bias.copy_(head.bias - folded.weight @ mean)
     return Probe(folded.requires_grad_(False), history)
-
-
-def confusion(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts of true (rows) against predicted (columns) labels."""
-    return np.bincount(np.asarray(true) * num_classes + np.asarray(predicted), minlength=num_classes**2).reshape(
-        num_classes, num_classes
-    )
 
 
 def pca_2d(values: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -18,10 +18,11 @@ import torch
 from torch import nn
 
 from cnnviz.models import registry
+from cnnviz.training.loop import evaluation
 from cnnviz.transfer.backbones import Backbone, assemble, features, headless, transfer_model
 from cnnviz.transfer.data import ImageSet, stratified_split
 from cnnviz.transfer.finetune import EVERY_AUGMENTATION, Augmentation, fine_tune
-from cnnviz.transfer.probe import confusion, pca_2d, train_probe
+from cnnviz.transfer.probe import pca_2d, train_probe
 
 Mode = Literal["probe", "fine-tune"]
 Report = Callable[[str, int, int, list[dict[str, float]]], None]
@@ -147,7 +148,8 @@ def train_transfer(
     with torch.inference_mode():  # the head on the features already computed: what the network says of the images
         predicted = network.get_submodule(backbone.head_name)(final[test]).argmax(1).numpy()
     truth = labels[test].numpy()
-    accuracy = float((predicted == truth).mean())
+    checked = evaluation(truth, predicted, len(images.classes))
+    accuracy = checked.accuracy
     how = "a linear probe on frozen features" if mode == "probe" else "the last stage fine-tuned"
     trained_on = f"{len(train)} of your images ({', '.join(images.classes)}), {how}"
     model = transfer_model(backbone, network, images.classes, accuracy, len(test), trained_on)
@@ -160,7 +162,7 @@ def train_transfer(
         history,
         truth,
         predicted,
-        confusion(truth, predicted, len(images.classes)),
+        checked.confusion,
         pca_2d(table),
         after,
         model,
