@@ -50,8 +50,9 @@ def test_deployment_docs_close_the_metrics_endpoint_and_framing():
 
 
 def test_security_section_states_the_limits_the_code_enforces():
+    from cnnviz import links
     from cnnviz.data.images import MAX_DECODED_BYTES, MAX_PIXELS
-    from cnnviz.server import jobs, links
+    from cnnviz.server import jobs
 
     security = " ".join((ROOT / "README.md").read_text().split("## Security")[1].split("\n## ")[0].split())
     words = ["zero", "one", "two", "three", "four", "five"]
