@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
 from cnnviz.arithmetic import geometry as ar  # noqa: E402
-from cnnviz.arithmetic.animation import num_frames, step_figure  # noqa: E402
+from cnnviz.arithmetic.animation import step_figure  # noqa: E402
+from cnnviz.arithmetic.board import num_frames  # noqa: E402
 from cnnviz.arithmetic.steps import make_scene, random_values  # noqa: E402
 
 PAYLOAD_TARGET = 1_000_000  # bytes, at the largest setting

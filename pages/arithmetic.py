@@ -8,15 +8,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic import player
-from cnnviz.arithmetic.animation import (
-    MAX_GIF_FRAMES,
-    feeds_figure,
-    gif_bytes,
-    num_frames,
-    step_caption,
-    step_figure,
-    views_for,
-)
+from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, step_figure
+from cnnviz.arithmetic.board import num_frames, step_caption, views_for
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values

@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from cnnviz.arithmetic import geometry as ar
-from cnnviz.arithmetic.animation import step_caption
+from cnnviz.arithmetic.board import step_caption
 from cnnviz.arithmetic.formulas import formula_latex, stacked
 from cnnviz.arithmetic.kernels import KERNELS, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene

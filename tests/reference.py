@@ -23,15 +23,16 @@ def missing_glyphs(text: str, font) -> set[str]:
     return {ch for ch in set(text) if not ch.isspace() and np.asarray(font.getmask(ch)).tobytes() == box}
 
 
-def replay(data: dict, index: int) -> list[list[str]]:
-    """The text of every panel at step ``index`` of a player payload, computed as the browser player does."""
-    text = [list(p["text"]) for p in data["panels"]]
+def replay(data: dict, index: int, field: str = "text") -> list[list]:
+    """The text (or the colour ``"level"``) of every panel at step ``index`` of a player payload, computed as the
+    browser player does."""
+    shown = [list(p[field]) for p in data["panels"]]
     for i, s in enumerate(data["steps"][: index + 1]):
-        for pid, cell, value, _ in s["set"]:
+        for pid, cell, text, level in s["set"]:
             if data["panels"][pid]["transient"] and i != index:
                 continue
-            text[pid][cell] = value
-    return text
+            shown[pid][cell] = text if field == "text" else level
+    return shown
 
 
 def input_cells(geo: ar.Geometry, output_cell: tuple[int, int]) -> set[tuple[int, int]]:

@@ -10,16 +10,8 @@ import pytest
 from PIL import Image
 
 from cnnviz.arithmetic import geometry as ar
-from cnnviz.arithmetic.animation import (
-    MAX_GIF_FRAMES,
-    feeds_figure,
-    fmt,
-    gif_bytes,
-    num_frames,
-    step_caption,
-    step_figure,
-    views_for,
-)
+from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, step_figure
+from cnnviz.arithmetic.board import fmt, num_frames, step_caption, views_for
 from cnnviz.arithmetic.steps import make_scene, random_values
 from tests.reference import input_cells
 
@@ -42,7 +34,7 @@ def test_window_figure_marks_the_taps_and_the_output_cell():
     scene = scene_for("conv", 5, 3, 2, 1, cin=2)
     figure = step_figure(scene, 4)  # output (1, 1): window rows/cols 1..3 of the input, padded index 2..4
     titles = [a.text for a in figure.layout.annotations]
-    assert titles[0] == "Input · ch 1 5×5 (padded to 7×7)" and "Output 3×3" in titles
+    assert titles[0] == "Input · ch 1 5×5, padded to 7×7" and "Output 3×3" in titles
     red = [s for s in figure.layout.shapes if s.line.color == "#d62728" and s.xref == "x"]
     centres = sorted(((s.y0 + s.y1) / 2, (s.x0 + s.x1) / 2) for s in red)
     assert centres == [(r, c) for r in (2, 3, 4) for c in (2, 3, 4)]
@@ -52,6 +44,7 @@ def test_window_figure_marks_the_taps_and_the_output_cell():
     out_z = np.array(out_trace.z, dtype=float)  # cells after step 4 are still blank
     assert np.isnan(out_z.reshape(-1)[5:]).all() and not np.isnan(out_z.reshape(-1)[:5]).any()
     np.testing.assert_allclose(out_z.reshape(-1)[:5], scene.output[0].reshape(-1)[:5])
+    assert [t.strip() for t in np.ravel(out_trace.text)[:5]] == [fmt(v) for v in scene.output[0].ravel()[:5]]
 
 
 def test_caption_gives_the_arithmetic():
@@ -170,11 +163,13 @@ def test_negative_factors_are_bracketed_in_captions():
 
 @pytest.mark.parametrize(("op", "has_kernel"), [("conv", True), ("transposed", True), ("maxpool", False)])
 def test_gif_frames_show_the_kernel_beside_each_input(op, has_kernel):
-    from cnnviz.arithmetic.animation import _PALETTE_SIZE, _SIGNED
+    from cnnviz.arithmetic.animation import _BASE
+    from cnnviz.arithmetic.levels import LEVELS
 
     geo = ar.geometry(op, 4, 3)
     x, weight, bias = random_values(geo, 1, 1, 0, op != "maxpool")
     frame = Image.open(io.BytesIO(gif_bytes(make_scene(geo, x, weight, bias), views_for(geo)[0])))
     pixels = np.asarray(frame.convert("P") if frame.mode != "P" else frame)
-    kernel_pixels = ((pixels >= _SIGNED) & (pixels < _SIGNED + _PALETTE_SIZE)).sum()  # the kernel's colours
+    signed = _BASE["signed"]
+    kernel_pixels = ((pixels >= signed) & (pixels < signed + LEVELS)).sum()  # the kernel's colours
     assert (kernel_pixels >= 9 * 10) == has_kernel  # nine cells of at least ten pixels each

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnviz.arithmetic import geometry as ar
-from cnnviz.arithmetic.animation import step_caption
+from cnnviz.arithmetic.board import step_caption
 from cnnviz.arithmetic.kernels import grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.data.samples import load_sample

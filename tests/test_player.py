@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnviz.arithmetic import geometry as ar
-from cnnviz.arithmetic.animation import fmt, step_caption
+from cnnviz.arithmetic.board import fmt, step_caption
 from cnnviz.arithmetic.player import MAX_PLAYER_CELLS, fits, payload
 from cnnviz.arithmetic.steps import make_scene, random_values, scatter_partial, step
 from tests.reference import replay

@@ -198,6 +198,14 @@ def step(scene: Scene, index: int) -> Step:
     return Step(index, oc, r, c, tuple(taps), bias, value, divisor)
 
 
+def padded_input(scene: Scene, channel: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Input channel with its padding (zeros) around it, and the grid coordinate of its top-left cell."""
+    r, c = scene.geo.rows, scene.geo.cols
+    grid = np.zeros((r.padded, c.padded))
+    grid[r.pad_before : r.pad_before + r.size, c.pad_before : c.pad_before + c.size] = scene.x[channel]
+    return grid, (-r.pad_before, -c.pad_before)
+
+
 def _avg_divisor(axis: Axis, out: int) -> int:
     """Cells of the window inside the padded input: PyTorch's divisor with ``count_include_pad=True``."""
     start = out * axis.stride - axis.pad_before

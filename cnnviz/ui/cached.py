@@ -8,7 +8,7 @@ import streamlit as st
 from torch import Tensor
 
 from cnnviz.arithmetic import player
-from cnnviz.arithmetic.player import View
+from cnnviz.arithmetic.board import View
 from cnnviz.arithmetic.steps import Scene
 from cnnviz.data.shapes import Batch, generate
 from cnnviz.explain.cams import default_layer
