@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cnnviz.arithmetic.board import VIEW_NAMES
 from cnnviz.arithmetic.geometry import OP_NAMES, PRESETS, Preset
 from cnnviz.arithmetic.kernels import KERNELS
+from cnnviz.explain import EXPLAIN_TABS
 from cnnviz.explain.methods import METHODS
 from cnnviz.learn.lessons import lesson_settings
+from cnnviz.network import NETWORK_TABS
 from cnnviz.overlay import COLORMAPS
 from cnnviz.params import BOOL, Param, choices, ints
 from cnnviz.text import code
@@ -27,14 +30,6 @@ SHOWN = 24
 """Characters of a key or value that a notice quotes (in a code span, made safe by :func:`cnnviz.text.code`)."""
 STREAMLIT_PARAMS = frozenset({"embed", "embed_options"})
 """Parameters Streamlit itself reads; left alone."""
-
-VIEW_NAMES = {
-    "window": "Sliding window",
-    "scatter": "Scatter (each input adds value × kernel)",
-    "direct": "Direct convolution over the zero-inserted input",
-}
-NETWORK_TABS = ("Architecture", "Filters", "Feature maps", "Overview", "What a channel likes")
-EXPLAIN_TABS = ("Explanation", "Compare", "Faithfulness")
 
 
 _SIZES = {"i": (1, 32, 5), "k": (1, 7, 3), "s": (1, 4, 1), "d": (1, 4, 1), "p": (0, 64, 0), "a": (0, 3, 0)}

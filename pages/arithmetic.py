@@ -9,11 +9,11 @@ from streamlit.delta_generator import DeltaGenerator
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic import player
 from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, step_figure
-from cnnviz.arithmetic.board import num_frames, step_caption, views_for
+from cnnviz.arithmetic.board import VIEW_NAMES, num_frames, step_caption, views_for
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
-from cnnviz.links import PAGE_PARAMS, VIEW_NAMES
+from cnnviz.links import PAGE_PARAMS
 from cnnviz.ui.cached import player_payload
 from cnnviz.ui.controls import (
     cell_picker,

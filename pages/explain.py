@@ -8,13 +8,14 @@ from PIL import Image
 
 from cnnviz import overlay
 from cnnviz.data.images import png_bytes
+from cnnviz.explain import EXPLAIN_TABS
 from cnnviz.explain.cams import CAM_METHODS, Explanation
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map_figure
 from cnnviz.explain.faithfulness import faithfulness
 from cnnviz.explain.methods import METHODS, explain
 from cnnviz.explain.predict import predict
-from cnnviz.links import EXPLAIN_TABS, PAGE_PARAMS
+from cnnviz.links import PAGE_PARAMS
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
 from cnnviz.ui.controls import setting_slider

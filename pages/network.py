@@ -7,9 +7,9 @@ import streamlit as st
 from cnnviz import overlay
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
-from cnnviz.links import NETWORK_TABS, PAGE_PARAMS
+from cnnviz.links import PAGE_PARAMS
 from cnnviz.models.tinyvgg import TINYVGG
-from cnnviz.network import figures
+from cnnviz.network import NETWORK_TABS, figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images

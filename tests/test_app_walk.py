@@ -9,8 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.arithmetic.geometry import OP_NAMES
+from cnnviz.explain import EXPLAIN_TABS
 from cnnviz.learn.lessons import LESSONS
-from cnnviz.links import EXPLAIN_TABS, NETWORK_TABS, PAGE_PARAMS
+from cnnviz.links import PAGE_PARAMS
+from cnnviz.network import NETWORK_TABS
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link  # noqa: F401 (fixtures)
 
 SCRIPTS = {"arithmetic": "pages/arithmetic.py", "network": "pages/network.py", "explain": "pages/explain.py"}

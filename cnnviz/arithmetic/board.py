@@ -36,6 +36,14 @@ Cells = tuple[tuple[int, tuple[int, ...]], ...]
 """Marked cells: (grid index, flat cell indices) pairs."""
 
 
+VIEW_NAMES: dict[View, str] = {
+    "window": "Sliding window",
+    "scatter": "Scatter (each input adds value × kernel)",
+    "direct": "Direct convolution over the zero-inserted input",
+}
+"""Each view's name on the page (and in a link's ``view`` setting)."""
+
+
 def views_for(geo: Geometry) -> tuple[View, ...]:
     """The views a setting offers: transposed convolution is shown two ways."""
     return ("scatter", "direct") if geo.op == "transposed" else ("window",)
