@@ -19,6 +19,7 @@ from cnnviz.ui.controls import (
     cell_picker,
     play_interval,
     seed_control,
+    setting_choice,
     setting_slider,
     speed_control,
     speed_value,
@@ -217,12 +218,13 @@ use_bias = False
 if not geo.pooling:
     out_channels = setting_slider(channel_row.container(width=150), "Output channels", "cout", SETTINGS["cout"])
     use_bias = channel_row.checkbox("Bias", value=True, key="bias", bind=URL)
-source = channel_row.radio(
+source = setting_choice(
+    channel_row,
     "Values",
-    ["random", "custom", "image"],
-    key="vals",
+    "vals",
+    SETTINGS["vals"],
+    radio=True,
     horizontal=True,
-    bind=URL,
     help="Seeded random integers, your own numbers, or a grayscale crop of the sidebar's image (levels 0–9).",
 )
 x, weight, bias = random_values(geo, in_channels, out_channels, seed_control("seed", channel_row), use_bias)
@@ -293,7 +295,7 @@ with playground:
         st.info("Choose an image in the sidebar.")
     else:
         left, middle, right = st.columns([2, 1, 2])
-        name = middle.selectbox("Kernel", [*KERNELS, "custom 3×3", "custom 5×5"], key="kernel", bind=URL)
+        name = setting_choice(middle, "Kernel", "kernel", SETTINGS["kernel"])
         kernel_values = kernel_editor(name, middle)
         middle.caption("Stride, padding and dilation are the ones set above.")
         gray = grayscale(choice.image)

@@ -6,7 +6,6 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from cnnviz import overlay
 from cnnviz.data.images import png_bytes
 from cnnviz.explain import EXPLAIN_TABS
 from cnnviz.explain.cams import CAM_METHODS, Explanation
@@ -18,7 +17,7 @@ from cnnviz.explain.predict import predict
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
-from cnnviz.ui.controls import setting_slider
+from cnnviz.ui.controls import setting_choice, setting_slider
 from cnnviz.ui.links import URL
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import remembered
@@ -68,7 +67,7 @@ if st.session_state.get("_target_for") != (key, digest) or st.session_state.get(
     st.session_state["_target_for"] = (key, digest)
 target_name = controls[0].selectbox("Explain class", names, key="target", help="Type to search.")
 target = order[target_name]
-method = controls[1].selectbox("Method", METHODS, key="method", bind=URL)
+method = setting_choice(controls[1], "Method", "method", PAGE_PARAMS["explain"]["method"])
 uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
 layer = controls[2].selectbox(
     "Layer (class activation maps)",
@@ -77,11 +76,11 @@ layer = controls[2].selectbox(
     disabled=not uses_layer,
     help=f"Default: {default}, the last conv stage.",
 )
-cmap = controls[3].selectbox(
+cmap = setting_choice(
+    controls[3],
     "Colour map",
-    overlay.COLORMAPS,
-    key="cmap_explain",
-    bind=URL,
+    "cmap_explain",
+    PAGE_PARAMS["explain"]["cmap_explain"],
     help="cividis is designed for colour-vision deficiencies.",
 )
 

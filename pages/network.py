@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnnviz import overlay
 from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
 from cnnviz.links import PAGE_PARAMS
@@ -14,7 +13,7 @@ from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images
 from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
-from cnnviz.ui.controls import setting_slider
+from cnnviz.ui.controls import setting_choice, setting_slider
 from cnnviz.ui.links import URL
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import remembered
@@ -94,15 +93,16 @@ else:
         names = [layer.name for layer in spatial]
         cols = st.columns(4)
         layer = cols[0].selectbox("Layer", names, key="map_layer", bind=URL)
-        scale = cols[1].radio(
+        scale = setting_choice(
+            cols[1],
             "Colour range",
-            ["unit", "module", "global"],
-            key="map_scale",
-            bind=URL,
+            "map_scale",
+            SETTINGS["map_scale"],
+            radio=True,
             help="Per channel, per layer, or across every layer (CNN Explainer's Unit / Module / Global).",
         )
-        sort = cols[2].radio("Order", ["channel", "mean", "max"], key="map_sort", bind=URL)
-        cmap = cols[3].selectbox("Colour map", overlay.COLORMAPS, key="cmap", bind=URL)
+        sort = setting_choice(cols[2], "Order", "map_sort", SETTINGS["map_sort"], radio=True)
+        cmap = setting_choice(cols[3], "Colour map", "cmap", SETTINGS["cmap"])
         maps = activations(model.module, x, [layer])[layer][0].numpy()
         count = maps.shape[0]
         shown = setting_slider(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -45,6 +47,20 @@ def setting_slider(
     if default is None:
         default = int(setting.default) if setting.default is not None else setting.low
     return bounded_slider(container, label, key, high, setting.low, default)
+
+
+def setting_choice(
+    container: DeltaGenerator, label: str, key: str, setting: Param, radio: bool = False, **options: Any
+) -> str:
+    """A selectbox (or a radio) kept in the URL over the declared choices of ``setting``
+    (:mod:`cnnviz.params`), starting at its declared default: the link check reads the same declaration."""
+    if setting.kind != "choice":
+        raise ValueError(f"{key} is a {setting.kind} setting, not a choice")
+    offered = list(setting.choices)
+    index = offered.index(setting.default) if setting.default is not None else 0
+    if radio:
+        return str(container.radio(label, offered, index, key=key, bind=URL, **options))
+    return str(container.selectbox(label, offered, index, key=key, bind=URL, **options))
 
 
 def _reroll(key: str) -> None:
