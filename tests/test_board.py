@@ -33,9 +33,9 @@ def test_state_is_what_replaying_every_change_gives(case):
     data = json.loads(json.dumps(payload(scene, view)))
     for index in range(b.steps):
         replayed = replay(data, index)
-        for pid, (grid, values) in enumerate(zip(b.grids, state(b, index), strict=True)):
-            assert grid.written(values).ravel().tolist() == replayed[pid], (index, grid.title)
         now = change(b, index)
+        for pid, (grid, values) in enumerate(zip(b.grids, state(b, now), strict=True)):
+            assert grid.written(values).ravel().tolist() == replayed[pid], (index, grid.title)
         assert [[pid, list(cells)] for pid, cells in now.red] == data["steps"][index]["red"]
 
 

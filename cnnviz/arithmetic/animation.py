@@ -131,7 +131,7 @@ def step_figure(scene: Scene, index: int, view: View = "window") -> go.Figure:
     """The figure of step ``index`` in ``view``: the grids its output channel shows, after the step."""
     b = board(scene, view)
     now = change(b, index)
-    return _figure(b, state(b, index), b.layouts[now.out_channel], now.red, now.orange)
+    return _figure(b, state(b, now), b.layouts[now.out_channel], now.red, now.orange)
 
 
 def feeds_figure(scene: Scene, input_cell: tuple[int, int], out_channel: int = 0) -> go.Figure:
@@ -209,7 +209,8 @@ def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_s
         image = Image.new("P", (width, height), _WHITE)
         image.putpalette(palette)
         draw = ImageDraw.Draw(image)
-        now, values = change(b, index), state(b, index)
+        now = change(b, index)
+        values = state(b, now)
         marks: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
         for colour, marked in ((_RED, now.red), (_ORANGE, now.orange)):
             for pid, cells in marked:

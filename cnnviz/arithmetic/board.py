@@ -163,6 +163,7 @@ class Board:
     kernels: dict[tuple[int, int], int]  # (out channel, in channel) → grid index
     products: dict[int, int]  # input channel (window views) or output channel (scatter) → grid index
     outputs: tuple[int, ...]  # grid index per output channel
+    totals: tuple[np.ndarray, ...] = ()  # scatter view: per step, the sums its target cells reach
 
     @property
     def steps(self) -> int:
@@ -264,8 +265,8 @@ def _scatter_board(scene: Scene) -> Board:
         added[oc] = len(grids) - 1
     # The output starts as the bias and gathers each step's amounts; its scale covers every partial sum.
     bias = np.zeros(scene.out_channels) if scene.bias is None else scene.bias.astype(np.float64)
-    partial = [_scatter_partials(scene, oc) for oc in range(scene.out_channels)]
-    olo, ohi = value_range(np.concatenate([bias, *(p.ravel() for p in partial)]))
+    totals = _scatter_totals(scene)
+    olo, ohi = value_range(np.concatenate([bias, *totals]))
     outputs = []
     for oc in range(scene.out_channels):
         title = f"Output so far{channel_label(oc, scene.out_channels)} {oh}×{ow}"
@@ -278,18 +279,23 @@ def _scatter_board(scene: Scene) -> Board:
         )
         for oc in range(scene.out_channels)
     )
-    return Board(scene, "scatter", tuple(grids), layouts, inputs, kernels, added, tuple(outputs))
+    return Board(scene, "scatter", tuple(grids), layouts, inputs, kernels, added, tuple(outputs), totals)
 
 
-def _scatter_partials(scene: Scene, oc: int) -> np.ndarray:
-    """Every value an output cell of channel ``oc`` takes while it is scattered into, in step order."""
-    total = np.full(scene.geo.output_size, 0.0 if scene.bias is None else float(scene.bias[oc]))
-    values = []
-    for index in range(oc * scene.x.size, (oc + 1) * scene.x.size):
-        for y, x, _, _, amount in scatter_step(scene, index).targets:
-            total[y, x] += amount
-            values.append(total[y, x])
-    return np.array(values)
+def _scatter_totals(scene: Scene) -> tuple[np.ndarray, ...]:
+    """For each scatter step, the sums its target cells reach: the output channel's bias plus every amount
+    scattered into the cell up to and including that step (:func:`scatter_partial` at those cells)."""
+    bias = np.zeros(scene.out_channels) if scene.bias is None else scene.bias.astype(np.float64)
+    sums = np.repeat(bias, scene.geo.rows.output * scene.geo.cols.output).reshape(scene.output.shape)
+    totals = []
+    for index in range(scatter_steps(scene)):
+        s = scatter_step(scene, index)
+        reached = []
+        for y, x, _, _, amount in s.targets:
+            sums[s.out_channel, y, x] += amount
+            reached.append(sums[s.out_channel, y, x])
+        totals.append(np.array(reached))
+    return tuple(totals)
 
 
 def change(b: Board, index: int) -> Change:
@@ -301,9 +307,8 @@ def change(b: Board, index: int) -> Change:
         kid, aid, out = b.kernels[s.out_channel, s.channel], b.products[s.out_channel], b.outputs[s.out_channel]
         taps = tuple(ty * geo.cols.kernel + tx for _, _, ty, tx, _ in s.targets)
         cells = tuple(y * geo.cols.output + x for y, x, *_ in s.targets)
-        totals = scatter_partial(scene, index)
         writes = [(aid, t, float(amount)) for t, (*_, amount) in zip(taps, s.targets, strict=True)]
-        writes += [(out, c, float(totals[y, x])) for c, (y, x, *_) in zip(cells, s.targets, strict=True)]
+        writes += [(out, c, float(total)) for c, total in zip(cells, b.totals[index], strict=True)]
         red: Cells = ((s.channel, (s.row * geo.cols.size + s.col,)), (kid, taps), (aid, taps))
         return Change(index, s.out_channel, caption, red, ((out, cells),), tuple(writes))
     st = direct_step(scene, index) if b.view == "direct" else step(scene, index)
@@ -323,12 +328,11 @@ def change(b: Board, index: int) -> Change:
     return Change(index, st.out_channel, caption, red, ((out, (cell,)),), tuple(writes))
 
 
-def state(b: Board, index: int) -> list[np.ndarray]:
-    """The values of every grid after step ``index``: earlier steps' writes kept, a transient grid showing only
-    this step's (what replaying every change up to ``index`` gives, computed at once)."""
-    scene = b.scene
+def state(b: Board, now: Change) -> list[np.ndarray]:
+    """The values of every grid after the step whose change is ``now``: earlier steps' writes kept, a transient
+    grid showing only this step's (what replaying every change up to it gives, computed at once)."""
+    scene, index = b.scene, now.index
     values = [g.values.astype(np.float64) for g in b.grids]
-    now = change(b, index)
     for pid, cell, value in now.writes:
         if b.grids[pid].transient:
             values[pid].reshape(-1)[cell] = value

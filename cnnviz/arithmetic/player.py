@@ -74,10 +74,11 @@ def _grid_json(grid: Grid) -> dict[str, Any]:
 
 
 def _change_json(b: Board, c: Change) -> dict[str, Any]:
-    writes = []
-    for pid, cell, value in c.writes:
-        level = int(b.grids[pid].levels(np.array([value]))[0])
-        writes.append([pid, cell, fmt(value), level])
+    writes: list[list[Any]] = []
+    for pid in dict.fromkeys(pid for pid, _, _ in c.writes):  # each grid's writes coloured in one call, in order
+        cells = [(cell, value) for p, cell, value in c.writes if p == pid]
+        levels = b.grids[pid].levels(np.array([value for _, value in cells]))
+        writes += [[pid, cell, fmt(value), int(level)] for (cell, value), level in zip(cells, levels, strict=True)]
     return {
         "oc": c.out_channel,
         "caption": c.caption,
