@@ -9,12 +9,12 @@ from streamlit.delta_generator import DeltaGenerator
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic import player
 from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, step_figure
-from cnnviz.arithmetic.board import VIEW_NAMES, num_frames, step_caption, views_for
+from cnnviz.arithmetic.board import VIEW_NAMES, board, num_frames, step_caption, views_for
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.links import PAGE_PARAMS
-from cnnviz.ui.cached import player_payload
+from cnnviz.ui.cached import arithmetic_board, player_payload
 from cnnviz.ui.controls import (
     cell_picker,
     play_interval,
@@ -263,13 +263,15 @@ with stage if present else tabs[0]:
         def animation() -> None:
             index = step_controls(frames)
             st.markdown(step_caption(scene, index, view))
-            st.plotly_chart(step_figure(scene, index, view), key="step_figure", config={"displayModeBar": False})
+            st.plotly_chart(
+                step_figure(arithmetic_board(scene, view), index), key="step_figure", config={"displayModeBar": False}
+            )
 
         animation()
     if frames <= MAX_GIF_FRAMES:
         st.download_button(
             "Download the animation as GIF",
-            lambda: gif_bytes(scene, view),
+            lambda: gif_bytes(board(scene, view)),  # made when asked for: a plain call, outside the run
             "convolution.gif",
             "image/gif",
             icon=":material/download:",
@@ -283,10 +285,14 @@ with mapping:  # one question under the other: each figure gets the full width
     out_cell = cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
     index = out_cell[0] * geo.cols.output + out_cell[1]
     st.caption(step_caption(scene, index, "window"))
-    st.plotly_chart(step_figure(scene, index, "window"), key="map_out", config={"displayModeBar": False})
+    st.plotly_chart(
+        step_figure(arithmetic_board(scene, "window"), index), key="map_out", config={"displayModeBar": False}
+    )
     st.markdown("**Which output cells does an input cell feed?**")
     in_cell = cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
-    st.plotly_chart(feeds_figure(scene, in_cell), key="map_in", config={"displayModeBar": False})
+    st.plotly_chart(
+        feeds_figure(arithmetic_board(scene, "window"), in_cell), key="map_in", config={"displayModeBar": False}
+    )
 
 with playground:
     if geo.op != "conv":

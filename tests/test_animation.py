@@ -11,7 +11,7 @@ from PIL import Image
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, step_figure
-from cnnviz.arithmetic.board import fmt, num_frames, step_caption, views_for
+from cnnviz.arithmetic.board import board, fmt, num_frames, step_caption, views_for
 from cnnviz.arithmetic.steps import make_scene, random_values
 from tests.reference import input_cells
 
@@ -32,7 +32,7 @@ def test_views():
 
 def test_window_figure_marks_the_taps_and_the_output_cell():
     scene = scene_for("conv", 5, 3, 2, 1, cin=2)
-    figure = step_figure(scene, 4)  # output (1, 1): window rows/cols 1..3 of the input, padded index 2..4
+    figure = step_figure(board(scene), 4)  # output (1, 1): window rows/cols 1..3 of the input, padded index 2..4
     titles = [a.text for a in figure.layout.annotations]
     assert titles[0] == "Input · ch 1 5×5, padded to 7×7" and "Output 3×3" in titles
     red = [s for s in figure.layout.shapes if s.line.color == "#d62728" and s.xref == "x"]
@@ -66,7 +66,7 @@ def test_caption_gives_the_arithmetic():
 def test_other_views_build(args, view):
     scene = scene_for(*args, cin=2, cout=2)
     last = num_frames(scene, view) - 1
-    figure = step_figure(scene, last, view)
+    figure = step_figure(board(scene, view), last)
     # after the last step, the output panel shows the last output channel exactly as PyTorch computes it
     final = scene.output[-1]
     outputs = [np.asarray(t.z, float) for t in figure.data if t.type == "heatmap" and np.shape(t.z) == final.shape]
@@ -82,7 +82,7 @@ def test_other_views_build(args, view):
 
 def test_feeds_figure_highlights_every_fed_output():
     scene = scene_for("conv", 5, 3, 1, 0)
-    figure = feeds_figure(scene, (2, 2))
+    figure = feeds_figure(board(scene), (2, 2))
     orange = [s for s in figure.layout.shapes if s.line.color == "#ff7f0e"]
     assert len(orange) == 9  # the centre cell of a 5x5 input feeds all 3x3 outputs of a 3x3 kernel
     assert len(ar.output_cells(scene.geo, (0, 0))) == 1
@@ -99,7 +99,7 @@ def test_feeds_figure_highlights_every_fed_output():
 )
 def test_gif_has_one_frame_per_step(args, view):
     scene = scene_for(*args, cin=2, cout=2)
-    data = gif_bytes(scene, view)
+    data = gif_bytes(board(scene, view))
     image = Image.open(io.BytesIO(data))
     assert image.format == "GIF" and image.n_frames == num_frames(scene, view)
 
@@ -108,7 +108,7 @@ def test_gif_refuses_too_many_steps():
     scene = scene_for("conv", 32, 1)
     assert num_frames(scene, "window") > MAX_GIF_FRAMES
     with pytest.raises(ValueError, match="at most"):
-        gif_bytes(scene)
+        gif_bytes(board(scene))
 
 
 @pytest.mark.parametrize(
@@ -121,14 +121,14 @@ def test_gif_refuses_too_many_steps():
 )
 def test_largest_settings_stay_under_a_megabyte(args, view):
     scene = scene_for(*args, cin=3, cout=2)
-    payload = step_figure(scene, num_frames(scene, view) // 2, view).to_json()
+    payload = step_figure(board(scene, view), num_frames(scene, view) // 2).to_json()
     assert len(payload.encode()) <= 1_000_000
     assert json.loads(payload)["data"]
 
 
 def test_transposed_mapping_view_shows_the_unpadded_input():
     scene = scene_for("transposed", 3, 3, 2, 1, 1, 1)
-    figure = step_figure(scene, 7, "window")  # which inputs feed output (1, 1)
+    figure = step_figure(board(scene, "window"), 7)  # which inputs feed output (1, 1)
     assert np.array(figure.data[0].z).shape == (3, 3)
     red = [s for s in figure.layout.shapes if s.line.color == "#d62728" and s.xref == "x"]
     centres = {((s.y0 + s.y1) / 2, (s.x0 + s.x1) / 2) for s in red}
@@ -137,7 +137,7 @@ def test_transposed_mapping_view_shows_the_unpadded_input():
 
 def test_direct_view_greys_the_inserted_zeros():
     scene = scene_for("transposed", 2, 3, 2)
-    z = np.array(step_figure(scene, 0, "direct").data[0].z, dtype=float)
+    z = np.array(step_figure(board(scene, "direct"), 0).data[0].z, dtype=float)
     assert z.shape == (7, 7)
     assert np.isfinite(z).sum() == 4  # only the four input values are coloured
     assert np.isfinite(z[2, 2]) and np.isnan(z[3, 3])
@@ -168,7 +168,7 @@ def test_gif_frames_show_the_kernel_beside_each_input(op, has_kernel):
 
     geo = ar.geometry(op, 4, 3)
     x, weight, bias = random_values(geo, 1, 1, 0, op != "maxpool")
-    frame = Image.open(io.BytesIO(gif_bytes(make_scene(geo, x, weight, bias), views_for(geo)[0])))
+    frame = Image.open(io.BytesIO(gif_bytes(board(make_scene(geo, x, weight, bias), views_for(geo)[0]))))
     pixels = np.asarray(frame.convert("P") if frame.mode != "P" else frame)
     signed = _BASE["signed"]
     kernel_pixels = ((pixels >= signed) & (pixels < signed + LEVELS)).sum()  # the kernel's colours

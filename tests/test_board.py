@@ -47,7 +47,7 @@ def test_the_figure_colours_each_cell_with_the_players_level(case):
     data = payload(scene, view)
     index = b.steps // 2 + 1
     now = change(b, index)
-    figure = step_figure(scene, index, view)
+    figure = step_figure(board(scene, view), index)
     shown = [pid for row in b.layouts[now.out_channel] for pid in row]
     assert [a.text for a in figure.layout.annotations if a.text] == [b.grids[pid].title for pid in shown]
     levels = replay(data, index, "level")
@@ -73,7 +73,7 @@ def test_gif_cells_take_the_players_colours_and_marks():
     scene = scene_for("conv", 4, 3, 1, 0, 1, 1)
     b = board(scene, "window")
     data = payload(scene, "window")
-    frame = Image.open(io.BytesIO(gif_bytes(scene, "window")))
+    frame = Image.open(io.BytesIO(gif_bytes(board(scene, "window"))))
     palette = np.array(frame.getpalette()[: 3 * 256]).reshape(-1, 3)
     pixels = np.asarray(frame)
     counts = {tuple(palette[v]): (pixels == v).sum() for v in np.unique(pixels)}

@@ -123,6 +123,7 @@ def test_figures_leave_the_background_to_the_theme():
     """No opaque white block in dark mode: backgrounds are transparent (or a see-through grey between cells)."""
     from cnnviz.arithmetic import geometry as ar
     from cnnviz.arithmetic.animation import step_figure
+    from cnnviz.arithmetic.board import board
     from cnnviz.arithmetic.steps import make_scene, random_values
     from cnnviz.network.figures import filter_figure
 
@@ -130,7 +131,7 @@ def test_figures_leave_the_background_to_the_theme():
     figures = [
         stage_diagram(summarize(load_embedded()[0], (64, 64))),
         filter_figure(np.random.rand(4, 3, 3), ["a", "b", "c", "d"], "filters"),
-        step_figure(make_scene(geo, *random_values(geo)), 0),
+        step_figure(board(make_scene(geo, *random_values(geo))), 0),
     ]
     for figure in figures:
         for colour in (figure.layout.plot_bgcolor, figure.layout.paper_bgcolor):

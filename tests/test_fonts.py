@@ -8,6 +8,7 @@ from PIL import ImageDraw
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.animation import gif_bytes
+from cnnviz.arithmetic.board import board
 from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.fonts import label_font, plain
 from cnnviz.network.figures import overview_image
@@ -59,6 +60,6 @@ def test_overview_titles_show_every_character_and_never_overlap(drawn):
 def test_gif_labels_and_numbers_show_every_character(drawn):
     geo = ar.geometry("maxpool", 4, 2, 2, 1, 1, 0, True)  # ceil mode: a window of padding only gives −∞
     x, _, _ = random_values(geo, 1, 1, 0, False)
-    gif_bytes(make_scene(geo, x - 20))
+    gif_bytes(board(make_scene(geo, x - 20)))
     assert drawn
     assert all(missing_glyphs(text, font) == set() for _, text, font, _ in drawn if font is not None)

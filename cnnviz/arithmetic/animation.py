@@ -21,15 +21,12 @@ from cnnviz.arithmetic.board import (
     Board,
     Cells,
     Grid,
-    View,
-    board,
     change,
     feeds,
     num_frames,
     state,
 )
 from cnnviz.arithmetic.levels import LEVELS, PALETTES, band_range, is_dark, rgb
-from cnnviz.arithmetic.steps import Scene
 from cnnviz.fonts import label_font, plain
 
 TEXT_CELL_LIMIT = 24
@@ -127,16 +124,16 @@ def _figure(b: Board, values: list[np.ndarray], rows: Sequence[Sequence[int]], r
     return fig
 
 
-def step_figure(scene: Scene, index: int, view: View = "window") -> go.Figure:
-    """The figure of step ``index`` in ``view``: the grids its output channel shows, after the step."""
-    b = board(scene, view)
+def step_figure(b: Board, index: int) -> go.Figure:
+    """The figure of step ``index`` of board ``b`` (:func:`~cnnviz.arithmetic.board.board`, made once per case):
+    the grids its output channel shows, after the step."""
     now = change(b, index)
     return _figure(b, state(b, now), b.layouts[now.out_channel], now.red, now.orange)
 
 
-def feeds_figure(scene: Scene, input_cell: tuple[int, int], out_channel: int = 0) -> go.Figure:
-    """Input channel grids with ``input_cell`` marked and every output cell it feeds highlighted."""
-    b = board(scene, "window")
+def feeds_figure(b: Board, input_cell: tuple[int, int], out_channel: int = 0) -> go.Figure:
+    """Input channel grids of the window view's board ``b`` with ``input_cell`` marked and every output cell it
+    feeds highlighted."""
     mapping = feeds(b, input_cell, out_channel)
     return _figure(b, mapping.values, mapping.rows, mapping.red, mapping.orange)
 
@@ -158,17 +155,16 @@ def _gif_palette() -> list[int]:
     return flat + [0] * (768 - len(flat))
 
 
-def gif_bytes(scene: Scene, view: View = "window", duration_ms: int = 400, max_side: int = 720) -> bytes:
+def gif_bytes(b: Board, duration_ms: int = 400, max_side: int = 720) -> bytes:
     """The whole animation as an animated GIF with one frame per step, drawn with Pillow from the case's board
     (the grids of the step's output channel, as the player lays them out).
 
     Raises:
         ValueError: more than :data:`MAX_GIF_FRAMES` steps.
     """
-    frames = num_frames(scene, view)
+    frames = num_frames(b.scene, b.view)
     if frames > MAX_GIF_FRAMES:
         raise ValueError(f"A GIF is made for at most {MAX_GIF_FRAMES} steps; this setting has {frames}.")
-    b = board(scene, view)
     shapes = [g.values.shape for g in b.grids]
     wide = max(sum(shapes[pid][1] + 1 for pid in row) for layout in b.layouts for row in layout) + 1
     tall = max(sum(max(shapes[pid][0] for pid in row) + 1 for row in layout) for layout in b.layouts) + 1

@@ -8,7 +8,7 @@ import streamlit as st
 from torch import Tensor
 
 from cnnviz.arithmetic import player
-from cnnviz.arithmetic.board import View
+from cnnviz.arithmetic.board import Board, View, board
 from cnnviz.arithmetic.steps import Scene
 from cnnviz.data.shapes import Batch, generate
 from cnnviz.explain.cams import default_layer
@@ -50,6 +50,13 @@ def global_ranges(
     """The lowest and highest activation over ``layers`` for the image of ``digest``."""
     acts = activations(_model.module, _x, layers)
     return min(float(a.min()) for a in acts.values()), max(float(a.max()) for a in acts.values())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def arithmetic_board(scene: Scene, view: View) -> Board:
+    """A case's board (:func:`cnnviz.arithmetic.board.board`), made once for every step the server draws of it, its
+    GIF and its mapping figure, and shared by the sessions that show the case (the renderers only read it)."""
+    return board(scene, view)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
