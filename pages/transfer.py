@@ -9,13 +9,14 @@ import streamlit as st
 
 from cnnviz.models import registry
 from cnnviz.models.custom import architecture_label
+from cnnviz.server.jobs import Job, ServerBusy
 from cnnviz.text import html, md
 from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.transfer import data
 from cnnviz.transfer.backbones import BACKBONES, backbone_from
 from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
 from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
-from cnnviz.transfer.run import Mode, TransferResult, class_names_file, train_transfer, weights_file
+from cnnviz.transfer.run import Mode, TransferResult, class_names_file, transfer_job, weights_file
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.selection import selection
 from cnnviz.ui.sessions import let_go
@@ -26,6 +27,8 @@ choice = selection()
 state = st.session_state
 RESULT_KEY, FEATURES_KEY, HELD_KEY = "_transfer_result", "_transfer_features", "_transfer_images"
 ROUND_KEY, SKIPPED_KEY, SEEN_KEY = "_transfer_round", "_transfer_skipped", "_transfer_seen"
+JOB_KEY = "_transfer_job"
+LIVE_EVERY_S = 1.0  # the running training's progress is redrawn this often
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 held: list[data.ClassImages] = state.setdefault(HELD_KEY, [data.ClassImages() for _ in range(data.MAX_CLASSES)])
 rounds: list[int] = state.setdefault(ROUND_KEY, [0] * data.MAX_CLASSES)  # an uploader's key: new once it is read
@@ -179,35 +182,54 @@ if offline:
 problem = images.problem()
 if problem:
     st.info(md(problem), icon=":material/info:")
+job: Job[TransferResult] | None = state.get(JOB_KEY)
+training = job is not None and job.state in ("queued", "running")
+if job is not None and not training:  # it has finished: its result is shown below, its job let go
+    del state[JOB_KEY]
+    if job.result is not None:
+        state[RESULT_KEY] = job.result
+    outcome = job.status
+    if outcome.state == "failed":
+        st.error(f"The training failed: {outcome.error}.", icon=":material/error:")
+    elif job.result is None:
+        st.info("The training was stopped before it had a result.", icon=":material/info:")
 if st.button(
-    "Train", key="transfer_train", type="primary", disabled=problem is not None, icon=":material/model_training:"
+    "Train",
+    key="transfer_train",
+    type="primary",
+    disabled=problem is not None or training,
+    icon=":material/model_training:",
 ):
-    bar = st.progress(0.0, text="Starting…")
-    live = st.empty()
+    backbone = backbone_from(shared_model(backbone_key))
+    cache = state.setdefault(FEATURES_KEY, {})
+    if len(cache) > 4:
+        cache.clear()
+    job = transfer_job(backbone, images, mode, augmentation, held_out, steps, cache, session_alive())
+    try:
+        job.start()
+        state[JOB_KEY], training = job, True
+    except ServerBusy as exc:
+        st.warning(str(exc), icon=":material/hourglass_disabled:")
 
-    def report(stage: str, done: int, total: int, history: list[dict[str, float]]) -> None:
-        bar.progress(done / total, text=f"{stage}: {done} of {total}")
-        if history:
-            live.plotly_chart(training_curves(history), key=f"transfer_live_{done}")
 
-    with queued("Training"):
-        backbone = backbone_from(shared_model(backbone_key))
-        cache = state.setdefault(FEATURES_KEY, {})
-        if len(cache) > 4:
-            cache.clear()
-        state[RESULT_KEY] = train_transfer(
-            backbone,
-            images,
-            mode,
-            augmentation,
-            held_out,
-            fine_tune_steps=steps,
-            cache=cache,
-            report=report,
-            keep_going=session_alive(),
-        )
-    bar.empty()
-    live.empty()
+@st.fragment(run_every=LIVE_EVERY_S if training else None)
+def live(job: Job[TransferResult]) -> None:
+    """The training's progress and learning curves while it runs in the background; the page reruns when it ends."""
+    status = job.status
+    if status.state not in ("queued", "running"):
+        st.rerun(scope="app")
+    if status.state == "queued":
+        st.progress(0.0, text=f"Training: waiting for the server, {status.ahead} ahead of you…")
+    else:
+        share = status.done / status.total if status.total else 0.0
+        st.progress(share, text=f"Training, {status.stage or 'starting'}: {status.done} of {status.total}")
+    if status.history:
+        st.plotly_chart(training_curves(list(status.history)), key="transfer_live")
+    st.button("Stop", key="transfer_stop", icon=":material/stop:", on_click=job.stop)
+
+
+if training and job is not None:
+    live(job)
 
 result: TransferResult | None = state.get(RESULT_KEY)
 if result is not None:

@@ -27,8 +27,17 @@ def trained(mode: str = "probe"):
     if mode != "probe":
         at.radio(key="transfer_mode").set_value(mode).run()
         at.select_slider(key="transfer_steps").set_value(20).run()
-    at.button(key="transfer_train").click().run()
+    return finished(at.button(key="transfer_train").click().run())
+
+
+def finished(at):
+    """``at`` after its training, which runs in the background, has ended and the page has shown its result."""
     assert_no_exception(at)
+    job = at.session_state["_transfer_job"]
+    assert job.wait(timeout=240) == "done", job.status
+    at.run()
+    assert_no_exception(at)
+    assert "_transfer_job" not in at.session_state  # let go once its result is kept
     return at
 
 
@@ -109,8 +118,7 @@ def test_bad_images_are_skipped_by_name_and_the_rest_kept():
     assert [len(held.images) for held in at.session_state["_transfer_images"][:2]] == [5, 5]
     assert sum("5 images, room for 45 more" in c.value for c in at.caption) == 2
     assert not at.button(key="transfer_train").disabled  # 5 good images in each class: enough
-    at.button(key="transfer_train").click().run()
-    assert_no_exception(at)
+    finished(at.button(key="transfer_train").click().run())
     result = at.session_state["_transfer_result"]
     assert result.split_counts() == ([4, 4], [1, 1]) and "broken.png" not in result.images.names
     at.button(key="transfer_use").click().run()

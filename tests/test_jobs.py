@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from cnnviz.progress import Stopped
 from cnnviz.server import jobs
 from cnnviz.server.jobs import Abandoned, Liveness, ServerBusy, WorkQueue
 
@@ -147,3 +148,68 @@ def test_long_work_stops_at_its_next_update_when_its_page_stops_or_its_owner_goe
     with pytest.raises(jobs.Abandoned):
         jobs.run_lowered(work, lambda d, t: None, keep_going=lambda: len(steps) < 5, poll_s=0.01)
     assert ended.wait(5) and len(steps) < 100
+
+
+def test_a_job_runs_in_the_background_reports_and_ends_done_stopped_or_failed(caplog):
+    """The one job model: the work's result and reports reach the owner; a stop asked for between steps ends it
+    "stopped" with what it had, and a start resumes it; Stopped ends it without a result; an error fails it with a
+    sentence for the visitor and the traceback in the log."""
+    queue = WorkQueue("jobs", workers=1, max_waiting=1, poll_s=0.01)
+    gate, steps = threading.Event(), []
+
+    def counting(job: jobs.Job[int]) -> int:
+        while len(steps) < 5 and job.keep_going():
+            gate.wait(10)
+            steps.append(len(steps) + 1)
+            job.report("counting", len(steps), 5, [{"step": len(steps)}])
+        return len(steps)
+
+    job = jobs.Job(counting, queue=queue, name="counting")
+    assert job.state == "ready" and job.result is None
+    job.start()
+    job.start()  # a no-op while it runs: one thread, one place in the queue
+    assert queue.counts() == (1, 0)
+    job.stop()
+    gate.set()
+    assert job.wait(10) == "stopped" and job.result == len(steps) < 5
+    job.start()  # resumes: the work keeps its own state
+    assert job.wait(10) == "done" and job.result == 5 and steps == [1, 2, 3, 4, 5]
+    status = job.status
+    assert (status.stage, status.done, status.total, status.history[-1]) == ("counting", 5, 5, {"step": 5})
+    assert queue.counts() == (0, 0)
+    job.start()
+    assert job.state == "done" and queue.counts() == (0, 0)  # done is done
+
+    def half(job: jobs.Job[int]) -> int:
+        raise Stopped
+
+    stopped = jobs.Job(half, queue=queue)
+    stopped.start()
+    assert stopped.wait(10) == "stopped" and stopped.result is None
+
+    def broken(job: jobs.Job[int]) -> int:
+        raise KeyError("/srv/secret")
+
+    failed = jobs.Job(broken, queue=queue, name="broken work")
+    with caplog.at_level("ERROR", logger="cnnviz.server.jobs"):
+        failed.start()
+        assert failed.wait(10) == "failed"
+    assert failed.status.error == "an unexpected KeyError; the server's log has the details"
+    assert "broken work failed" in caplog.text and "/srv/secret" in caplog.text and caplog.records[0].exc_info
+    assert queue.counts() == (0, 0)
+
+
+def test_a_job_whose_session_went_stops_and_says_so():
+    here = threading.Event()
+    here.set()
+
+    def forever(job: jobs.Job[None]) -> None:
+        while job.keep_going():
+            time.sleep(0.01)
+
+    job = jobs.Job(forever, alive=here.is_set, grace_s=0.1, queue=WorkQueue("jobs", 1, 0))
+    job.start()
+    time.sleep(0.2)
+    assert job.state == "running" and not job.status.abandoned
+    here.clear()
+    assert job.wait(10) == "stopped" and job.status.abandoned

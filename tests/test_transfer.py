@@ -3,6 +3,8 @@ saw, fine-tuning, and the end-to-end pipeline on torchvision architectures whose
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -10,13 +12,14 @@ import torchvision
 from PIL import Image
 
 from cnnviz.models import custom, registry
+from cnnviz.server.jobs import WorkQueue
 from cnnviz.training.loop import confusion
 from cnnviz.transfer import data
 from cnnviz.transfer.backbones import assemble, backbone_from, features
 from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
 from cnnviz.transfer.finetune import Augmentation, fine_tune
 from cnnviz.transfer.probe import pca_2d, train_probe
-from cnnviz.transfer.run import class_names_file, train_transfer, weights_file
+from cnnviz.transfer.run import class_names_file, train_transfer, transfer_job, weights_file
 from tests.conftest import cache_random_weights, encode
 from tests.reference import hook_count
 
@@ -171,3 +174,35 @@ def test_the_confusion_matrix_writes_its_counts_at_a_readable_size():
     figure = confusion_figure(counts, list(NOVEL_CLASSES))
     assert figure.data[0].textfont.size >= 16 and figure.layout.font.size >= 16
     assert np.array_equal(np.asarray(figure.data[0].text), counts)
+
+
+def test_a_transfer_job_trains_in_the_background_and_stops_when_asked(embedded_backbone):
+    """The page's training is a background job: it gives what train_transfer gives, and a stop during
+    fine-tuning ends it with the result so far (stopped early), a stop while it waits ends it without one."""
+    images, labels = novel_examples(8, seed=5)
+    classes = data.ImageSet(NOVEL_CLASSES, images, labels, [f"{i}.png" for i in range(len(images))])
+    job = transfer_job(embedded_backbone, classes)
+    job.start()
+    assert job.wait(120) == "done"
+    direct = train_transfer(embedded_backbone, classes)
+    assert job.result.accuracy == direct.accuracy and np.array_equal(job.result.predicted, direct.predicted)
+    assert job.status.stage == "probe" and job.status.done == job.status.total == 150
+
+    tuning = transfer_job(embedded_backbone, classes, "fine-tune", fine_tune_steps=2000)
+    tuning.start()
+    deadline = time.monotonic() + 120
+    while not tuning.status.history or tuning.status.stage != "fine-tune":
+        assert time.monotonic() < deadline and tuning.state in ("queued", "running"), tuning.status
+        time.sleep(0.05)
+    tuning.stop()
+    assert tuning.wait(120) == "stopped"
+    assert tuning.result.stopped_early and tuning.result.history[-1]["step"] < 150 + 2000
+
+    queue = WorkQueue("trainings", workers=1, max_waiting=1, poll_s=0.01)
+    busy = queue.join()
+    waiting = transfer_job(embedded_backbone, classes, queue=queue)
+    waiting.start()
+    assert waiting.state == "queued" and waiting.status.ahead == 0
+    waiting.stop()
+    assert waiting.wait(10) == "stopped" and waiting.result is None and queue.counts() == (1, 0)
+    queue.leave(busy)

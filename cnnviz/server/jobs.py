@@ -8,14 +8,18 @@ CPU, and a full queue answers at once with :class:`ServerBusy` instead of growin
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Literal, TypeVar
 
-from cnnviz.progress import Progress
+from cnnviz.progress import Progress, Stopped
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Alive = Callable[[], bool]
@@ -219,6 +223,162 @@ def run_lowered(
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+JobState = Literal["ready", "queued", "running", "stopped", "done", "failed"]
+"""Where a :class:`Job` is: not started, waiting in its queue, running, stopped (by its owner, or because its
+session went), finished, or failed (the server's log has the traceback)."""
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a :class:`Job` is doing, as a page shows it: its state, the stage it reported last and how far that
+    stage has got (``done`` of ``total``), how many jobs wait before it while queued, whether it stopped because
+    its session went, a message for the visitor when it failed, and the learning curves it last reported."""
+
+    state: JobState
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    ahead: int = 0
+    abandoned: bool = False
+    error: str | None = None
+    history: tuple[dict[str, float], ...] = ()  # the learning curves so far, where the work reports them
+
+
+class Job(Generic[T]):
+    """Long work in the background, the one model of every training and fine-tuning in cnnviz: ``work(job)`` runs
+    on a thread of its own at a lower CPU priority (:func:`lower_priority`) once ``queue`` gives it a worker; it
+    reports its stages through :meth:`report` and asks :meth:`keep_going` between steps, which turns false once
+    :meth:`stop` is called or once ``alive`` (its session) has been false for ``grace_s`` seconds. ``name`` and
+    ``log`` say whose job it is in the server's log.
+
+    The state after the work returns is ``"done"``, or ``"stopped"`` when a :meth:`keep_going` answered false (the
+    work then returned what it had); a :class:`~cnnviz.progress.Stopped` raised by the work stops it without a
+    result; any other exception fails the job, logged with its traceback and never shown. :meth:`start` again
+    after a stop runs ``work`` again (work that keeps its own state, such as a training, resumes).
+    """
+
+    def __init__(
+        self,
+        work: Callable[[Job[T]], T],
+        alive: Alive = always,
+        grace_s: float = 10.0,
+        queue: WorkQueue | None = None,
+        name: str = "job",
+        log: logging.Logger = logger,
+    ) -> None:
+        self._work, self._liveness, self._queue = work, Liveness(alive, grace_s), queue
+        self.name, self._log = name, log
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status = JobStatus("ready")
+        self._interrupted = False
+        self._result: T | None = None
+
+    # -- the owner's side --------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start, or run again after a stop or a failure; a no-op while queued, running or done.
+
+        Raises:
+            ServerBusy: the queue is full.
+        """
+        with self._lock:
+            if self._status.state in ("queued", "running", "done"):
+                return
+            queue = self._queue if self._queue is not None else TRAININGS
+            ticket = queue.join()
+            self._stop.clear()
+            self._interrupted = False
+            self._status = JobStatus(
+                "queued", self._status.stage, self._status.done, self._status.total, queue.ahead_of(ticket)
+            )
+            self._thread = threading.Thread(
+                target=self._run, args=(queue, ticket), name=f"cnnviz-{self.name}", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the work to stop at its next :meth:`keep_going` (or leave the queue)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> JobState:
+        """Block until the work returns or stops (or ``timeout`` passes); returns the state."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.state
+
+    @property
+    def state(self) -> JobState:
+        with self._lock:
+            return self._status.state
+
+    @property
+    def status(self) -> JobStatus:
+        with self._lock:
+            return self._status
+
+    @property
+    def result(self) -> T | None:
+        """What the work returned (``None`` before it has, and after a failure)."""
+        with self._lock:
+            return self._result
+
+    # -- the work's side ---------------------------------------------------------------------------------------
+
+    def keep_going(self) -> bool:
+        """False once a stop was asked for, or once the session has gone (the job is then marked abandoned)."""
+        if self._stop.is_set():
+            going, abandoned = False, False
+        else:
+            going = self._liveness()
+            abandoned = not going
+        if not going:
+            with self._lock:
+                self._interrupted = True
+                if abandoned:
+                    self._status = replace(self._status, abandoned=True)
+        return going
+
+    def report(self, stage: str, done: int, total: int, history: list[dict[str, float]] | None = None) -> None:
+        """Say how far the work has got: ``done`` of ``total`` of ``stage`` (and its learning curves so far)."""
+        with self._lock:
+            curves = self._status.history if history is None else tuple(history)
+            self._status = replace(self._status, stage=stage, done=done, total=total, history=curves)
+
+    def progress(self, stage: str) -> Progress:
+        """A :data:`~cnnviz.progress.Progress` that reports ``stage``."""
+        return lambda done, total: self.report(stage, done, total)
+
+    # -- the thread ---------------------------------------------------------------------------------------------
+
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            self._status = replace(self._status, **changes)
+
+    def _run(self, queue: WorkQueue, ticket: Ticket) -> None:
+        lower_priority()  # a page's own work comes first (this thread, and PyTorch's workers it starts)
+        try:
+            if not queue.wait_turn(ticket, self.keep_going, lambda ahead: self._set(ahead=ahead)):
+                self._set(state="stopped", ahead=0)  # stopped while waiting, or its session has gone
+                return
+            self._set(state="running", ahead=0)
+            try:
+                result = self._work(self)
+            except Stopped:
+                self._set(state="stopped")
+            except Exception as exc:  # noqa: BLE001 - logged with its traceback; the visitor is told in a sentence
+                self._log.exception("%s failed (%s)", self.name, self.status)
+                self._set(state="failed", error=f"an unexpected {type(exc).__name__}; the server's log has the details")
+            else:
+                with self._lock:
+                    self._result = result
+                    self._status = replace(self._status, state="stopped" if self._interrupted else "done")
+        finally:
+            queue.leave(ticket)
 
 
 TRAININGS = WorkQueue("trainings", workers=2, max_waiting=4)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -78,3 +80,66 @@ class Optimisation:
         loss.backward()
         self.optimiser.step()
         self.schedule.step()
+
+
+StepLoss = Callable[[int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+"""``step_loss(step)``: one step's training loss, its logits and their labels, computed with the trained modules in
+train mode (``step`` counts from 1)."""
+
+
+@dataclass
+class Fit:
+    """What :func:`fit` did: the steps run (counted from the start of training), the history it kept (one entry per
+    ``record_every`` steps and at evaluations: step, loss, batch_accuracy, and held_out_accuracy where evaluated, as
+    the training charts take them), and whether it stopped before its last step."""
+
+    step: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: bool = False
+
+
+def fit(
+    model: nn.Module,
+    optimisation: Optimisation,
+    step_loss: StepLoss,
+    steps: int,
+    *,
+    start: int = 0,
+    trained: Iterable[nn.Module] | None = None,
+    held_out: Callable[[], float] | None = None,
+    evaluate_every: int = 1,
+    record_every: int = 1,
+    on_step: Callable[[dict[str, float]], None] | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
+    guard: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> Fit:
+    """The one training loop of cnnviz (the embedded model's trainer, the playground, the linear probe and
+    fine-tuning): steps ``start + 1`` to ``steps``, each asking ``keep_going()`` first, then ``step_loss(step)``
+    with ``trained`` (default: the whole model) in train mode, the optimiser's step, and the model back in eval mode,
+    all inside ``guard()`` (a lock others read the model under). Every ``evaluate_every`` steps and at the last one,
+    ``held_out()`` (outside the guard) is the held-out accuracy. ``on_step(entry)`` sees every step's entry."""
+    modules = [model] if trained is None else list(trained)
+    done = Fit(start)
+    for step in range(start + 1, steps + 1):
+        if not keep_going():
+            done.stopped = True
+            break
+        with guard():
+            for module in modules:
+                module.train()
+            loss, logits, labels = step_loss(step)
+            optimisation.step(loss)
+            model.eval()
+        entry = {
+            "step": step,
+            "loss": float(loss.detach()),
+            "batch_accuracy": share_correct(labels, logits.detach().argmax(1)),
+        }
+        if held_out is not None and (step % evaluate_every == 0 or step == steps):
+            entry["held_out_accuracy"] = held_out()
+        if "held_out_accuracy" in entry or step % record_every == 0 or step == steps:
+            done.history.append(entry)
+        done.step = step
+        if on_step is not None:
+            on_step(entry)
+    return done

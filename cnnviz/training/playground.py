@@ -25,8 +25,9 @@ from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, Batch, generate
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.sharing import model_lock
 from cnnviz.models.tinyvgg import TinyVGG
-from cnnviz.server.jobs import TRAININGS, Alive, Liveness, Ticket, WorkQueue, always, lower_priority
-from cnnviz.training.loop import Evaluation, Optimisation, evaluate, share_correct
+from cnnviz.progress import Stopped
+from cnnviz.server.jobs import TRAININGS, Alive, Job, JobState, WorkQueue, always
+from cnnviz.training.loop import Evaluation, Optimisation, evaluate, fit
 from cnnviz.training.seeding import seed_dropouts, seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
 
@@ -36,11 +37,7 @@ _DATA_CHUNK = 250
 priority): a stop or an abandonment waits at most this long."""
 
 
-class _Interrupted(Exception):
-    """The training was stopped or abandoned while its data was being made."""
-
-
-State = Literal["ready", "queued", "running", "stopped", "done", "failed"]
+State = JobState
 
 
 @dataclass(frozen=True)
@@ -132,7 +129,8 @@ class Snapshot:
 
 
 class Trainer:
-    """One training run, advanced in the background; ``stop`` pauses it and ``start`` resumes it.
+    """One training run, advanced in the background as a :class:`~cnnviz.server.jobs.Job`; ``stop`` pauses it and
+    ``start`` resumes it.
 
     ``alive`` says whether the session that owns it is still there; once it has been false for ``grace_s``
     seconds the training leaves the queue or stops after its current step. ``queue`` is the queue it waits in.
@@ -142,24 +140,17 @@ class Trainer:
         self, config: RunConfig, alive: Alive = always, grace_s: float = 10.0, queue: WorkQueue = TRAININGS
     ) -> None:
         config.validate()
-        self._alive = Liveness(alive, grace_s)
-        self._queue = queue
         self.config = config
+        self.job: Job[None] = Job(self._work, alive, grace_s, queue, name=f"training {config}", log=logger)
         # The seed makes this net, its batches and its dropout masks, from generators of this run's own.
         self.model = seeded(lambda: build_model(config.net), torch.Generator().manual_seed(config.seed))
         self._generator = torch.Generator().manual_seed(config.seed)
         seed_dropouts(self.model, self._generator)
         self._optimisation = Optimisation(self.model, config.learning_rate, 1e-4, config.steps)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._state: State = "ready"
-        self._ahead = 0
-        self._abandoned = False
         self._step = 0
         self._images_made = 0
         self._history: list[dict[str, float]] = []
-        self._error: str | None = None
         self._data: tuple[torch.Tensor, torch.Tensor] | None = None
         self.held_out: Batch | None = None
         self.mean: list[float] = []
@@ -173,30 +164,19 @@ class Trainer:
         Raises:
             ServerBusy: the server's training queue is full.
         """
-        with self._lock:
-            if self._state in ("queued", "running", "done"):
-                return
-            ticket = self._queue.join()
-            self._stop.clear()
-            self._state, self._abandoned, self._ahead = "queued", False, self._queue.ahead_of(ticket)
-            self._thread = threading.Thread(target=self._run, args=(ticket,), name="cnnviz-train", daemon=True)
-            self._thread.start()
+        self.job.start()
 
     def stop(self) -> None:
         """Ask the run to pause after the current step (resume with :meth:`start`)."""
-        self._stop.set()
+        self.job.stop()
 
     def wait(self, timeout: float | None = None) -> State:
         """Block until the background work pauses or ends (or ``timeout`` passes); returns the state."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return self.state
+        return self.job.wait(timeout)
 
     @property
     def state(self) -> State:
-        with self._lock:
-            return self._state
+        return self.job.state
 
     # -- the work ----------------------------------------------------------------------------------------------
 
@@ -207,7 +187,7 @@ class Trainer:
         chunks = []
         for start in range(0, self.config.train_size, _DATA_CHUNK):
             if not keep_going():
-                raise _Interrupted
+                raise Stopped
             chunks.append(generate(min(_DATA_CHUNK, self.config.train_size - start), self.config.seed, start))
             self._made(start + len(chunks[-1].labels))
         data = Batch(*(np.concatenate([getattr(c, name) for c in chunks]) for name in ("images", "masks", "labels")))
@@ -220,82 +200,58 @@ class Trainer:
         with self._lock:
             self._images_made = images
 
-    def _set_ahead(self, ahead: int) -> None:
-        with self._lock:
-            self._ahead = ahead
+    def _work(self, job: Job[None]) -> None:
+        self._prepare(job.keep_going)
+        assert self._data is not None  # _prepare made it
+        x, y = self._data
+        loss_fn = nn.CrossEntropyLoss()
 
-    def _run(self, ticket: Ticket) -> None:
-        lower_priority()  # a page's own work comes first (this thread, and PyTorch's workers it starts)
-        try:
-            if not self._queue.wait_turn(ticket, self._keep_going, self._set_ahead):
-                with self._lock:  # stopped while waiting, or its session has gone (then marked abandoned)
-                    self._state = "stopped"
-                return
-            with self._lock:
-                self._state, self._ahead = "running", 0
-            self._work()
-        finally:
-            self._queue.leave(ticket)
+        def step_loss(_step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            index = torch.randint(0, len(x), (self.config.batch_size,), generator=self._generator)
+            return loss_fn(logits := self.model(x[index]), y[index]), logits, y[index]
 
-    def _keep_going(self) -> bool:
-        """False once a stop was asked for, or once the session has gone (the training is then abandoned)."""
-        if self._stop.is_set():
-            return False
-        if not self._alive():
+        def on_step(entry: dict[str, float]) -> None:
             with self._lock:
-                self._abandoned = True
-            return False
-        return True
+                self._step = int(entry["step"])
+                self._history.append(entry)
+            time.sleep(0)  # let the page's threads in between steps
 
-    def _work(self) -> None:
-        try:
-            self._prepare(self._keep_going)
-            x, y = self._data  # type: ignore[misc]
-            loss_fn = nn.CrossEntropyLoss()
-            evaluate_every = max(1, self.config.steps // 20)
-            while self._step < self.config.steps and self._keep_going():
-                index = torch.randint(0, len(x), (self.config.batch_size,), generator=self._generator)
-                with model_lock(self.model):
-                    self.model.train()
-                    logits = self.model(x[index])
-                    loss = loss_fn(logits, y[index])
-                    self._optimisation.step(loss)
-                    self.model.eval()
-                record = {
-                    "step": self._step + 1,
-                    "loss": loss.item(),
-                    "batch_accuracy": share_correct(y[index], logits.detach().argmax(1)),
-                }
-                if (self._step + 1) % evaluate_every == 0 or self._step + 1 == self.config.steps:
-                    record["held_out_accuracy"] = self.evaluate(limit=300).accuracy
-                with self._lock:
-                    self._step += 1
-                    self._history.append(record)
-                time.sleep(0)  # let the page's threads in between steps
-            with self._lock:
-                self._state = "done" if self._step >= self.config.steps else "stopped"
-        except _Interrupted:
-            with self._lock:
-                self._state = "stopped"
-        except Exception as exc:
-            logger.exception("training %s failed at step %d", self.config, self._step)
-            with self._lock:
-                self._state = "failed"
-                self._error = f"an unexpected {type(exc).__name__}; the server's log has the details"
+        fit(
+            self.model,
+            self._optimisation,
+            step_loss,
+            self.config.steps,
+            start=self._step,
+            held_out=lambda: self.evaluate(limit=300).accuracy,
+            evaluate_every=max(1, self.config.steps // 20),
+            on_step=on_step,
+            keep_going=job.keep_going,
+            guard=lambda: model_lock(self.model),
+        )
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
+        status = self.job.status
         with self._lock:
-            history = list(self._history)
-            state, step, error, ahead, abandoned = self._state, self._step, self._error, self._ahead, self._abandoned
-            made = self._images_made
+            history, step, made = list(self._history), self._step, self._images_made
         with model_lock(self.model):
             first_layer = self.model.get_submodule("features.conv_1_1")
             assert isinstance(first_layer, nn.Conv2d)
             first = first_layer.weight.detach().numpy().copy()
         total = self.config.train_size + self.config.held_out_size
-        return Snapshot(state, step, self.config.steps, history, first, error, ahead, abandoned, made, total)
+        return Snapshot(
+            status.state,
+            step,
+            self.config.steps,
+            history,
+            first,
+            status.error,
+            status.ahead,
+            status.abandoned,
+            made,
+            total,
+        )
 
     def evaluate(self, limit: int | None = None) -> Evaluation:
         """Accuracy, confusion matrix and misclassified samples on the held-out set (its first ``limit``)."""

@@ -24,7 +24,7 @@ from cnnviz.data.shapes import CLASSES, IMAGE_SIZE, generate
 from cnnviz.models.embedded import held_out_seed
 from cnnviz.models.sharing import freeze
 from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
-from cnnviz.training.loop import Optimisation, accuracy
+from cnnviz.training.loop import Optimisation, accuracy, fit
 from cnnviz.training.seeding import seeded
 from cnnviz.training.tensors import channel_stats, to_tensor
 
@@ -107,33 +107,52 @@ def train(config: TrainConfig, report: Callable[[TrainingReport], None] | None =
     total = steps_per_epoch * config.epochs
     optimisation = Optimisation(model, config.learning_rate, config.weight_decay, total)
     loss_fn = nn.CrossEntropyLoss()
+    order = torch.empty(0, dtype=torch.long)
+
+    def step_loss(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        nonlocal order
+        b = (step - 1) % steps_per_epoch
+        if b == 0:  # each epoch sees every image once, in an order of its own
+            order = torch.randperm(len(x), generator=generator)
+        idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+        batch = x[idx]
+        flip = torch.rand(len(idx), generator=generator) < 0.5  # mirror images keep their class
+        batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(3), batch)
+        cover = torch.where(flip.view(-1, 1, 1), coverage[idx].flip(2), coverage[idx])
+        # The focus loss starts after the first epoch and ramps up over the second: from the first step it
+        # lets every ReLU die (no activation, nothing outside) before any class is learnt.
+        ramp = min(1.0, max(0.0, (step - 1) / steps_per_epoch - 1))
+        acts = trunk(batch)
+        logits = model.classifier(last_pool(acts))
+        loss = loss_fn(logits, y[idx])
+        if config.focus_weight and ramp:
+            loss = loss + ramp * config.focus_weight * outside_share(acts, cover)
+        return loss, logits, y[idx]
+
     history: list[dict[str, float]] = []
-    step = 0
-    model.train()  # the held-out evaluation after each epoch leaves the mode as it found it
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(len(x), generator=generator)
-        running = 0.0
-        for b in range(steps_per_epoch):
-            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-            batch = x[idx]
-            flip = torch.rand(len(idx), generator=generator) < 0.5  # mirror images keep their class
-            batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(3), batch)
-            cover = torch.where(flip.view(-1, 1, 1), coverage[idx].flip(2), coverage[idx])
-            # The focus loss starts after the first epoch and ramps up over the second: from the first step it
-            # lets every ReLU die (no activation, nothing outside) before any class is learnt.
-            ramp = min(1.0, max(0.0, step / steps_per_epoch - 1))
-            acts = trunk(batch)
-            loss = loss_fn(model.classifier(last_pool(acts)), y[idx])
-            if config.focus_weight and ramp:
-                loss = loss + ramp * config.focus_weight * outside_share(acts, cover)
-            optimisation.step(loss)
-            running += loss.item()
-            step += 1
-            if step % 20 == 0 or step == total:
-                report(TrainingReport(f"epoch {epoch}/{config.epochs}", step, total, loss.item()))
-        held_acc = accuracy(model, x_held, y_held)
-        history.append({"epoch": epoch, "loss": running / steps_per_epoch, "held_out_accuracy": held_acc})
-        report(TrainingReport(f"epoch {epoch}/{config.epochs} held-out accuracy {held_acc:.4f}", step, total))
+    running = [0.0]
+
+    def on_step(entry: dict[str, float]) -> None:
+        step, epoch = int(entry["step"]), -(-int(entry["step"]) // steps_per_epoch)
+        running[0] += entry["loss"]
+        if step % 20 == 0 or step == total:
+            report(TrainingReport(f"epoch {epoch}/{config.epochs}", step, total, entry["loss"]))
+        if "held_out_accuracy" in entry:
+            held_acc = entry["held_out_accuracy"]
+            history.append({"epoch": epoch, "loss": running[0] / steps_per_epoch, "held_out_accuracy": held_acc})
+            report(TrainingReport(f"epoch {epoch}/{config.epochs} held-out accuracy {held_acc:.4f}", step, total))
+            running[0] = 0.0
+
+    fit(
+        model,
+        optimisation,
+        step_loss,
+        total,
+        held_out=lambda: accuracy(model, x_held, y_held),
+        evaluate_every=steps_per_epoch,
+        record_every=steps_per_epoch,
+        on_step=on_step,
+    )
     return TrainResult(
         model=freeze(model),
         mean=mean,

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 from torchvision.transforms.v2 import functional as F_v2
 
-from cnnviz.training.loop import Optimisation, share_correct
+from cnnviz.training.loop import Optimisation, fit, share_correct
 from cnnviz.training.seeding import seed_dropouts
 from cnnviz.transfer.backbones import LAST_STAGE, Backbone, assemble
 
@@ -123,29 +123,37 @@ def fine_tune(
     test_x = torch.cat([preprocess(image) for image in test])
     holder = nn.ParameterList(params)  # Optimisation takes a module
     optimisation = Optimisation(holder, learning_rate, 1e-4, steps)
-    history: list[dict[str, float]] = []
-    start, stopped = time.monotonic(), False
-    for step in range(1, steps + 1):
-        if not keep_going() or time.monotonic() - start > max_seconds:
-            stopped = True
-            break
+    started = time.monotonic()
+
+    def step_loss(_step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pick = torch.randint(len(train), (min(batch_size, len(train)),), generator=generator)
         x = torch.cat([preprocess(augment(train[i])) for i in pick.tolist()])
-        for module in trained:
-            module.train()
         logits = network(x)
-        loss = F.cross_entropy(logits, train_y[pick])
-        optimisation.step(loss)
-        network.eval()
-        if step % every == 0 or step == steps:
-            with torch.no_grad():
-                held_out = share_correct(test_y, network(test_x).argmax(1))
-            seen = share_correct(train_y[pick], logits.detach().argmax(1))
-            history.append(
-                {"step": step, "loss": float(loss.detach()), "batch_accuracy": seen, "held_out_accuracy": held_out}
-            )
-            if progress:
-                progress(step, steps, history)
+        return F.cross_entropy(logits, train_y[pick]), logits, train_y[pick]
+
+    def held_out() -> float:
+        with torch.no_grad():
+            return share_correct(test_y, network(test_x).argmax(1))
+
+    shown: list[dict[str, float]] = []
+
+    def on_step(entry: dict[str, float]) -> None:
+        if progress is not None and "held_out_accuracy" in entry:  # the entries the history keeps
+            shown.append(entry)
+            progress(int(entry["step"]), steps, list(shown))
+
+    done = fit(
+        network,
+        optimisation,
+        step_loss,
+        steps,
+        trained=trained,  # the rest of the backbone stays in eval mode: its batch norms keep their statistics
+        held_out=held_out,
+        evaluate_every=every,
+        record_every=every,
+        on_step=on_step,
+        keep_going=lambda: keep_going() and time.monotonic() - started <= max_seconds,
+    )
     for p in params:
         p.requires_grad_(False)
-    return FineTuned(network.eval(), history, stopped)  # assemble() made it a copy of its own
+    return FineTuned(network.eval(), done.history, done.stopped)  # assemble() made it a copy of its own

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnviz.progress import Progress
-from cnnviz.training.loop import Optimisation, share_correct
+from cnnviz.training.loop import Optimisation, fit, share_correct
 from cnnviz.training.seeding import seeded
 
 
@@ -43,20 +43,25 @@ def train_probe(
     z_train, z_test = (train_x - mean) / std, (test_x - mean) / std
     head = seeded(lambda: nn.Linear(train_x.shape[1], num_classes), torch.Generator().manual_seed(seed))
     optimisation = Optimisation(head, learning_rate, weight_decay, steps)
-    history: list[dict[str, float]] = []
-    for step in range(1, steps + 1):
-        logits = head(z_train)
-        loss = F.cross_entropy(logits, train_y)
-        optimisation.step(loss)
-        if step % every == 0 or step == steps:
-            with torch.no_grad():
-                seen = share_correct(train_y, logits.detach().argmax(1))
-                held_out = share_correct(test_y, head(z_test).argmax(1))
-            history.append(
-                {"step": step, "loss": float(loss.detach()), "batch_accuracy": seen, "held_out_accuracy": held_out}
-            )
-            if progress:
-                progress(step, steps)
+
+    def step_loss(_step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits = head(z_train)  # every training image at each step
+        return F.cross_entropy(logits, train_y), logits, train_y
+
+    def held_out() -> float:
+        with torch.no_grad():
+            return share_correct(test_y, head(z_test).argmax(1))
+
+    history = fit(
+        head,
+        optimisation,
+        step_loss,
+        steps,
+        held_out=held_out,
+        evaluate_every=every,
+        record_every=every,
+        on_step=progress and (lambda entry: progress(int(entry["step"]), steps)),
+    ).history
     folded = nn.Linear(train_x.shape[1], num_classes)
     with torch.no_grad():
         folded.weight.copy_(head.weight / std)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +19,15 @@ import torch
 from torch import nn
 
 from cnnviz.models import registry
+from cnnviz.progress import Progress, Stopped
+from cnnviz.server.jobs import COMPUTATIONS, Alive, Job, WorkQueue, always
 from cnnviz.training.loop import evaluation
 from cnnviz.transfer.backbones import Backbone, assemble, features, headless, transfer_model
 from cnnviz.transfer.data import ImageSet, stratified_split
 from cnnviz.transfer.finetune import EVERY_AUGMENTATION, Augmentation, fine_tune
 from cnnviz.transfer.probe import pca_2d, train_probe
 
+logger = logging.getLogger(__name__)
 Mode = Literal["probe", "fine-tune"]
 Report = Callable[[str, int, int, list[dict[str, float]]], None]
 """Progress: what is being done, how far (done of total), and the learning curves so far."""
@@ -105,13 +109,23 @@ def train_transfer(
     if problem := images.problem():
         raise ValueError(problem)
     start = time.monotonic()
+
+    def stage(name: str) -> Progress:  # the features and the probe: of no use half done, so a stop ends the run
+        def progress(done: int, total: int) -> None:
+            if not keep_going():
+                raise Stopped
+            if report:
+                report(name, done, total, [])
+
+        return progress
+
     labels = torch.tensor(images.labels)
     train, test = stratified_split(images.labels, held_out, seed)
     key = image_key(backbone, images)
     if cache is not None and key in cache:
         table = cache[key]
     else:
-        table = features(backbone, images.images, progress=report and (lambda d, n: report("features", d, n, [])))
+        table = features(backbone, images.images, progress=stage("features"))
         if cache is not None:
             cache[key] = table
     probe = train_probe(
@@ -121,7 +135,7 @@ def train_transfer(
         labels[test],
         len(images.classes),
         seed=seed,
-        progress=report and (lambda d, n: report("probe", d, n, [])),
+        progress=stage("probe"),
     )
     history, stopped, after, final = probe.history, False, None, table
     network = assemble(backbone, probe.head)
@@ -170,3 +184,36 @@ def train_transfer(
         time.monotonic() - start,
         stopped,
     )
+
+
+def transfer_job(
+    backbone: Backbone,
+    images: ImageSet,
+    mode: Mode = "probe",
+    augmentation: Augmentation = EVERY_AUGMENTATION,
+    held_out: float = 0.25,
+    fine_tune_steps: int = 60,
+    cache: dict | None = None,
+    alive: Alive = always,
+    queue: WorkQueue = COMPUTATIONS,
+) -> Job[TransferResult]:
+    """:func:`train_transfer` as a background :class:`~cnnviz.server.jobs.Job` (not started): it waits its turn in
+    ``queue``, reports its stages and learning curves, stops when asked or when its session (``alive``) has gone,
+    and its result is the :class:`TransferResult` (a fine-tuning stopped midway still gives one)."""
+    if problem := images.problem():
+        raise ValueError(problem)
+
+    def work(job: Job[TransferResult]) -> TransferResult:
+        return train_transfer(
+            backbone,
+            images,
+            mode,
+            augmentation,
+            held_out,
+            fine_tune_steps=fine_tune_steps,
+            cache=cache,
+            report=lambda stage, done, total, history: job.report(stage, done, total, history or None),
+            keep_going=job.keep_going,
+        )
+
+    return Job(work, alive, queue=queue, name=f"{mode} on {backbone.architecture}", log=logger)
