@@ -19,7 +19,7 @@ from cnnviz.explain.methods import METHODS
 from cnnviz.learn.lessons import lesson_settings
 from cnnviz.network import NETWORK_TABS
 from cnnviz.overlay import COLORMAPS
-from cnnviz.params import BOOL, Param, choices, ints
+from cnnviz.params import Param, choices, flag, name, numbers, whole
 from cnnviz.text import code
 
 MAX_PARAMS = 40
@@ -32,41 +32,73 @@ STREAMLIT_PARAMS = frozenset({"embed", "embed_options"})
 """Parameters Streamlit itself reads; left alone."""
 
 
-_SIZES = {"i": (1, 32, 5), "k": (1, 7, 3), "s": (1, 4, 1), "d": (1, 4, 1), "p": (0, 64, 0), "a": (0, 3, 0)}
+_SIZES = {
+    "i": (1, 32, 5, "Input size i"),
+    "k": (1, 7, 3, "Kernel size k"),
+    "s": (1, 4, 1, "Stride s"),
+    "d": (1, 4, 1, "Dilation d"),
+    "p": (0, 64, 0, "Padding p"),
+    "a": (0, 3, 0, "Output padding a"),
+}
+"""The arithmetic's sizes: range, default and label (``{axis}`` says height or width once they differ)."""
 PAGE_PARAMS: dict[str, dict[str, Param]] = {
     "arithmetic": {
-        **ints(**_SIZES, **{f"{key}w": bounds[:2] for key, bounds in _SIZES.items()}),  # width starts at the height
-        **ints(cin=(1, 3, 1), cout=(1, 2, 1), seed=(0, 1_000_000, 0), step=(1, 100_000, 1)),
-        "op": choices(OP_NAMES.values()),
-        "preset": choices(["custom", *(p.title for p in PRESETS)]),
-        "sq": BOOL,
-        "ceil": BOOL,
-        "bias": BOOL,
-        "present": BOOL,
-        "pm": choices(["number", "valid", "same", "full"]),
-        "vals": choices(["random", "custom", "image"]),
-        "view": choices(VIEW_NAMES.values()),
-        "kernel": choices([*KERNELS, "custom 3×3", "custom 5×5"]),
-        "speed": Param("number", choices=("0.5", "1", "2", "4", "8")),
+        **{key: whole(low, high, default, label + "{axis}") for key, (low, high, default, label) in _SIZES.items()},
+        **{key + "w": whole(low, high, None, label + "{axis}") for key, (low, high, _, label) in _SIZES.items()},
+        "cin": whole(1, 3, 1, "Input channels"),
+        "cout": whole(1, 2, 1, "Output channels"),
+        "seed": whole(0, 1_000_000, 0, "Seed", widget="number_input"),
+        "step": whole(1, 100_000, 1, "Step"),
+        "op": choices(OP_NAMES.values(), label="Operation", widget="segmented_control"),
+        "preset": choices(
+            ["custom", *(p.title for p in PRESETS)], label="Preset: a case of Dumoulin & Visin / conv_arithmetic"
+        ),
+        "sq": flag(
+            "Height = width", True, help="One slider per setting for both axes; off: separate height and width."
+        ),
+        "ceil": flag("ceil_mode", widget="checkbox"),
+        "bias": flag("Bias", True, widget="checkbox"),
+        "present": flag(
+            "Presentation mode",
+            help="For a projector: the animation comes first and large, the sidebar is hidden and the settings fold "
+            "away below it.",
+        ),
+        "pm": choices(["number", "valid", "same", "full"], label="Padding", widget="radio"),
+        "vals": choices(
+            ["random", "custom", "image"],
+            label="Values",
+            help="Seeded random integers, your own numbers, or a grayscale crop of the sidebar's image (levels 0–9).",
+            widget="radio",
+        ),
+        "view": choices(VIEW_NAMES.values(), label="View", widget="radio"),
+        "kernel": choices([*KERNELS, "custom 3×3", "custom 5×5"], label="Kernel"),
+        "speed": numbers(("0.5", "1", "2", "4", "8"), "2", "Speed (steps per second)"),
     },
     "network": {
-        "tab": choices(NETWORK_TABS),
-        "filter_layer": Param("name"),
-        "map_layer": Param("name"),
-        "max_layer": Param("name"),
-        "map_scale": choices(["unit", "module", "global"]),
-        "map_sort": choices(["channel", "mean", "max"]),
-        "cmap": choices(COLORMAPS),
-        "max_channel": Param("int", 0, 100_000),
-        "filter_index": Param("int", 0, 100_000),
-        "map_count": Param("int", 1, 100_000),
-        "max_steps": Param("number", choices=("16", "32", "64", "128", "256")),
+        "tab": choices(NETWORK_TABS, label="Tab", widget="tabs"),
+        "filter_layer": name("Conv layer"),
+        "map_layer": name("Layer"),
+        "max_layer": name("Layer"),
+        "map_scale": choices(
+            ["unit", "module", "global"],
+            label="Colour range",
+            help="Per channel, per layer, or across every layer (CNN Explainer's Unit / Module / Global).",
+            widget="radio",
+        ),
+        "map_sort": choices(["channel", "mean", "max"], label="Order", widget="radio"),
+        "cmap": choices(COLORMAPS, label="Colour map"),
+        "max_channel": whole(0, 100_000, 0, "Channel", widget="number_input"),
+        "filter_index": whole(0, 100_000, 0, "{which}"),
+        "map_count": whole(1, 100_000, None, "Channels shown"),
+        "max_steps": Param("number", choices=("16", "32", "64", "128", "256"), label="Steps"),  # the model's default
     },
     "explain": {
-        "method": choices(METHODS),
-        "cmap_explain": choices(COLORMAPS),
-        "xtab": choices(EXPLAIN_TABS),
-        "k": Param("int", 1, 20),
+        "method": choices(METHODS, label="Method"),
+        "cmap_explain": choices(
+            COLORMAPS, label="Colour map", help="cividis is designed for colour-vision deficiencies."
+        ),
+        "xtab": choices(EXPLAIN_TABS, label="Tab", widget="tabs"),
+        "k": whole(1, 20, None, "Top classes shown"),
     },
     "learn": lesson_settings(),
     "": {},

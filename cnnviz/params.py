@@ -1,7 +1,9 @@
-"""A setting a link may carry: its kind, its range or choices and its default, and why a value cannot be used.
+"""A setting a link may carry: its kind, its range or choices, its default, its label, help and widget, and why a
+value cannot be used.
 
 Every concept declares its own settings with :class:`Param` (a Learn step in :mod:`cnnviz.learn.lessons`, the
-pages in :mod:`cnnviz.links`); the link check and the controls read those declarations.
+pages in :mod:`cnnviz.links`); the link check and the controls (:func:`cnnviz.ui.controls.bound`) are both made
+from those declarations.
 """
 
 from __future__ import annotations
@@ -17,13 +19,27 @@ _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,80}")
 @dataclass(frozen=True)
 class Param:
     """One bound control: ``kind`` "int" (``low``..``high``), "number" (one of ``choices``, compared as numbers),
-    "bool", "choice" (one of ``choices``) or "name" (a layer name: letters, digits, ``_ . -``)."""
+    "bool", "choice" (one of ``choices``) or "name" (a layer name: letters, digits, ``_ . -``); the ``label`` and
+    ``help`` its control shows (the label may hold ``{placeholders}`` the page fills, such as an axis), and the
+    ``widget`` that draws it (:data:`WIDGETS`; by default the one of its kind)."""
 
     kind: str
     low: int = 0
     high: int = 0
     choices: tuple[str, ...] = ()
     default: str | None = None  # as a link writes it; None where the control's default depends on other settings
+    label: str = ""
+    help: str | None = None
+    widget: str = ""
+
+    def __post_init__(self) -> None:
+        if self.widget and self.widget not in WIDGETS[self.kind]:
+            raise ValueError(f"a {self.kind} setting is drawn by {', '.join(WIDGETS[self.kind])}, not {self.widget}")
+
+    @property
+    def control(self) -> str:
+        """The widget that draws it."""
+        return self.widget or WIDGETS[self.kind][0]
 
     def problem(self, value: str) -> str | None:
         """Why ``value`` cannot be used, or None when it can."""
@@ -46,32 +62,50 @@ class Param:
         return None if _NAME.fullmatch(value) else "is not a layer name"
 
 
-def ints(**ranges: tuple[int, int] | tuple[int, int, int]) -> dict[str, Param]:
-    """Whole-number settings, each ``(low, high)`` or ``(low, high, default)``."""
-    made = {}
-    for key, bounds in ranges.items():
-        low, high = bounds[0], bounds[1]
-        default = bounds[2] if len(bounds) == 3 else None
-        if default is not None and not low <= default <= high:
-            raise ValueError(f"{key}: the default {default} is outside {low}..{high}")
-        made[key] = Param("int", low, high, default=None if default is None else str(default))
-    return made
+WIDGETS: dict[str, tuple[str, ...]] = {
+    "int": ("slider", "number_input", "segmented_control"),
+    "number": ("select_slider",),
+    "bool": ("toggle", "checkbox"),
+    "choice": ("selectbox", "radio", "segmented_control", "tabs"),
+    "name": ("selectbox",),
+}
+"""The widgets that may draw each kind of setting, its default first."""
 
 
-def choices(values: Iterable[str], default: str | None = None) -> Param:
+def whole(
+    low: int, high: int, default: int | None = None, label: str = "", help: str | None = None, widget: str = ""
+) -> Param:
+    """A whole number from ``low`` to ``high`` (starting at ``default``; None where it depends on other settings)."""
+    if default is not None and not low <= default <= high:
+        raise ValueError(f"the default {default} is outside {low}..{high}")
+    return Param(
+        "int", low, high, default=None if default is None else str(default), label=label, help=help, widget=widget
+    )
+
+
+def flag(label: str, default: bool = False, help: str | None = None, widget: str = "") -> Param:
+    """On or off (starting at ``default``)."""
+    return Param("bool", default="true" if default else "false", label=label, help=help, widget=widget)
+
+
+def choices(
+    values: Iterable[str], default: str | None = None, label: str = "", help: str | None = None, widget: str = ""
+) -> Param:
     """One of ``values`` (starting at ``default``)."""
     offered = tuple(values)
     if default is not None and default not in offered:
         raise ValueError(f"the default {default!r} is not among {offered}")
-    return Param("choice", choices=offered, default=default)
+    return Param("choice", choices=offered, default=default, label=label, help=help, widget=widget)
 
 
-BOOL = Param("bool")
-
-
-def numbers(values: Iterable[str], default: str) -> Param:
+def numbers(values: Iterable[str], default: str, label: str = "", help: str | None = None) -> Param:
     """A slider over fixed numbers, as a link writes them (``"0.5"``), starting at ``default``."""
     offered = tuple(values)
     if default not in offered:
         raise ValueError(f"the default {default} is not among {offered}")
-    return Param("number", choices=offered, default=default)
+    return Param("number", choices=offered, default=default, label=label, help=help)
+
+
+def name(label: str, help: str | None = None) -> Param:
+    """A layer name, among the layers the page offers for the model shown."""
+    return Param("name", label=label, help=help)

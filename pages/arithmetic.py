@@ -16,16 +16,15 @@ from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.ui.cached import arithmetic_board, player_payload
 from cnnviz.ui.controls import (
+    bound,
     cell_picker,
     play_interval,
     seed_control,
-    setting_choice,
-    setting_slider,
     speed_control,
     speed_value,
     step_controls,
 )
-from cnnviz.ui.links import URL, forget_url_params
+from cnnviz.ui.links import forget_url_params
 from cnnviz.ui.player import presentation_style, step_player
 from cnnviz.ui.selection import selection
 
@@ -119,13 +118,7 @@ if not present:
         "with the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a "
         "copied link reproduces this view."
     )
-present = st.toggle(
-    "Presentation mode",
-    key="present",
-    bind=URL,
-    help="For a projector: the animation comes first and large, the sidebar is hidden and the "
-    "settings fold away below it.",
-)
+present = bound(st.container(), "present", SETTINGS["present"])
 if present:
     presentation_style()
 stage = st.container()  # the animation, above the settings in presentation mode
@@ -134,61 +127,61 @@ settings = st.expander("Settings: operation, preset, sizes and values", expanded
 preset_from_link()
 if "op" not in state:
     state.op = "conv"
-op = (
-    settings.segmented_control(
-        "Operation", ar.OPS, format_func=ar.OP_NAMES.__getitem__, key="op", required=True, bind=URL, width="stretch"
+op: ar.Op = (
+    bound(
+        settings,
+        "op",
+        SETTINGS["op"],
+        options=ar.OPS,
+        format_func=ar.OP_NAMES.__getitem__,
+        required=True,
+        width="stretch",
     )
     or "conv"  # required: never None
 )
 top = settings.columns([3, 2], vertical_alignment="bottom")
 preset_box = top[0].empty()  # filled once the controls are read (mark_custom)
 flags = top[1].container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps when narrow
-square = flags.toggle(
-    "Height = width",
-    key="sq",
-    bind=URL,
-    value="sq" not in state,  # on, unless a preset or the link holds it (False is the default: no warning)
-    help="One slider per setting for both axes; off: separate height and width.",
-)  # a preset sets it
+square = bound(flags, "sq", SETTINGS["sq"])  # a preset sets it
 
 dims = ("",) if square else ("", "w")
 axis_name = {"": "" if square else " (height)", "w": " (width)"}
 cols = settings.columns(6)
 
 
-def sliders(column: int, label: str, key: str, limit: Callable[[str], int] | None = None) -> dict[str, int]:
+def sliders(column: int, key: str, limit: Callable[[str], int] | None = None) -> dict[str, int]:
     """One slider per axis (one when height and width share it), over the declared range of ``key`` (up to
     ``limit(axis)`` where the case allows less); width starts at the height's value."""
     values: dict[str, int] = {}
     for d in dims:
         start = values[""] if d else None
         top = limit(d) if limit else None
-        values[d] = setting_slider(cols[column], label + axis_name[d], key + d, SETTINGS[key + d], top, start)
+        values[d] = bound(
+            cols[column], key + d, SETTINGS[key + d], limit=top, default=start, texts={"axis": axis_name[d]}
+        )
     return values
 
 
-size = sliders(0, "Input size i", "i")
-kernel = sliders(1, "Kernel size k", "k")
-stride = sliders(2, "Stride s", "s")
-dilation = {d: 1 for d in dims} if op == "avgpool" else sliders(3, "Dilation d", "d")
+size = sliders(0, "i")
+kernel = sliders(1, "k")
+stride = sliders(2, "s")
+dilation = {d: 1 for d in dims} if op == "avgpool" else sliders(3, "d")
 out_pad = {d: 0 for d in dims}
 if op == "transposed":
-    out_pad = sliders(4, "Output padding a", "a", lambda d: ar.max_output_padding(stride[d], dilation[d]))
+    out_pad = sliders(4, "a", lambda d: ar.max_output_padding(stride[d], dilation[d]))
 modes = {"conv": ["number", "valid", "same", "full"], "transposed": ["number", "valid", "full"]}.get(op, ["number"])
-mode = cols[5].radio("Padding", modes, key="pm", horizontal=True, bind=URL) if len(modes) > 1 else "number"
+mode = bound(cols[5], "pm", SETTINGS["pm"], options=modes, horizontal=True) if len(modes) > 1 else "number"
 padding_value: int | tuple[int, int] | str = mode
 if mode == "number":
-    pads = sliders(
-        5, "Padding p", "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d], out_pad[d])
-    )
+    pads = sliders(5, "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d], out_pad[d]))
     padding_value = pads[""] if square else (pads[""], pads["w"])
-ceil_mode = flags.checkbox("ceil_mode", key="ceil", bind=URL) if op.endswith("pool") else False
+ceil_mode = bound(flags, "ceil", SETTINGS["ceil"]) if op.endswith("pool") else False
 mark_custom()
-preset_box.selectbox(
-    "Preset: a case of Dumoulin & Visin / conv_arithmetic",
-    ["custom", *PRESETS],
-    key="preset",
-    bind=URL,
+bound(
+    preset_box,
+    "preset",
+    SETTINGS["preset"],
+    options=["custom", *PRESETS],
     format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
     on_change=apply_preset,
 )
@@ -212,22 +205,16 @@ with (stage if present else settings).container(border=True):
 
 # One row that wraps on a narrow screen (a projector's 1024 px) instead of cutting labels.
 channel_row = settings.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-in_channels = setting_slider(channel_row.container(width=150), "Input channels", "cin", SETTINGS["cin"])
+in_channels = bound(channel_row.container(width=150), "cin", SETTINGS["cin"])
 out_channels = in_channels
 use_bias = False
 if not geo.pooling:
-    out_channels = setting_slider(channel_row.container(width=150), "Output channels", "cout", SETTINGS["cout"])
-    use_bias = channel_row.checkbox("Bias", value=True, key="bias", bind=URL)
-source = setting_choice(
-    channel_row,
-    "Values",
-    "vals",
-    SETTINGS["vals"],
-    radio=True,
-    horizontal=True,
-    help="Seeded random integers, your own numbers, or a grayscale crop of the sidebar's image (levels 0–9).",
+    out_channels = bound(channel_row.container(width=150), "cout", SETTINGS["cout"])
+    use_bias = bound(channel_row, "bias", SETTINGS["bias"])
+source = bound(channel_row, "vals", SETTINGS["vals"], horizontal=True)
+x, weight, bias = random_values(
+    geo, in_channels, out_channels, seed_control(SETTINGS["seed"], "seed", channel_row), use_bias
 )
-x, weight, bias = random_values(geo, in_channels, out_channels, seed_control("seed", channel_row), use_bias)
 if source == "image" and choice.image is not None:
     x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
 elif source == "custom":
@@ -241,7 +228,9 @@ mapping, playground, code = tabs[-3:]
 with stage if present else tabs[0]:
     view = views[0]
     if len(views) > 1:
-        view = st.radio("View", views, format_func=VIEW_NAMES.get, key="view", horizontal=True, bind=URL)
+        view = bound(
+            st.container(), "view", SETTINGS["view"], options=views, format_func=VIEW_NAMES.get, horizontal=True
+        )
     frames = num_frames(scene, view)
     if player.fits(scene, view):
         if not present:
@@ -251,17 +240,19 @@ with stage if present else tabs[0]:
                 "frame: the input). Orange: the output cell written."
             )
         opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
-        step_player(player_payload(scene, view), "player", speed_value(), present, opening_step, link="step")
+        step_player(
+            player_payload(scene, view), "player", speed_value(SETTINGS["speed"]), present, opening_step, link="step"
+        )
     else:
         st.caption(
             f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
             "server, more slowly. Smaller sizes or fewer channels animate in the browser."
         )
-        speed_control(st.columns([1, 2])[0])
+        speed_control(SETTINGS["speed"], st.columns([1, 2])[0])
 
         @st.fragment(run_every=play_interval())
         def animation() -> None:
-            index = step_controls(frames)
+            index = step_controls(frames, SETTINGS["step"])
             st.markdown(step_caption(scene, index, view))
             st.plotly_chart(
                 step_figure(arithmetic_board(scene, view), index), key="step_figure", config={"displayModeBar": False}
@@ -301,7 +292,7 @@ with playground:
         st.info("Choose an image in the sidebar.")
     else:
         left, middle, right = st.columns([2, 1, 2])
-        name = setting_choice(middle, "Kernel", "kernel", SETTINGS["kernel"])
+        name = bound(middle, "kernel", SETTINGS["kernel"])
         kernel_values = kernel_editor(name, middle)
         middle.caption("Stride, padding and dilation are the ones set above.")
         gray = grayscale(choice.image)

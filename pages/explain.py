@@ -7,7 +7,6 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz.data.images import png_bytes
-from cnnviz.explain import EXPLAIN_TABS
 from cnnviz.explain.cams import CAM_METHODS, Explanation
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map_figure
@@ -17,10 +16,12 @@ from cnnviz.explain.predict import predict
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
-from cnnviz.ui.controls import setting_choice, setting_slider
-from cnnviz.ui.links import URL
+from cnnviz.ui.controls import bound
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import remembered
+
+SETTINGS = PAGE_PARAMS["explain"]
+"""The page's settings: the link check and the controls are both made from them."""
 
 choice = selection()
 model = choice.model
@@ -51,9 +52,7 @@ def compute(method: str, target: int, layer: str, label: str) -> Explanation:
 
 
 left, right = st.columns([1, 2])
-k = setting_slider(
-    left, "Top classes shown", "k", PAGE_PARAMS["explain"]["k"], len(model.classes), min(5, len(model.classes))
-)
+k = bound(left, "k", SETTINGS["k"], limit=len(model.classes), default=min(5, len(model.classes)))
 right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(model.classes)} classes"), key="topk")
 left.markdown(f"**Prediction: {md(prediction.classes[0])}** ({prediction.probabilities[0]:.1%})")
 if caveat := prediction_caveat(model, prediction, choice.image_name):
@@ -67,7 +66,7 @@ if st.session_state.get("_target_for") != (key, digest) or st.session_state.get(
     st.session_state["_target_for"] = (key, digest)
 target_name = controls[0].selectbox("Explain class", names, key="target", help="Type to search.")
 target = order[target_name]
-method = setting_choice(controls[1], "Method", "method", PAGE_PARAMS["explain"]["method"])
+method = bound(controls[1], "method", SETTINGS["method"])
 uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
 layer = controls[2].selectbox(
     "Layer (class activation maps)",
@@ -76,15 +75,9 @@ layer = controls[2].selectbox(
     disabled=not uses_layer,
     help=f"Default: {default}, the last conv stage.",
 )
-cmap = setting_choice(
-    controls[3],
-    "Colour map",
-    "cmap_explain",
-    PAGE_PARAMS["explain"]["cmap_explain"],
-    help="cividis is designed for colour-vision deficiencies.",
-)
+cmap = bound(controls[3], "cmap_explain", SETTINGS["cmap_explain"])
 
-explanation_tab, compare_tab, faith_tab = st.tabs(EXPLAIN_TABS, key="xtab", bind=URL)
+explanation_tab, compare_tab, faith_tab = bound(st.container(), "xtab", SETTINGS["xtab"])
 result = compute(method, target, layer, "Explaining")
 heat = result.heatmap.numpy()
 with explanation_tab:

@@ -33,9 +33,8 @@ from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network.features import activations
 from cnnviz.text import md
 from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_table, player_payload
-from cnnviz.ui.controls import setting_slider
+from cnnviz.ui.controls import bound
 from cnnviz.ui.downloads import shared_model
-from cnnviz.ui.links import URL
 from cnnviz.ui.player import step_player
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import queued
@@ -77,22 +76,10 @@ def figure(key: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
     return register
 
 
-def _number(text: str) -> float | int:
-    return float(text) if "." in text else int(text)
-
-
-def pick(container: DeltaGenerator, label: str, key: str, **kwargs: Any) -> Any:
-    """A select slider in ``container`` over the declared choices of ``key``, from its declared default."""
-    setting = SETTINGS[key]
-    options = [_number(v) for v in setting.choices]
-    default = _number(setting.default or setting.choices[0])
-    return container.select_slider(label, options, default, key=key, bind=URL, **kwargs)
-
-
-def slider(container: DeltaGenerator, label: str, key: str, limit: int | None = None) -> int:
-    """An integer slider over the declared range of ``key`` (up to ``limit`` where the case allows less), from its
-    declared default."""
-    return setting_slider(container, label, key, SETTINGS[key], limit)
+def control(container: DeltaGenerator, key: str, limit: int | None = None, **widget: Any) -> Any:
+    """The control of the lesson setting ``key``, made from its declaration (up to ``limit`` where the case allows
+    less)."""
+    return bound(container, key, SETTINGS[key], limit=limit, **widget)
 
 
 def chosen(key: str) -> str:
@@ -110,14 +97,12 @@ def arithmetic_link(label: str, query: dict[str, str]) -> None:
 def step_1() -> None:
     image, name = image_in_use()
     cols = st.columns([1, 1, 1])
-    kernel_name = cols[0].selectbox(
-        "Kernel", list(KERNELS), index=list(KERNELS).index(chosen("kernel1")), key="kernel1", bind=URL
-    )
+    kernel_name = control(cols[0], "kernel1")
     kernel = KERNELS[kernel_name]
     geo = ar.geometry("conv", 8, kernel.shape[0])
     out_h, out_w = geo.output_size
-    row = slider(cols[1], "Output row", "row1", out_h - 1)
-    col = slider(cols[2], "Output column", "col1", out_w - 1)
+    row = control(cols[1], "row1", out_h - 1)
+    col = control(cols[2], "col1", out_w - 1)
     x = grayscale_crop(image, geo.input_size)
     scene = make_scene(geo, x[None], kernel[None, None])
     index = row * out_w + col
@@ -143,10 +128,10 @@ def decibels(value: float) -> str:
 def step_2() -> None:
     gray, name = gray_in_use()
     cols = st.columns(4)
-    noise = pick(cols[0], "Noise σ (added)", "noise")
-    blur = cols[1].radio("Blur", SETTINGS["blur"].choices, key="blur", bind=URL, horizontal=True)
-    sigma = pick(cols[2], "Gaussian σ (pixels)", "sigma", disabled=blur != "Gaussian")
-    box = pick(cols[3], "Box size", "box", disabled=blur != "box")
+    noise = control(cols[0], "noise")
+    blur = control(cols[1], "blur", horizontal=True)
+    sigma = control(cols[2], "sigma", disabled=blur != "Gaussian")
+    box = control(cols[3], "box", disabled=blur != "box")
     noisy = classic.add_noise(gray, noise, seed=0)
     if blur == "Gaussian":
         smooth = classic.mirrored(lambda a: classic.gaussian_blur(a, sigma), noisy, len(classic.gaussian_kernel(sigma)))
@@ -185,10 +170,10 @@ def step_2() -> None:
 def step_3() -> None:
     gray, name = gray_in_use()
     cols = st.columns(4)
-    window = pick(cols[0], "Window σ", "window")
-    k = pick(cols[1], "k", "hk")
-    threshold = pick(cols[2], "Threshold (share of the largest R)", "thresh")
-    spacing = slider(cols[3], "Minimum distance (px)", "spacing")
+    window = control(cols[0], "window")
+    k = control(cols[1], "hk")
+    threshold = control(cols[2], "thresh")
+    spacing = control(cols[3], "spacing")
     reach = len(classic.gaussian_kernel(window)) + 2
     arr, arc, acc = classic.mirrored(lambda a: classic.structure_tensor(a, window), gray, reach)
     response = classic.harris_of(arr, arc, acc, k)
@@ -227,7 +212,7 @@ def step_4() -> None:
     model, x = embedded_input(image)
     weight = model.module.features.conv_1_1.weight.detach().numpy()
     matches = closest_designed(weight)
-    index = slider(st.container(), "Learned filter", "filt", len(matches) - 1)
+    index = control(st.container(), "filt", len(matches) - 1)
     match = matches[index]
     learned = weight[index].mean(axis=0)
     sign = "the same pattern" if match.correlation > 0 else "the same pattern with its sign flipped"
@@ -270,27 +255,21 @@ def step_4() -> None:
 def step_5() -> None:
     if "op5" not in state:
         state.op5 = next(op for op, name in ar.OP_NAMES.items() if name == chosen("op5"))
-    op = (
-        st.segmented_control(
-            "Operation",
-            ar.OPS,
-            format_func=ar.OP_NAMES.__getitem__,
-            key="op5",
-            bind=URL,
-            required=True,
-            width="stretch",
+    op: ar.Op = (
+        control(
+            st.container(), "op5", options=ar.OPS, format_func=ar.OP_NAMES.__getitem__, required=True, width="stretch"
         )
         or "conv"  # required: never None
     )
     cols = st.columns(6 if op == "transposed" else 5)
-    size = slider(cols[0], "Input size i", "i5")
-    kernel = slider(cols[1], "Kernel k", "k5")
-    stride = slider(cols[2], "Stride s", "s5")
-    dilation = 1 if op == "avgpool" else slider(cols[3], "Dilation d", "d5")
+    size = control(cols[0], "i5")
+    kernel = control(cols[1], "k5")
+    stride = control(cols[2], "s5")
+    dilation = 1 if op == "avgpool" else control(cols[3], "d5")
     out_pad = 0
     if op == "transposed":
-        out_pad = slider(cols[5], "Output padding a", "a5", ar.max_output_padding(stride, dilation))
-    padding = slider(cols[4], "Padding p", "p5", ar.max_padding(op, size, kernel, stride, dilation, out_pad))
+        out_pad = control(cols[5], "a5", ar.max_output_padding(stride, dilation))
+    padding = control(cols[4], "p5", ar.max_padding(op, size, kernel, stride, dilation, out_pad))
     try:
         geo = ar.geometry(op, size, kernel, stride, padding, dilation, out_pad)
     except ValueError as exc:
@@ -309,10 +288,10 @@ def step_5() -> None:
 @figure("why")
 def step_6() -> None:
     cols = st.columns(4)
-    side = slider(cols[0], "Input side (pixels)", "side6")
-    channels_in = slider(cols[1], "Input channels", "cin6")
-    channels_out = slider(cols[2], "Output channels", "cout6")
-    kernel = slider(cols[3], "Kernel k", "k6", side)
+    side = control(cols[0], "side6")
+    channels_in = control(cols[1], "cin6")
+    channels_out = control(cols[2], "cout6")
+    kernel = control(cols[3], "k6", side)
     cost = conv_versus_dense(channels_in, (side, side), channels_out, kernel, padding=kernel // 2)
     shape = "×".join(map(str, cost.output_shape))
     frame = pd.DataFrame(
@@ -414,9 +393,9 @@ def step_8() -> None:
     image, name = image_in_use()
     model, x = embedded_input(image)
     cols = st.columns(3)
-    channel = slider(cols[0], "Channel of conv_1_1", "ch8")
-    p = pick(cols[1], "Dropout p", "p8")
-    seed = slider(cols[2], "Dropout seed", "seed8")
+    channel = control(cols[0], "ch8")
+    p = control(cols[1], "p8")
+    seed = control(cols[2], "seed8")
     acts, normalised = batch_activations(TINYVGG, model)
     st.plotly_chart(
         charts.distributions_figure(
@@ -484,8 +463,8 @@ def step_9() -> None:
 def step_10() -> None:
     image, name = image_in_use()
     cols = st.columns(2)
-    side = pick(cols[0], "Image side", "side10")
-    depth = slider(cols[1], "Downsampling stages", "depth10")
+    side = control(cols[0], "side10")
+    depth = control(cols[1], "depth10")
     stages = encoder_decoder_sizes(side, depth)
     st.markdown(
         f"An encoder–decoder on a {side}×{side} image: {depth} stride-2 convolutions (k 3, p 1; blue) "
@@ -532,10 +511,7 @@ if "lesson" not in state:
     state.lesson = 1
 nav = st.columns([1, 10, 1], vertical_alignment="bottom")
 number = (
-    nav[1].segmented_control(
-        "Step", [lesson.number for lesson in LESSONS], key="lesson", bind=URL, required=True, width="stretch"
-    )
-    or 1  # required: never None
+    control(nav[1], "lesson", required=True, width="stretch") or 1  # required: never None
 )
 nav[0].button(
     "",

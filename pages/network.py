@@ -8,13 +8,12 @@ from cnnviz.explain.charts import probability_bars
 from cnnviz.explain.predict import predict
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.models.tinyvgg import TINYVGG
-from cnnviz.network import NETWORK_TABS, figures
+from cnnviz.network import figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images
 from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
-from cnnviz.ui.controls import setting_choice, setting_slider
-from cnnviz.ui.links import URL
+from cnnviz.ui.controls import bound
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import remembered
 
@@ -30,7 +29,7 @@ st.title("Inside the network")
 st.caption(f"{model.card.architecture}: its layers, its learned filters, and what each layer sees in the image.")
 table = layer_table(key, model)
 spatial = [layer for layer in table.layers if len(layer.output_shape) == 3]
-tabs = st.tabs(NETWORK_TABS, key="tab", bind=URL)
+tabs = bound(st.container(), "tab", SETTINGS["tab"])
 
 with tabs[0]:
     st.plotly_chart(figures.stage_diagram(table), key="stages", config={"displayModeBar": False})
@@ -59,7 +58,7 @@ with tabs[0]:
 
 with tabs[1]:
     convs = conv_layers(model.module)
-    layer = st.selectbox("Conv layer", convs, key="filter_layer", bind=URL)
+    layer = bound(st.container(), "filter_layer", SETTINGS["filter_layer"], options=convs)
     weight = dict(model.module.named_modules())[layer].weight.detach().numpy()
     out_ch, in_ch = weight.shape[:2]
     modes = (["RGB composites"] if in_ch == 3 else []) + [
@@ -72,8 +71,8 @@ with tabs[1]:
         mode = "one filter, every input channel"
         st.caption("Every weight, on hover:")
     limit = out_ch if mode.startswith("one filter") else in_ch
-    label = "Filter" if limit == out_ch else "Input channel"
-    index = setting_slider(st.container(), label, "filter_index", SETTINGS["filter_index"], limit - 1)
+    which = "Filter" if limit == out_ch else "Input channel"
+    index = bound(st.container(), "filter_index", SETTINGS["filter_index"], limit=limit - 1, texts={"which": which})
     tiles = weight[index] if limit == out_ch else weight[:, index]
     labels = (
         [f"filter {index}, input channel {i}" for i in range(len(tiles))]
@@ -92,22 +91,13 @@ else:
     with tabs[2]:
         names = [layer.name for layer in spatial]
         cols = st.columns(4)
-        layer = cols[0].selectbox("Layer", names, key="map_layer", bind=URL)
-        scale = setting_choice(
-            cols[1],
-            "Colour range",
-            "map_scale",
-            SETTINGS["map_scale"],
-            radio=True,
-            help="Per channel, per layer, or across every layer (CNN Explainer's Unit / Module / Global).",
-        )
-        sort = setting_choice(cols[2], "Order", "map_sort", SETTINGS["map_sort"], radio=True)
-        cmap = setting_choice(cols[3], "Colour map", "cmap", SETTINGS["cmap"])
+        layer = bound(cols[0], "map_layer", SETTINGS["map_layer"], options=names)
+        scale = bound(cols[1], "map_scale", SETTINGS["map_scale"])
+        sort = bound(cols[2], "map_sort", SETTINGS["map_sort"])
+        cmap = bound(cols[3], "cmap", SETTINGS["cmap"])
         maps = activations(model.module, x, [layer])[layer][0].numpy()
         count = maps.shape[0]
-        shown = setting_slider(
-            st.container(), "Channels shown", "map_count", SETTINGS["map_count"], count, min(count, 64)
-        )
+        shown = bound(st.container(), "map_count", SETTINGS["map_count"], limit=count, default=min(count, 64))
         order = list(range(count))
         if sort != "channel":
             stat = maps.reshape(count, -1).mean(1) if sort == "mean" else maps.reshape(count, -1).max(1)
@@ -152,12 +142,10 @@ else:
 with tabs[4]:
     convs = conv_layers(model.module)
     row = st.columns(3)
-    layer = row[0].selectbox("Layer", convs, index=len(convs) - 1, key="max_layer", bind=URL)
+    layer = bound(row[0], "max_layer", SETTINGS["max_layer"], options=convs, default=convs[-1])
     channels = dict(model.module.named_modules())[layer].out_channels
-    channel = int(row[1].number_input("Channel", 0, channels - 1, 0, key="max_channel", bind=URL))
-    steps = int(
-        row[2].select_slider("Steps", [16, 32, 64, 128, 256], 128 if key == TINYVGG else 64, key="max_steps", bind=URL)
-    )
+    channel = bound(row[1], "max_channel", SETTINGS["max_channel"], limit=channels - 1)
+    steps = int(bound(row[2], "max_steps", SETTINGS["max_steps"], default=128 if key == TINYVGG else 64))
     wanted = (key, layer, channel, steps)
     asked = st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:")
     if asked or wanted in st.session_state.get(MAXIMISED_KEY, {}):  # made once, then kept (the last 24)

@@ -102,13 +102,12 @@ def _bound_keys(path: Path) -> set[str]:
 
 
 HELPERS = {
+    "bound": (1, None),
     "bounded_slider": (2, None),
-    "setting_slider": (2, None),
-    "seed_control": (0, "seed"),
-    "speed_control": (1, "speed"),
-    "step_controls": (1, "step"),
-    "slider": (2, None),  # pages/learn.py's, over a lesson's declared settings
-    "pick": (2, None),  # the same, over fixed numbers
+    "seed_control": (1, "seed"),
+    "speed_control": (2, "speed"),
+    "step_controls": (2, "step"),
+    "control": (1, None),  # pages/learn.py's, over a lesson's declared settings
 }
 """Functions (called by name) that bind the key in their argument at this position (or this key)."""
 
@@ -168,3 +167,16 @@ def test_each_lesson_has_one_figure_that_keeps_only_its_own_settings_in_the_link
         bound = _keys_bound_in(figures[lesson.key])
         assert bound == set(lesson.settings), (lesson.key, sorted(bound ^ set(lesson.settings)))
     assert _keys_bound_in(figures["arithmetic"]) >= {"op5", "i5", "p5"}  # the walk sees the helpers' keys
+
+
+def test_every_control_kept_in_a_link_is_made_from_its_declaration():
+    """No page (nor any helper but cnnviz.ui.controls.bound) makes a URL-bound widget of its own: its label, range,
+    choices and default would then be written a second time beside the declaration the link check reads."""
+    import ast
+
+    makers = []
+    for path in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py", *(ROOT / "cnnviz").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and any(k.arg == "bind" for k in node.keywords):
+                makers.append(path.relative_to(ROOT).as_posix())
+    assert set(makers) == {"cnnviz/ui/controls.py"}

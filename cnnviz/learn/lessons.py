@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from cnnviz.arithmetic.geometry import OP_NAMES
 from cnnviz.arithmetic.kernels import KERNELS
-from cnnviz.params import Param, choices, ints, numbers
+from cnnviz.params import Param, choices, numbers, whole
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,11 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "under it by the weights and sums the products into one output cell. "
         "PyTorch computes this without flipping the kernel (cross-correlation), and so does every number "
         "below: pick an output cell and see its sum written out.",
-        settings={"kernel1": choices(KERNELS, default="sobel x"), **ints(row1=(0, 7, 2), col1=(0, 7, 2))},
+        settings={
+            "kernel1": choices(KERNELS, "sobel x", "Kernel"),
+            "row1": whole(0, 7, 2, "Output row"),
+            "col1": whole(0, 7, 2, "Output column"),
+        },
     ),
     Lesson(
         "blur",
@@ -51,10 +55,10 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "Together they give the gradient's magnitude (how strong an edge is) and orientation (which way the "
         "brightness rises).",
         settings={
-            "noise": numbers(("0", "0.05", "0.1", "0.2", "0.3"), "0.1"),
-            "blur": choices(("Gaussian", "box"), default="Gaussian"),
-            "sigma": numbers(("0.5", "1", "1.5", "2", "3", "4"), "1"),
-            "box": numbers(("3", "5", "7", "9", "11"), "3"),
+            "noise": numbers(("0", "0.05", "0.1", "0.2", "0.3"), "0.1", "Noise σ (added)"),
+            "blur": choices(("Gaussian", "box"), "Gaussian", "Blur", widget="radio"),
+            "sigma": numbers(("0.5", "1", "1.5", "2", "3", "4"), "1", "Gaussian σ (pixels)"),
+            "box": numbers(("3", "5", "7", "9", "11"), "3", "Box size"),
         },
     ),
     Lesson(
@@ -68,10 +72,12 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "Corners are the local maxima of $R$ above a threshold, kept at least a minimum distance apart "
         "(non-maximum suppression); the numbers equal scikit-image's `corner_harris` and `corner_peaks`.",
         settings={
-            "window": numbers(("0.5", "1", "1.5", "2", "3"), "1"),
-            "hk": numbers(("0.04", "0.05", "0.06", "0.1", "0.15"), "0.05"),
-            "thresh": numbers(("0.001", "0.01", "0.05", "0.1", "0.2", "0.5"), "0.05"),
-            **ints(spacing=(1, 10, 3)),
+            "window": numbers(("0.5", "1", "1.5", "2", "3"), "1", "Window σ"),
+            "hk": numbers(("0.04", "0.05", "0.06", "0.1", "0.15"), "0.05", "k"),
+            "thresh": numbers(
+                ("0.001", "0.01", "0.05", "0.1", "0.2", "0.5"), "0.05", "Threshold (share of the largest R)"
+            ),
+            "spacing": whole(1, 10, 3, "Minimum distance (px)"),
         },
     ),
     Lesson(
@@ -82,7 +88,7 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "correlation says how closely. "
         "Their feature maps on the same image look alike too: a learned edge filter lights up the same edges "
         "as Sobel.",
-        settings=ints(filt=(0, 1023, 0)),
+        settings={"filt": whole(0, 1023, 0, "Learned filter")},
     ),
     Lesson(
         "arithmetic",
@@ -93,8 +99,13 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "The output size follows from these settings by the formula below, exactly as PyTorch computes it. "
         "Open the arithmetic page with the same settings to watch every step.",
         settings={
-            "op5": choices(OP_NAMES.values(), default=OP_NAMES["conv"]),
-            **ints(i5=(1, 16, 5), k5=(1, 7, 3), s5=(1, 4, 1), d5=(1, 4, 1), a5=(0, 3, 0), p5=(0, 64, 0)),
+            "op5": choices(OP_NAMES.values(), OP_NAMES["conv"], "Operation", widget="segmented_control"),
+            "i5": whole(1, 16, 5, "Input size i"),
+            "k5": whole(1, 7, 3, "Kernel k"),
+            "s5": whole(1, 4, 1, "Stride s"),
+            "d5": whole(1, 4, 1, "Dilation d"),
+            "a5": whole(0, 3, 0, "Output padding a"),
+            "p5": whole(0, 64, 0, "Padding p"),
         },
     ),
     Lesson(
@@ -106,7 +117,12 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "On an image that is often thousands of times fewer parameters for the same input and output. "
         "The price is a small view per unit, and depth pays it back: each conv or pooling layer widens the "
         "receptive field, the input pixels one unit sees.",
-        settings=ints(side6=(4, 64, 32), cin6=(1, 64, 3), cout6=(1, 64, 16), k6=(1, 7, 3)),
+        settings={
+            "side6": whole(4, 64, 32, "Input side (pixels)"),
+            "cin6": whole(1, 64, 3, "Input channels"),
+            "cout6": whole(1, 64, 16, "Output channels"),
+            "k6": whole(1, 7, 3, "Kernel k"),
+        },
     ),
     Lesson(
         "stages",
@@ -126,7 +142,11 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "1/(1−p), so the network cannot rely on any single unit. "
         "At evaluation time dropout does nothing and batch norm uses running averages instead of the batch's "
         "statistics.",
-        settings={**ints(ch8=(0, 15, 0), seed8=(0, 99, 0)), "p8": numbers(("0", "0.1", "0.25", "0.5", "0.75"), "0.5")},
+        settings={
+            "ch8": whole(0, 15, 0, "Channel of conv_1_1"),
+            "seed8": whole(0, 99, 0, "Dropout seed"),
+            "p8": numbers(("0", "0.1", "0.25", "0.5", "0.75"), "0.5", "Dropout p"),
+        },
     ),
     Lesson(
         "gradcam",
@@ -147,8 +167,8 @@ LESSONS: tuple[Lesson, ...] = _numbered(
         "back to the image's size, with transposed convolutions or interpolation, often joined with "
         "earlier high-resolution maps (U-Net's skip connections).",
         settings={
-            **ints(depth10=(1, 4, 3)),
-            "side10": numbers(("32", "64", "100", "128", "224", "256"), "64"),
+            "depth10": whole(1, 4, 3, "Downsampling stages"),
+            "side10": numbers(("32", "64", "100", "128", "224", "256"), "64", "Image side"),
         },
     ),
 )
@@ -157,7 +177,7 @@ LESSONS: tuple[Lesson, ...] = _numbered(
 
 def lesson_settings() -> dict[str, Param]:
     """Every setting the Learn page may keep in its link: the step shown (``lesson``) and each step's own."""
-    merged: dict[str, Param] = {"lesson": Param("int", 1, len(LESSONS), default="1")}
+    merged: dict[str, Param] = {"lesson": whole(1, len(LESSONS), 1, "Step", widget="segmented_control")}
     for lesson in LESSONS:
         for key, param in lesson.settings.items():
             if key in merged:

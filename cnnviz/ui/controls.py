@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -14,7 +15,13 @@ _PLAYING_KEY = "_cnnviz_playing"
 
 
 def bounded_slider(
-    container: DeltaGenerator, label: str, key: str, max_value: int, min_value: int = 0, default: int = 0
+    container: DeltaGenerator,
+    label: str,
+    key: str,
+    max_value: int,
+    min_value: int = 0,
+    default: int = 0,
+    **widget: Any,
 ) -> int:
     """An integer slider (kept in the URL) whose range may depend on other controls.
 
@@ -27,50 +34,115 @@ def bounded_slider(
         return min_value
     if key in st.session_state:
         st.session_state[key] = min(max(int(st.session_state[key]), min_value), max_value)
-        return container.slider(label, min_value, max_value, key=key, bind=URL)
+        return container.slider(label, min_value, max_value, key=key, bind=URL, **widget)
     value = min(max(default, min_value), max_value)
-    return container.slider(label, min_value, max_value, value, key=key, bind=URL)
+    return container.slider(label, min_value, max_value, value, key=key, bind=URL, **widget)
 
 
-def setting_slider(
+def _number(text: str) -> float | int:
+    return float(text) if "." in text else int(text)
+
+
+def control_label(key: str, setting: Param, texts: Mapping[str, str] | None = None) -> str:
+    """The declared label of ``key``'s control, its placeholders filled from ``texts``.
+
+    Raises:
+        ValueError: the setting was declared without a label.
+    """
+    if not setting.label:
+        raise ValueError(f"{key} is declared without a label")
+    return setting.label.format(**texts) if texts else setting.label
+
+
+def offered_choices(
+    key: str, setting: Param, options: Sequence[Any] | None, format_func: Any = str
+) -> tuple[list[Any], list[str]]:
+    """The options a choice or name control offers (the declared choices unless the case offers fewer), and each as
+    the link writes it (``format_func``'s text).
+
+    Raises:
+        ValueError: an option the declaration lacks, or a layer name control the page gave no layers.
+    """
+    if setting.kind == "name":
+        if options is None:
+            raise ValueError(f"{key} names a layer: the page must offer the layers")
+        offered = list(options)
+    else:
+        offered = list(setting.choices) if options is None else list(options)
+    shown = [str(format_func(o)) for o in offered]
+    if setting.kind == "choice" and (unknown := [v for v in shown if v not in setting.choices]):
+        raise ValueError(f"{key} offers {unknown}, which its declaration lacks")
+    return offered, shown
+
+
+def bound(
     container: DeltaGenerator,
-    label: str,
     key: str,
     setting: Param,
+    *,
+    options: Sequence[Any] | None = None,
     limit: int | None = None,
-    default: int | None = None,
-) -> int:
-    """A :func:`bounded_slider` over the declared ``setting`` of ``key`` (:mod:`cnnviz.params`): its range, up to
-    ``limit`` where the case allows less, from its declared default (or ``default`` where that depends on other
-    settings). The link check reads the same declaration."""
-    high = setting.high if limit is None else min(limit, setting.high)
-    if default is None:
-        default = int(setting.default) if setting.default is not None else setting.low
-    return bounded_slider(container, label, key, high, setting.low, default)
-
-
-def setting_choice(
-    container: DeltaGenerator, label: str, key: str, setting: Param, radio: bool = False, **options: Any
-) -> str:
-    """A selectbox (or a radio) kept in the URL over the declared choices of ``setting``
-    (:mod:`cnnviz.params`), starting at its declared default: the link check reads the same declaration."""
-    if setting.kind != "choice":
-        raise ValueError(f"{key} is a {setting.kind} setting, not a choice")
-    offered = list(setting.choices)
-    index = offered.index(setting.default) if setting.default is not None else 0
-    if radio:
-        return str(container.radio(label, offered, index, key=key, bind=URL, **options))
-    return str(container.selectbox(label, offered, index, key=key, bind=URL, **options))
+    default: Any = None,
+    texts: Mapping[str, str] | None = None,
+    **widget: Any,
+) -> Any:
+    """The control of ``key``, kept in the URL, made from its declaration ``setting`` (:mod:`cnnviz.params`): its
+    widget, label (its placeholders filled from ``texts``), help, range or choices and default, so the link check
+    and the control cannot disagree. What depends on the case is passed here: ``options`` (a subset of a choice's
+    declared values, or the layers offered for a name), ``limit`` (the highest whole number the case allows) and
+    ``default`` (where the declared one depends on other settings). ``widget`` passes on to Streamlit (``disabled``,
+    ``format_func``, ``on_change``, ``horizontal`` …). Returns the control's value (the tabs, for ``tabs``)."""
+    label = control_label(key, setting, texts)
+    if setting.help is not None:
+        widget.setdefault("help", setting.help)
+    control, held = setting.control, key in st.session_state  # a value held wins: no default is passed then
+    if setting.kind == "int":
+        if default is None:
+            default = int(setting.default) if setting.default is not None else setting.low
+        high = setting.high if limit is None else min(limit, setting.high)
+        if control == "segmented_control":  # every value at once, as buttons
+            if not held:
+                widget["default"] = default
+            return container.segmented_control(label, list(range(setting.low, high + 1)), key=key, bind=URL, **widget)
+        if control == "number_input":
+            if held:
+                st.session_state[key] = min(max(int(st.session_state[key]), setting.low), high)
+            else:
+                widget["value"] = min(max(int(default), setting.low), high)
+            return int(container.number_input(label, setting.low, high, key=key, bind=URL, **widget))
+        return bounded_slider(container, label, key, high, setting.low, default, **widget)
+    if setting.kind == "bool":
+        if not held:
+            widget["value"] = setting.default == "true" if default is None else bool(default)
+        if control == "toggle":
+            return bool(container.toggle(label, key=key, bind=URL, **widget))
+        return bool(container.checkbox(label, key=key, bind=URL, **widget))
+    if setting.kind == "number":
+        if not held:
+            widget["value"] = _number(setting.default or setting.choices[0]) if default is None else default
+        return container.select_slider(label, [_number(v) for v in setting.choices], key=key, bind=URL, **widget)
+    offered, shown = offered_choices(key, setting, options, widget.get("format_func", str))
+    if control == "tabs":
+        return container.tabs(offered, key=key, bind=URL, **widget)
+    start = default if default is not None else setting.default
+    index = 0 if held else offered.index(start) if start in offered else shown.index(start) if start in shown else 0
+    if control == "segmented_control":
+        if not held:
+            widget["default"] = offered[index]
+        return container.segmented_control(label, offered, key=key, bind=URL, **widget)
+    if control == "radio":
+        return container.radio(label, offered, index, key=key, bind=URL, **widget)
+    return container.selectbox(label, offered, index, key=key, bind=URL, **widget)
 
 
 def _reroll(key: str) -> None:
     st.session_state[key] = int(st.session_state.get(key, 0)) + 1
 
 
-def seed_control(key: str = "seed", container: DeltaGenerator | None = None) -> int:
-    """A seed input (kept in the URL) with a re-roll button; returns the seed."""
+def seed_control(setting: Param, key: str = "seed", container: DeltaGenerator | None = None) -> int:
+    """A seed input (kept in the URL, from its declaration ``setting``) with a re-roll button; returns the seed."""
     row = (container or st).container(horizontal=True, vertical_alignment="bottom", wrap=False, width="content")
-    seed = row.number_input("Seed", 0, 1_000_000, 0, key=key, bind=URL, width=140)
+    seed = bound(row, key, setting, width=140)
     row.button("Re-roll", on_click=_reroll, args=(key,), key=f"{key}_reroll", icon=":material/casino:")
     return int(seed)
 
@@ -94,22 +166,19 @@ def play_interval(key: str = "speed") -> float | None:
     return 1.0 / float(st.session_state.get(key, 2.0))
 
 
-SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-def speed_value(key: str = "speed") -> float:
-    """The link's animation speed (steps per second), or 2; the link check has already vetted it."""
-    value = st.session_state.get(key, st.query_params.get(key, 2.0))
+def speed_value(setting: Param, key: str = "speed") -> float:
+    """The link's animation speed (steps per second), one of the declared ``setting``'s, else its default."""
+    value = st.session_state.get(key, st.query_params.get(key))
+    default = float(setting.default or setting.choices[0])
     try:
-        return float(value) if float(value) in SPEEDS else 2.0
+        return float(value) if value is not None and float(value) in map(float, setting.choices) else default
     except ValueError:
-        return 2.0
+        return default
 
 
-def speed_control(container: DeltaGenerator | None = None, key: str = "speed") -> float:
-    """Frames per second for the animation (kept in the URL)."""
-    box = container or st
-    return float(box.select_slider("Speed (steps per second)", SPEEDS, 2.0, key=key, bind=URL))
+def speed_control(setting: Param, container: DeltaGenerator | None = None, key: str = "speed") -> float:
+    """Frames per second for the animation (kept in the URL, from its declaration ``setting``)."""
+    return float(bound(container if container is not None else st.container(), key, setting))
 
 
 def _move(key: str, frames: int, delta: int | None) -> None:
@@ -118,7 +187,7 @@ def _move(key: str, frames: int, delta: int | None) -> None:
     st.session_state[_PLAYING_KEY] = False
 
 
-def step_controls(frames: int, key: str = "step") -> int:
+def step_controls(frames: int, setting: Param, key: str = "step") -> int:
     """First / back / play-pause / forward buttons and a scrub slider; returns the 0-based step.
 
     Call inside a fragment whose ``run_every`` is :func:`play_interval`: each run while playing moves one
@@ -163,6 +232,6 @@ def step_controls(frames: int, key: str = "step") -> int:
         args=(key, frames, 1),
     )
     if frames > 1:
-        buttons[4].slider("Step", 1, frames, key=key, bind=URL, label_visibility="collapsed")
+        bound(buttons[4], key, setting, limit=frames, label_visibility="collapsed")
     buttons[4].caption(f"step {st.session_state[key]} of {frames}")
     return int(st.session_state[key]) - 1
