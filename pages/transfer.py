@@ -204,7 +204,16 @@ if st.button(
     cache = state.setdefault(FEATURES_KEY, {})
     if len(cache) > 4:
         cache.clear()
-    job = transfer_job(backbone, images, mode, augmentation, held_out, steps, cache, session_alive())
+    job = transfer_job(
+        backbone,
+        images,
+        mode=mode,
+        augmentation=augmentation,
+        held_out=held_out,
+        fine_tune_steps=steps,
+        cache=cache,
+        alive=session_alive(),
+    )
     try:
         job.start()
         state[JOB_KEY], training = job, True

@@ -99,3 +99,23 @@ def test_every_declared_setting_of_every_page_has_a_label_and_a_widget_for_its_k
         for key, setting in settings.items():
             assert control_label(key, setting), (page, key)
             assert setting.control in WIDGETS[setting.kind], (page, key)
+
+
+def layers_page() -> None:
+    import streamlit as st
+
+    from cnnviz.params import name
+    from cnnviz.ui.controls import bound
+
+    convs = st.session_state.get("_convs", ["conv1", "layer4.conv2"])
+    st.write(bound(st.container(), "layer", name("Layer"), options=convs, default=convs[-1]))
+
+
+def test_a_held_choice_another_case_offered_gives_way_to_this_cases_default():
+    """Another model's layer, held from before the model changed, is not this model's first layer but its default."""
+    at = AppTest.from_function(layers_page).run()
+    at.selectbox(key="layer").set_value("conv1").run()
+    assert at.markdown[-1].value == "conv1"
+    at.session_state["_convs"] = ["features.0", "features.3", "features.6"]
+    at.run()
+    assert at.markdown[-1].value == "features.6" and at.selectbox(key="layer").value == "features.6"

@@ -188,7 +188,7 @@ def test_a_transfer_job_trains_in_the_background_and_stops_when_asked(embedded_b
     assert job.result.accuracy == direct.accuracy and np.array_equal(job.result.predicted, direct.predicted)
     assert job.status.stage == "probe" and job.status.done == job.status.total == 150
 
-    tuning = transfer_job(embedded_backbone, classes, "fine-tune", fine_tune_steps=2000)
+    tuning = transfer_job(embedded_backbone, classes, mode="fine-tune", fine_tune_steps=2000)
     tuning.start()
     deadline = time.monotonic() + 120
     while not tuning.status.history or tuning.status.stage != "fine-tune":

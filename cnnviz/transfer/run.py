@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import safetensors.torch
@@ -187,33 +187,23 @@ def train_transfer(
 
 
 def transfer_job(
-    backbone: Backbone,
-    images: ImageSet,
-    mode: Mode = "probe",
-    augmentation: Augmentation = EVERY_AUGMENTATION,
-    held_out: float = 0.25,
-    fine_tune_steps: int = 60,
-    cache: dict | None = None,
-    alive: Alive = always,
-    queue: WorkQueue = COMPUTATIONS,
+    backbone: Backbone, images: ImageSet, *, alive: Alive = always, queue: WorkQueue = COMPUTATIONS, **settings: Any
 ) -> Job[TransferResult]:
-    """:func:`train_transfer` as a background :class:`~cnnviz.server.jobs.Job` (not started): it waits its turn in
-    ``queue``, reports its stages and learning curves, stops when asked or when its session (``alive``) has gone,
-    and its result is the :class:`TransferResult` (a fine-tuning stopped midway still gives one)."""
+    """:func:`train_transfer` of ``backbone`` on ``images`` with ``settings`` (its ``mode``, ``augmentation``,
+    ``held_out``, ``seed``, ``fine_tune_steps``, ``cache``) as a background :class:`~cnnviz.server.jobs.Job` (not
+    started): it waits its turn in ``queue``, reports its stages and learning curves, stops when asked or when its
+    session (``alive``) has gone, and its result is the :class:`TransferResult` (a fine-tuning stopped midway still
+    gives one)."""
     if problem := images.problem():
         raise ValueError(problem)
+    if taken := {"report", "keep_going"} & set(settings):
+        raise TypeError(f"the job reports and stops the run itself: {sorted(taken)} cannot be given")
 
     def work(job: Job[TransferResult]) -> TransferResult:
-        return train_transfer(
-            backbone,
-            images,
-            mode,
-            augmentation,
-            held_out,
-            fine_tune_steps=fine_tune_steps,
-            cache=cache,
-            report=lambda stage, done, total, history: job.report(stage, done, total, history or None),
-            keep_going=job.keep_going,
-        )
+        def report(stage: str, done: int, total: int, history: list[dict[str, float]]) -> None:
+            job.report(stage, done, total, history or None)
 
-    return Job(work, alive, queue=queue, name=f"{mode} on {backbone.architecture}", log=logger)
+        return train_transfer(backbone, images, report=report, keep_going=job.keep_going, **settings)
+
+    name = f"{settings.get('mode', 'probe')} on {backbone.architecture}"
+    return Job(work, alive, queue=queue, name=name, log=logger)

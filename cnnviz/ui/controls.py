@@ -122,6 +122,9 @@ def bound(
             widget["value"] = _number(setting.default or setting.choices[0]) if default is None else default
         return container.select_slider(label, [_number(v) for v in setting.choices], key=key, bind=URL, **widget)
     offered, shown = offered_choices(key, setting, options, widget.get("format_func", str))
+    if held and st.session_state[key] not in offered:  # a choice of another case (another model's layer)
+        del st.session_state[key]
+        held = False
     if control == "tabs":
         return container.tabs(offered, key=key, bind=URL, **widget)
     start = default if default is not None else setting.default
