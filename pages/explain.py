@@ -78,67 +78,83 @@ layer = controls[2].selectbox(
 cmap = bound(controls[3], "cmap_explain", SETTINGS["cmap_explain"])
 
 explanation_tab, compare_tab, faith_tab = bound(st.container(), "xtab", SETTINGS["xtab"])
-result = compute(method, target, layer, "Explaining")
-heat = result.heatmap.numpy()
 with explanation_tab:
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity")
-    picture = model.overlay(choice.image, heat, opacity, cmap)
-    one, two = st.columns(2)
-    one.image(
-        picture,
-        caption=f"{method} for '{md(target_name)}' over the image (grey: cropped away before the model saw it)",
-        width="stretch",
-    )
-    raw = result.raw.numpy()
-    two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
-    npy = io.BytesIO()
-    np.save(npy, raw)
-    stem = f"{key}-{method.lower().replace(' ', '-')}-{target_name.replace(' ', '_')}"
-    one.download_button(
-        "Download overlay (PNG)",
-        png_bytes(picture),
-        f"{stem}.png",
-        "image/png",
-        key="dl_png",
-        icon=":material/download:",
-    )
-    two.download_button(
-        "Download raw map (.npy)",
-        npy.getvalue(),
-        f"{stem}.npy",
-        "application/octet-stream",
-        key="dl_npy",
-        icon=":material/download:",
-    )
+    if explanation_tab.open:  # each tab computes only when open (the faithfulness curves test this same map)
+        result = compute(method, target, layer, "Explaining")
+        heat = result.heatmap.numpy()
+        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity", persist_state="page")
+        picture = model.overlay(choice.image, heat, opacity, cmap)
+        one, two = st.columns(2)
+        one.image(
+            picture,
+            caption=f"{method} for '{md(target_name)}' over the image (grey: cropped away before the model saw it)",
+            width="stretch",
+        )
+        raw = result.raw.numpy()
+        two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
+        npy = io.BytesIO()
+        np.save(npy, raw)
+        stem = f"{key}-{method.lower().replace(' ', '-')}-{target_name.replace(' ', '_')}"
+        one.download_button(
+            "Download overlay (PNG)",
+            png_bytes(picture),
+            f"{stem}.png",
+            "image/png",
+            key="dl_png",
+            icon=":material/download:",
+        )
+        two.download_button(
+            "Download raw map (.npy)",
+            npy.getvalue(),
+            f"{stem}.npy",
+            "application/octet-stream",
+            key="dl_npy",
+            icon=":material/download:",
+        )
 
 with compare_tab:
-    mode = st.radio(
-        "Compare", ["methods for this class", "classes for this method"], key="compare_mode", horizontal=True
-    )
-    if mode == "methods for this class":
-        picked = st.multiselect("Methods", METHODS, default=["Grad-CAM", "Grad-CAM++", "Saliency"], key="compare_m")
-        items = [(m, target, f"{m}") for m in picked]
-    else:
-        picked = st.multiselect("Classes", names, default=list(prediction.classes[:3]), key="compare_c")
-        items = [(method, order[c], c) for c in picked]
-    columns = st.columns(max(1, min(4, len(items))))
-    for n, (m, t, label) in enumerate(items):
-        shown = compute(m, t, layer, "Comparing")
-        laid = model.overlay(choice.image, shown.heatmap.numpy(), 0.5, cmap)
-        columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
+    if compare_tab.open:  # computed only when looked at (each method is another backward pass)
+        mode = st.radio(
+            "Compare",
+            ["methods for this class", "classes for this method"],
+            key="compare_mode",
+            horizontal=True,
+            persist_state="page",
+        )
+        if mode == "methods for this class":
+            picked = st.multiselect(
+                "Methods",
+                METHODS,
+                default=["Grad-CAM", "Grad-CAM++", "Saliency"],
+                key="compare_m",
+                persist_state="page",
+            )
+            items = [(m, target, f"{m}") for m in picked]
+        else:
+            picked = st.multiselect(
+                "Classes", names, default=list(prediction.classes[:3]), key="compare_c", persist_state="page"
+            )
+            items = [(method, order[c], c) for c in picked]
+        columns = st.columns(max(1, min(4, len(items))))
+        for n, (m, t, label) in enumerate(items):
+            shown = compute(m, t, layer, "Comparing")
+            laid = model.overlay(choice.image, shown.heatmap.numpy(), 0.5, cmap)
+            columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
 
 with faith_tab:
-    st.caption(
-        "RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "
-        "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
-        "(low area) and insertion rise fast (high area)."
-    )
-    steps = st.select_slider("Steps", [8, 16, 32, 64], 32, key="faith_steps")
-    curves = remembered(
-        "_curves",
-        (key, digest, method, target, layer, steps),
-        "Deletion and insertion, images",
-        lambda progress: faithfulness(model.module, x, target, result.heatmap, steps, black, progress=progress),
-    )
-    st.plotly_chart(faithfulness_figure(curves, target_name), key="faithfulness")
-    st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")
+    if faith_tab.open:  # about 66 forward passes: only when looked at
+        st.caption(
+            "RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "
+            "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
+            "(low area) and insertion rise fast (high area)."
+        )
+        steps = st.select_slider("Steps", [8, 16, 32, 64], 32, key="faith_steps", persist_state="page")
+        tested = compute(method, target, layer, "Explaining").heatmap  # the map the Explanation tab shows
+        curves = remembered(
+            "_curves",
+            (key, digest, method, target, layer, steps),
+            "Deletion and insertion, images",
+            lambda progress: faithfulness(model.module, x, target, tested, steps, black, progress=progress),
+        )
+        st.plotly_chart(faithfulness_figure(curves, target_name), key="faithfulness")
+        st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")

@@ -76,3 +76,12 @@ def player_data(at: AppTest) -> dict:
     (element,) = at.get("bidi_component")
     assert element.proto.component_name == "cnnviz_step_player"
     return json.loads(element.proto.json)
+
+
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """``at`` after a click on tab ``label`` of the tabs kept under ``key`` (AppTest cannot click a tab; a closed tab
+    computes nothing, so its contents appear only once it is open)."""
+    at.session_state[key] = label
+    if key in at.query_params:  # a tab named by the link: the link is what a click changes
+        at.query_params[key] = label
+    return at.run()

@@ -45,7 +45,7 @@ def learn_works(at: AppTest) -> bool:
 PAGES: dict[str, tuple[str | None, dict[str, str], Callable[[AppTest], bool]]] = {
     "home": (None, {}, home_works),
     "arithmetic": ("pages/arithmetic.py", {"vals": "image"}, arithmetic_works),
-    "network": ("pages/network.py", {}, network_works),
+    "network": ("pages/network.py", {"tab": "Feature maps"}, network_works),
     "explain": ("pages/explain.py", {}, explain_works),
     "learn": ("pages/learn.py", {"lesson": "3"}, learn_works),
 }

@@ -8,7 +8,7 @@ import torch
 import torchvision
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, shown, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_tab, shown, start  # noqa: F401 (fixtures)
 from tests.hostile import pickle_attack, saved, torchscript_attack
 
 PAGES = [
@@ -69,7 +69,7 @@ def test_safetensors_upload_works_on_every_page(pets_state):
     assert captions(at)[0].startswith("Grad-CAM for ")
     assert at.selectbox(key="layer").value == "layer4"
     assert set(at.selectbox(key="target").options) == {"cat", "dog", "cow"}
-    at.switch_page("pages/network.py").run()
+    open_tab(at.switch_page("pages/network.py").run(), "tab", "Feature maps")
     assert any(c.startswith("conv1: 64 channels of 112×112") for c in captions(at))
 
 

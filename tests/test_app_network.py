@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_tab, start  # noqa: F401 (fixtures)
 from tests.conftest import cache_random_weights
 
 PAGE = "pages/network.py"
@@ -28,10 +28,15 @@ def test_embedded_model_all_views():
     architecture, filters, maps, overview, channel = at.tabs
     assert len(architecture.dataframe[0].value) == 17  # TinyVGG's leaf layers
     assert "82,042 parameters" in texts(architecture) and "34.2 M multiply-accumulates" in texts(architecture)
+    assert not any(tab.image or tab.get("plotly_chart") for tab in at.tabs[1:])  # closed tabs compute nothing
+    filters = open_tab(at, "tab", "Filters").tabs[1]
     assert filters.image and "16 filters of features.conv_1_1" in filters.image[0].proto.imgs[0].caption
     assert len(filters.get("plotly_chart")) == 1
+    maps = open_tab(at, "tab", "Feature maps").tabs[2]
     assert maps.image and maps.image[0].proto.imgs[0].caption.startswith("features.conv_1_1: 16 channels of 64×64")
+    overview = open_tab(at, "tab", "Overview").tabs[3]
     assert len(overview.image) == 1 and len(overview.get("plotly_chart")) == 1  # the overview and the classes
+    channel = open_tab(at, "tab", "What a channel likes").tabs[4]
     assert len(channel.image) == 8  # the synthetic images that excite the channel most
     scores = [float(i.proto.imgs[0].caption.rsplit("· ", 1)[1]) for i in channel.image]
     note = next(c.value for c in channel.caption if c.value.startswith("Each image's score"))
@@ -41,19 +46,19 @@ def test_embedded_model_all_views():
 
 @pytest.mark.slow
 def test_controls_of_each_view():
-    at = start(PAGE)
+    at = open_tab(start(PAGE), "tab", "Filters")
     at.selectbox(key="filter_layer").set_value("features.conv_2_1").run()
     at.radio(key="filter_mode").set_value("one input channel, every filter").run()
     figure = json.loads(at.tabs[1].get("plotly_chart")[0].proto.spec)
     assert figure["layout"]["title"]["text"] == "features.conv_2_1: input channel 0 of every filter"
-    at.selectbox(key="map_layer").set_value("features.max_pool_2").run()
+    open_tab(at, "tab", "Feature maps").selectbox(key="map_layer").set_value("features.max_pool_2").run()
     at.radio(key="map_scale").set_value("global").run()
     at.radio(key="map_sort").set_value("max").run()
     caption = at.tabs[2].image[0].proto.imgs[0].caption
     assert caption == "features.max_pool_2: 32 channels of 16×16, colour range per global"
     at.selectbox(key="map_channel").set_value(at.selectbox(key="map_channel").options[1]).run()
     assert_no_exception(at)
-    at.select_slider(key="max_steps").set_value(16).run()
+    open_tab(at, "tab", "What a channel likes").select_slider(key="max_steps").set_value(16).run()
     at.button(key="maximise").click().run()
     assert_no_exception(at)
     assert any("responds to strongly" in i.proto.imgs[0].caption for i in at.tabs[4].image)
@@ -65,13 +70,14 @@ def test_torchvision_model_all_views(resnet_weights, offline):
     at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
     at.switch_page(PAGE).run()
     assert_no_exception(at)
-    architecture, filters, maps, overview, _channel = at.tabs
+    architecture = at.tabs[0]
     assert len(architecture.dataframe[0].value) == 52  # 20 conv, 20 batch norm, 9 ReLU, 2 pools, fc
     assert "11,689,512 parameters" in texts(architecture)
-    assert "64 filters of conv1" in filters.image[0].proto.imgs[0].caption
+    assert "64 filters of conv1" in open_tab(at, "tab", "Filters").tabs[1].image[0].proto.imgs[0].caption
+    maps = open_tab(at, "tab", "Feature maps").tabs[2]
     assert maps.image[0].proto.imgs[0].caption.startswith("conv1: 64 channels of 112×112")
-    assert any("embedded TinyVGG" in i.value for i in overview.info)
-    at.select_slider(key="max_steps").set_value(16).run()
+    assert any("embedded TinyVGG" in i.value for i in open_tab(at, "tab", "Overview").tabs[3].info)
+    open_tab(at, "tab", "What a channel likes").select_slider(key="max_steps").set_value(16).run()
     at.button(key="maximise").click().run()
     assert_no_exception(at)
     assert any("layer4.1.conv2 channel 0" in i.proto.imgs[0].caption for i in at.tabs[4].image)

@@ -125,7 +125,8 @@ def bound(
     if held and st.session_state[key] not in offered:  # a choice of another case (another model's layer)
         del st.session_state[key]
         held = False
-    if control == "tabs":
+    if control == "tabs":  # a choice of tab reruns the page, so a tab computes only when open (``tab.open``)
+        widget.setdefault("on_change", "rerun")
         return container.tabs(offered, key=key, bind=URL, **widget)
     start = default if default is not None else setting.default
     index = 0 if held else offered.index(start) if start in offered else shown.index(start) if start in shown else 0
