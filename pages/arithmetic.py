@@ -250,7 +250,7 @@ with stage if present else tabs[0]:
         )
         speed_control(SETTINGS["speed"], st.columns([1, 2])[0])
 
-        @st.fragment(run_every=play_interval())
+        @st.fragment(run_every=play_interval(SETTINGS["speed"]))
         def animation() -> None:
             index = step_controls(frames, SETTINGS["step"])
             st.markdown(step_caption(scene, index, view))

@@ -268,7 +268,8 @@ class Job(Generic[T]):
         name: str = "job",
         log: logging.Logger = logger,
     ) -> None:
-        self._work, self._liveness, self._queue = work, Liveness(alive, grace_s), queue
+        self._work, self._liveness = work, Liveness(alive, grace_s)
+        self._queue = queue if queue is not None else TRAININGS
         self.name, self._log = name, log
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -288,16 +289,12 @@ class Job(Generic[T]):
         with self._lock:
             if self._status.state in ("queued", "running", "done"):
                 return
-            queue = self._queue if self._queue is not None else TRAININGS
-            ticket = queue.join()
+            ticket = self._queue.join()
             self._stop.clear()
             self._interrupted = False
-            self._status = JobStatus(
-                "queued", self._status.stage, self._status.done, self._status.total, queue.ahead_of(ticket)
-            )
-            self._thread = threading.Thread(
-                target=self._run, args=(queue, ticket), name=f"cnnviz-{self.name}", daemon=True
-            )
+            ahead = self._queue.ahead_of(ticket)
+            self._status = replace(self._status, state="queued", ahead=ahead, abandoned=False, error=None)
+            self._thread = threading.Thread(target=self._run, args=(ticket,), name=f"cnnviz-{self.name}", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -331,17 +328,14 @@ class Job(Generic[T]):
 
     def keep_going(self) -> bool:
         """False once a stop was asked for, or once the session has gone (the job is then marked abandoned)."""
-        if self._stop.is_set():
-            going, abandoned = False, False
-        else:
-            going = self._liveness()
-            abandoned = not going
-        if not going:
-            with self._lock:
-                self._interrupted = True
-                if abandoned:
-                    self._status = replace(self._status, abandoned=True)
-        return going
+        asked = self._stop.is_set()
+        if not asked and self._liveness():
+            return True
+        with self._lock:
+            self._interrupted = True
+            if not asked:
+                self._status = replace(self._status, abandoned=True)
+        return False
 
     def report(self, stage: str, done: int, total: int, history: list[dict[str, float]] | None = None) -> None:
         """Say how far the work has got: ``done`` of ``total`` of ``stage`` (and its learning curves so far)."""
@@ -349,20 +343,16 @@ class Job(Generic[T]):
             curves = self._status.history if history is None else tuple(history)
             self._status = replace(self._status, stage=stage, done=done, total=total, history=curves)
 
-    def progress(self, stage: str) -> Progress:
-        """A :data:`~cnnviz.progress.Progress` that reports ``stage``."""
-        return lambda done, total: self.report(stage, done, total)
-
     # -- the thread ---------------------------------------------------------------------------------------------
 
     def _set(self, **changes: Any) -> None:
         with self._lock:
             self._status = replace(self._status, **changes)
 
-    def _run(self, queue: WorkQueue, ticket: Ticket) -> None:
+    def _run(self, ticket: Ticket) -> None:
         lower_priority()  # a page's own work comes first (this thread, and PyTorch's workers it starts)
         try:
-            if not queue.wait_turn(ticket, self.keep_going, lambda ahead: self._set(ahead=ahead)):
+            if not self._queue.wait_turn(ticket, self.keep_going, lambda ahead: self._set(ahead=ahead)):
                 self._set(state="stopped", ahead=0)  # stopped while waiting, or its session has gone
                 return
             self._set(state="running", ahead=0)
@@ -378,7 +368,7 @@ class Job(Generic[T]):
                     self._result = result
                     self._status = replace(self._status, state="stopped" if self._interrupted else "done")
         finally:
-            queue.leave(ticket)
+            self._queue.leave(ticket)
 
 
 TRAININGS = WorkQueue("trainings", workers=2, max_waiting=4)

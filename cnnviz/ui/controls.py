@@ -163,11 +163,12 @@ def cell_picker(container: DeltaGenerator, label: str, size: tuple[int, int], ke
     return cell[0], cell[1]
 
 
-def play_interval(key: str = "speed") -> float | None:
-    """Seconds between animation frames while playing, else None (for ``st.fragment(run_every=...)``)."""
+def play_interval(setting: Param, key: str = "speed") -> float | None:
+    """Seconds between animation frames while playing at the speed of ``key`` (declared by ``setting``), else None
+    (for ``st.fragment(run_every=...)``)."""
     if not st.session_state.get(_PLAYING_KEY):
         return None
-    return 1.0 / float(st.session_state.get(key, 2.0))
+    return 1.0 / speed_value(setting, key)
 
 
 def speed_value(setting: Param, key: str = "speed") -> float:
