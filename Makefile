@@ -22,8 +22,9 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(VENV)/.runtime-installed $@
 
 # Two malloc arenas from the first thread on (cnnviz.server.memory.limit_arenas): what a closed tab freed goes back.
+# cnnviz.ui.launch is `streamlit run app.py` with the models and imports warmed while the server starts.
 run: $(VENV)/.runtime-installed
-	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/python -m cnnviz.ui.launch --server.port $(PORT)
 
 dev: $(VENV)/.runtime-installed  # reloads on save (the file watcher skips .venv, see .streamlit/config.toml)
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType auto --server.runOnSave true

@@ -84,18 +84,23 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 90) -> 
 
 @contextmanager
 def streamlit_process(
-    env: dict[str, str] | None = None, timeout: float = 90, root: Path | None = None
+    env: dict[str, str] | None = None, timeout: float = 90, root: Path | None = None, script: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """As :func:`streamlit_server`, yielding the base URL and the server's process (for its memory); ``root`` serves
-    another checkout of the app (benchmarks compare with an older commit)."""
+    another checkout of the app (benchmarks compare with an older commit), ``script`` another Streamlit script
+    (a benchmark's peer page) with a plain ``streamlit run``. The app is served as ``make run`` serves it, by
+    :mod:`cnnviz.ui.launch` (a checkout older than that module with ``streamlit run app.py``)."""
     port = _free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"cnnviz-streamlit-{port}.log"
+    folder = root or ROOT
+    if script is None and (folder / "cnnviz" / "ui" / "launch.py").exists():
+        start = ["cnnviz.ui.launch"]
+    else:
+        start = ["streamlit", "run", str(script or "app.py")]
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        "app.py",
+        *start,
         "--server.port",
         str(port),
         "--server.address",
@@ -110,7 +115,7 @@ def streamlit_process(
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
-            cwd=root or ROOT,
+            cwd=folder,
             env={**os.environ, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,

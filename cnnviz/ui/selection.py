@@ -33,8 +33,15 @@ class Selection:
 
 
 @st.cache_data(show_spinner=False)
-def _sample(name: str) -> Image.Image:
+def sample_image(name: str) -> Image.Image:
+    """The shipped sample ``name`` as the pages use it (at most :data:`MAX_SIDE` a side), read once per server."""
     return fit_within(load_sample(name), MAX_SIDE)
+
+
+def default_sample() -> str:
+    """The sample the sidebar offers first: the first synthetic one (the embedded model's kind of image)."""
+    samples = list_samples()
+    return next((s.name for s in samples if s.synthetic), samples[0].name)
 
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
@@ -60,11 +67,9 @@ def _image_sidebar() -> tuple[Image.Image | None, str | None]:
     source = st.sidebar.radio("Image", IMAGE_SOURCES, horizontal=True, key=SOURCE_KEY)
     if source != "Sample":
         return sent_image(source)
-    samples = list_samples()
-    names = [s.name for s in samples]
-    default = next((i for i, s in enumerate(samples) if s.synthetic), 0)
-    name = st.sidebar.selectbox("Sample image", names, index=default, key=SAMPLE_KEY)
-    return _sample(name), name
+    names = [s.name for s in list_samples()]
+    name = st.sidebar.selectbox("Sample image", names, index=names.index(default_sample()), key=SAMPLE_KEY)
+    return sample_image(name), name
 
 
 def sidebar() -> Selection:

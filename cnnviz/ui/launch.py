@@ -1,0 +1,108 @@
+"""Serve the app with its shared resources warmed from the start: ``python -m cnnviz.ui.launch [options]`` is
+``streamlit run app.py [options]`` plus a background thread that, while Streamlit starts, imports what the pages
+use and loads the default model, so the first visitor does not pay for them (measured: ``benchmarks/pages.py``).
+
+The thread fills the same caches the pages read (Streamlit's ``cache_resource`` is one store per process), runs
+at a lower CPU priority than the visitors' work, and only logs when warming fails: the app works without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+"""The Streamlit script served."""
+
+SKIPPED = ("cnnviz.ui.launch",)
+"""Modules never imported by the warm-up (this one is already running)."""
+
+
+def import_library() -> int:
+    """Import every module of the ``cnnviz`` package (and with them torch, torchvision, captum, Plotly); the number
+    imported."""
+    import cnnviz
+
+    count = 0
+    for info in pkgutil.walk_packages(cnnviz.__path__, "cnnviz."):
+        if info.name in SKIPPED or info.name.endswith("__main__"):
+            continue
+        importlib.import_module(info.name)
+        count += 1
+    return count
+
+
+def warm_default_model() -> None:
+    """Load the default model into the shared cache and run what Home shows for the default sample once: a
+    prediction and its chart, serialised as Streamlit sends it (Plotly's first figure is slow to make)."""
+    import plotly.io
+
+    from cnnviz.data.samples import list_samples
+    from cnnviz.explain.charts import probability_bars
+    from cnnviz.explain.predict import predict
+    from cnnviz.models.tinyvgg import TINYVGG
+    from cnnviz.ui.downloads import shared_model
+    from cnnviz.ui.selection import default_sample, sample_image
+
+    model = shared_model(TINYVGG)
+    if list_samples():
+        prediction = predict(model, sample_image(default_sample()))
+        plotly.io.to_json(probability_bars(prediction.top(10), "warm-up"), validate=False)
+
+
+class _OwnThreadWarnings(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warnings raised on the warm-up thread: it fills the caches
+    outside any script run on purpose, and the warnings would say nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != WARM_THREAD
+
+
+WARM_THREAD = "cnnviz-warm-up"
+STREAMLIT_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
+
+
+def warm() -> float:
+    """Import the library and warm the default model; the seconds it took (errors are logged, not raised)."""
+    from cnnviz.server.jobs import lower_priority
+
+    logging.getLogger(STREAMLIT_CONTEXT_LOGGER).addFilter(_OwnThreadWarnings())
+    started = time.perf_counter()
+    try:
+        lower_priority()
+        modules = import_library()
+        warm_default_model()
+    except Exception:  # the app works cold: a failed warm-up is only slower
+        logger.exception("warming the shared resources failed")
+    else:
+        seconds = time.perf_counter() - started
+        logger.info("warmed the shared resources in %.1f s (%d modules)", seconds, modules)
+        return seconds
+    return time.perf_counter() - started
+
+
+def main(arguments: Sequence[str] | None = None) -> None:
+    """Start the warm-up thread, then Streamlit with ``arguments`` (default: this command's)."""
+    from streamlit.web import cli
+
+    from cnnviz.server.logs import configure
+
+    configure()
+    threading.Thread(target=warm, name=WARM_THREAD, daemon=True).start()
+    options = list(sys.argv[1:] if arguments is None else arguments)
+    sys.argv = ["streamlit", "run", str(APP), *options]
+    cli.main(prog_name="streamlit")
+
+
+if __name__ == "__main__":  # run as the package's module, so that its logger is cnnviz's
+    from cnnviz.ui.launch import main as package_main
+
+    package_main()

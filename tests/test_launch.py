@@ -1,0 +1,73 @@
+"""The launcher's warm-up: what it imports and loads is what the pages then find ready, and it says so only once."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+import sys
+import threading
+
+import cnnviz
+from cnnviz.models import registry
+from cnnviz.models.tinyvgg import TINYVGG
+from cnnviz.ui import launch
+from cnnviz.ui.downloads import shared_model
+
+
+def test_every_library_module_is_imported():
+    expected = {
+        info.name
+        for info in pkgutil.walk_packages(cnnviz.__path__, "cnnviz.")
+        if info.name not in launch.SKIPPED and not info.name.endswith("__main__")
+    }
+    assert "cnnviz.ui.downloads" in expected and "cnnviz.ui.launch" not in expected
+    assert launch.import_library() == len(expected)
+    assert expected <= set(sys.modules)
+
+
+def warm_as_the_launcher_does() -> float:
+    """Run :func:`launch.warm` on its own thread, as the launcher does (it lowers that thread's priority only)."""
+    took: list[float] = []
+    thread = threading.Thread(target=lambda: took.append(launch.warm()), name=launch.WARM_THREAD)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive() and len(took) == 1
+    return took[0]
+
+
+def test_warm_up_fills_the_shared_model_cache_and_logs_once(caplog, monkeypatch):
+    shared_model.clear()
+    with caplog.at_level(logging.INFO, logger="cnnviz.ui.launch"):
+        assert warm_as_the_launcher_does() > 0
+    messages = [r.getMessage() for r in caplog.records if r.name == "cnnviz.ui.launch"]
+    assert len(messages) == 1 and messages[0].startswith("warmed the shared resources in ")
+
+    def not_again(*_args, **_kwargs):
+        raise AssertionError("the model was loaded a second time")
+
+    monkeypatch.setattr(registry, "load_model", not_again)
+    assert shared_model(TINYVGG).spec.key == TINYVGG  # served from what the warm-up loaded
+
+
+def test_a_failed_warm_up_is_logged_not_raised(caplog, monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("no model today")
+
+    monkeypatch.setattr(launch, "warm_default_model", broken)
+    with caplog.at_level(logging.INFO, logger="cnnviz.ui.launch"):
+        assert warm_as_the_launcher_does() >= 0
+    failed = [r for r in caplog.records if r.name == "cnnviz.ui.launch"]
+    assert [r.getMessage() for r in failed] == ["warming the shared resources failed"]
+    assert failed[0].exc_info and "no model today" in str(failed[0].exc_info[1])
+
+
+def test_only_the_warm_up_threads_context_warnings_are_dropped():
+    drop = launch._OwnThreadWarnings()
+
+    def record(thread: str) -> logging.LogRecord:
+        made = logging.LogRecord(launch.STREAMLIT_CONTEXT_LOGGER, logging.WARNING, __file__, 1, "missing", None, None)
+        made.threadName = thread
+        return made
+
+    assert not drop.filter(record(launch.WARM_THREAD))
+    assert drop.filter(record("ScriptRunner.scriptThread"))
