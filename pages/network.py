@@ -15,7 +15,7 @@ from cnnviz.network.maximize import maximize_channel, top_images
 from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
 from cnnviz.ui.controls import bound
 from cnnviz.ui.selection import selection
-from cnnviz.ui.work import remembered
+from cnnviz.ui.work import known, remembered
 
 SETTINGS = PAGE_PARAMS["network"]
 MAXIMISED_KEY = "_maximised"  # the images made to excite a channel, by (model, layer, channel, steps)
@@ -152,7 +152,7 @@ with tabs[4]:
         steps = int(bound(row[2], "max_steps", SETTINGS["max_steps"], default=128 if key == TINYVGG else 64))
         wanted = (key, layer, channel, steps)
         asked = st.button("Visualise this channel", key="maximise", icon=":material/auto_awesome:")
-        if asked or wanted in st.session_state.get(MAXIMISED_KEY, {}):  # made once, then kept (the last 24)
+        if asked or known(MAXIMISED_KEY, wanted):  # made once, then kept for every session
             excites = remembered(
                 MAXIMISED_KEY,
                 wanted,

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from cnnviz.server import results
 from tests.conftest import ROOT
 
 TIMEOUT = 120  # the first run loads torch and the model
@@ -37,9 +38,11 @@ def fresh_caches():
     """Each test starts without models or images cached by an earlier one."""
     st.cache_resource.clear()
     st.cache_data.clear()
+    results.clear_all()
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
+    results.clear_all()
 
 
 def shown(markdown: str) -> str:

@@ -9,7 +9,7 @@ from typing import TypeVar
 import streamlit as st
 
 from cnnviz.progress import Progress
-from cnnviz.server import jobs
+from cnnviz.server import jobs, results
 
 T = TypeVar("T")
 
@@ -49,24 +49,26 @@ def queued(label: str) -> Iterator[None]:
         st.stop()
 
 
-def remembered(store: str, wanted: tuple, text: str, make: Callable[[Progress], T]) -> T:
-    """``make(progress)`` once per ``wanted`` in this session, in the server's queue with a progress bar, at a
-    lower CPU priority than the pages' own work (:func:`cnnviz.server.jobs.run_lowered`), stopped when the session
-    goes; the last 24 results of ``store`` are kept for reruns."""
-    results = st.session_state.setdefault(store, {})
-    if wanted not in results:
-        with queued(text):
-            bar = st.progress(0.0, text=text)
+def remembered(name: str, wanted: tuple, text: str, make: Callable[[Progress], T]) -> T:
+    """``make(progress)`` once per ``wanted`` on this server, in its queue with a progress bar, at a lower CPU
+    priority than the pages' own work (:func:`cnnviz.server.jobs.run_lowered`), stopped when the session goes; the
+    result is kept in the server's bounded store ``name`` (:mod:`cnnviz.server.results`), shared by every session,
+    so ``wanted`` must name everything the result depends on (a session model's key is its own)."""
+    kept = results.store(name)
+    found = kept.get(wanted)
+    if found is not None:
+        return found
+    with queued(text):
+        bar = st.progress(0.0, text=text)
 
-            def report(done: int, total: int) -> None:
-                bar.progress(done / total, text=f"{text} {done}/{total}")
+        def report(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"{text} {done}/{total}")
 
-            results[wanted] = jobs.run_lowered(
-                make,
-                report,
-                jobs.Liveness(session_alive()),
-            )
-            bar.empty()
-        while len(results) > 24:
-            results.pop(next(iter(results)))
-    return results[wanted]
+        made = jobs.run_lowered(make, report, jobs.Liveness(session_alive()))
+        bar.empty()
+    return kept.put(wanted, made)
+
+
+def known(name: str, wanted: tuple) -> bool:
+    """Whether :func:`remembered` has a result for ``wanted`` in store ``name`` already."""
+    return wanted in results.store(name)
