@@ -3,6 +3,7 @@ declares, and every link the app itself makes (its URL, and the page links it sh
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -13,10 +14,11 @@ from cnnviz.explain import EXPLAIN_TABS
 from cnnviz.learn.lessons import LESSONS
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.network import NETWORK_TABS
+from cnnviz.ui.navigation import PAGES
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link  # noqa: F401 (fixtures)
 
-SCRIPTS = {"arithmetic": "pages/arithmetic.py", "network": "pages/network.py", "explain": "pages/explain.py"}
-SCRIPTS |= {"learn": "pages/learn.py", "playground": "pages/playground.py", "transfer": "pages/transfer.py"}
+SCRIPTS = {Path(page.path).stem: page.path for page in PAGES if Path(page.path).stem != "home"}
+"""Every page but Home (the app's own script), by its name in PAGE_PARAMS."""
 WALKS = [
     *(("learn", "lesson", str(lesson.number)) for lesson in LESSONS),
     *(("network", "tab", tab) for tab in NETWORK_TABS),
@@ -65,7 +67,7 @@ def test_the_links_a_page_makes_are_settings_it_declares(page, key, value):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["", "playground", "transfer"])
+@pytest.mark.parametrize("page", [name for name, settings in PAGE_PARAMS.items() if not settings])
 def test_the_pages_without_settings_keep_none_in_the_url(page):
     at = open_link(SCRIPTS.get(page), {})
     assert_no_exception(at)
