@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(VENV)/.runtime-installed $@
 
 # Two malloc arenas from the first thread on (cnnviz.server.memory.limit_arenas): what a closed tab freed goes back.
-# cnnviz.ui.launch is `streamlit run app.py` with the models and imports warmed while the server starts.
+# cnnviz.ui.launch is `streamlit run app.py` once the library and the default model are warmed (a few seconds).
 run: $(VENV)/.runtime-installed
 	MALLOC_ARENA_MAX=2 $(BIN)/python -m cnnviz.ui.launch --server.port $(PORT)
 

@@ -71,3 +71,23 @@ def test_only_the_warm_up_threads_context_warnings_are_dropped():
 
     assert not drop.filter(record(launch.WARM_THREAD))
     assert drop.filter(record("ScriptRunner.scriptThread"))
+
+
+def test_streamlit_starts_only_once_warm_and_with_the_options_given(monkeypatch):
+    """The health check answers only once Streamlit runs, so a server that answers it is warm."""
+    import streamlit.web.cli
+
+    events: list[str] = []
+
+    def warm() -> float:
+        events.append(f"warm on {threading.current_thread().name}")
+        return 0.0
+
+    def streamlit_main(**_kwargs) -> None:
+        events.append("streamlit " + " ".join(sys.argv[1:]))
+
+    monkeypatch.setattr(launch, "warm", warm)
+    monkeypatch.setattr(streamlit.web.cli, "main", streamlit_main)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    launch.main(["--server.port", "9999"])
+    assert events == [f"warm on {launch.WARM_THREAD}", f"streamlit run {launch.APP} --server.port 9999"]

@@ -1,9 +1,11 @@
-"""Serve the app with its shared resources warmed from the start: ``python -m cnnviz.ui.launch [options]`` is
-``streamlit run app.py [options]`` plus a background thread that, while Streamlit starts, imports what the pages
-use and loads the default model, so the first visitor does not pay for them (measured: ``benchmarks/pages.py``).
+"""Serve the app with its shared resources warmed first: ``python -m cnnviz.ui.launch [options]`` imports what the
+pages use and loads the default model, then runs ``streamlit run app.py [options]``, so the first visitor does not
+pay for them (measured: ``benchmarks/pages.py``).
 
-The thread fills the same caches the pages read (Streamlit's ``cache_resource`` is one store per process), runs
-at a lower CPU priority than the visitors' work, and only logs when warming fails: the app works without it.
+The server answers its health check (``/_stcore/health``) only once it is warm: a load balancer or a container's
+health check sends no visitor to a replica that would keep them waiting. The warm-up fills the same caches the
+pages read (Streamlit's ``cache_resource`` is one store per process), on a thread of its own at a lower CPU
+priority (other replicas on the machine keep theirs), and only logs when it fails: the app works cold too.
 """
 
 from __future__ import annotations
@@ -90,13 +92,15 @@ def warm() -> float:
 
 
 def main(arguments: Sequence[str] | None = None) -> None:
-    """Start the warm-up thread, then Streamlit with ``arguments`` (default: this command's)."""
+    """Warm up, then start Streamlit with ``arguments`` (default: this command's)."""
     from streamlit.web import cli
 
     from cnnviz.server.logs import configure
 
     configure()
-    threading.Thread(target=warm, name=WARM_THREAD, daemon=True).start()
+    warming = threading.Thread(target=warm, name=WARM_THREAD, daemon=True)
+    warming.start()
+    warming.join()
     options = list(sys.argv[1:] if arguments is None else arguments)
     sys.argv = ["streamlit", "run", str(APP), *options]
     cli.main(prog_name="streamlit")
