@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cnnviz.arithmetic import ARITHMETIC_TABS
 from cnnviz.arithmetic.board import VIEW_NAMES
 from cnnviz.arithmetic.geometry import OP_NAMES, PRESETS, Preset
 from cnnviz.arithmetic.kernels import KERNELS
@@ -70,6 +71,7 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
             help="Seeded random integers, your own numbers, or a grayscale crop of the sidebar's image (levels 0–9).",
             widget="radio",
         ),
+        "atab": choices(ARITHMETIC_TABS, label="Tab", widget="tabs"),
         "view": choices(VIEW_NAMES.values(), label="View", widget="radio"),
         "kernel": choices([*KERNELS, "custom 3×3", "custom 5×5"], label="Kernel"),
         "speed": numbers(("0.5", "1", "2", "4", "8"), "2", "Speed (steps per second)"),

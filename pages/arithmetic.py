@@ -6,8 +6,8 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from cnnviz.arithmetic import ARITHMETIC_TABS, player
 from cnnviz.arithmetic import geometry as ar
-from cnnviz.arithmetic import player
 from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, step_figure
 from cnnviz.arithmetic.board import VIEW_NAMES, board, num_frames, step_caption, views_for
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
@@ -100,12 +100,17 @@ def edit_values(
 
 
 def kernel_editor(name: str, box) -> np.ndarray:
-    """The named kernel as a table, or an editable one (starting as the identity) for the custom kernels."""
+    """The named kernel as a table, or an editable one for the custom kernels: the identity at first, then the
+    values last edited (a table editor forgets its edits while its tab is closed, so they are kept beside it)."""
     if name.startswith("custom"):
         n = int(name[-1])
-        start = np.zeros((n, n))
-        start[n // 2, n // 2] = 1
-        return np.nan_to_num(np.asarray(box.data_editor(start, key=f"custom_kernel_{n}"), float))
+        editor, edited, start = f"custom_kernel_{n}", f"_custom_kernel_{n}", f"_custom_kernel_start_{n}"
+        if editor not in state:  # not shown on the last run: start from the values it had then
+            identity = np.zeros((n, n))
+            identity[n // 2, n // 2] = 1
+            state[start] = state.get(edited, identity)
+        state[edited] = np.nan_to_num(np.asarray(box.data_editor(state[start], key=editor), float))
+        return state[edited]
     box.dataframe(np.round(KERNELS[name], 3), hide_index=True)
     return KERNELS[name]
 
@@ -222,71 +227,82 @@ elif source == "custom":
 scene = make_scene(geo, x, weight, bias)
 
 views = views_for(geo)
-tab_names = ["Mapping", "Kernel playground", "PyTorch code"]
-tabs = st.tabs(tab_names if present else ["Animation", *tab_names])
-mapping, playground, code = tabs[-3:]
-with stage if present else tabs[0]:
-    view = views[0]
-    if len(views) > 1:
-        view = bound(
-            st.container(), "view", SETTINGS["view"], options=views, format_func=VIEW_NAMES.get, horizontal=True
-        )
-    frames = num_frames(scene, view)
-    if player.fits(scene, view):
-        if not present:
+tabs = bound(st.container(), "atab", SETTINGS["atab"], options=ARITHMETIC_TABS[1:] if present else ARITHMETIC_TABS)
+mapping, playground, code = tabs[-3:]  # each computes only while open (tab.open): a slider reruns one view
+animated = stage if present else tabs[0]
+with animated:
+    if present or tabs[0].open:  # the stage is always shown
+        view = views[0]
+        if len(views) > 1:
+            view = bound(
+                st.container(), "view", SETTINGS["view"], options=views, format_func=VIEW_NAMES.get, horizontal=True
+            )
+        frames = num_frames(scene, view)
+        if player.fits(scene, view):
+            if not present:
+                st.caption(
+                    "Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
+                    "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
+                    "frame: the input). Orange: the output cell written."
+                )
+            opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
+            step_player(
+                player_payload(scene, view),
+                "player",
+                speed_value(SETTINGS["speed"]),
+                present,
+                opening_step,
+                link="step",
+            )
+        else:
             st.caption(
-                "Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
-                "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
-                "frame: the input). Orange: the output cell written."
+                f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
+                "server, more slowly. Smaller sizes or fewer channels animate in the browser."
             )
-        opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
-        step_player(
-            player_payload(scene, view), "player", speed_value(SETTINGS["speed"]), present, opening_step, link="step"
-        )
-    else:
-        st.caption(
-            f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
-            "server, more slowly. Smaller sizes or fewer channels animate in the browser."
-        )
-        speed_control(SETTINGS["speed"], st.columns([1, 2])[0])
+            speed_control(SETTINGS["speed"], st.columns([1, 2])[0])
 
-        @st.fragment(run_every=play_interval(SETTINGS["speed"]))
-        def animation() -> None:
-            index = step_controls(frames, SETTINGS["step"])
-            st.markdown(step_caption(scene, index, view))
-            st.plotly_chart(
-                step_figure(arithmetic_board(scene, view), index), key="step_figure", config={"displayModeBar": False}
+            @st.fragment(run_every=play_interval(SETTINGS["speed"]))
+            def animation() -> None:
+                index = step_controls(frames, SETTINGS["step"])
+                st.markdown(step_caption(scene, index, view))
+                st.plotly_chart(
+                    step_figure(arithmetic_board(scene, view), index),
+                    key="step_figure",
+                    config={"displayModeBar": False},
+                )
+
+            animation()
+        if frames <= MAX_GIF_FRAMES:
+            st.download_button(
+                "Download the animation as GIF",
+                lambda: gif_bytes(board(scene, view)),  # made when asked for: a plain call, outside the run
+                "convolution.gif",
+                "image/gif",
+                icon=":material/download:",
+                key="gif",
             )
+        else:
+            st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
 
-        animation()
-    if frames <= MAX_GIF_FRAMES:
-        st.download_button(
-            "Download the animation as GIF",
-            lambda: gif_bytes(board(scene, view)),  # made when asked for: a plain call, outside the run
-            "convolution.gif",
-            "image/gif",
-            icon=":material/download:",
-            key="gif",
+with mapping:
+    if mapping.open:  # one question under the other: each figure gets the full width
+        st.markdown("**Which input cells and kernel taps feed an output cell?**")
+        out_cell = cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
+        index = out_cell[0] * geo.cols.output + out_cell[1]
+        st.caption(step_caption(scene, index, "window"))
+        st.plotly_chart(
+            step_figure(arithmetic_board(scene, "window"), index), key="map_out", config={"displayModeBar": False}
         )
-    else:
-        st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
-
-with mapping:  # one question under the other: each figure gets the full width
-    st.markdown("**Which input cells and kernel taps feed an output cell?**")
-    out_cell = cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
-    index = out_cell[0] * geo.cols.output + out_cell[1]
-    st.caption(step_caption(scene, index, "window"))
-    st.plotly_chart(
-        step_figure(arithmetic_board(scene, "window"), index), key="map_out", config={"displayModeBar": False}
-    )
-    st.markdown("**Which output cells does an input cell feed?**")
-    in_cell = cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
-    st.plotly_chart(
-        feeds_figure(arithmetic_board(scene, "window"), in_cell), key="map_in", config={"displayModeBar": False}
-    )
+        st.markdown("**Which output cells does an input cell feed?**")
+        in_cell = cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
+        st.plotly_chart(
+            feeds_figure(arithmetic_board(scene, "window"), in_cell), key="map_in", config={"displayModeBar": False}
+        )
 
 with playground:
-    if geo.op != "conv":
+    if not playground.open:
+        pass
+    elif geo.op != "conv":
         st.info("The kernel playground applies a convolution: choose Convolution above.")
     elif choice.image is None:
         st.info("Choose an image in the sidebar.")
@@ -320,4 +336,5 @@ with playground:
             st.error(f"PyTorch rejects this setting for the image. {exc}")
 
 with code:
-    st.code(pytorch_code(geo, in_channels, out_channels, use_bias), language="python")
+    if code.open:
+        st.code(pytorch_code(geo, in_channels, out_channels, use_bias), language="python")

@@ -12,7 +12,15 @@ from cnnviz.arithmetic.board import step_caption
 from cnnviz.arithmetic.kernels import grayscale_crop
 from cnnviz.arithmetic.steps import make_scene, random_values
 from cnnviz.data.samples import load_sample
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link, player_data, start  # noqa: F401
+from tests.apptest import (  # noqa: F401 (fixtures)
+    assert_no_exception,
+    fresh_caches,
+    navigation_mode,
+    open_link,
+    open_tab,
+    player_data,
+    start,
+)
 
 PAGE = "pages/arithmetic.py"
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -199,7 +207,7 @@ def test_reroll_changes_the_values():
 
 
 def test_mapping_tab():
-    at = start(PAGE)
+    at = open_tab(start(PAGE), "atab", "Mapping")
     at.number_input(key="out_row").set_value(2).run()
     at.number_input(key="out_col").set_value(1).run()
     assert any(c.value.startswith("output (2, 1) = ") for c in at.caption)
@@ -208,13 +216,30 @@ def test_mapping_tab():
 
 
 def test_kernel_playground_and_code():
-    at = start(PAGE)
+    at = open_tab(start(PAGE), "atab", "Kernel playground")
     at.selectbox(key="kernel").set_value("sobel x").run()
     assert_no_exception(at)
     playground = at.tabs[2]  # Animation, Mapping, Kernel playground
     assert len(playground.image) == 2
     assert playground.image[1].proto.imgs[0].caption.startswith("Feature map 62×62")  # 64×64 sample, 3×3 kernel
+    assert not at.code  # the code tab is closed: nothing made for it
+    open_tab(at, "atab", "PyTorch code")
     assert "nn.Conv2d(1, 1, kernel_size=3, stride=1, padding=0, dilation=1, bias=True)" in at.code[0].value
+    assert not at.tabs[2].image and open_tab(at, "atab", "Kernel playground").selectbox(key="kernel").value == "sobel x"
+
+
+def test_closed_tabs_compute_nothing_and_keep_their_choices():
+    at = start(PAGE)
+    _, mapping, playground, code = at.tabs
+    assert player_data(at)["steps"]  # the Animation tab is open first
+    assert not mapping.get("plotly_chart") and not playground.image and not code.get("code")
+    at = open_tab(at, "atab", "Mapping")
+    assert len(at.tabs[1].get("plotly_chart")) == 2 and not at.get("bidi_component")  # the player is not sent
+    at.number_input(key="out_row").set_value(2).run()
+    open_tab(open_tab(at, "atab", "Animation"), "atab", "Mapping")
+    assert at.number_input(key="out_row").value == 2
+    assert any(c.value.startswith("output (2, 0) = ") for c in at.caption)
+    assert_no_exception(at)
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz.arithmetic import ARITHMETIC_TABS
 from cnnviz.arithmetic.geometry import OP_NAMES
 from cnnviz.explain import EXPLAIN_TABS
 from cnnviz.learn.lessons import LESSONS
@@ -24,8 +25,10 @@ WALKS = [
     *(("network", "tab", tab) for tab in NETWORK_TABS),
     *(("explain", "xtab", tab) for tab in EXPLAIN_TABS),
     *(("arithmetic", "op", name) for name in OP_NAMES.values()),
+    *(("arithmetic", "atab", tab) for tab in ARITHMETIC_TABS),
 ]
-DEFAULTS = {"learn": "1", "network": NETWORK_TABS[0], "explain": EXPLAIN_TABS[0], "arithmetic": OP_NAMES["conv"]}
+DEFAULTS = {"lesson": "1", "tab": NETWORK_TABS[0], "xtab": EXPLAIN_TABS[0], "op": OP_NAMES["conv"]}
+DEFAULTS["atab"] = ARITHMETIC_TABS[0]
 """Each walk's first value: Streamlit leaves a control at its default out of the URL."""
 
 
@@ -50,7 +53,7 @@ def test_the_links_a_page_makes_are_settings_it_declares(page, key, value):
     assert_no_exception(at)
     assert not _notices(at)
     url = _url(at)
-    assert url.get(key, DEFAULTS[page]) == value  # the walk reached the step, tab or operation it asked for
+    assert url.get(key, DEFAULTS[key]) == value  # the walk reached the step, tab or operation it asked for
     assert set(url) <= set(PAGE_PARAMS[page]), sorted(set(url) - set(PAGE_PARAMS[page]))
     again = open_link(SCRIPTS[page], url)  # the copied link
     assert_no_exception(again)

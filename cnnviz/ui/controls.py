@@ -159,7 +159,8 @@ def cell_picker(container: DeltaGenerator, label: str, size: tuple[int, int], ke
         k = f"{key}_{axis}"
         if k in st.session_state:
             st.session_state[k] = min(max(int(st.session_state[k]), 0), limit - 1)
-        cell.append(int(box.number_input(f"{label.capitalize()} {axis}", 0, limit - 1, "min", key=k)))
+        picked = box.number_input(f"{label.capitalize()} {axis}", 0, limit - 1, "min", key=k, persist_state="page")
+        cell.append(int(picked))  # kept while its tab is closed
     return cell[0], cell[1]
 
 
