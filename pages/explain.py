@@ -1,12 +1,9 @@
 """Explain a prediction: top classes, Grad-CAM and captum attributions over the image, compared and tested."""
 
-import io
-
-import numpy as np
 import streamlit as st
 from PIL import Image
 
-from cnnviz.data.images import png_bytes
+from cnnviz.data.images import npy_bytes, png_bytes
 from cnnviz.explain.cams import CAM_METHODS, Explanation
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map_figure
@@ -34,10 +31,12 @@ if choice.image is None:
     st.info("Choose or upload an image in the sidebar.")
     st.stop()
 
-x = model.preprocess(choice.image)
-black = model.preprocess(Image.new("RGB", choice.image.size, (0, 0, 0)))  # the deletion / baseline image
+image = choice.image  # an image from here on
+
+x = model.preprocess(image)
+black = model.preprocess(Image.new("RGB", image.size, (0, 0, 0)))  # the deletion / baseline image
 digest = choice.image_digest
-prediction = predict(model, choice.image)
+prediction = predict(model, image)
 order = {name: i for i, name in enumerate(model.classes)}
 
 
@@ -58,103 +57,116 @@ left.markdown(f"**Prediction: {md(prediction.classes[0])}** ({prediction.probabi
 if caveat := prediction_caveat(model, prediction, choice.image_name):
     st.warning(md(caveat), icon=":material/help:")
 
-default, layers = cam_layers(key, model)
-controls = st.columns(4)
-names = list(model.classes)
-if st.session_state.get("_target_for") != (key, digest) or st.session_state.get("target") not in order:
-    st.session_state["target"] = prediction.classes[0]  # a new image or model: explain its prediction first
-    st.session_state["_target_for"] = (key, digest)
-target_name = controls[0].selectbox("Explain class", names, key="target", help="Type to search.")
-target = order[target_name]
-method = bound(controls[1], "method", SETTINGS["method"])
-uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
-layer = controls[2].selectbox(
-    "Layer (class activation maps)",
-    layers,
-    key="layer",
-    disabled=not uses_layer,
-    help=f"Default: {default}, the last conv stage.",
-)
-cmap = bound(controls[3], "cmap_explain", SETTINGS["cmap_explain"])
 
-explanation_tab, compare_tab, faith_tab = bound(st.container(), "xtab", SETTINGS["xtab"])
-with explanation_tab:
-    if explanation_tab.open:  # each tab computes only when open (the faithfulness curves test this same map)
-        result = compute(method, target, layer, "Explaining")
-        heat = result.heatmap.numpy()
-        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity", persist_state="page")
-        picture = model.overlay(choice.image, heat, opacity, cmap)
-        one, two = st.columns(2)
-        one.image(
-            picture,
-            caption=f"{method} for '{md(target_name)}' over the image (grey: cropped away before the model saw it)",
-            width="stretch",
-        )
-        raw = result.raw.numpy()
-        two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
-        npy = io.BytesIO()
-        np.save(npy, raw)
-        stem = f"{key}-{method.lower().replace(' ', '-')}-{target_name.replace(' ', '_')}"
-        one.download_button(
-            "Download overlay (PNG)",
-            png_bytes(picture),
-            f"{stem}.png",
-            "image/png",
-            key="dl_png",
-            icon=":material/download:",
-        )
-        two.download_button(
-            "Download raw map (.npy)",
-            npy.getvalue(),
-            f"{stem}.npy",
-            "application/octet-stream",
-            key="dl_npy",
-            icon=":material/download:",
-        )
+@st.fragment
+def explanation_view(method: str, target: int, target_name: str, layer: str, cmap: str) -> None:
+    """The Explanation tab: the map over the image, the raw map and their downloads (the opacity reruns only
+    this)."""
+    result = compute(method, target, layer, "Explaining")
+    heat = result.heatmap.numpy()
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity", persist_state="page")
+    picture = model.overlay(image, heat, opacity, cmap)
+    one, two = st.columns(2)
+    one.image(
+        picture,
+        caption=f"{method} for '{md(target_name)}' over the image (grey: cropped away before the model saw it)",
+        width="stretch",
+    )
+    raw = result.raw.numpy()
+    two.plotly_chart(raw_map_figure(raw, cmap), key="raw")
+    stem = f"{key}-{method.lower().replace(' ', '-')}-{target_name.replace(' ', '_')}"
+    one.download_button(  # the files are made when asked for, not on every run
+        "Download overlay (PNG)",
+        lambda: png_bytes(picture),
+        f"{stem}.png",
+        "image/png",
+        key="dl_png",
+        icon=":material/download:",
+    )
+    two.download_button(
+        "Download raw map (.npy)",
+        lambda: npy_bytes(raw),
+        f"{stem}.npy",
+        "application/octet-stream",
+        key="dl_npy",
+        icon=":material/download:",
+    )
 
-with compare_tab:
-    if compare_tab.open:  # computed only when looked at (each method is another backward pass)
-        mode = st.radio(
-            "Compare",
-            ["methods for this class", "classes for this method"],
-            key="compare_mode",
-            horizontal=True,
-            persist_state="page",
-        )
-        if mode == "methods for this class":
-            picked = st.multiselect(
-                "Methods",
-                METHODS,
-                default=["Grad-CAM", "Grad-CAM++", "Saliency"],
-                key="compare_m",
+
+@st.fragment
+def explained() -> None:
+    """Everything under the top classes: a change of class, method, layer, colour map, tab or opacity reruns only
+    this (not the sidebar, the prediction or its chart)."""
+    default, layers = cam_layers(key, model)
+    controls = st.columns(4)
+    names = list(model.classes)
+    if st.session_state.get("_target_for") != (key, digest) or st.session_state.get("target") not in order:
+        st.session_state["target"] = prediction.classes[0]  # a new image or model: explain its prediction first
+        st.session_state["_target_for"] = (key, digest)
+    target_name = controls[0].selectbox("Explain class", names, key="target", help="Type to search.")
+    target = order[target_name]
+    method = bound(controls[1], "method", SETTINGS["method"])
+    uses_layer = method in CAM_METHODS or method == "Guided Grad-CAM"
+    layer = controls[2].selectbox(
+        "Layer (class activation maps)",
+        layers,
+        key="layer",
+        disabled=not uses_layer,
+        help=f"Default: {default}, the last conv stage.",
+    )
+    cmap = bound(controls[3], "cmap_explain", SETTINGS["cmap_explain"])
+
+    explanation_tab, compare_tab, faith_tab = bound(st.container(), "xtab", SETTINGS["xtab"])
+    with explanation_tab:
+        if explanation_tab.open:  # each tab computes only when open (the faithfulness curves test this same map)
+            explanation_view(method, target, target_name, layer, cmap)
+
+    with compare_tab:
+        if compare_tab.open:  # computed only when looked at (each method is another backward pass)
+            mode = st.radio(
+                "Compare",
+                ["methods for this class", "classes for this method"],
+                key="compare_mode",
+                horizontal=True,
                 persist_state="page",
             )
-            items = [(m, target, f"{m}") for m in picked]
-        else:
-            picked = st.multiselect(
-                "Classes", names, default=list(prediction.classes[:3]), key="compare_c", persist_state="page"
-            )
-            items = [(method, order[c], c) for c in picked]
-        columns = st.columns(max(1, min(4, len(items))))
-        for n, (m, t, label) in enumerate(items):
-            shown = compute(m, t, layer, "Comparing")
-            laid = model.overlay(choice.image, shown.heatmap.numpy(), 0.5, cmap)
-            columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
+            if mode == "methods for this class":
+                picked = st.multiselect(
+                    "Methods",
+                    METHODS,
+                    default=["Grad-CAM", "Grad-CAM++", "Saliency"],
+                    key="compare_m",
+                    persist_state="page",
+                )
+                items = [(m, target, f"{m}") for m in picked]
+            else:
+                picked = st.multiselect(
+                    "Classes", names, default=list(prediction.classes[:3]), key="compare_c", persist_state="page"
+                )
+                items = [(method, order[c], c) for c in picked]
+            columns = st.columns(max(1, min(4, len(items))))
+            for n, (m, t, label) in enumerate(items):
+                shown = compute(m, t, layer, "Comparing")
+                laid = model.overlay(image, shown.heatmap.numpy(), 0.5, cmap)
+                columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
 
-with faith_tab:
-    if faith_tab.open:  # about 66 forward passes: only when looked at
-        st.caption(
-            "RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "
-            "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
-            "(low area) and insertion rise fast (high area)."
-        )
-        steps = st.select_slider("Steps", [8, 16, 32, 64], 32, key="faith_steps", persist_state="page")
-        tested = compute(method, target, layer, "Explaining").heatmap  # the map the Explanation tab shows
-        curves = remembered(
-            "_curves",
-            (key, digest, method, target, layer, steps),
-            "Deletion and insertion, images",
-            lambda progress: faithfulness(model.module, x, target, tested, steps, black, progress=progress),
-        )
-        st.plotly_chart(faithfulness_figure(curves, target_name), key="faithfulness")
-        st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")
+    with faith_tab:
+        if faith_tab.open:  # about 66 forward passes: only when looked at
+            st.caption(
+                "RISE's deletion and insertion tests: remove (to black) or insert (into a blurred copy) the most "
+                "salient pixels first and watch the class probability. A faithful map makes deletion fall fast "
+                "(low area) and insertion rise fast (high area)."
+            )
+            steps = st.select_slider("Steps", [8, 16, 32, 64], 32, key="faith_steps", persist_state="page")
+            tested = compute(method, target, layer, "Explaining").heatmap  # the map the Explanation tab shows
+            curves = remembered(
+                "_curves",
+                (key, digest, method, target, layer, steps),
+                "Deletion and insertion, images",
+                lambda progress: faithfulness(model.module, x, target, tested, steps, black, progress=progress),
+            )
+            st.plotly_chart(faithfulness_figure(curves, target_name), key="faithfulness")
+            st.markdown(f"Deletion AUC **{curves.deletion_auc:.3f}** · insertion AUC **{curves.insertion_auc:.3f}**")
+
+
+explained()

@@ -272,3 +272,10 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def npy_bytes(values: np.ndarray) -> bytes:
+    """``values`` as a NumPy ``.npy`` file (what ``np.load`` reads back)."""
+    out = io.BytesIO()
+    np.save(out, values, allow_pickle=False)
+    return out.getvalue()
