@@ -65,12 +65,55 @@ def test_only_the_warm_up_threads_context_warnings_are_dropped():
     drop = launch._OwnThreadWarnings()
 
     def record(thread: str) -> logging.LogRecord:
-        made = logging.LogRecord(launch.STREAMLIT_CONTEXT_LOGGER, logging.WARNING, __file__, 1, "missing", None, None)
+        made = logging.LogRecord(
+            launch.STREAMLIT_CONTEXT_LOGGERS[0], logging.WARNING, __file__, 1, "missing", None, None
+        )
         made.threadName = thread
         return made
 
     assert not drop.filter(record(launch.WARM_THREAD))
     assert drop.filter(record("ScriptRunner.scriptThread"))
+
+
+def test_a_warm_up_before_streamlit_starts_logs_no_streamlit_warning():
+    """The browser tests fail on any Streamlit warning in the server's log; the warm-up runs with no runtime."""
+    import streamlit as st
+
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    shared_model.clear()
+    st.cache_data.clear()  # (this logs the warning too, on this thread)
+    collect = Collect()
+    names = [name for name in logging.root.manager.loggerDict if name.startswith("streamlit")]
+    loggers = [logging.getLogger(name) for name in names]  # each of Streamlit's, whatever launch filters
+    for logger in loggers:
+        logger.addHandler(collect)
+    try:
+        warm_as_the_launcher_does()
+    finally:
+        for logger in loggers:
+            logger.removeHandler(collect)
+    assert [r.getMessage() for r in collect.records] == []
+
+
+def test_objects_alive_after_the_warm_up_are_kept_out_of_collections():
+    import gc
+
+    try:
+        frozen = launch.keep_out_of_collections()
+        assert frozen == gc.get_freeze_count() > 10_000  # the libraries' objects
+        cycle: list = []
+        cycle.append(cycle)  # garbage made afterwards is still collected
+        del cycle
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()
 
 
 def test_streamlit_starts_only_once_warm_and_with_the_options_given(monkeypatch):

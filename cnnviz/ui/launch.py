@@ -10,6 +10,7 @@ priority (other replicas on the machine keep theirs), and only logs when it fail
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import pkgutil
@@ -61,22 +62,26 @@ def warm_default_model() -> None:
 
 
 class _OwnThreadWarnings(logging.Filter):
-    """Drops Streamlit's "missing ScriptRunContext" warnings raised on the warm-up thread: it fills the caches
-    outside any script run on purpose, and the warnings would say nothing else."""
+    """Drops Streamlit's warnings about a missing script run or runtime raised on the warm-up thread: it fills the
+    caches outside any script run, before the server starts, on purpose, and the warnings would say nothing else."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.threadName != WARM_THREAD
 
 
 WARM_THREAD = "cnnviz-warm-up"
-STREAMLIT_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
+STREAMLIT_CONTEXT_LOGGERS = (
+    "streamlit.runtime.scriptrunner_utils.script_run_context",  # "missing ScriptRunContext"
+    "streamlit.runtime.caching.cache_data_api",  # "No runtime found": the warm-up runs before Streamlit starts
+)
 
 
 def warm() -> float:
     """Import the library and warm the default model; the seconds it took (errors are logged, not raised)."""
     from cnnviz.server.jobs import lower_priority
 
-    logging.getLogger(STREAMLIT_CONTEXT_LOGGER).addFilter(_OwnThreadWarnings())
+    for name in STREAMLIT_CONTEXT_LOGGERS:
+        logging.getLogger(name).addFilter(_OwnThreadWarnings())
     started = time.perf_counter()
     try:
         lower_priority()
@@ -91,6 +96,16 @@ def warm() -> float:
     return time.perf_counter() - started
 
 
+def keep_out_of_collections() -> int:
+    """Move every object alive now (the libraries, the default model) out of the garbage collector's reach; the
+    number moved. Streamlit runs a full collection after every script run (``runner.postScriptGC``), which walks
+    every object of the process: 0.26 s after the warm-up on this machine, at every rerun of every session, and
+    nothing after this (measured: ``benchmarks/pages.py``). What the sessions make later is collected as before."""
+    gc.collect()  # what is garbage already goes first: a frozen object is never freed
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def main(arguments: Sequence[str] | None = None) -> None:
     """Warm up, then start Streamlit with ``arguments`` (default: this command's)."""
     from streamlit.web import cli
@@ -101,6 +116,7 @@ def main(arguments: Sequence[str] | None = None) -> None:
     warming = threading.Thread(target=warm, name=WARM_THREAD, daemon=True)
     warming.start()
     warming.join()
+    keep_out_of_collections()
     options = list(sys.argv[1:] if arguments is None else arguments)
     sys.argv = ["streamlit", "run", str(APP), *options]
     cli.main(prog_name="streamlit")
