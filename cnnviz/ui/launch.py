@@ -29,6 +29,11 @@ SKIPPED = ("cnnviz.ui.launch",)
 """Modules never imported by the warm-up (this one is already running)."""
 
 
+LAZY_LIBRARIES = ("pandas", "pyarrow")
+"""Libraries Streamlit imports only when a page first shows a table (300 modules): imported by the warm-up too, so
+that they are frozen with the rest (:func:`keep_out_of_collections`)."""
+
+
 def import_library() -> int:
     """Import every module of the ``cnnviz`` package (and with them torch, torchvision, captum, Plotly); the number
     imported."""
@@ -44,20 +49,21 @@ def import_library() -> int:
 
 
 def warm_default_model() -> None:
-    """Load the default model into the shared cache and run what Home shows for the default sample once: a
-    prediction and its chart, serialised as Streamlit sends it (Plotly's first figure is slow to make)."""
+    """Load the default model into the shared cache and run what Home shows for the default sample once: its
+    prediction, kept in the shared store Home reads, and its chart, serialised as Streamlit sends it (Plotly's first
+    figure is slow to make)."""
     import plotly.io
 
     from cnnviz.data.samples import list_samples
     from cnnviz.explain.charts import probability_bars
-    from cnnviz.explain.predict import predict
     from cnnviz.models.tinyvgg import TINYVGG
     from cnnviz.ui.downloads import shared_model
-    from cnnviz.ui.selection import default_sample, sample_image
+    from cnnviz.ui.selection import Selection, default_sample, sample_image
 
     model = shared_model(TINYVGG)
     if list_samples():
-        prediction = predict(model, sample_image(default_sample()))
+        name = default_sample()
+        prediction = Selection(model, sample_image(name), name).prediction()
         plotly.io.to_json(probability_bars(prediction.top(10), "warm-up"), validate=False)
 
 
@@ -86,6 +92,8 @@ def warm() -> float:
     try:
         lower_priority()
         modules = import_library()
+        for name in LAZY_LIBRARIES:
+            importlib.import_module(name)
         warm_default_model()
     except Exception:  # the app works cold: a failed warm-up is only slower
         logger.exception("warming the shared resources failed")
