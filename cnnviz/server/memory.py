@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 import threading
@@ -17,7 +18,10 @@ ARENAS = 2
 """malloc arenas the server uses (glibc's default is up to 8 per core: one for each thread, up to that)."""
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
+    """The C library, found once (``find_library`` runs ``ldconfig`` in a subprocess: 10 ms, and app.py's settings
+    ask on every script run)."""
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
