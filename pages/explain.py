@@ -9,7 +9,6 @@ from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map_figure
 from cnnviz.explain.faithfulness import faithfulness
 from cnnviz.explain.methods import METHODS, explain
-from cnnviz.explain.predict import predict
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
@@ -36,7 +35,7 @@ image = choice.image  # an image from here on
 x = model.preprocess(image)
 black = model.preprocess(Image.new("RGB", image.size, (0, 0, 0)))  # the deletion / baseline image
 digest = choice.image_digest
-prediction = predict(model, image)
+prediction = choice.prediction()
 order = {name: i for i, name in enumerate(model.classes)}
 
 

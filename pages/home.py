@@ -4,7 +4,6 @@ import streamlit as st
 
 from cnnviz.explain.caveats import prediction_caveat
 from cnnviz.explain.charts import probability_bars
-from cnnviz.explain.predict import predict
 from cnnviz.text import md
 from cnnviz.ui.navigation import page_cards
 from cnnviz.ui.selection import selection
@@ -43,7 +42,7 @@ if choice.image is None:
     st.info("Choose an image in the sidebar to see the model's prediction.")
 else:
     k = min(10, len(card.classes))
-    prediction = predict(model, choice.image)
+    prediction = choice.prediction()
     left, right = st.columns([1, 2])
     left.image(choice.image, caption=md(choice.image_name), width="stretch")
     right.plotly_chart(probability_bars(prediction.top(k), f"Top {k} of {len(card.classes)} classes"), key="probs")

@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz.explain.charts import probability_bars
-from cnnviz.explain.predict import predict
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network import figures
@@ -140,7 +139,7 @@ else:
                     overview,
                     caption="Input channels, then each conv, ReLU and pooling stage (own range each), row after row",
                 )
-                st.plotly_chart(probability_bars(predict(model, choice.image)), key="overview_probs")
+                st.plotly_chart(probability_bars(choice.prediction()), key="overview_probs")
 
 with tabs[4]:
     if tabs[4].open:  # computed only when looked at

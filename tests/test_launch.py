@@ -8,10 +8,14 @@ import sys
 import threading
 
 import cnnviz
+from cnnviz.data.samples import load_sample
+from cnnviz.explain.predict import predict
 from cnnviz.models import registry
 from cnnviz.models.tinyvgg import TINYVGG
+from cnnviz.server import results
 from cnnviz.ui import launch
 from cnnviz.ui.downloads import shared_model
+from cnnviz.ui.selection import Selection, default_sample, sample_image
 
 
 def test_every_library_module_is_imported():
@@ -37,6 +41,7 @@ def warm_as_the_launcher_does() -> float:
 
 def test_warm_up_fills_the_shared_model_cache_and_logs_once(caplog, monkeypatch):
     shared_model.clear()
+    results.clear_all()
     with caplog.at_level(logging.INFO, logger="cnnviz.ui.launch"):
         assert warm_as_the_launcher_does() > 0
     messages = [r.getMessage() for r in caplog.records if r.name == "cnnviz.ui.launch"]
@@ -46,7 +51,14 @@ def test_warm_up_fills_the_shared_model_cache_and_logs_once(caplog, monkeypatch)
         raise AssertionError("the model was loaded a second time")
 
     monkeypatch.setattr(registry, "load_model", not_again)
-    assert shared_model(TINYVGG).spec.key == TINYVGG  # served from what the warm-up loaded
+    model = shared_model(TINYVGG)  # served from what the warm-up loaded
+    assert model.spec.key == TINYVGG
+    name = default_sample()
+    image = load_sample(name).copy()
+    image.thumbnail((1024, 1024))
+    monkeypatch.setattr("cnnviz.ui.selection.predict", not_again)  # Home's prediction is kept too
+    kept = Selection(model, sample_image(name), name).prediction()
+    assert kept.classes == predict(model, image).classes  # what the model says of the sample, worked out again
 
 
 def test_a_failed_warm_up_is_logged_not_raised(caplog, monkeypatch):

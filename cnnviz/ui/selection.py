@@ -11,7 +11,9 @@ from PIL import Image
 
 from cnnviz.data.images import fit_within
 from cnnviz.data.samples import list_samples, load_sample
+from cnnviz.explain.predict import Prediction, predict
 from cnnviz.models import registry
+from cnnviz.server import results
 from cnnviz.text import md
 from cnnviz.ui.downloads import model_in_use, stand_in_for_failed
 from cnnviz.ui.keys import FALLBACK_KEY, MODEL_KEY, SAMPLE_KEY, SELECTION_KEY, SOURCE_KEY
@@ -30,6 +32,15 @@ class Selection:
     def image_digest(self) -> str | None:
         """A content hash of the image, for keying results computed from it."""
         return None if self.image is None else hashlib.sha1(self.image.tobytes()).hexdigest()
+
+    def prediction(self) -> Prediction:
+        """The model's prediction for the image, made once per server: a rerun, another page or another session
+        with the same model and image finds it in the shared store (:mod:`cnnviz.server.results`)."""
+        if self.image is None:
+            raise ValueError("no image is chosen")
+        kept, wanted = results.store("_predictions"), (self.model.spec.key, self.image_digest)
+        found = kept.get(wanted)
+        return found if found is not None else kept.put(wanted, predict(self.model, self.image))
 
 
 @st.cache_data(show_spinner=False)
