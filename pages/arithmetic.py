@@ -115,226 +115,235 @@ def kernel_editor(name: str, box) -> np.ndarray:
     return KERNELS[name]
 
 
-present = bool(state.get("present", st.query_params.get("present") == "true"))
-st.title("Convolution arithmetic", anchor=False)
-if not present:
-    st.caption(
-        "How a convolution, a transposed convolution or a pooling layer moves over its input, cell by cell, "
-        "with the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a "
-        "copied link reproduces this view."
+@st.fragment
+def case_view() -> None:
+    """Everything below the sidebar: a control of the page (a slider, a preset, a tab) reruns only this, not the
+    app's navigation and sidebar; a change in the sidebar reruns the whole page as before."""
+    present = bool(state.get("present", st.query_params.get("present") == "true"))
+    st.title("Convolution arithmetic", anchor=False)
+    if not present:
+        st.caption(
+            "How a convolution, a transposed convolution or a pooling layer moves over its input, cell by cell, "
+            "with the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a "
+            "copied link reproduces this view."
+        )
+    present = bound(st.container(), "present", SETTINGS["present"])
+    if present:
+        presentation_style()
+    stage = st.container()  # the animation, above the settings in presentation mode
+    settings = (
+        st.expander("Settings: operation, preset, sizes and values", expanded=False) if present else st.container()
     )
-present = bound(st.container(), "present", SETTINGS["present"])
-if present:
-    presentation_style()
-stage = st.container()  # the animation, above the settings in presentation mode
-settings = st.expander("Settings: operation, preset, sizes and values", expanded=False) if present else st.container()
 
-preset_from_link()
-if "op" not in state:
-    state.op = "conv"
-op: ar.Op = (
+    preset_from_link()
+    if "op" not in state:
+        state.op = "conv"
+    op: ar.Op = (
+        bound(
+            settings,
+            "op",
+            SETTINGS["op"],
+            options=ar.OPS,
+            format_func=ar.OP_NAMES.__getitem__,
+            required=True,
+            width="stretch",
+        )
+        or "conv"  # required: never None
+    )
+    top = settings.columns([3, 2], vertical_alignment="bottom")
+    preset_box = top[0].empty()  # filled once the controls are read (mark_custom)
+    flags = top[1].container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps when narrow
+    square = bound(flags, "sq", SETTINGS["sq"])  # a preset sets it
+
+    dims = ("",) if square else ("", "w")
+    axis_name = {"": "" if square else " (height)", "w": " (width)"}
+    cols = settings.columns(6)
+
+    def sliders(column: int, key: str, limit: Callable[[str], int] | None = None) -> dict[str, int]:
+        """One slider per axis (one when height and width share it), over the declared range of ``key`` (up to
+        ``limit(axis)`` where the case allows less); width starts at the height's value."""
+        values: dict[str, int] = {}
+        for d in dims:
+            start = values[""] if d else None
+            top = limit(d) if limit else None
+            values[d] = bound(
+                cols[column], key + d, SETTINGS[key + d], limit=top, default=start, texts={"axis": axis_name[d]}
+            )
+        return values
+
+    size = sliders(0, "i")
+    kernel = sliders(1, "k")
+    stride = sliders(2, "s")
+    dilation = {d: 1 for d in dims} if op == "avgpool" else sliders(3, "d")
+    out_pad = {d: 0 for d in dims}
+    if op == "transposed":
+        out_pad = sliders(4, "a", lambda d: ar.max_output_padding(stride[d], dilation[d]))
+    modes = {"conv": ["number", "valid", "same", "full"], "transposed": ["number", "valid", "full"]}.get(op, ["number"])
+    mode = bound(cols[5], "pm", SETTINGS["pm"], options=modes, horizontal=True) if len(modes) > 1 else "number"
+    padding_value: int | tuple[int, int] | str = mode
+    if mode == "number":
+        pads = sliders(5, "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d], out_pad[d]))
+        padding_value = pads[""] if square else (pads[""], pads["w"])
+    ceil_mode = bound(flags, "ceil", SETTINGS["ceil"]) if op.endswith("pool") else False
+    mark_custom()
     bound(
-        settings,
-        "op",
-        SETTINGS["op"],
-        options=ar.OPS,
-        format_func=ar.OP_NAMES.__getitem__,
-        required=True,
-        width="stretch",
+        preset_box,
+        "preset",
+        SETTINGS["preset"],
+        options=["custom", *PRESETS],
+        format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
+        on_change=apply_preset,
     )
-    or "conv"  # required: never None
-)
-top = settings.columns([3, 2], vertical_alignment="bottom")
-preset_box = top[0].empty()  # filled once the controls are read (mark_custom)
-flags = top[1].container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps when narrow
-square = bound(flags, "sq", SETTINGS["sq"])  # a preset sets it
 
-dims = ("",) if square else ("", "w")
-axis_name = {"": "" if square else " (height)", "w": " (width)"}
-cols = settings.columns(6)
-
-
-def sliders(column: int, key: str, limit: Callable[[str], int] | None = None) -> dict[str, int]:
-    """One slider per axis (one when height and width share it), over the declared range of ``key`` (up to
-    ``limit(axis)`` where the case allows less); width starts at the height's value."""
-    values: dict[str, int] = {}
-    for d in dims:
-        start = values[""] if d else None
-        top = limit(d) if limit else None
-        values[d] = bound(
-            cols[column], key + d, SETTINGS[key + d], limit=top, default=start, texts={"axis": axis_name[d]}
+    pick = (lambda v: v[""]) if square else (lambda v: (v[""], v["w"]))
+    try:
+        geo = ar.geometry(
+            op, pick(size), pick(kernel), pick(stride), padding_value, pick(dilation), pick(out_pad), ceil_mode
         )
-    return values
+    except ValueError as exc:
+        st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
+        st.stop()
 
+    with (stage if present else settings).container(border=True):
+        st.markdown(f"**Output size: {geo.rows.output} × {geo.cols.output}**")
+        for which, label in (("rows", "height and width" if square else "height"), ("cols", "width")):
+            if which == "rows" or not square:
+                st.latex(stacked(formula_latex(geo, which), two_lines=True, label=label))
+        if note := ceil_mode_note(geo):
+            st.caption(note)
 
-size = sliders(0, "i")
-kernel = sliders(1, "k")
-stride = sliders(2, "s")
-dilation = {d: 1 for d in dims} if op == "avgpool" else sliders(3, "d")
-out_pad = {d: 0 for d in dims}
-if op == "transposed":
-    out_pad = sliders(4, "a", lambda d: ar.max_output_padding(stride[d], dilation[d]))
-modes = {"conv": ["number", "valid", "same", "full"], "transposed": ["number", "valid", "full"]}.get(op, ["number"])
-mode = bound(cols[5], "pm", SETTINGS["pm"], options=modes, horizontal=True) if len(modes) > 1 else "number"
-padding_value: int | tuple[int, int] | str = mode
-if mode == "number":
-    pads = sliders(5, "p", lambda d: ar.max_padding(op, size[d], kernel[d], stride[d], dilation[d], out_pad[d]))
-    padding_value = pads[""] if square else (pads[""], pads["w"])
-ceil_mode = bound(flags, "ceil", SETTINGS["ceil"]) if op.endswith("pool") else False
-mark_custom()
-bound(
-    preset_box,
-    "preset",
-    SETTINGS["preset"],
-    options=["custom", *PRESETS],
-    format_func=lambda k: "custom" if k == "custom" else PRESETS[k].title,
-    on_change=apply_preset,
-)
-
-pick = (lambda v: v[""]) if square else (lambda v: (v[""], v["w"]))
-try:
-    geo = ar.geometry(
-        op, pick(size), pick(kernel), pick(stride), padding_value, pick(dilation), pick(out_pad), ceil_mode
+    # One row that wraps on a narrow screen (a projector's 1024 px) instead of cutting labels.
+    channel_row = settings.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    in_channels = bound(channel_row.container(width=150), "cin", SETTINGS["cin"])
+    out_channels = in_channels
+    use_bias = False
+    if not geo.pooling:
+        out_channels = bound(channel_row.container(width=150), "cout", SETTINGS["cout"])
+        use_bias = bound(channel_row, "bias", SETTINGS["bias"])
+    source = bound(channel_row, "vals", SETTINGS["vals"], horizontal=True)
+    x, weight, bias = random_values(
+        geo, in_channels, out_channels, seed_control(SETTINGS["seed"], "seed", channel_row), use_bias
     )
-except ValueError as exc:
-    st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
-    st.stop()
+    if source == "image" and choice.image is not None:
+        x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
+    elif source == "custom":
+        x, weight, bias = edit_values(settings, geo.op, x, weight, bias)
+    scene = make_scene(geo, x, weight, bias)
 
-with (stage if present else settings).container(border=True):
-    st.markdown(f"**Output size: {geo.rows.output} × {geo.cols.output}**")
-    for which, label in (("rows", "height and width" if square else "height"), ("cols", "width")):
-        if which == "rows" or not square:
-            st.latex(stacked(formula_latex(geo, which), two_lines=True, label=label))
-    if note := ceil_mode_note(geo):
-        st.caption(note)
-
-# One row that wraps on a narrow screen (a projector's 1024 px) instead of cutting labels.
-channel_row = settings.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-in_channels = bound(channel_row.container(width=150), "cin", SETTINGS["cin"])
-out_channels = in_channels
-use_bias = False
-if not geo.pooling:
-    out_channels = bound(channel_row.container(width=150), "cout", SETTINGS["cout"])
-    use_bias = bound(channel_row, "bias", SETTINGS["bias"])
-source = bound(channel_row, "vals", SETTINGS["vals"], horizontal=True)
-x, weight, bias = random_values(
-    geo, in_channels, out_channels, seed_control(SETTINGS["seed"], "seed", channel_row), use_bias
-)
-if source == "image" and choice.image is not None:
-    x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
-elif source == "custom":
-    x, weight, bias = edit_values(settings, geo.op, x, weight, bias)
-scene = make_scene(geo, x, weight, bias)
-
-views = views_for(geo)
-tabs = bound(st.container(), "atab", SETTINGS["atab"], options=ARITHMETIC_TABS[1:] if present else ARITHMETIC_TABS)
-mapping, playground, code = tabs[-3:]  # each computes only while open (tab.open): a slider reruns one view
-animated = stage if present else tabs[0]
-with animated:
-    if present or tabs[0].open:  # the stage is always shown
-        view = views[0]
-        if len(views) > 1:
-            view = bound(
-                st.container(), "view", SETTINGS["view"], options=views, format_func=VIEW_NAMES.get, horizontal=True
-            )
-        frames = num_frames(scene, view)
-        if player.fits(scene, view):
-            if not present:
+    views = views_for(geo)
+    tabs = bound(st.container(), "atab", SETTINGS["atab"], options=ARITHMETIC_TABS[1:] if present else ARITHMETIC_TABS)
+    mapping, playground, code = tabs[-3:]  # each computes only while open (tab.open): a slider reruns one view
+    animated = stage if present else tabs[0]
+    with animated:
+        if present or tabs[0].open:  # the stage is always shown
+            view = views[0]
+            if len(views) > 1:
+                view = bound(
+                    st.container(), "view", SETTINGS["view"], options=views, format_func=VIEW_NAMES.get, horizontal=True
+                )
+            frames = num_frames(scene, view)
+            if player.fits(scene, view):
+                if not present:
+                    st.caption(
+                        "Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
+                        "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
+                        "frame: the input). Orange: the output cell written."
+                    )
+                opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
+                step_player(
+                    player_payload(scene, view),
+                    "player",
+                    speed_value(SETTINGS["speed"]),
+                    present,
+                    opening_step,
+                    link="step",
+                )
+            else:
                 st.caption(
-                    "Play, pause, step or drag through every step; keys: space plays or pauses, ← and → step. "
-                    "Red: the cells and kernel taps of this step (striped: padding or inserted zeros; dotted "
-                    "frame: the input). Orange: the output cell written."
+                    f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
+                    "server, more slowly. Smaller sizes or fewer channels animate in the browser."
                 )
-            opening_step = int(st.query_params.get("step", 1))  # a link's step (vetted by the link check)
-            step_player(
-                player_payload(scene, view),
-                "player",
-                speed_value(SETTINGS["speed"]),
-                present,
-                opening_step,
-                link="step",
-            )
-        else:
-            st.caption(
-                f"This case has {frames} steps, too many to send to the browser at once: it steps on the "
-                "server, more slowly. Smaller sizes or fewer channels animate in the browser."
-            )
-            speed_control(SETTINGS["speed"], st.columns([1, 2])[0])
+                speed_control(SETTINGS["speed"], st.columns([1, 2])[0])
 
-            @st.fragment(run_every=play_interval(SETTINGS["speed"]))
-            def animation() -> None:
-                index = step_controls(frames, SETTINGS["step"])
-                st.markdown(step_caption(scene, index, view))
-                st.plotly_chart(
-                    step_figure(arithmetic_board(scene, view), index),
-                    key="step_figure",
-                    config={"displayModeBar": False},
+                @st.fragment(run_every=play_interval(SETTINGS["speed"]))
+                def animation() -> None:
+                    index = step_controls(frames, SETTINGS["step"])
+                    st.markdown(step_caption(scene, index, view))
+                    st.plotly_chart(
+                        step_figure(arithmetic_board(scene, view), index),
+                        key="step_figure",
+                        config={"displayModeBar": False},
+                    )
+
+                animation()
+            if frames <= MAX_GIF_FRAMES:
+                st.download_button(
+                    "Download the animation as GIF",
+                    lambda: gif_bytes(board(scene, view)),  # made when asked for: a plain call, outside the run
+                    "convolution.gif",
+                    "image/gif",
+                    icon=":material/download:",
+                    key="gif",
                 )
+            else:
+                st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
 
-            animation()
-        if frames <= MAX_GIF_FRAMES:
-            st.download_button(
-                "Download the animation as GIF",
-                lambda: gif_bytes(board(scene, view)),  # made when asked for: a plain call, outside the run
-                "convolution.gif",
-                "image/gif",
-                icon=":material/download:",
-                key="gif",
+    with mapping:
+        if mapping.open:  # one question under the other: each figure gets the full width
+            st.markdown("**Which input cells and kernel taps feed an output cell?**")
+            out_cell = cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
+            index = out_cell[0] * geo.cols.output + out_cell[1]
+            st.caption(step_caption(scene, index, "window"))
+            st.plotly_chart(
+                step_figure(arithmetic_board(scene, "window"), index), key="map_out", config={"displayModeBar": False}
             )
+            st.markdown("**Which output cells does an input cell feed?**")
+            in_cell = cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
+            st.plotly_chart(
+                feeds_figure(arithmetic_board(scene, "window"), in_cell), key="map_in", config={"displayModeBar": False}
+            )
+
+    with playground:
+        if not playground.open:
+            pass
+        elif geo.op != "conv":
+            st.info("The kernel playground applies a convolution: choose Convolution above.")
+        elif choice.image is None:
+            st.info("Choose an image in the sidebar.")
         else:
-            st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
+            left, middle, right = st.columns([2, 1, 2])
+            name = bound(middle, "kernel", SETTINGS["kernel"])
+            kernel_values = kernel_editor(name, middle)
+            middle.caption("Stride, padding and dilation are the ones set above.")
+            gray = grayscale(choice.image)
+            try:
+                play_geo = ar.geometry(
+                    "conv",
+                    gray.shape,
+                    kernel_values.shape,
+                    (geo.rows.stride, geo.cols.stride),
+                    padding_value if isinstance(padding_value, str) else (geo.rows.pad_before, geo.cols.pad_before),
+                    (geo.rows.dilation, geo.cols.dilation),
+                )
+                feature_map = apply_kernel(gray, kernel_values, play_geo)
+                left.image(
+                    gray, caption=f"Input {gray.shape[0]}×{gray.shape[1]} (grayscale)", clamp=True, width="stretch"
+                )
+                low, high = float(feature_map.min()), float(feature_map.max())
+                shown = (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
+                size_text = f"{feature_map.shape[0]}×{feature_map.shape[1]}"
+                right.image(
+                    shown,
+                    clamp=True,
+                    width="stretch",
+                    caption=f"Feature map {size_text} (values {low:.2f} … {high:.2f}, shown black to white)",
+                )
+            except ValueError as exc:
+                st.error(f"PyTorch rejects this setting for the image. {exc}")
 
-with mapping:
-    if mapping.open:  # one question under the other: each figure gets the full width
-        st.markdown("**Which input cells and kernel taps feed an output cell?**")
-        out_cell = cell_picker(st.columns([1, 2])[0], "output", geo.output_size, "out")
-        index = out_cell[0] * geo.cols.output + out_cell[1]
-        st.caption(step_caption(scene, index, "window"))
-        st.plotly_chart(
-            step_figure(arithmetic_board(scene, "window"), index), key="map_out", config={"displayModeBar": False}
-        )
-        st.markdown("**Which output cells does an input cell feed?**")
-        in_cell = cell_picker(st.columns([1, 2])[0], "input", geo.input_size, "in")
-        st.plotly_chart(
-            feeds_figure(arithmetic_board(scene, "window"), in_cell), key="map_in", config={"displayModeBar": False}
-        )
+    with code:
+        if code.open:
+            st.code(pytorch_code(geo, in_channels, out_channels, use_bias), language="python")
 
-with playground:
-    if not playground.open:
-        pass
-    elif geo.op != "conv":
-        st.info("The kernel playground applies a convolution: choose Convolution above.")
-    elif choice.image is None:
-        st.info("Choose an image in the sidebar.")
-    else:
-        left, middle, right = st.columns([2, 1, 2])
-        name = bound(middle, "kernel", SETTINGS["kernel"])
-        kernel_values = kernel_editor(name, middle)
-        middle.caption("Stride, padding and dilation are the ones set above.")
-        gray = grayscale(choice.image)
-        try:
-            play_geo = ar.geometry(
-                "conv",
-                gray.shape,
-                kernel_values.shape,
-                (geo.rows.stride, geo.cols.stride),
-                padding_value if isinstance(padding_value, str) else (geo.rows.pad_before, geo.cols.pad_before),
-                (geo.rows.dilation, geo.cols.dilation),
-            )
-            feature_map = apply_kernel(gray, kernel_values, play_geo)
-            left.image(gray, caption=f"Input {gray.shape[0]}×{gray.shape[1]} (grayscale)", clamp=True, width="stretch")
-            low, high = float(feature_map.min()), float(feature_map.max())
-            shown = (feature_map - low) / (high - low) if high > low else np.zeros_like(feature_map)
-            size_text = f"{feature_map.shape[0]}×{feature_map.shape[1]}"
-            right.image(
-                shown,
-                clamp=True,
-                width="stretch",
-                caption=f"Feature map {size_text} (values {low:.2f} … {high:.2f}, shown black to white)",
-            )
-        except ValueError as exc:
-            st.error(f"PyTorch rejects this setting for the image. {exc}")
 
-with code:
-    if code.open:
-        st.code(pytorch_code(geo, in_channels, out_channels, use_bias), language="python")
+case_view()
