@@ -24,10 +24,13 @@ def home_works(at: AppTest) -> bool:
 
 
 def arithmetic_works(at: AppTest) -> bool:
-    # Values from the image crop (vals=image) and the kernel playground's feature map of the whole image.
-    return player_data(at)["steps"][0]["caption"].startswith("output (0, 0)") and any(
-        c.startswith("Feature map ") for c in captions(at)
-    )
+    # Values from the image crop (vals=image), in the step player of the Animation tab.
+    return player_data(at)["steps"][0]["caption"].startswith("output (0, 0)")
+
+
+def playground_works(at: AppTest) -> bool:
+    # The kernel playground's feature map of the whole image (its tab computes only while open).
+    return any(c.startswith("Feature map ") for c in captions(at))
 
 
 def network_works(at: AppTest) -> bool:
@@ -45,6 +48,7 @@ def learn_works(at: AppTest) -> bool:
 PAGES: dict[str, tuple[str | None, dict[str, str], Callable[[AppTest], bool]]] = {
     "home": (None, {}, home_works),
     "arithmetic": ("pages/arithmetic.py", {"vals": "image"}, arithmetic_works),
+    "kernel playground": ("pages/arithmetic.py", {"atab": "Kernel playground"}, playground_works),
     "network": ("pages/network.py", {"tab": "Feature maps"}, network_works),
     "explain": ("pages/explain.py", {}, explain_works),
     "learn": ("pages/learn.py", {"lesson": "3"}, learn_works),
