@@ -80,3 +80,17 @@ def test_a_second_session_is_served_the_first_sessions_explanation(monkeypatch):
     second = start("pages/explain.py")  # another session, the same model and sample: no second explanation
     assert_no_exception(second)
     assert second.tabs[0].image[0].proto.imgs[0].caption == caption
+
+
+def test_get_or_make_makes_once_per_key():
+    kept: SharedResults[int] = SharedResults()
+    calls: list[str] = []
+
+    def make(key: str) -> int:
+        calls.append(key)
+        return len(calls)
+
+    assert kept.get_or_make("a", lambda: make("a")) == 1
+    assert kept.get_or_make("a", lambda: make("a")) == 1  # kept: not made again
+    assert kept.get_or_make("b", lambda: make("b")) == 2
+    assert calls == ["a", "b"]

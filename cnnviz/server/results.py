@@ -9,17 +9,14 @@ models have keys of their own (``upload-<uuid>``), so their results are never se
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 from PIL import Image
 from torch import Tensor
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -85,6 +82,11 @@ class SharedResults(Generic[T]):
             while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
                 self._bytes -= self._items.popitem(last=False)[1][1]
         return value
+
+    def get_or_make(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The result kept for ``key``, else ``make()``'s, kept from now on (made outside the lock)."""
+        found = self.get(key)
+        return found if found is not None else self.put(key, make())
 
     @property
     def nbytes(self) -> int:

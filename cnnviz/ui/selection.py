@@ -38,9 +38,10 @@ class Selection:
         with the same model and image finds it in the shared store (:mod:`cnnviz.server.results`)."""
         if self.image is None:
             raise ValueError("no image is chosen")
-        kept, wanted = results.store("_predictions"), (self.model.spec.key, self.image_digest)
-        found = kept.get(wanted)
-        return found if found is not None else kept.put(wanted, predict(self.model, self.image))
+        model, image = self.model, self.image
+        return results.store("_predictions").get_or_make(
+            (model.spec.key, self.image_digest), lambda: predict(model, image)
+        )
 
 
 @st.cache_data(show_spinner=False)

@@ -54,19 +54,19 @@ def remembered(name: str, wanted: tuple, text: str, make: Callable[[Progress], T
     priority than the pages' own work (:func:`cnnviz.server.jobs.run_lowered`), stopped when the session goes; the
     result is kept in the server's bounded store ``name`` (:mod:`cnnviz.server.results`), shared by every session,
     so ``wanted`` must name everything the result depends on (a session model's key is its own)."""
-    kept = results.store(name)
-    found = kept.get(wanted)
-    if found is not None:
-        return found
-    with queued(text):
-        bar = st.progress(0.0, text=text)
 
-        def report(done: int, total: int) -> None:
-            bar.progress(done / total, text=f"{text} {done}/{total}")
+    def make_in_queue() -> T:
+        with queued(text):
+            bar = st.progress(0.0, text=text)
 
-        made = jobs.run_lowered(make, report, jobs.Liveness(session_alive()))
-        bar.empty()
-    return kept.put(wanted, made)
+            def report(done: int, total: int) -> None:
+                bar.progress(done / total, text=f"{text} {done}/{total}")
+
+            made = jobs.run_lowered(make, report, jobs.Liveness(session_alive()))
+            bar.empty()
+        return made
+
+    return results.store(name).get_or_make(wanted, make_in_queue)
 
 
 def known(name: str, wanted: tuple) -> bool:
