@@ -27,7 +27,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.classroom import Gate
 from tests.browser import CHROMIUM_FLAGS, rss_kib, streamlit_process
 from tests.conftest import cache_random_weights
 
@@ -238,19 +238,6 @@ async def slide(page) -> float:
     await page.get_by_text(f"Output size: {new} ×").first.wait_for()
     await idle(page)
     return time.perf_counter() - started
-
-
-@dataclass
-class Gate:
-    """Opens once every session has arrived (loaded its page, or failed to)."""
-
-    count: int
-    opened: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def arrive(self) -> None:
-        self.count -= 1
-        if self.count <= 0:
-            self.opened.set()
 
 
 async def simultaneous(browser, url: str, opener, files: list[Path]) -> list[float | BaseException]:

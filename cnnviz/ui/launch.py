@@ -80,6 +80,7 @@ STREAMLIT_CONTEXT_LOGGERS = (
     "streamlit.runtime.scriptrunner_utils.script_run_context",  # "missing ScriptRunContext"
     "streamlit.runtime.caching.cache_data_api",  # "No runtime found": the warm-up runs before Streamlit starts
 )
+_OWN_THREAD_WARNINGS = _OwnThreadWarnings()
 
 
 def warm() -> float:
@@ -87,7 +88,7 @@ def warm() -> float:
     from cnnviz.server.jobs import lower_priority
 
     for name in STREAMLIT_CONTEXT_LOGGERS:
-        logging.getLogger(name).addFilter(_OwnThreadWarnings())
+        logging.getLogger(name).addFilter(_OWN_THREAD_WARNINGS)  # one instance: added once, however often warmed
     started = time.perf_counter()
     try:
         lower_priority()
