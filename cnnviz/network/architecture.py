@@ -92,6 +92,7 @@ _CONV = {torch.conv2d, F.conv2d}
 _MAXPOOL = {F.max_pool2d, torch.max_pool2d, F.max_pool2d_with_indices}
 _AVGPOOL = {F.avg_pool2d, torch._C._nn.avg_pool2d}
 _ADAPTIVE = {F.adaptive_avg_pool2d, F.adaptive_max_pool2d, torch._C._nn.adaptive_avg_pool2d}
+_PAD = {F.pad, torch._C._nn.pad}
 
 
 class _FieldTracker(TorchFunctionMode):
@@ -148,6 +149,13 @@ class _FieldTracker(TorchFunctionMode):
                 _conv_field(base[0], kernel[0], stride[0], padding[0], dilation[0]),
                 _conv_field(base[1], kernel[1], stride[1], padding[1], dilation[1]),
             )
+        if func in _PAD and not isinstance(base, str):
+            # (left, right, top, bottom): the grid's first unit is now ``left`` (``top``) units before the old one
+            pad = list(params.get("pad", ())) + [0] * 4
+            return (
+                Field(base[0].size, base[0].jump, base[0].start - pad[2] * base[0].jump),
+                Field(base[1].size, base[1].jump, base[1].start - pad[0] * base[1].jump),
+            )
         first = tree_flatten(out)[0][0] if not isinstance(out, Tensor) else out
         if func in _ADAPTIVE and isinstance(first, Tensor) and not isinstance(base, str):
             size_in, size_out = source.shape[-2:], first.shape[-2:]
@@ -172,6 +180,8 @@ def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str,
         names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
     elif func in _AVGPOOL:
         names = ("input", "kernel_size", "stride", "padding", "ceil_mode")
+    elif func in _PAD:
+        names = ("input", "pad")
     else:
         names = ("input",)
     bound = dict(zip(names, args, strict=False))
@@ -213,7 +223,11 @@ def summarize(model: nn.Module, input_size: tuple[int, int], in_channels: int = 
 
         return hook
 
-    leaves = [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]
+    leaves = [  # nn.Identity stands in for a part the architecture leaves out (timm's empty attention, dropout)
+        (n, m)
+        for n, m in model.named_modules()
+        if n and not any(True for _ in m.children()) and not isinstance(m, nn.Identity)
+    ]
     with in_use(model):
         handles = [m.register_forward_hook(hook_for(n)) for n, m in leaves]
         try:

@@ -19,14 +19,17 @@ from torch import nn
 
 from cnnviz.models import registry
 from cnnviz.models.custom import upload_label
+from cnnviz.models.lite0 import LITE0
 from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
 from cnnviz.progress import Progress
 
-BACKBONES = (TINYVGG, "resnet18", "mobilenet_v3_large", "efficientnet_b0")
-"""The embedded TinyVGG (always offline) and the registry's torchvision models a head can be trained on."""
+BACKBONES = (TINYVGG, LITE0, "resnet18", "mobilenet_v3_large", "efficientnet_b0")
+"""The shipped TinyVGG and EfficientNet-Lite0 (always offline) and the registry's torchvision models a head can be
+trained on."""
 LAST_STAGE: dict[str, tuple[str, ...]] = {
     TINYVGG: ("features.conv_3_1", "features.conv_3_2"),
+    LITE0: ("blocks.6", "conv_head", "bn2"),
     "resnet18": ("layer4",),
     "mobilenet_v3_large": ("features.16",),
     "efficientnet_b0": ("features.8",),
@@ -119,20 +122,4 @@ def transfer_model(
     spec = registry.ModelSpec(f"transfer-{uuid.uuid4().hex}", label, "session")
     note = f"held-out accuracy on {held_out} of your images, never used in training"
     description = f"{backbone.source.card.architecture} with a new head for your classes, trained here on {trained_on}."
-    source = backbone.source
-    if backbone.architecture == TINYVGG:
-        return registry.synthetic_model(
-            spec,
-            model,
-            source.mean,
-            source.std,
-            accuracy,
-            note,
-            description,
-            input_size=source.input_size,
-            classes=tuple(classes),
-        )
-    weights = registry.default_weights(backbone.architecture)
-    return registry.with_weights_preprocessing(
-        spec, backbone.architecture, model, weights, tuple(classes), accuracy, note, description
-    )
+    return registry.with_preprocessing_of(backbone.source, spec, model, tuple(classes), accuracy, note, description)

@@ -1,5 +1,6 @@
 """Shared models, loaded once per server; a missing torchvision download shows a progress bar, and a failed
-one leaves the embedded TinyVGG standing in, with the reason and a retry button."""
+one leaves a model that ships with the install standing in (the one that suits the image), with the reason and a
+retry button."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from contextlib import contextmanager
 import streamlit as st
 
 from cnnviz.models import registry
-from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.models.weights import ProgressCallback, WeightsUnavailableError
-from cnnviz.ui.keys import FAILED_KEY, FALLBACK_KEY, MODEL_KEY
+from cnnviz.ui.keys import FAILED_KEY, FALLBACK_KEY, MODEL_KEY, PICKED_KEY
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -40,19 +40,21 @@ def _retry_download(key: str) -> None:
     st.session_state[FAILED_KEY].pop(key, None)
     st.session_state.pop(FALLBACK_KEY, None)
     st.session_state[MODEL_KEY] = key
+    st.session_state[PICKED_KEY] = True
 
 
-def stand_in_for_failed() -> None:
+def stand_in_for_failed(stand_in: str) -> None:
     """Before the model box is drawn: a model whose download failed in this session is replaced in the box by
-    the embedded one (the box shows the model in use), and remembered as the one wanted."""
+    ``stand_in`` (a model that ships with the install; the box shows the model in use), and remembered as the one
+    wanted."""
     if st.session_state.get(MODEL_KEY) in st.session_state.setdefault(FAILED_KEY, {}):
         st.session_state[FALLBACK_KEY] = st.session_state[MODEL_KEY]
-        st.session_state[MODEL_KEY] = TINYVGG
+        st.session_state[MODEL_KEY] = stand_in
 
 
-def model_in_use(key: str, specs: dict[str, registry.ModelSpec]) -> registry.LoadedModel:
+def model_in_use(key: str, specs: dict[str, registry.ModelSpec], stand_in: str) -> registry.LoadedModel:
     """The shared model ``key``, downloaded first (once per session) with a progress bar when its weights are
-    not cached; a failed download reruns the page with the embedded model standing in, the reason and a retry
+    not cached; a failed download reruns the page with ``stand_in`` (shipped) standing in, the reason and a retry
     button shown below the box."""
     failed: dict[str, str] = st.session_state.setdefault(FAILED_KEY, {})
     if key not in failed and not registry.weights_cached(key):
@@ -63,9 +65,10 @@ def model_in_use(key: str, specs: dict[str, registry.ModelSpec]) -> registry.Loa
             failed[key] = str(exc)
             st.rerun()  # shows the embedded model in the box, with the reason below it
     wanted = st.session_state.get(FALLBACK_KEY)
-    if key == TINYVGG and wanted in failed:
+    if key == stand_in and wanted in failed:
         st.sidebar.warning(
-            f"{specs[wanted].label} is not available. {failed[wanted]}\n\nThe embedded TinyVGG is in use instead.",
+            f"{specs[wanted].label} is not available. {failed[wanted]}\n\n{specs[stand_in].label}, which ships "
+            "with the install, is in use instead.",
             icon=":material/cloud_off:",
         )
         st.sidebar.button(
@@ -74,5 +77,5 @@ def model_in_use(key: str, specs: dict[str, registry.ModelSpec]) -> registry.Loa
     try:
         return shared_model(key)
     except WeightsUnavailableError as exc:
-        st.sidebar.warning(f"{exc}\n\nUsing the embedded TinyVGG instead.", icon=":material/error:")
-        return shared_model(TINYVGG)
+        st.sidebar.warning(f"{exc}\n\nUsing {specs[stand_in].label} instead.", icon=":material/error:")
+        return shared_model(stand_in)

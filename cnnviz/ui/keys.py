@@ -12,3 +12,4 @@ FALLBACK_KEY = "_cnnviz_fallback_for"  # the model whose weights failed, while t
 FAILED_KEY = "_cnnviz_failed_downloads"
 SESSION_MODELS_KEY = "_cnnviz_session_models"
 OWN_MODEL_ERROR_KEY = "_cnnviz_own_model_error"
+PICKED_KEY = "_cnnviz_model_picked"  # the visitor picked a model that does not suit the image: it stays picked

@@ -16,7 +16,7 @@ from cnnviz.models import registry
 from cnnviz.server import results
 from cnnviz.text import md
 from cnnviz.ui.downloads import model_in_use, stand_in_for_failed
-from cnnviz.ui.keys import FALLBACK_KEY, MODEL_KEY, SAMPLE_KEY, SELECTION_KEY, SOURCE_KEY
+from cnnviz.ui.keys import FALLBACK_KEY, MODEL_KEY, PICKED_KEY, SAMPLE_KEY, SELECTION_KEY, SOURCE_KEY
 from cnnviz.ui.uploads import MAX_SIDE, own_model_sidebar, sent_image, session_models
 
 
@@ -58,34 +58,82 @@ def default_sample() -> str:
 
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
 
+MODEL_HINT = (
+    "Photos: EfficientNet-Lite0 (1000 ImageNet classes). Synthetic samples: TinyVGG (10 shapes). Both ship with "
+    "the app and work offline; the model follows the image until you pick another."
+)
+
+
+def photo_chosen() -> bool:
+    """Whether the sidebar's image (as its widgets now stand) is a photo: an upload, the camera or a photo sample."""
+    state = st.session_state
+    if state.get(SOURCE_KEY, IMAGE_SOURCES[0]) != "Sample":
+        return True
+    name = _sample_name()
+    return not any(s.synthetic for s in list_samples() if s.name == name)
+
+
+def suited_model() -> str:
+    """The shipped model that suits the sidebar's image: EfficientNet-Lite0 for a photo, TinyVGG for a synthetic
+    sample."""
+    return registry.PHOTO_DEFAULT if photo_chosen() else registry.SYNTHETIC_DEFAULT
+
+
+def _picked() -> None:
+    """The model box's callback: a model of one's own choosing ends a stand-in, and stays put across images unless
+    it is the one that suits the image (which then goes on following the image)."""
+    st.session_state.pop(FALLBACK_KEY, None)
+    st.session_state[PICKED_KEY] = st.session_state[MODEL_KEY] != suited_model()
+
 
 def _model_sidebar() -> registry.LoadedModel:
     own = session_models()
     specs = {spec.key: spec for spec in registry.available_models()} | {k: m.spec for k, m in own.items()}
-    stand_in_for_failed()
+    suited = suited_model()
+    if not st.session_state.get(PICKED_KEY) or st.session_state.get(MODEL_KEY) not in specs:
+        st.session_state[MODEL_KEY] = suited  # set before the box is drawn: it shows the model in use
+    stand_in_for_failed(suited)
     key = st.sidebar.selectbox(
         "Model",
         list(specs),
         format_func=lambda k: specs[k].label,
         key=MODEL_KEY,
         help="The CNN every page uses.",
-        on_change=lambda: st.session_state.pop(FALLBACK_KEY, None),  # a choice of one's own ends the stand-in
+        on_change=_picked,
     )
+    st.sidebar.caption(MODEL_HINT)
     own_model_sidebar()
-    return own[key] if key in own else model_in_use(key, specs)
+    return own[key] if key in own else model_in_use(key, specs, suited)
+
+
+_KEPT_SAMPLE_KEY = "_cnnviz_kept_sample"  # the sample box's choice, kept while an upload or the camera is in use
+
+
+def _sample_name() -> str:
+    """The sample chosen in the box, or the one it showed before the image came from elsewhere."""
+    state = st.session_state
+    return state.get(SAMPLE_KEY) or state.get(_KEPT_SAMPLE_KEY) or default_sample()
 
 
 def _image_sidebar() -> tuple[Image.Image | None, str | None]:
+    state = st.session_state
+    if SAMPLE_KEY in state:  # Streamlit forgets a widget's value in a run that does not draw it
+        state[_KEPT_SAMPLE_KEY] = state[SAMPLE_KEY]
     source = st.sidebar.radio("Image", IMAGE_SOURCES, horizontal=True, key=SOURCE_KEY)
     if source != "Sample":
         return sent_image(source)
     names = [s.name for s in list_samples()]
-    name = st.sidebar.selectbox("Sample image", names, index=names.index(default_sample()), key=SAMPLE_KEY)
+    if state.get(SAMPLE_KEY) not in names:
+        state[SAMPLE_KEY] = _sample_name() if _sample_name() in names else default_sample()
+    name = st.sidebar.selectbox("Sample image", names, key=SAMPLE_KEY)
     return sample_image(name), name
 
 
 def sidebar() -> Selection:
-    """Draw the shared sidebar (model and image choice) and remember the choice for this run."""
+    """Draw the shared sidebar (model and image choice) and remember the choice for this run.
+
+    The model box comes first but follows the image chosen below it (:func:`suited_model`): an image widget's
+    change reruns the script with the widget's new value already in the session state."""
     model = _model_sidebar()
     image, name = _image_sidebar()
     if image is not None:

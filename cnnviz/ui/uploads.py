@@ -13,7 +13,7 @@ from cnnviz.data.images import MAX_BYTES, ImageError, load_image
 from cnnviz.models import custom, registry
 from cnnviz.server.logs import refused
 from cnnviz.text import md
-from cnnviz.ui.keys import CAMERA_KEY, MODEL_KEY, OWN_MODEL_ERROR_KEY, SESSION_MODELS_KEY, UPLOAD_KEY
+from cnnviz.ui.keys import CAMERA_KEY, MODEL_KEY, OWN_MODEL_ERROR_KEY, PICKED_KEY, SESSION_MODELS_KEY, UPLOAD_KEY
 
 UNSUPPORTED_HINTS = {
     ".heic": "HEIC/HEIF photos (iPhone's default) cannot be read here: export the photo as JPEG first.",
@@ -81,6 +81,7 @@ def add_session_model(model: registry.LoadedModel) -> None:
     """Offer ``model`` on every page for the rest of the session, and select it."""
     session_models()[model.spec.key] = model
     st.session_state[MODEL_KEY] = model.spec.key
+    st.session_state[PICKED_KEY] = True  # it no longer follows the image
 
 
 def _load_own_model() -> None:
