@@ -16,6 +16,7 @@ from cnnviz.transfer import data
 from cnnviz.transfer.backbones import BACKBONES, backbone_from
 from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
 from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
+from cnnviz.transfer.probe import FEW_HELD_OUT, accuracy_note
 from cnnviz.transfer.run import Mode, TransferResult, class_names_file, transfer_job, weights_file
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.selection import selection
@@ -248,6 +249,8 @@ if result is not None:
         f"**Held-out accuracy {result.accuracy:.0%}** on {len(result.held_out)} images, trained on "
         f"{len(result.train)} in {result.seconds:.1f} s{stop_note}."
     )
+    correct = int((result.predicted == result.truth).sum())
+    (st.warning if len(result.held_out) < FEW_HELD_OUT else st.caption)(accuracy_note(correct, len(result.held_out)))
     st.caption(md(result.model.card.description))
     trained, checked = result.split_counts()
     split = pd.DataFrame({"class": result.classes, "training": trained, "held out": checked})

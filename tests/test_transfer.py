@@ -206,3 +206,21 @@ def test_a_transfer_job_trains_in_the_background_and_stops_when_asked(embedded_b
     waiting.stop()
     assert waiting.wait(10) == "stopped" and waiting.result is None and queue.counts() == (1, 0)
     queue.leave(busy)
+
+
+@pytest.mark.parametrize(("correct", "total"), [(1, 2), (0, 2), (2, 2), (7, 9), (30, 40), (0, 1)])
+def test_the_wilson_interval_is_scipys(correct, total):
+    from scipy.stats import binomtest  # the reference (scipy comes with scikit-image, a dev requirement)
+
+    from cnnviz.transfer.probe import wilson_interval
+
+    reference = binomtest(correct, total).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson_interval(correct, total) == pytest.approx((reference.low, reference.high), abs=1e-6)
+
+
+def test_few_held_out_images_come_with_a_warning():
+    from cnnviz.transfer.probe import accuracy_note
+
+    few = accuracy_note(1, 2)
+    assert "1 of 2 correct; 95 % interval 9% to 91%." in few and "measure almost nothing" in few
+    assert "almost nothing" not in accuracy_note(18, 20)

@@ -136,7 +136,8 @@ LESSONS: tuple[Lesson, ...] = _numbered(
     Lesson(
         "aids",
         "Training aids: batch normalisation and dropout",
-        "Batch normalisation rescales each channel over a batch to mean 0 and variance 1 (then applies a "
+        "Batch normalisation rescales each channel to mean 0 and variance 1 over every image of a batch and every "
+        "position of its map (then applies a "
         "learned scale and shift), which keeps activations in a range where training is stable. "
         "Dropout sets a random fraction p of activations to zero during training and scales the rest by "
         "1/(1−p), so the network cannot rely on any single unit. "

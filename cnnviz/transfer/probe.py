@@ -77,3 +77,30 @@ def pca_2d(values: torch.Tensor | np.ndarray) -> np.ndarray:
     components = vt[:2]
     largest = components[np.arange(len(components)), np.argmax(np.abs(components), axis=1)]
     return x @ (components * np.sign(largest)[:, None]).T
+
+
+FEW_HELD_OUT = 10
+"""Under this many held-out images, an accuracy says almost nothing: the page says so."""
+
+
+def wilson_interval(correct: int, total: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of a proportion of ``correct`` out of ``total``: where the true
+    accuracy plausibly lies given so few checks (unlike the plain ±, it stays inside [0, 1] and works at 0 and n)."""
+    if total <= 0:
+        return 0.0, 1.0
+    p = correct / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z / (1 + z * z / total) * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def accuracy_note(correct: int, total: int) -> str:
+    """The held-out accuracy with its 95 % interval, and a plain warning when there are few images (plain text)."""
+    low, high = wilson_interval(correct, total)
+    note = f"{correct} of {total} correct; 95 % interval {low:.0%} to {high:.0%}."
+    if total < FEW_HELD_OUT:
+        note += (
+            f" {total} held-out images measure almost nothing: one image more or less right moves the accuracy by "
+            f"{1 / max(total, 1):.0%}. Add images to every class for a figure that means something."
+        )
+    return note
