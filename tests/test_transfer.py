@@ -224,3 +224,33 @@ def test_few_held_out_images_come_with_a_warning():
     few = accuracy_note(1, 2)
     assert "1 of 2 correct; 95 % interval 9% to 91%." in few and "measure almost nothing" in few
     assert "almost nothing" not in accuracy_note(18, 20)
+
+
+@pytest.mark.slow
+def test_efficientnet_lite0_is_a_backbone_for_real_photos_offline(offline):
+    """Two classes of real photos (crops of the shipped cat and coffee photos): the probe on the packaged ImageNet
+    model tells every held-out crop apart, fine-tuning runs, and the new model is fed as EfficientNet-Lite0 is."""
+    from cnnviz.data.samples import load_sample
+    from cnnviz.models.lite0 import LITE0
+
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for label, name in enumerate(("photo: cat", "photo: coffee")):
+        photo = load_sample(name)
+        for _ in range(8):
+            side = int(rng.integers(160, 240))
+            left, top = (int(rng.integers(0, d - side)) for d in photo.size)
+            images.append(photo.crop((left, top, left + side, top + side)))
+            labels.append(label)
+    image_set = data.ImageSet(("cat", "coffee"), images, labels, [f"{i}.jpg" for i in range(len(images))])
+    source = registry.load_model(LITE0)
+    backbone = backbone_from(source)
+    assert backbone.feature_dim == 1280
+    probe = train_transfer(backbone, image_set, "probe")
+    assert probe.accuracy == 1.0 and len(probe.held_out) == 4
+    model = probe.model
+    assert model.card.architecture == "EfficientNet-Lite0" and model.classes == ("cat", "coffee")
+    assert model.transform is source.transform and model.framing == source.framing
+    tuned = train_transfer(backbone, image_set, "fine-tune", fine_tune_steps=2)
+    assert tuned.after is not None and tuned.confusion.sum() == 4
+    assert offline == []

@@ -39,7 +39,11 @@ def train_probe(
 ) -> Probe:
     """Full-batch AdamW (one-cycle) on cross-entropy over standardised features; the standardisation is folded
     into the returned head, which therefore takes the backbone's features as they are."""
-    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    mean, std = train_x.mean(0), train_x.std(0)
+    # A feature that (nearly) never varies among the training images teaches nothing; standardised, a held-out
+    # image's value of it would be blown up to noise (EfficientNet-Lite0's ReLU6 leaves many features at 0 on a few
+    # images). It is left out: an infinite scale makes its standardised value, and its folded weight, zero.
+    std = torch.where(std > 1e-3 * std.max().clamp_min(1e-12), std, torch.full_like(std, torch.inf))
     z_train, z_test = (train_x - mean) / std, (test_x - mean) / std
     head = seeded(lambda: nn.Linear(train_x.shape[1], num_classes), torch.Generator().manual_seed(seed))
     optimisation = Optimisation(head, learning_rate, weight_decay, steps)
