@@ -3,6 +3,8 @@
 Run: ``.venv/bin/python benchmarks/explain.py``. Prints
 - Grad-CAM of resnet50 at 224×224 (last stage) as a ratio to a plain no-grad forward (target <= 1.10), to
   captum's LayerGradCam and to torchcam's GradCAM on the same input (target <= 1.0 for each);
+- Grad-CAM of the packaged EfficientNet-Lite0 (its default layer, bn2) as a ratio to a plain no-grad forward
+  (target <= 1.05) and to captum's LayerGradCam (``--lite0`` runs this part only);
 - on the embedded model, over 200+ fresh synthetic images, the pointing game (share of maps whose peak
   lies inside the object's mask) and the share of map energy inside the mask.
 """
@@ -23,10 +25,13 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torchcam.methods import GradCAM as TorchcamGradCAM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cnnviz.data.samples import load_sample
 from cnnviz.data.shapes import CLASSES, generate
 from cnnviz.explain.cams import default_layer, grad_cam
 from cnnviz.explain.faithfulness import faithfulness, pointing_game
 from cnnviz.models.embedded import load_embedded
+from cnnviz.models.lite0 import LITE0
+from cnnviz.models.registry import load_model
 from cnnviz.server.memory import keep_freed_memory
 from cnnviz.training.tensors import to_tensor
 
@@ -96,6 +101,34 @@ def speed(repeats: int = 30) -> None:
     print(f"  frozen model: cnnviz / captum {frozen_ratio:.3f} (both skip the graph before the layer: parity)")
 
 
+def lite0_speed(repeats: int = 30) -> None:
+    """Grad-CAM on the shipped photo model as the registry hands it out (frozen, eval), against a forward."""
+    loaded = load_model(LITE0)
+    model, layer = loaded.module, default_layer(loaded.module, loaded.input_size)
+    x = loaded.preprocess(load_sample("photo: cat"))
+    target = int(model(x).argmax())
+    method = LayerGradCam(model, model.get_submodule(layer))
+
+    def plain() -> None:
+        with torch.no_grad():
+            model(x)
+
+    def captum() -> None:
+        attr = method.attribute(x, target=target, relu_attributions=True)
+        LayerAttribution.interpolate(attr, (224, 224), interpolate_mode="bilinear")
+
+    functions = {"no-grad forward": plain, "cnnviz grad_cam": lambda: grad_cam(model, x, target, layer)}
+    functions["captum LayerGradCam"] = captum
+    interleaved(functions, 2)
+    result = interleaved(functions, repeats)
+    print(f"EfficientNet-Lite0 224x224 (the cat photo), Grad-CAM at {layer}, median of {repeats} interleaved runs")
+    for name, seconds in result.items():
+        print(f"  {name:22s} {seconds * 1000:7.1f} ms")
+    ours = result["cnnviz grad_cam"]
+    print(f"  cnnviz / no-grad forward     {ours / result['no-grad forward']:.3f} (target <= 1.05)")
+    print(f"  cnnviz / captum LayerGradCam {ours / result['captum LayerGradCam']:.3f}")
+
+
 def localisation(count: int = 300, seed: int = 555_555) -> None:
     """The pointing game on images of a seed that training never used, for the true class."""
     model, meta = load_embedded()
@@ -128,5 +161,8 @@ def localisation(count: int = 300, seed: int = 555_555) -> None:
 
 if __name__ == "__main__":
     print(f"allocator setting applied: {keep_freed_memory()}")
-    speed()
-    localisation()
+    if "--lite0" not in sys.argv:
+        speed()
+    lite0_speed()
+    if "--lite0" not in sys.argv:
+        localisation()
