@@ -59,7 +59,7 @@ def _linearised(model: nn.Module) -> nn.Module:
     model = copy.deepcopy(model).eval()
     for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
-            if isinstance(child, nn.ReLU):
+            if isinstance(child, (nn.ReLU, nn.ReLU6)):
                 setattr(module, child_name, nn.Identity())
             elif isinstance(child, nn.MaxPool2d):
                 setattr(module, child_name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding))
@@ -82,7 +82,11 @@ def test_receptive_fields_agree_with_gradients_on_resnet18(layer):
     size = 192
     table = {row.name: row for row in summarize(model, (size, size)).layers}
     rows_field, cols_field = table[layer].field
-    probe = _linearised(model)
+    assert_field_is_the_gradients_support(_linearised(model), layer, size, (rows_field, cols_field))
+
+
+def assert_field_is_the_gradients_support(probe: nn.Module, layer: str, size: int, fields) -> None:
+    """The input pixels that reach ``layer``'s central unit in the linearised ``probe`` span exactly ``fields``."""
     x = torch.zeros(1, 3, size, size, requires_grad=True)
     captured = {}
     handle = dict(probe.named_modules())[layer].register_forward_hook(lambda m, i, o: captured.update(out=o))
@@ -93,7 +97,7 @@ def test_receptive_fields_agree_with_gradients_on_resnet18(layer):
     (grad,) = torch.autograd.grad(out[0, :, unit[0], unit[1]].sum(), x)
     support = torch.nonzero(grad[0].abs().sum(0))
     first, last = support.min(0).values.tolist(), support.max(0).values.tolist()
-    for axis, field in enumerate((rows_field, cols_field)):
+    for axis, field in enumerate(fields):
         low, high = field.span(unit[axis])
         assert low >= 0 and high < size  # the unit's field lies inside the image: no clipping
         assert (first[axis], last[axis]) == (low, high), (layer, axis, field)

@@ -16,7 +16,7 @@ from cnnviz.explain.predict import predict
 from cnnviz.models import lite0, registry
 from cnnviz.network.architecture import summarize
 from tests.reference import hook_count
-from tests.test_architecture import _linearised
+from tests.test_architecture import _linearised, assert_field_is_the_gradients_support
 
 CATS = {"Egyptian cat", "tiger cat", "tabby"}
 
@@ -125,22 +125,4 @@ def test_receptive_fields_agree_with_gradients_through_same_padding_and_depthwis
     network = lite0.architecture().eval()
     size = 160
     row = {r.name: r for r in summarize(network, (size, size)).layers}[layer]
-    probe = _linearised(network)
-    for module in list(probe.modules()):
-        for child_name, child in list(module.named_children()):
-            if isinstance(child, torch.nn.ReLU6):
-                setattr(module, child_name, torch.nn.Identity())
-    x = torch.zeros(1, 3, size, size, requires_grad=True)
-    captured = {}
-    handle = dict(probe.named_modules())[layer].register_forward_hook(lambda m, i, o: captured.update(out=o))
-    probe(x)
-    handle.remove()
-    out = captured["out"]
-    unit = (out.shape[2] // 2, out.shape[3] // 2)
-    (grad,) = torch.autograd.grad(out[0, :, unit[0], unit[1]].sum(), x)
-    support = torch.nonzero(grad[0].abs().sum(0))
-    first, last = support.min(0).values.tolist(), support.max(0).values.tolist()
-    for axis, field in enumerate(row.field):
-        low, high = field.span(unit[axis])
-        assert low >= 0 and high < size
-        assert (first[axis], last[axis]) == (low, high), (layer, axis, field)
+    assert_field_is_the_gradients_support(_linearised(network), layer, size, row.field)
