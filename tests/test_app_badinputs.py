@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.data.images import ImageError, fit_within, load_image
+from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.ui.uploads import MAX_SIDE
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, player_data, shown, start  # noqa: F401
 from tests.badinputs import Case, corpus, valid_upload
@@ -75,6 +76,7 @@ def test_bad_input_corpus(page):
     path, query, works = PAGES[page]
     at = start(path, query)
     at.sidebar.radio(key="image_source").set_value("Upload").run()
+    at.sidebar.selectbox(key="model_key").set_value(TINYVGG).run()  # an upload would get the photo model: fast
     assert_no_exception(at)
     good = valid_upload()
     for case in corpus():

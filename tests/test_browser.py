@@ -350,6 +350,9 @@ def test_explain_upload_jpeg_switch_method_and_class_download_overlay(server, br
     page.get_by_role("heading", name="Explain a prediction").wait_for(timeout=LOAD_TIMEOUT_MS)
     settle(page)
     page.get_by_role("radiogroup", name="Image").get_by_text("Upload", exact=True).click()
+    settle(page)
+    select_option(page, "Model", "TinyVGG (built in)")  # an upload gets the photo model; this is a drawing
+    settle(page)
     upload_image(page, photo)
     page.get_by_text("Prediction: star").wait_for(timeout=LOAD_TIMEOUT_MS)
     page.get_by_test_id("stPlotlyChart").first.wait_for()
