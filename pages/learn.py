@@ -467,7 +467,7 @@ def step_10() -> None:
     depth = control(cols[1], "depth10")
     stages = encoder_decoder_sizes(side, depth)
     st.markdown(
-        f"An encoder–decoder on a {side}×{side} image: {depth} stride-2 convolutions (k 3, p 1; blue) "
+        f"An encoder–decoder on an image of {side}×{side}: {depth} stride-2 convolutions (k 3, p 1; blue) "
         f"then {depth} transposed convolutions (k 4, s 2, p 1; orange) back to {stages[-1].size_out}×"
         f"{stages[-1].size_out}, one class score per pixel."
     )

@@ -53,6 +53,8 @@ def test_caption_gives_the_arithmetic():
     caption = step_caption(scene, 0)
     assert caption.startswith("output (0, 0) = 0·1 + 1·1 + 2·1") and caption.endswith("= 45 + bias 1 = 46")
     assert step_caption(scene_for("maxpool", 3, 2, 1), 0).startswith("output (0, 0) = max(")
+    unbiased = make_scene(geo, np.arange(16.0).reshape(1, 4, 4), np.ones((1, 1, 3, 3)))
+    assert step_caption(unbiased, 0).endswith("2·1 + 4·1 + 5·1 + 6·1 + 8·1 + 9·1 + 10·1 = 45")  # not "= 45 = 45"
 
 
 @pytest.mark.parametrize(

@@ -101,8 +101,9 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
         shown = " + ".join(terms[:40]) + (" + …" if len(terms) > 40 else "")
         sums.append(fmt(sum(t.product for t in taps)))
         parts.append(shown or "0")
-    if scene.in_channels == 1:
-        return f"{where} = {parts[0]}{zeros} = {sums[0]}{bias} = {fmt(st.value)}"
+    if scene.in_channels == 1:  # without a bias the sum is the value: said once
+        total = f" = {sums[0]}{bias} = {fmt(st.value)}" if bias else f" = {fmt(st.value)}"
+        return f"{where} = {parts[0]}{zeros}{total}"
     per_channel = "; ".join(f"ch {c + 1}: {p} = {v}" for c, (p, v) in enumerate(zip(parts, sums, strict=True)))
     return f"{where}: {per_channel}{zeros}. Sum {' + '.join(sums)}{bias} = {fmt(st.value)}"
 
