@@ -34,7 +34,7 @@ def test_window_figure_marks_the_taps_and_the_output_cell():
     scene = scene_for("conv", 5, 3, 2, 1, cin=2)
     figure = step_figure(board(scene), 4)  # output (1, 1): window rows/cols 1..3 of the input, padded index 2..4
     titles = [a.text for a in figure.layout.annotations]
-    assert titles[0] == "Input · ch 1 5×5, padded to 7×7" and "Output 3×3" in titles
+    assert titles[0] == "Input · in ch 1 5×5, padded to 7×7" and "Output 3×3" in titles
     red = [s for s in figure.layout.shapes if s.line.color == "#d62728" and s.xref == "x"]
     centres = sorted(((s.y0 + s.y1) / 2, (s.x0 + s.x1) / 2) for s in red)
     assert centres == [(r, c) for r in (2, 3, 4) for c in (2, 3, 4)]
@@ -77,7 +77,7 @@ def test_other_views_build(args, view):
     # first input value's contribution for the scatter view)
     first = step_caption(scene, 0, view)
     if view == "scatter":
-        assert first.startswith(f"Input cell (0, 0) · ch 1 = {fmt(scene.x[0, 0, 0])} adds"), first
+        assert first.startswith(f"Input cell (0, 0) · in ch 1 = {fmt(scene.x[0, 0, 0])} adds"), first
     else:
         assert first.endswith(f"= {fmt(scene.output[0, 0, 0])}"), first
 
@@ -151,8 +151,8 @@ def test_caption_sums_each_input_channel_then_adds_the_bias():
     scene = make_scene(geo, x, np.ones((1, 2, 2, 2)), np.array([-1.0]))
     caption = step_caption(scene, 0)
     assert (
-        caption
-        == "output (0, 0): ch 1: 1·1 + 1·1 + 1·1 + 1·1 = 4; ch 2: 2·1 + 2·1 + 2·1 + 2·1 = 8. Sum 4 + 8 + bias (-1) = 11"
+        caption == "output (0, 0): in ch 1: 1·1 + 1·1 + 1·1 + 1·1 = 4; in ch 2: 2·1 + 2·1 + 2·1 + 2·1 = 8. "
+        "Sum 4 + 8 + bias (-1) = 11"
     )
     assert scene.output[0, 0, 0] == 11
 

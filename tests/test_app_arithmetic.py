@@ -66,11 +66,11 @@ def test_a_case_too_big_for_the_browser_steps_on_the_server():
     at.button(key="step_forward").click().run()
     at.button(key="step_forward").click().run()
     assert step_text(at) == "step 3 of 1352"
-    assert any(m.value.startswith("output (0, 2) · ch 1:") for m in at.markdown)
+    assert any(m.value.startswith("output (0, 2) · out ch 1: in ch 1:") for m in at.markdown)
     at.button(key="step_back").click().run()
     assert step_text(at) == "step 2 of 1352"
     at.slider(key="step").set_value(28).run()
-    assert any(m.value.startswith("output (1, 1) · ch 1:") for m in at.markdown)
+    assert any(m.value.startswith("output (1, 1) · out ch 1: in ch 1:") for m in at.markdown)
     at.button(key="step_first").click().run()
     assert step_text(at) == "step 1 of 1352"
     assert_no_exception(at)
@@ -159,7 +159,7 @@ def test_channels_and_bias():
     at.slider(key="cin").set_value(3).run()
     at.slider(key="cout").set_value(2).run()
     titles = [p["title"] for p in player(at)["panels"]]
-    assert "Kernel · ch 3 → out ch 2" in titles and "Output · ch 1 3×3" in titles
+    assert "Kernel · in ch 3 → out ch 2" in titles and "Output · out ch 1 3×3" in titles
     assert len(captions(at)) == 18 and "bias" in captions(at)[0]
     at.checkbox(key="bias").uncheck().run()
     assert not any("bias" in c for c in captions(at))

@@ -47,7 +47,7 @@ def test_every_step_ends_with_pytorchs_output_and_the_pages_captions(case):
     for oc in range(out_channels):
         last = replay(data, (oc + 1) * per_channel - 1)
         title = "Output so far" if view == "scatter" else "Output"
-        title += f" · ch {oc + 1}" if out_channels > 1 else ""
+        title += f" · out ch {oc + 1}" if out_channels > 1 else ""
         expected = np.vectorize(lambda v: fmt(float(v)))(scene.output[oc])
         np.testing.assert_array_equal(panel_text(data, title, last), expected)
 

@@ -69,9 +69,10 @@ def _term(value: float) -> str:
     return f"({text})" if text.startswith(("-", "−")) else text
 
 
-def channel_label(i: int, n: int) -> str:
-    """`` · ch 2`` for the second of several channels; nothing when there is one."""
-    return f" · ch {i + 1}" if n > 1 else ""
+def channel_label(i: int, n: int, side: Literal["in", "out"]) -> str:
+    """`` · in ch 2`` for the second of several input channels (``out ch`` on the output side): the two sides
+    are never both called "ch 1"; nothing when there is one."""
+    return f" · {side} ch {i + 1}" if n > 1 else ""
 
 
 def step_caption(scene: Scene, index: int, view: View = "window") -> str:
@@ -79,13 +80,13 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
     geo = scene.geo
     if view == "scatter":
         s = scatter_step(scene, index)
-        into = f"{len(s.targets)} output cells{channel_label(s.out_channel, scene.out_channels)}"
+        into = f"{len(s.targets)} output cells{channel_label(s.out_channel, scene.out_channels, 'out')}"
         return (
-            f"Input cell ({s.row}, {s.col}){channel_label(s.channel, scene.in_channels)} = {fmt(s.value)} "
+            f"Input cell ({s.row}, {s.col}){channel_label(s.channel, scene.in_channels, 'in')} = {fmt(s.value)} "
             f"adds {fmt(s.value)} × kernel into {into}."
         )
     st = direct_step(scene, index) if view == "direct" else step(scene, index)
-    where = f"output ({st.row}, {st.col}){channel_label(st.out_channel, scene.out_channels)}"
+    where = f"output ({st.row}, {st.col}){channel_label(st.out_channel, scene.out_channels, 'out')}"
     if geo.op == "maxpool":
         vals = ", ".join(fmt(t.value) for t in st.taps if t.inside)
         return f"{where} = max({vals}) = {fmt(st.value)}"
@@ -104,7 +105,7 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
     if scene.in_channels == 1:  # without a bias the sum is the value: said once
         total = f" = {sums[0]}{bias} = {fmt(st.value)}" if bias else f" = {fmt(st.value)}"
         return f"{where} = {parts[0]}{zeros}{total}"
-    per_channel = "; ".join(f"ch {c + 1}: {p} = {v}" for c, (p, v) in enumerate(zip(parts, sums, strict=True)))
+    per_channel = "; ".join(f"in ch {c + 1}: {p} = {v}" for c, (p, v) in enumerate(zip(parts, sums, strict=True)))
     return f"{where}: {per_channel}{zeros}. Sum {' + '.join(sums)}{bias} = {fmt(st.value)}"
 
 
@@ -185,12 +186,12 @@ def _window_board(scene: Scene, view: View) -> Board:
     inputs: list[tuple[int, tuple[int, int]]] = []
     lo, hi = value_range(scene.x)
     for ic in range(scene.in_channels):
-        name = f"Input{channel_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}"
+        name = f"Input{channel_label(ic, scene.in_channels, 'in')} {geo.rows.size}×{geo.cols.size}"
         frame = None
         if grid is not None:
             holds = (grid.source_rows[:, None] >= 0) & (grid.source_cols[None, :] >= 0)
             z, offset, grey = grid.values[ic], (0, 0), ~holds
-            name = f"Zero-inserted, padded input{channel_label(ic, scene.in_channels)}"
+            name = f"Zero-inserted, padded input{channel_label(ic, scene.in_channels, 'in')}"
         elif geo.op == "transposed":  # its padding crops the output; the input itself is not padded
             z, offset, grey = scene.x[ic], (0, 0), None
         else:
@@ -209,7 +210,7 @@ def _window_board(scene: Scene, view: View) -> Board:
         for oc in range(scene.out_channels):
             for ic in range(scene.in_channels):
                 k = scene.kernel[oc, ic] if geo.op == "conv" else scene.kernel[ic, oc]
-                title = ("Kernel rotated 180°" if direct else "Kernel") + channel_label(ic, scene.in_channels)
+                title = ("Kernel rotated 180°" if direct else "Kernel") + channel_label(ic, scene.in_channels, "in")
                 if scene.out_channels > 1:
                     title += f" → out ch {oc + 1}"
                 grids.append(Grid(title, k[::-1, ::-1] if direct else k, "signed", "kernel", klo, khi))
@@ -217,14 +218,14 @@ def _window_board(scene: Scene, view: View) -> Board:
         plo, phi = value_range(np.outer(scene.x.ravel(), scene.kernel.ravel()))
         for ic in range(scene.in_channels):
             blank = np.full(scene.kernel.shape[2:], np.nan)
-            title = f"Products{channel_label(ic, scene.in_channels)}"
+            title = f"Products{channel_label(ic, scene.in_channels, 'in')}"
             grids.append(Grid(title, blank, "signed", "products", plo, phi, transient=True))
             products[ic] = len(grids) - 1
     oh, ow = geo.output_size
     olo, ohi = value_range(scene.output)
     outputs = []
     for oc in range(scene.out_channels):
-        title = f"Output{channel_label(oc, scene.out_channels)} {oh}×{ow}"
+        title = f"Output{channel_label(oc, scene.out_channels, 'out')} {oh}×{ow}"
         grids.append(Grid(title, np.full((oh, ow), np.nan), "output", "output", olo, ohi))
         outputs.append(len(grids) - 1)
     layouts = []
@@ -244,10 +245,9 @@ def _scatter_board(scene: Scene) -> Board:
     geo = scene.geo
     oh, ow = geo.output_size
     lo, hi = value_range(scene.x)
+    size = f"{geo.rows.size}×{geo.cols.size}"
     grids = [
-        Grid(
-            f"Input{channel_label(ic, scene.in_channels)} {geo.rows.size}×{geo.cols.size}", x, "input", "input", lo, hi
-        )
+        Grid(f"Input{channel_label(ic, scene.in_channels, 'in')} {size}", x, "input", "input", lo, hi)
         for ic, x in enumerate(scene.x)
     ]
     inputs = tuple((ic, (0, 0)) for ic in range(scene.in_channels))
@@ -255,7 +255,7 @@ def _scatter_board(scene: Scene) -> Board:
     kernels, added = {}, {}
     for oc in range(scene.out_channels):
         for ic in range(scene.in_channels):
-            title = f"Kernel{channel_label(ic, scene.in_channels)}"
+            title = f"Kernel{channel_label(ic, scene.in_channels, 'in')}"
             title += f" → out ch {oc + 1}" if scene.out_channels > 1 else ""
             grids.append(Grid(title, scene.kernel[ic, oc], "signed", "kernel", klo, khi))
             kernels[oc, ic] = len(grids) - 1
@@ -270,7 +270,7 @@ def _scatter_board(scene: Scene) -> Board:
     olo, ohi = value_range(np.concatenate([bias, *totals]))
     outputs = []
     for oc in range(scene.out_channels):
-        title = f"Output so far{channel_label(oc, scene.out_channels)} {oh}×{ow}"
+        title = f"Output so far{channel_label(oc, scene.out_channels, 'out')} {oh}×{ow}"
         grids.append(Grid(title, np.full((oh, ow), bias[oc]), "output", "output", olo, ohi))
         outputs.append(len(grids) - 1)
     layouts = tuple(
