@@ -16,7 +16,7 @@ from cnnviz.transfer import data
 from cnnviz.transfer.backbones import BACKBONES, backbone_from
 from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
 from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
-from cnnviz.transfer.probe import FEW_HELD_OUT, accuracy_note
+from cnnviz.transfer.probe import CROSS_CHECKS, FEW_HELD_OUT, CrossCheck, accuracy_note, default_cross_check
 from cnnviz.transfer.run import Mode, TransferResult, class_names_file, transfer_job, weights_file
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.selection import selection
@@ -165,6 +165,16 @@ held_out = settings[2].slider(
     key="transfer_held_out",
     help="A share of every class, never used in training.",
 )
+checks: list[CrossCheck] = list(CROSS_CHECKS)
+cross_check: CrossCheck = st.selectbox(
+    "Also check the linear probe on every image",
+    checks,
+    index=checks.index(default_cross_check(len(images.images))),
+    key="transfer_cross_check",
+    format_func=CROSS_CHECKS.__getitem__,
+    help="A few held-out images say little. Cross-validation trains one probe per fold on the features already "
+    "computed (a few seconds) and checks every image with a probe that never saw it.",
+)
 augmentation = Augmentation()
 if mode == "fine-tune":
     flags = st.columns(4)
@@ -212,6 +222,7 @@ if st.button(
         augmentation=augmentation,
         held_out=held_out,
         fine_tune_steps=steps,
+        cross_check=cross_check,
         cache=cache,
         alive=session_alive(),
     )
@@ -251,6 +262,10 @@ if result is not None:
     )
     correct = int((result.predicted == result.truth).sum())
     (st.warning if len(result.held_out) < FEW_HELD_OUT else st.caption)(accuracy_note(correct, len(result.held_out)))
+    if (crossed := result.cross_validation) is not None:
+        probe_only = " (of the linear probe; fine-tuning is not cross-validated)" if result.mode == "fine-tune" else ""
+        st.markdown(f"**{crossed.summary()}**{probe_only}")
+        (st.warning if crossed.total < FEW_HELD_OUT else st.caption)(accuracy_note(crossed.correct, crossed.total))
     st.caption(md(result.model.card.description))
     trained, checked = result.split_counts()
     split = pd.DataFrame({"class": result.classes, "training": trained, "held out": checked})

@@ -46,6 +46,11 @@ def test_a_probe_on_example_classes_joins_every_page_and_explains():
     assert "**Held-out accuracy" in texts(at)
     accuracy = int(texts(at).split("**Held-out accuracy ")[1].split("%")[0])
     assert accuracy >= 80
+    # the example classes are small (a few dozen images): leave-one-out by default, every image checked
+    crossed = at.session_state["_transfer_result"].cross_validation
+    assert at.selectbox(key="transfer_cross_check").value == "leave-one-out" and crossed.method == "leave-one-out"
+    assert f"**Cross-validated (leave-one-out): {crossed.accuracy:.0%}, each of the {crossed.total} images" in texts(at)
+    assert f"{crossed.correct} of {crossed.total} correct; 95 % interval" in texts(at)
     assert len(at.main.dataframe[0].value) == 3  # the split, class by class
     at.button(key="transfer_use").click().run()
     model_key = at.sidebar.selectbox(key="model_key").value

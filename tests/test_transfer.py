@@ -226,6 +226,71 @@ def test_few_held_out_images_come_with_a_warning():
     assert "almost nothing" not in accuracy_note(18, 20)
 
 
+def test_stratified_folds_deal_every_class_over_the_folds():
+    from cnnviz.transfer.probe import stratified_folds
+
+    labels = np.array([0] * 7 + [1] * 5 + [2] * 3)
+    fold = stratified_folds(labels, 5, seed=2)
+    per_fold = np.array([np.bincount(labels[fold == f], minlength=3) for f in range(5)])
+    assert per_fold.sum(0).tolist() == [7, 5, 3] and (per_fold.max(0) - per_fold.min(0) <= 1).all()
+    assert sorted(np.bincount(fold).tolist()) == [3, 3, 3, 3, 3]  # the folds stay the same size
+    assert (fold == stratified_folds(labels, 5, seed=2)).all() and (fold != stratified_folds(labels, 5, seed=3)).any()
+
+
+def _clusters(per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features of three classes: three well-separated clusters in 16 dimensions."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(3, 16, generator=g) * 4
+    labels = torch.arange(3).repeat_interleave(per_class)
+    return centres[labels] + torch.randn(len(labels), 16, generator=g), labels
+
+
+@pytest.mark.parametrize("method", ["leave-one-out", "5-fold"])
+def test_cross_validation_checks_each_image_with_a_probe_that_never_saw_it(method):
+    from cnnviz.transfer.probe import cross_validate
+
+    table, labels = _clusters(6)
+    crossed = cross_validate(table, labels, 3, method, steps=60)
+    assert crossed.total == 18 and crossed.folds == (18 if method == "leave-one-out" else 5)
+    assert crossed.accuracy == 1.0  # separable clusters: every image right
+    # an image's own label never reaches the probe that judges it: relabelling the images of one fold (here: the
+    # first image's fold) leaves their predictions exactly as they were
+    from cnnviz.transfer.probe import stratified_folds
+
+    fold = np.arange(18) if method == "leave-one-out" else stratified_folds(labels.numpy(), 5)
+    inside = fold == fold[0]
+    relabelled = labels.clone()
+    relabelled[torch.from_numpy(inside)] = (labels[torch.from_numpy(inside)] + 1) % 3
+    again = cross_validate(table, relabelled, 3, method, steps=60)
+    assert (again.predicted[inside] == crossed.predicted[inside]).all()
+    assert (again.predicted[inside] != again.truth[inside]).all()  # so they are now counted wrong
+    assert again.correct <= 18 - inside.sum()  # (a mislabelled image also misleads the other folds' probes)
+    # features that carry no information about the labels give about chance (a third), not a flattering figure
+    noise = torch.randn(60, 16, generator=torch.Generator().manual_seed(1))
+    chance = cross_validate(noise, torch.arange(3).repeat_interleave(20), 3, method, steps=60)
+    assert chance.accuracy < 0.6
+    with pytest.raises(ValueError, match="off"):
+        cross_validate(table, labels, 3, "off")
+
+
+def test_the_run_cross_validates_the_probe_on_every_image(embedded_backbone):
+    from cnnviz.transfer.probe import default_cross_check
+
+    pictures, labels = novel_examples(6, seed=5)
+    image_set = data.ImageSet(NOVEL_CLASSES, pictures, labels, [f"{i}.png" for i in range(len(labels))])
+    stages = []
+    result = train_transfer(
+        embedded_backbone, image_set, cross_check="leave-one-out", report=lambda s, d, n, _h: stages.append((s, d, n))
+    )
+    crossed = result.cross_validation
+    assert crossed is not None and crossed.total == len(pictures) and crossed.method == "leave-one-out"
+    assert (crossed.truth == np.asarray(labels)).all() and crossed.accuracy >= 0.6
+    assert ("cross-validation", len(pictures), len(pictures)) in stages
+    assert crossed.summary().startswith(f"Cross-validated (leave-one-out): {crossed.accuracy:.0%}, each of the ")
+    assert train_transfer(embedded_backbone, image_set).cross_validation is None  # off unless asked
+    assert default_cross_check(60) == "leave-one-out" and default_cross_check(61) == "5-fold"
+
+
 @pytest.mark.slow
 def test_efficientnet_lite0_is_a_backbone_for_real_photos_offline(offline):
     """Two classes of real photos (crops of the shipped cat and coffee photos): the probe on the packaged ImageNet

@@ -25,7 +25,7 @@ from cnnviz.training.loop import evaluation
 from cnnviz.transfer.backbones import Backbone, assemble, features, headless, transfer_model
 from cnnviz.transfer.data import ImageSet, stratified_split
 from cnnviz.transfer.finetune import EVERY_AUGMENTATION, Augmentation, fine_tune
-from cnnviz.transfer.probe import pca_2d, train_probe
+from cnnviz.transfer.probe import CrossCheck, CrossValidation, cross_validate, pca_2d, train_probe
 
 logger = logging.getLogger(__name__)
 Mode = Literal["probe", "fine-tune"]
@@ -53,6 +53,7 @@ class TransferResult:
     accuracy: float
     seconds: float
     stopped_early: bool
+    cross_validation: CrossValidation | None = None  # the linear probe checked on every image (frozen features)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -101,11 +102,13 @@ def train_transfer(
     held_out: float = 0.25,
     seed: int = 0,
     fine_tune_steps: int = 60,
+    cross_check: CrossCheck = "off",
     cache: dict | None = None,
     report: Report | None = None,
     keep_going: Callable[[], bool] = lambda: True,
 ) -> TransferResult:
-    """Train a head for ``images``'s classes on ``backbone`` (see the module's docstring)."""
+    """Train a head for ``images``'s classes on ``backbone`` (see the module's docstring); with ``cross_check``
+    (leave-one-out or 5-fold) the linear probe is also cross-validated on every image's cached features."""
     if problem := images.problem():
         raise ValueError(problem)
     start = time.monotonic()
@@ -137,6 +140,11 @@ def train_transfer(
         seed=seed,
         progress=stage("probe"),
     )
+    crossed = None
+    if cross_check != "off":  # on the cached features: one small probe per fold
+        crossed = cross_validate(
+            table, labels, len(images.classes), cross_check, seed=seed, progress=stage("cross-validation")
+        )
     history, stopped, after, final = probe.history, False, None, table
     network = assemble(backbone, probe.head)
     if mode == "fine-tune":
@@ -183,6 +191,7 @@ def train_transfer(
         accuracy,
         time.monotonic() - start,
         stopped,
+        crossed,
     )
 
 
@@ -190,10 +199,10 @@ def transfer_job(
     backbone: Backbone, images: ImageSet, *, alive: Alive = always, queue: WorkQueue = COMPUTATIONS, **settings: Any
 ) -> Job[TransferResult]:
     """:func:`train_transfer` of ``backbone`` on ``images`` with ``settings`` (its ``mode``, ``augmentation``,
-    ``held_out``, ``seed``, ``fine_tune_steps``, ``cache``) as a background :class:`~cnnviz.server.jobs.Job` (not
-    started): it waits its turn in ``queue``, reports its stages and learning curves, stops when asked or when its
-    session (``alive``) has gone, and its result is the :class:`TransferResult` (a fine-tuning stopped midway still
-    gives one)."""
+    ``held_out``, ``seed``, ``fine_tune_steps``, ``cross_check``, ``cache``) as a background
+    :class:`~cnnviz.server.jobs.Job` (not started): it waits its turn in ``queue``, reports its stages and learning
+    curves, stops when asked or when its session (``alive``) has gone, and its result is the
+    :class:`TransferResult` (a fine-tuning stopped midway still gives one)."""
     if problem := images.problem():
         raise ValueError(problem)
     if taken := {"report", "keep_going"} & set(settings):
