@@ -44,14 +44,38 @@ def colourise(values01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     return colormap(cmap)[np.clip(np.rint(values01 * 255), 0, 255).astype(int)]
 
 
-def overlay(image: Image.Image, values: np.ndarray, opacity: float = 0.5, cmap: str = "viridis") -> Image.Image:
-    """A map (any size) stretched bilinearly over ``image``, coloured with ``cmap``, and laid on it with each
-    pixel's opacity rising with its value: ``opacity`` at the map's maximum, none at its minimum, so the
-    photo shows through where the map is low instead of being tinted all over."""
+DEFAULT_OPACITY = 0.7
+"""The opacity a heat map's strongest part is laid at unless the viewer picks another (one slider for the single
+view and the Compare panels)."""
+FULL_SHARE = 0.2
+"""The visibility rule: the ``FULL_SHARE`` of a map's pixels with the highest values is laid at the full opacity
+chosen (at the default, 0.7 ≥ 0.6: a class sees it on a projector) …"""
+CLEAR_SHARE = 0.5
+"""… the weaker ``CLEAR_SHARE`` of its pixels not at all (the photo shows through), and the opacity rises
+linearly with the value in between."""
+
+
+def overlay_opacity(heat01: np.ndarray, opacity: float) -> np.ndarray:
+    """Each pixel's opacity under the visibility rule (:data:`FULL_SHARE`, :data:`CLEAR_SHARE`): ``opacity`` from
+    the map's top-fifth quantile up, 0 up to its median, linear between. A map's minimum is never tinted, even
+    where most pixels tie at it (a Grad-CAM that is zero over most of the image)."""
+    low, high = np.quantile(heat01, [1 - CLEAR_SHARE, 1 - FULL_SHARE])
+    floor = float(heat01.min())
+    # where the weaker half and the top fifth tie, every pixel above the tie is in the top
+    ramp = (heat01 > low).astype(np.float64) if high <= low else np.clip((heat01 - low) / (high - low), 0.0, 1.0)
+    return np.where(heat01 > floor, ramp, 0.0) * opacity
+
+
+def overlay(
+    image: Image.Image, values: np.ndarray, opacity: float = DEFAULT_OPACITY, cmap: str = "viridis"
+) -> Image.Image:
+    """A map (any size) stretched bilinearly over ``image``, coloured with ``cmap`` by its value (min to max),
+    and laid on it at each pixel's :func:`overlay_opacity`: the strongest fifth at ``opacity``, the weaker half
+    untouched, so the photo shows through where the map is low and the peak stands out."""
     heat = Image.fromarray((scaled_between(values, float(values.min()), float(values.max())) * 255).astype(np.uint8))
-    heat = heat.resize(image.size, Image.Resampling.BILINEAR)
-    coloured = Image.fromarray(colourise(np.asarray(heat) / 255.0, cmap))
-    alpha = Image.fromarray((np.asarray(heat, dtype=np.float64) * opacity).round().astype(np.uint8))
+    heat01 = np.asarray(heat.resize(image.size, Image.Resampling.BILINEAR), dtype=np.float64) / 255.0
+    coloured = Image.fromarray(colourise(heat01, cmap))
+    alpha = Image.fromarray((overlay_opacity(heat01, opacity) * 255).round().astype(np.uint8))
     return Image.composite(coloured, image.convert("RGB"), alpha)
 
 
@@ -62,7 +86,7 @@ def overlay_seen(
     image: Image.Image,
     values: np.ndarray,
     box: tuple[float, float, float, float],
-    opacity: float = 0.5,
+    opacity: float = DEFAULT_OPACITY,
     cmap: str = "viridis",
 ) -> Image.Image:
     """A map of the model's input laid on exactly the pixels the model saw: ``box`` (left, top, right,

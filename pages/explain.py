@@ -10,6 +10,7 @@ from cnnviz.explain.charts import faithfulness_figure, probability_bars, raw_map
 from cnnviz.explain.faithfulness import faithfulness
 from cnnviz.explain.methods import METHODS, explain
 from cnnviz.links import PAGE_PARAMS
+from cnnviz.overlay import DEFAULT_OPACITY, FULL_SHARE
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
 from cnnviz.ui.controls import bound
@@ -18,6 +19,8 @@ from cnnviz.ui.work import remembered
 
 SETTINGS = PAGE_PARAMS["explain"]
 """The page's settings: the link check and the controls are both made from them."""
+COMPARE_PER_ROW = 2
+"""Compare panels to a row: at 1024 px (a projector) each is over 300 px wide."""
 
 choice = selection()
 model = choice.model
@@ -57,13 +60,10 @@ if caveat := prediction_caveat(model, prediction, choice.image_name):
     st.warning(md(caveat), icon=":material/help:")
 
 
-@st.fragment
-def explanation_view(method: str, target: int, target_name: str, layer: str, cmap: str) -> None:
-    """The Explanation tab: the map over the image, the raw map and their downloads (the opacity reruns only
-    this)."""
+def explanation_view(method: str, target: int, target_name: str, layer: str, cmap: str, opacity: float) -> None:
+    """The Explanation tab: the map over the image, the raw map and their downloads."""
     result = compute(method, target, layer, "Explaining")
     heat = result.heatmap.numpy()
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, key="opacity", persist_state="page")
     picture = model.overlay(image, heat, opacity, cmap)
     one, two = st.columns(2)
     one.image(
@@ -114,11 +114,21 @@ def explained() -> None:
         help=f"Default: {default}, the last conv stage.",
     )
     cmap = bound(controls[3], "cmap_explain", SETTINGS["cmap_explain"])
+    opacity = st.slider(
+        "Overlay opacity",
+        0.0,
+        1.0,
+        DEFAULT_OPACITY,
+        key="opacity",
+        persist_state="page",
+        help=f"The strongest {FULL_SHARE:.0%} of the map is drawn at this opacity, its weaker half not at all "
+        "(the photo shows through), in between in proportion; for the single view and the Compare panels.",
+    )
 
     explanation_tab, compare_tab, faith_tab = bound(st.container(), "xtab", SETTINGS["xtab"])
     with explanation_tab:
         if explanation_tab.open:  # each tab computes only when open (the faithfulness curves test this same map)
-            explanation_view(method, target, target_name, layer, cmap)
+            explanation_view(method, target, target_name, layer, cmap, opacity)
 
     with compare_tab:
         if compare_tab.open:  # computed only when looked at (each method is another backward pass)
@@ -143,11 +153,12 @@ def explained() -> None:
                     "Classes", names, default=list(prediction.classes[:3]), key="compare_c", persist_state="page"
                 )
                 items = [(method, order[c], c) for c in picked]
-            columns = st.columns(max(1, min(4, len(items))))
-            for n, (m, t, label) in enumerate(items):
-                shown = compute(m, t, layer, "Comparing")
-                laid = model.overlay(image, shown.heatmap.numpy(), 0.5, cmap)
-                columns[n % len(columns)].image(laid, caption=md(label), width="stretch")
+            for first in range(0, len(items), COMPARE_PER_ROW):  # two to a row: each panel large enough to read
+                row = st.columns(COMPARE_PER_ROW)
+                for column, (m, t, label) in zip(row, items[first : first + COMPARE_PER_ROW], strict=False):
+                    shown = compute(m, t, layer, "Comparing")
+                    laid = model.overlay(image, shown.heatmap.numpy(), opacity, cmap)
+                    column.image(laid, caption=md(label), width="stretch")
 
     with faith_tab:
         if faith_tab.open:  # about 66 forward passes: only when looked at

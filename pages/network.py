@@ -11,6 +11,7 @@ from cnnviz.network import figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images
+from cnnviz.overlay import DEFAULT_OPACITY
 from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
 from cnnviz.ui.controls import bound
 from cnnviz.ui.selection import selection
@@ -118,7 +119,9 @@ else:
             channel = st.selectbox("Enlarge channel", order, key="map_channel", persist_state="page")
             left, right = st.columns(2)
             left.plotly_chart(figures.channel_figure(maps[channel], f"{layer}, channel {channel}", cmap), key="channel")
-            opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.5, key="map_opacity", persist_state="page")
+            opacity = right.slider(
+                "Overlay opacity", 0.0, 1.0, DEFAULT_OPACITY, key="map_opacity", persist_state="page"
+            )
             right.image(
                 model.overlay(choice.image, maps[channel], opacity, cmap),
                 caption="over the input, where the model saw it (grey: cropped away)",

@@ -89,6 +89,36 @@ def test_overlay_covers_the_photo_only_where_the_map_is_high():
     assert tuple(half[0, 0]) == (200, 10, 10)
 
 
+def _opacity_of(laid: np.ndarray, photo: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Each pixel's opacity, read back from a composite: how far it moved from the photo towards the colour."""
+    towards = colour.astype(float) - photo
+    return ((laid - photo) * towards).sum(-1) / np.maximum((towards**2).sum(-1), 1e-9)
+
+
+@pytest.mark.parametrize("zeros", [False, True], ids=["smooth peak", "zero over most of the image"])
+def test_the_strongest_fifth_of_a_map_is_drawn_at_the_chosen_opacity(zeros):
+    """The visibility rule: at the default opacity, the 20 % of pixels with the highest values are drawn at
+    >= 0.6 opacity (a small Grad-CAM spot is seen from the back of a room), the lower half not at all."""
+    from cnnviz.overlay import DEFAULT_OPACITY
+
+    yy, xx = np.mgrid[0:40, 0:60]
+    peak = np.exp(-((yy - 10) ** 2 + (xx - 45) ** 2) / 60.0)  # a small spot, as Grad-CAM often is
+    if zeros:
+        peak = np.where(peak > 0.3, peak, 0.0)  # ~90 % of the pixels tie at the minimum
+    photo = np.full((40, 60, 3), 128.0)
+    laid = np.asarray(overlay(Image.new("RGB", (60, 40), (128, 128, 128)), peak), dtype=float)
+    levels = np.floor(peak / peak.max() * 255).astype(int)  # the map in 256 levels, as laid
+    alpha = _opacity_of(laid, photo, colormap("viridis")[levels])
+    top = peak >= np.quantile(peak, 0.8)
+    assert DEFAULT_OPACITY >= 0.6
+    assert np.abs(alpha[top & (peak > 0)] - DEFAULT_OPACITY).max() < 0.01
+    lower = peak <= np.quantile(peak, 0.5)
+    assert (laid[lower] == 128).all()  # the weaker half leaves the photo as it was
+    assert (laid[peak == 0] == 128).all()
+    inside = ~top & ~lower
+    assert ((alpha[inside] > -0.01) & (alpha[inside] < DEFAULT_OPACITY + 0.01)).all()  # a ramp between
+
+
 def test_overview_has_a_column_per_stage():
     image = np.random.default_rng(0).random((3, 16, 16))
     one = overview_image(image, [("a", np.zeros((4, 8, 8)))])
