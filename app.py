@@ -6,7 +6,7 @@ from cnnviz.assets import FAVICON
 from cnnviz.server.logs import configure as configure_logging
 from cnnviz.server.memory import keep_freed_memory, limit_arenas, trim_in_background
 from cnnviz.ui.links import check_link
-from cnnviz.ui.navigation import navigation_pages
+from cnnviz.ui.navigation import navigation_pages, screen_style
 from cnnviz.ui.selection import sidebar
 from cnnviz.ui.sessions import share_upload_bytes, start_janitor
 
@@ -18,6 +18,7 @@ share_upload_bytes()  # each run's copy of the uploaded files shares their bytes
 start_janitor()  # shut down sessions whose tab closed longer ago than Streamlit keeps them, uploads and all
 
 st.set_page_config(page_title="cnnviz", page_icon=str(FAVICON), layout="wide")  # served locally: works offline
+screen_style()  # a projector's 1024 px: narrower margins
 
 navigation = st.navigation(navigation_pages())
 check_link(navigation.url_path)

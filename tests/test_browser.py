@@ -374,6 +374,108 @@ def test_explain_upload_jpeg_switch_method_and_class_download_overlay(server, br
     context.close()
 
 
+def _shown_image(page, caption: str):
+    """The displayed pixels (RGB) and the on-screen box of the image whose caption starts with ``caption``."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    image = page.get_by_test_id("stImage").filter(has_text=caption).first.locator("img")
+    image.wait_for(timeout=LOAD_TIMEOUT_MS)
+    served = page.request.get(image.evaluate("i => i.src"))  # the very file the browser shows
+    pixels = np.asarray(Image.open(io.BytesIO(served.body())).convert("RGB"), dtype=float)
+    return pixels, image.bounding_box()
+
+
+def test_heat_maps_are_visible_at_projector_size(server, browser):
+    """The visibility rule of cnnviz.overlay, in the browser at 1024×768 on a known map (Grad-CAM of the cat
+    photo on EfficientNet-Lite0, computed here by the library): the strongest fifth of the map is drawn at >= 0.6
+    opacity in the image the page shows, the weaker half leaves the photo as it is, the tint stands out from the
+    photo, and the Compare panels are at least 300 px wide and follow the same opacity slider."""
+    import numpy as np
+    from PIL import Image
+
+    from cnnviz.data.images import fit_within
+    from cnnviz.data.samples import load_sample
+    from cnnviz.explain.cams import default_layer
+    from cnnviz.explain.methods import explain
+    from cnnviz.models import registry
+    from cnnviz.models.lite0 import LITE0
+    from cnnviz.overlay import colormap
+
+    photo = load_sample("photo: cat")
+    model = registry.load_model(LITE0)
+    x = model.preprocess(photo)
+    target = int(model.module(x).argmax())
+    known = explain(model.module, x, target, "Grad-CAM", default_layer(model.module, model.input_size))
+    heat = known.heatmap.numpy()
+    base = fit_within(photo, registry.OVERLAY_SIDE)
+    left, top, right, bottom = (round(v) for v in model.seen_box(base.size))
+    levels = Image.fromarray((heat / heat.max() * 255).astype(np.uint8))  # the map over the pixels the model saw
+    levels = np.asarray(levels.resize((right - left, bottom - top), Image.Resampling.BILINEAR), dtype=int)
+    seen = np.asarray(base, dtype=float)[top:bottom, left:right]
+
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.goto(f"{server}/explain")
+    page.get_by_role("heading", name="Explain a prediction").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    select_option(page, "Sample image", "photo: cat")
+    caption = f"Grad-CAM for '{model.classes[target]}' over the image"
+    page.get_by_text(caption).wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    shown, box = _shown_image(page, caption)
+    assert box["width"] >= 300, box
+    assert shown.shape[:2] == base.size[::-1]
+    laid = shown[top:bottom, left:right]
+    colour = colormap("viridis")[levels].astype(float)
+    towards = colour - seen
+    alpha = ((laid - seen) * towards).sum(-1) / np.maximum((towards**2).sum(-1), 1e-9)
+    strong = levels >= np.quantile(levels, 0.8)
+    readable = strong & ((towards**2).sum(-1) > 60**2)  # where the colour differs enough from the photo to read it
+    assert readable.sum() > 0.5 * strong.sum()
+    print(
+        f"heat map at 1024x768: {box['width']:.0f} px wide, the strongest fifth at opacity "
+        f"{np.median(alpha[readable]):.2f} (median), {np.quantile(alpha[readable], 0.1):.2f} (10th percentile)"
+    )
+    assert np.median(alpha[readable]) >= 0.6 and np.quantile(alpha[readable], 0.1) >= 0.5  # (JPEG as served)
+    weak = levels <= np.quantile(levels, 0.5)
+    assert np.median(np.abs(laid - seen).max(-1)[weak]) <= 4  # the photo as it was, but for JPEG's noise
+    assert np.linalg.norm(laid - seen, axis=-1)[strong].mean() >= 60  # the tint stands out from the photo
+
+    settle(page)
+    page.get_by_role("tab", name="Compare").click()
+    panels = page.get_by_test_id("stImage").filter(has_text="Grad-CAM++")
+    panels.first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    widths = (
+        page.get_by_test_id("stMain")
+        .get_by_test_id("stImage")
+        .locator("img")
+        .evaluate_all("images => images.map(i => i.getBoundingClientRect().width)")
+    )
+    print(f"Compare panels at 1024x768: {[round(w) for w in widths]} px wide")
+    assert len(widths) == 3 and min(widths) >= 300, widths
+    before, _ = _shown_image(page, "Grad-CAM++")
+    slider = page.get_by_test_id("stSlider").filter(has_text="Overlay opacity").get_by_role("slider")
+    slider.focus()
+    slider.press("Home")  # to the slider's minimum, 0: the panels show the photo alone
+    settle(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stSlider]')].some(s => s.innerText.includes('0.00'))",
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    settle(page)
+    after, _ = _shown_image(page, "Grad-CAM++")
+    plain = np.asarray(base, dtype=float)
+    assert (
+        np.abs(after - plain)[top:bottom, left:right].mean() < 3 < np.abs(before - plain)[top:bottom, left:right].mean()
+    )
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()
+
+
 def test_playground_trains_a_few_steps_and_the_curves_and_filters_change(server, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1400})
     page = context.new_page()

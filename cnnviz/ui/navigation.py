@@ -65,3 +65,16 @@ def page_cards(columns: int = 2) -> None:
         with grid[n % columns].container(border=True):
             st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
             st.caption(page.offer)
+
+
+NARROW_SCREEN_PX = 1280
+"""Below this width (a 1024×768 projector) the page's side margins shrink from Streamlit's 80 px to 24 px: with the
+sidebar open, two columns are then over 300 px wide each (Explain's map beside its raw map, two Compare panels)."""
+
+
+def screen_style() -> None:
+    """The app's one layout rule beyond Streamlit's own: narrower side margins on narrow screens."""
+    st.html(
+        f"<style>@media (max-width: {NARROW_SCREEN_PX - 1}px) {{ [data-testid='stMainBlockContainer'] "
+        "{padding-left: 1.5rem; padding-right: 1.5rem;} }</style>"
+    )
