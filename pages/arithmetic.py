@@ -127,7 +127,9 @@ def case_view() -> None:
             "with the numbers. Every value is what PyTorch computes; every control is kept in the page's URL, so a "
             "copied link reproduces this view."
         )
-    present = bound(st.container(), "present", SETTINGS["present"])
+    # presentation mode: the toggle beside the output-size formula, to leave the screen's height to the animation
+    head = st.columns([1, 3], vertical_alignment="center") if present else None
+    present = bound(head[0] if head else st.container(), "present", SETTINGS["present"])
     if present:
         presentation_style()
     stage = st.container()  # the animation, above the settings in presentation mode
@@ -204,11 +206,19 @@ def case_view() -> None:
         st.error(f"PyTorch rejects this setting. {exc}", icon=":material/block:")
         st.stop()
 
-    with (stage if present else settings).container(border=True):
-        st.markdown(f"**Output size: {geo.rows.output} × {geo.cols.output}**")
+    output_size = f"**Output size: {geo.rows.output} × {geo.cols.output}**"
+    if present and head:
+        head[0].markdown(output_size)
+    with (head[1] if present and head else settings).container(border=True):
+        if not present:
+            st.markdown(output_size)
         for which, label in (("rows", "height and width" if square else "height"), ("cols", "width")):
             if which == "rows" or not square:
-                st.latex(stacked(formula_latex(geo, which), two_lines=True, label=label))
+                st.latex(
+                    (rf"\text{{{label}: }}" if not square else "") + formula_latex(geo, which)  # one line each
+                    if present
+                    else stacked(formula_latex(geo, which), two_lines=True, label=label)
+                )
         if note := ceil_mode_note(geo):
             st.caption(note)
 

@@ -262,8 +262,24 @@ def overlap(a: dict, b: dict) -> bool:
     )
 
 
-@pytest.mark.parametrize("query", ["", "&op=Transposed+convolution&i=3&s=2&p=1&cin=2"])
+PROJECTOR_CASES = {  # query → the smallest cell (px) the case must get at 1024×768: numbers shown (>= 30 px)
+    "": 36,
+    "&i=7&cin=3": 30,  # the issue's case: a 7×7 input in 3 channels
+    "&i=7&cin=3&cout=2": 30,
+    "&op=Transposed+convolution&i=3&s=2&p=1&cin=2": 30,
+    "&op=Max+pooling&i=7&k=2&s=2&cin=3": 30,
+}
+
+
+def inside_screen(box: dict, width: int, height: int) -> bool:
+    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height
+
+
+@pytest.mark.parametrize("query", list(PROJECTOR_CASES))
 def test_presentation_mode_at_projector_size(server, browser, query):
+    """At 1024×768 the title, the output-size formula and every panel of the animation (input channels, kernels,
+    products, output) lie inside the screen with the page unscrolled, nothing cut or overlapping, the numbers at
+    16 px or more; stepping to the last step moves no panel (the caption keeps the longest one's room)."""
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     page = context.new_page()
     page.goto(f"{server}/arithmetic?present=true{query}")
@@ -271,24 +287,40 @@ def test_presentation_mode_at_projector_size(server, browser, query):
     settle(page)
     # hidden, with its toggle (the style arrives with the run: the page may show the sidebar for a moment first)
     page.get_by_test_id("stSidebar").wait_for(state="hidden", timeout=LOAD_TIMEOUT_MS)
+    page.evaluate("document.fonts.ready")
+    main = page.get_by_test_id("stMain")
+    assert main.evaluate("m => m.scrollTop") == 0
     player_box = page.locator(PLAYER).bounding_box()
     settings = page.get_by_text("Settings: operation, preset, sizes and values").bounding_box()
     assert player_box["y"] < settings["y"]  # the figure comes before the (folded) controls
+    title = page.get_by_role("heading", name="Convolution arithmetic")
+    assert inside_screen(title.bounding_box(), 1024, 768) and cut_text(title) == []
+    formulas = boxes(page, ".katex-display")
+    assert formulas and all(inside_screen(f, 1024, 768) for f in formulas), formulas
+    assert page.locator(".katex-display").evaluate_all("fs => fs.every(f => f.scrollWidth <= f.clientWidth + 1)")
     assert page.locator(PLAYER).get_by_role("button", name="Play or pause (space)").bounding_box()["y"] < 768
-    sizes = page.locator(".cnnviz-cell").evaluate_all("cs => cs.map(c => parseFloat(getComputedStyle(c).fontSize))")
-    assert sizes and min(sizes) >= 16
-    cells = {kind: page.locator(f".cnnviz-{kind} .cnnviz-cell").first.bounding_box() for kind in ("input", "output")}
-    assert cells["input"]["width"] >= 36  # cells sized for reading, the same size in every panel
-    assert abs(cells["input"]["width"] - cells["output"]["width"]) < 1
     panels = boxes(page, ".cnnviz-panel")
     titles = boxes(page, ".cnnviz-title")
-    assert len(titles) >= 4
+    channels = 1 if "pooling" in query else int(dict(p.split("=") for p in query.split("&") if p).get("cin", 1))
+    assert len(panels) >= channels + 1 and len(titles) == len(panels)  # (a pool shows one channel at a time)
     for i, a in enumerate(panels):
-        assert a["x"] >= 0 and a["x"] + a["width"] <= 1024, "a panel leaves the screen"
+        assert inside_screen(a, 1024, 768), f"a panel leaves the screen: {a}"
         assert not any(overlap(a, b) for b in panels[i + 1 :]), "panels overlap"
     assert not any(overlap(a, b) for i, a in enumerate(titles) for b in titles[i + 1 :]), "titles overlap"
+    cell = int(page.locator(PLAYER).get_attribute("data-cell"))
+    print(
+        f"presentation mode at 1024x768{query or ' (default)'}: {cell} px cells, panels down to "
+        f"{max(p['y'] + p['height'] for p in panels):.0f} px"
+    )
+    assert cell >= PROJECTOR_CASES[query]
+    sizes = page.locator(".cnnviz-cell").evaluate_all("cs => cs.map(c => parseFloat(getComputedStyle(c).fontSize))")
+    assert sizes and min(sizes) >= 16
     caption_size = page.locator(".cnnviz-caption").evaluate("c => parseFloat(getComputedStyle(c).fontSize)")
     assert caption_size >= 16
+    page.locator(PLAYER).focus()
+    page.keyboard.press("End")
+    wait_step(page, int(page.locator(PLAYER).get_attribute("data-steps")))
+    assert boxes(page, ".cnnviz-panel") == panels  # nothing moved
     context.close()
 
 

@@ -36,6 +36,13 @@ function icon(name) {
   return svg;
 }
 
+// How far the page is scrolled above `node`: its scrolling ancestors' offsets, across shadow roots.
+function scrolledBy(node) {
+  let total = 0;
+  for (let n = node; n; n = n.parentElement || (n.getRootNode && n.getRootNode().host)) total += n.scrollTop || 0;
+  return total;
+}
+
 function button(label, title, onClick) {
   const b = el("button", "cnnviz-btn", label in ICONS ? undefined : label);
   if (label in ICONS) b.appendChild(icon(label));
@@ -85,6 +92,9 @@ class Player {
     document.addEventListener("keydown", this.onKey);
     this.resize = new ResizeObserver(() => this.layout());
     this.resize.observe(this.root);
+    this.onWindow = () => this.layout();  // a taller or shorter screen: presentation mode fits it again
+    window.addEventListener("resize", this.onWindow);
+    if (document.fonts) document.fonts.ready.then(() => this.layout(true));  // text above may grow with its font
   }
 
   load(data) {
@@ -100,8 +110,10 @@ class Player {
       this.index = first ? Math.max(0, (data.start || 1) - 1) : 0;
       this.shownLayout = null;
     }
+    this.fitted = null;  // the stage is sized again for these data
     this.index = Math.min(this.index, data.steps.length - 1);
     this.show(this.index, true);
+    this.layout();  // presentation mode: fitted to the screen again (done already if the panels were rebuilt)
   }
 
   key(event) {
@@ -190,7 +202,7 @@ class Player {
     const data = this.data;
     const step = data.steps[index];
     this.index = index;
-    if (this.shownLayout !== step.oc) this.build(step.oc);
+    if (this.shownLayout !== step.oc) this.build(step.oc, this.present ? this.arranged || "rows" : "rows");
     const {text, level} = this.state(index);
     const marks = new Map();
     for (const [pid, cells] of step.red) for (const c of cells) marks.set(`${pid}:${c}`, "red");
@@ -239,48 +251,84 @@ class Player {
     }
   }
 
-  build(oc) {
+  // The panels of output channel `oc`: in "rows", one row per input channel (its input, kernel and products;
+  // the output ends the first row); in "columns" (presentation mode, several input channels), one column per
+  // input channel, its input above its kernel and products, and the output after the columns.
+  build(oc, arrangement = "rows", fit = true) {
     const data = this.data;
     this.stage.replaceChildren();
     this.cells = new Map();
-    for (const row of data.layouts[oc]) {
+    this.arranged = arrangement;
+    this.stage.classList.toggle("cnnviz-columns", arrangement === "columns");
+    const lines = [];
+    if (arrangement === "columns") {
       const line = el("div", "cnnviz-row");
-      for (const pid of row) {
-        const panel = data.panels[pid];
-        const box = el("figure", `cnnviz-panel cnnviz-${panel.kind}`);
-        box.dataset.kind = panel.kind;
-        const title = el("figcaption", "cnnviz-title", panel.title);
-        const grid = el("div", "cnnviz-grid");
-        grid.style.gridTemplateColumns = `repeat(${panel.cols}, var(--cell))`;
-        grid.style.gridTemplateRows = `repeat(${panel.rows}, var(--cell))`;
-        const cells = [];
-        for (let i = 0; i < panel.rows * panel.cols; i++) {
-          const cell = el("div", "cnnviz-cell");
-          grid.appendChild(cell);
-          cells.push(cell);
-        }
-        if (panel.frame) {
-          const [r, c, h, w] = panel.frame;
-          const frame = el("div", "cnnviz-frame");
-          const at = (n) => `calc(${n} * (var(--cell) + 2px))`;  // 2px: the grid's gap
-          Object.assign(frame.style, {top: at(r), left: at(c), width: `calc(${at(w)} - 2px)`,
-            height: `calc(${at(h)} - 2px)`});
-          grid.appendChild(frame);
-        }
-        this.cells.set(pid, cells);
-        box.append(title, grid);
-        line.appendChild(box);
+      const outputs = [];
+      for (const row of data.layouts[oc]) {
+        const column = el("div", "cnnviz-channel");
+        const below = el("div", "cnnviz-row");
+        const channel = / · in ch \d+/.exec(data.panels[row[0]].title);  // the input's title names the channel
+        row.forEach((pid, n) => {
+          if (data.panels[pid].kind === "output") outputs.push(pid);
+          else if (n === 0) column.appendChild(this.panel(pid));
+          else below.appendChild(this.panel(pid, channel && channel[0]));  // said once, over the column
+        });
+        column.appendChild(below);
+        line.appendChild(column);
       }
-      this.stage.appendChild(line);
+      const last = el("div", "cnnviz-channel");
+      for (const pid of outputs) last.appendChild(this.panel(pid));
+      line.appendChild(last);
+      lines.push(line);
+    } else {
+      for (const row of data.layouts[oc]) {
+        const line = el("div", "cnnviz-row");
+        for (const pid of row) line.appendChild(this.panel(pid));
+        lines.push(line);
+      }
     }
+    this.stage.append(...lines);
     this.shownLayout = oc;
-    this.layout();
+    if (fit) this.layout(true);
+  }
+
+  // One panel: its title (less `unsaid`, which the column's input says) and its grid of cells (kept in
+  // this.cells for show()).
+  panel(pid, unsaid = null) {
+    const panel = this.data.panels[pid];
+    const box = el("figure", `cnnviz-panel cnnviz-${panel.kind}`);
+    box.dataset.kind = panel.kind;
+    const title = el("figcaption", "cnnviz-title", unsaid ? panel.title.replace(unsaid, "") : panel.title);
+    const grid = el("div", "cnnviz-grid");
+    grid.style.gridTemplateColumns = `repeat(${panel.cols}, var(--cell))`;
+    grid.style.gridTemplateRows = `repeat(${panel.rows}, var(--cell))`;
+    const cells = [];
+    for (let i = 0; i < panel.rows * panel.cols; i++) {
+      const cell = el("div", "cnnviz-cell");
+      grid.appendChild(cell);
+      cells.push(cell);
+    }
+    if (panel.frame) {
+      const [r, c, h, w] = panel.frame;
+      const frame = el("div", "cnnviz-frame");
+      const at = (n) => `calc(${n} * (var(--cell) + 2px))`;  // 2px: the grid's gap
+      Object.assign(frame.style, {top: at(r), left: at(c), width: `calc(${at(w)} - 2px)`,
+        height: `calc(${at(h)} - 2px)`});
+      grid.appendChild(frame);
+    }
+    this.cells.set(pid, cells);
+    box.append(title, grid);
+    return box;
   }
 
   // One cell size for every panel, so a 3×3 kernel is drawn smaller than a 7×7 input: as large as lets each
   // row of panels fit the width, within limits; panels wrap onto more lines when a row cannot fit.
-  layout() {
+  layout(force = false) {
     if (!this.data || this.shownLayout === null) return;
+    if (this.present) {
+      this.fitToScreen(force);
+      return;
+    }
     const width = Math.max(this.root.clientWidth, 200);
     const gap = 24;
     const most = this.present ? 88 : 56;
@@ -295,6 +343,10 @@ class Player {
       const widest = Math.max(...this.data.panels.map((p) => p.cols));
       cell = Math.min(most, Math.max(Math.floor((width - 8 - 2 * widest) / widest), 8));
     }
+    this.setCell(cell);
+  }
+
+  setCell(cell) {
     const font = Math.min(this.present ? 30 : 24, Math.max(16, Math.floor(cell * 0.45)));
     this.root.style.setProperty("--cell", `${cell}px`);
     this.root.style.setProperty("--cell-font", `${font}px`);
@@ -303,9 +355,62 @@ class Player {
     this.root.dataset.cell = String(cell);
   }
 
+  // Presentation mode: the largest cells (88 px at most) at which every panel fits both the width and the screen
+  // below the stage's top, so that a projector shows the whole step without scrolling. With several input
+  // channels both arrangements are tried and the one with the larger cells kept. The caption keeps the height of
+  // the longest one, so the panels never move from step to step.
+  fitToScreen(force) {
+    const screen = `${this.root.clientWidth}x${window.innerHeight}`;
+    if (!force && this.fitted === screen) return;
+    this.fitted = screen;
+    this.reserveCaption();
+    const options = this.data.layouts[this.shownLayout].length > 1 ? ["columns", "rows"] : ["rows"];
+    let best = null;
+    let rebuilt = false;
+    for (const arrangement of options) {
+      if (this.arranged !== arrangement) {
+        this.build(this.shownLayout, arrangement, false);
+        rebuilt = true;
+      }
+      const cell = this.largestFitting();
+      if (!best || cell > best.cell) best = {arrangement, cell};
+    }
+    if (this.arranged !== best.arrangement) this.build(this.shownLayout, best.arrangement, false);
+    this.setCell(best.cell);
+    if (rebuilt) this.show(this.index, true);  // the rebuilt panels get this step's numbers
+  }
+
+  // The largest whole cell size in 8 … 88 px at which the stage fits (a binary search: smaller cells never fit less).
+  largestFitting() {
+    const room = {
+      width: this.stage.clientWidth,
+      height: window.innerHeight - (this.stage.getBoundingClientRect().top + scrolledBy(this.stage)) - 8,
+    };
+    const fits = () => this.stage.scrollWidth <= room.width + 0.5 && this.stage.scrollHeight <= room.height;
+    let low = 8;
+    let high = 88;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      this.setCell(mid);
+      if (fits()) low = mid;
+      else high = mid - 1;
+    }
+    return low;
+  }
+
+  reserveCaption() {
+    const shown = this.caption.textContent;
+    const longest = this.data.steps.reduce((a, s) => (s.caption.length > a.length ? s.caption : a), "");
+    this.caption.style.minHeight = "";
+    this.caption.textContent = longest;
+    this.caption.style.minHeight = `${this.caption.getBoundingClientRect().height}px`;
+    this.caption.textContent = shown;
+  }
+
   destroy() {
     this.pause();
     document.removeEventListener("keydown", this.onKey);
+    window.removeEventListener("resize", this.onWindow);
     this.resize.disconnect();
     this.root.remove();
   }

@@ -41,10 +41,12 @@ def step_player(
 
 
 def presentation_style() -> None:
-    """Presentation mode: hide the sidebar and its toggle, and use the page's full width from the top."""
+    """Presentation mode: hide the sidebar and its toggle and the page's top bar (which would cover the title), and
+    use the page's full width from the top."""
     st.html(
         "<style>section[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'],"
-        "[data-testid='stExpandSidebarButton'] {display: none !important;}"
+        "[data-testid='stExpandSidebarButton'], header[data-testid='stHeader'] {display: none !important;}"
+        "[data-testid='stMain'] h1 {font-size: 2.25rem; padding: 0.25rem 0;}"
         ".block-container, [data-testid='stMainBlockContainer'] {max-width: 100% !important; "
         "padding: 1rem 1.5rem !important;}</style>"
     )
