@@ -18,7 +18,7 @@ share_upload_bytes()  # each run's copy of the uploaded files shares their bytes
 start_janitor()  # shut down sessions whose tab closed longer ago than Streamlit keeps them, uploads and all
 
 st.set_page_config(page_title="cnnviz", page_icon=str(FAVICON), layout="wide")  # served locally: works offline
-screen_style()  # a projector's 1024 px: narrower margins
+screen_style()  # captions at 16 px; on a projector's 1024 px, narrower margins
 
 navigation = st.navigation(navigation_pages())
 check_link(navigation.url_path)

@@ -183,12 +183,12 @@ live(trainer)
 if trainer.state in ("stopped", "done"):
     evaluation = trainer.evaluate()
     st.subheader(f"Held-out accuracy {evaluation.accuracy:.1%} on {len(evaluation.truth)} images")
-    left, right = st.columns([3, 2])
-    left.plotly_chart(confusion_figure(evaluation.confusion, list(CLASSES)), key="confusion")
-    right.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12; true class, then predicted)")
-    grid = right.columns(3)  # wide enough for the longest class names on one line each
+    # the full width: ten classes' counts and names at 16 px need it on a projector's 1024 px
+    st.plotly_chart(confusion_figure(evaluation.confusion, list(CLASSES)), key="confusion")
+    st.markdown(f"**Misclassified: {len(evaluation.misclassified)}** (the first 12; true class, then predicted)")
+    grid = st.columns(6)  # wide enough for the longest class names on one line each
     for n, (index, truth, predicted) in enumerate(evaluation.misclassified[:12]):
-        grid[n % 3].image(
+        grid[n % 6].image(
             trainer.held_out_images().images[index],
             caption=f"{CLASSES[truth]}\n→ {CLASSES[predicted]}",
             width="stretch",

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from cnnviz.charts import readable
 from cnnviz.models import registry
 from cnnviz.models.custom import architecture_label
 from cnnviz.server.jobs import Job, ServerBusy
@@ -64,8 +65,8 @@ def scatter(points: np.ndarray, labels: list[str], title: str):
         labels={"x": "component 1", "y": "component 2", "color": "class"},
     )
     figure.update_traces(marker={"size": 10})
-    figure.update_layout(height=380, font={"size": 16}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return figure
+    figure.update_layout(height=380, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return readable(figure)
 
 
 st.title("Teach it your own classes")

@@ -27,6 +27,7 @@ from cnnviz.arithmetic.board import (
     state,
 )
 from cnnviz.arithmetic.levels import LEVELS, PALETTES, band_range, is_dark, rgb
+from cnnviz.charts import readable
 from cnnviz.fonts import label_font, plain
 
 TEXT_CELL_LIMIT = 24
@@ -121,7 +122,7 @@ def _figure(b: Board, values: list[np.ndarray], rows: Sequence[Sequence[int]], r
         showlegend=False,
     )
     fig.update_annotations(font_size=16)
-    return fig
+    return readable(fig)
 
 
 def step_figure(b: Board, index: int) -> go.Figure:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from cnnviz.charts import readable
 from cnnviz.explain.faithfulness import Curves
 from cnnviz.explain.predict import Prediction
 from cnnviz.overlay import plotly_colorscale
@@ -36,7 +37,7 @@ def probability_bars(prediction: Prediction, title: str = "Class probabilities")
         height=max(220, 36 * len(names) + 90),
         margin={"l": 10, "r": 30, "t": 50, "b": 40},
     )
-    return figure
+    return readable(figure)
 
 
 def raw_map_figure(raw: np.ndarray, cmap: str) -> go.Figure:
@@ -53,7 +54,7 @@ def raw_map_figure(raw: np.ndarray, cmap: str) -> go.Figure:
     )
     figure.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
     figure.update_xaxes(visible=False)
-    return figure
+    return readable(figure)
 
 
 def faithfulness_figure(curves: Curves, class_name: str) -> go.Figure:
@@ -82,4 +83,4 @@ def faithfulness_figure(curves: Curves, class_name: str) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": -0.25, "x": 0},
     )
-    return figure
+    return readable(figure)

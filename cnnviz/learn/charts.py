@@ -7,9 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.charts import READABLE_PX, readable
 from cnnviz.learn.beyond import Resize
 
-FONT = {"size": 16}
+FONT = {"size": READABLE_PX}
 """Numbers a student must read from the back of a room."""
 
 
@@ -39,7 +40,7 @@ def kernels_figure(kernels: list[tuple[str, np.ndarray]], height: int = 260) -> 
         figure.update_xaxes(visible=False, row=1, col=i)
     figure.update_annotations(font=FONT)
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, font=FONT)
-    return figure
+    return readable(figure)
 
 
 def distributions_figure(before: np.ndarray, after: np.ndarray, title: str) -> go.Figure:
@@ -58,7 +59,7 @@ def distributions_figure(before: np.ndarray, after: np.ndarray, title: str) -> g
         legend={"orientation": "h", "y": -0.3},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
-    return figure
+    return readable(figure)
 
 
 def field_figure(growth: list[tuple[str, int]], input_side: int) -> go.Figure:
@@ -83,7 +84,7 @@ def field_figure(growth: list[tuple[str, int]], input_side: int) -> go.Figure:
         yaxis_range=[0, max([*sizes, input_side]) * 1.2],
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
-    return figure
+    return readable(figure)
 
 
 def sizes_figure(stages: list[Resize]) -> go.Figure:
@@ -108,4 +109,4 @@ def sizes_figure(stages: list[Resize]) -> go.Figure:
         yaxis_range=[0, max(sides) * 1.2],
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
-    return figure
+    return readable(figure)

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from cnnviz.charts import readable
 from cnnviz.fonts import label_font, plain
 from cnnviz.network.architecture import Summary
 from cnnviz.overlay import colourise, plotly_colorscale, scaled_between
@@ -63,7 +64,7 @@ def filter_figure(tiles: np.ndarray, labels: list[str], title: str) -> go.Figure
     )
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-    return figure
+    return readable(figure)
 
 
 def rgb_filters_image(weight: np.ndarray, cell: int = 64) -> Image.Image:
@@ -119,7 +120,7 @@ def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.
     figure.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-    return figure
+    return readable(figure)
 
 
 def overview_image(
@@ -197,36 +198,47 @@ def _stages(summary: Summary) -> list[tuple[str, list]]:
     return stages
 
 
+STAGES_PER_ROW = 4
+"""Stage boxes to a row of the diagram: at 1024 px (a projector, the sidebar open) each is ~170 px wide, room for
+its name, shape and parameter count at 16 px; a longer network takes more rows."""
+STAGE_ROW_PX = 120
+"""Each row's height: its smallest box (0.6 of it) holds the three lines of 16 px text."""
+
+
 def stage_diagram(summary: Summary) -> go.Figure:
-    """The network's stages as a row of boxes, each with its output shape and parameter count."""
+    """The network's stages as boxes, :data:`STAGES_PER_ROW` to a row read left to right and down, each with its
+    output shape and parameter count, its height growing with its feature maps' side; arrows join the stages."""
     stages = _stages(summary)
+    per_row = max(1, min(STAGES_PER_ROW, len(stages)))
+    rows = max(1, math.ceil(len(stages) / per_row))
     shapes, annotations = [], []
     for i, (name, layers) in enumerate(stages):
         shape = layers[-1].output_shape
         spatial = shape[-1] if len(shape) == 3 else 1
-        height = 0.35 + 0.65 * math.log2(spatial + 1) / math.log2(summary.input_size[0] + 1)
+        height = 0.6 + 0.3 * math.log2(spatial + 1) / math.log2(summary.input_size[0] + 1)
         params = sum(layer.params for layer in layers)
         colour = "#c6dbef" if len(shape) == 3 else "#fdd0a2"
+        x, y = i % per_row, -(i // per_row)  # column, and row downwards
         shapes.append(
             {
                 "type": "rect",
-                "x0": i + 0.08,
-                "x1": i + 0.92,
-                "y0": -height / 2,
-                "y1": height / 2,
+                "x0": x + 0.06,
+                "x1": x + 0.94,
+                "y0": y - height / 2,
+                "y1": y + height / 2,
                 "fillcolor": colour,
                 "line": {"color": "#4c78a8"},
             }
         )
         text = f"<b>{name}</b><br>{'×'.join(map(str, shape))}<br>{params:,} params"
-        annotations.append({"x": i + 0.5, "y": 0, "text": text, "showarrow": False, "font": {"size": 10}})
-        if i:
+        annotations.append({"x": x + 0.5, "y": y, "text": text, "showarrow": False})
+        if x:  # an arrow from the stage before, on the same row (a new row continues the reading order)
             annotations.append(
                 {
-                    "x": i + 0.08,
-                    "y": 0,
-                    "ax": i - 0.08,
-                    "ay": 0,
+                    "x": x + 0.06,
+                    "y": y,
+                    "ax": x - 0.06,
+                    "ay": y,
                     "xref": "x",
                     "yref": "y",
                     "axref": "x",
@@ -240,14 +252,14 @@ def stage_diagram(summary: Summary) -> go.Figure:
     figure.update_layout(
         shapes=shapes,
         annotations=annotations,
-        height=230,
+        height=STAGE_ROW_PX * rows + 20,
         plot_bgcolor=CLEAR,
         paper_bgcolor=CLEAR,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
-    figure.update_xaxes(visible=False, range=[0, max(len(stages), 1)])
-    figure.update_yaxes(visible=False, range=[-0.55, 0.55])
-    return figure
+    figure.update_xaxes(visible=False, range=[0, per_row])
+    figure.update_yaxes(visible=False, range=[-rows + 0.5, 0.5])
+    return readable(figure)
 
 
 def score_note(layer: str, scores: list[float]) -> str:

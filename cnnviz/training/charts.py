@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from cnnviz.charts import readable
 from cnnviz.text import html
 
 
@@ -39,11 +40,17 @@ def training_curves(history: list[dict[str, float]]) -> go.Figure:
         yaxis2=accuracy_axis,
         legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0},
     )  # below: no tick hidden
-    return figure
+    return readable(figure)
+
+
+CONFUSION_CELL_PX = 44
+"""A confusion matrix's rows are this tall (its columns about as wide where the page gives it the width): a count
+of up to four digits at 16 px fits its cell."""
 
 
 def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
-    """True (rows) against predicted (columns) counts, each cell labelled with its count."""
+    """True (rows) against predicted (columns) counts, each cell labelled with its count (so no colour bar), every
+    class named on both axes (the predicted ones slanted, so that ten long names fit)."""
     classes = [html(name) for name in classes]
     figure = go.Figure(
         go.Heatmap(
@@ -51,19 +58,19 @@ def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
             x=classes,
             y=classes,
             colorscale="Blues",
+            showscale=False,
             text=confusion,
             texttemplate="%{text}",
-            textfont={"size": 16},
             hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+            xgap=1,
+            ygap=1,
         )
     )
     figure.update_layout(
         title="Confusion matrix",
-        xaxis_title="predicted",
-        yaxis_title="true",
-        height=460,
-        font={"size": 16},
-        yaxis={"autorange": "reversed"},
+        xaxis={"title": "predicted", "tickangle": -45, "automargin": True, "tickmode": "linear", "dtick": 1},
+        yaxis={"title": "true", "autorange": "reversed", "automargin": True, "tickmode": "linear", "dtick": 1},
+        height=CONFUSION_CELL_PX * len(classes) + 220,  # and the slanted names below
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
-    return figure
+    return readable(figure)

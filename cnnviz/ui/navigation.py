@@ -73,8 +73,10 @@ sidebar open, two columns are then over 300 px wide each (Explain's map beside i
 
 
 def screen_style() -> None:
-    """The app's one layout rule beyond Streamlit's own: narrower side margins on narrow screens."""
+    """The app's layout rules beyond Streamlit's own: captions (of text and of images) at 16 px, not 14, for a
+    class to read; narrower side margins on narrow screens."""
     st.html(
-        f"<style>@media (max-width: {NARROW_SCREEN_PX - 1}px) {{ [data-testid='stMainBlockContainer'] "
+        "<style>[data-testid='stCaptionContainer'], [data-testid='stImageCaption'] {font-size: 1rem;}"
+        f"@media (max-width: {NARROW_SCREEN_PX - 1}px) {{ [data-testid='stMainBlockContainer'] "
         "{padding-left: 1.5rem; padding-right: 1.5rem;} }</style>"
     )

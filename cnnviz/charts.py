@@ -1,0 +1,37 @@
+"""What every Plotly chart of cnnviz shares: text a class reads from the back of the room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+READABLE_PX = 16
+"""The smallest text of any chart (tick labels, axis and chart titles, legends, annotations, numbers written in
+cells, hover labels): readable on a 1024×768 projector."""
+
+
+def _at_least(font: Any) -> None:
+    """``font``'s size set to :data:`READABLE_PX` unless it is set larger: explicitly, since a theme's template
+    (Streamlit's sets 12 px ticks and 14 px axis titles) would otherwise win over the layout's font."""
+    font.size = max(READABLE_PX, font.size or 0)
+
+
+def readable(figure: go.Figure) -> go.Figure:
+    """``figure`` with every text at :data:`READABLE_PX` or more (a larger size set on purpose is kept); returned
+    for chaining."""
+    for font in (figure.layout.font, figure.layout.legend.font, figure.layout.hoverlabel.font):
+        _at_least(font)
+    figure.layout.title.font.size = max(READABLE_PX + 4, figure.layout.title.font.size or 0)
+    for annotation in figure.layout.annotations:
+        _at_least(annotation.font)
+    for trace in figure.data:
+        if "textfont" in trace:
+            _at_least(trace.textfont)
+    figure.update_xaxes(tickfont_size=READABLE_PX, title_font_size=READABLE_PX)  # on every axis, subplots' too
+    figure.update_yaxes(tickfont_size=READABLE_PX, title_font_size=READABLE_PX)
+    coloured = [t for t in figure.data if "colorbar" in t]
+    for trace in coloured:
+        _at_least(trace.colorbar.tickfont)
+        _at_least(trace.colorbar.title.font)
+    return figure
