@@ -20,9 +20,11 @@ def _at_least(font: Any) -> None:
 def readable(figure: go.Figure) -> go.Figure:
     """``figure`` with every text at :data:`READABLE_PX` or more (a larger size set on purpose is kept); returned
     for chaining."""
-    for font in (figure.layout.font, figure.layout.legend.font, figure.layout.hoverlabel.font):
+    layout = figure.layout
+    for font in (layout.font, layout.legend.font, layout.legend.title.font, layout.hoverlabel.font):
         _at_least(font)
-    figure.layout.title.font.size = max(READABLE_PX + 4, figure.layout.title.font.size or 0)
+    if figure.layout.title.text:
+        figure.layout.title.font.size = max(READABLE_PX + 4, figure.layout.title.font.size or 0)
     for annotation in figure.layout.annotations:
         _at_least(annotation.font)
     for trace in figure.data:

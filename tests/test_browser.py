@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
+from cnnviz.data.shapes import CLASSES
 from cnnviz.models.custom import upload_label
 from cnnviz.models.registry import MAX_LABEL
 from tests.browser import (
@@ -528,6 +529,61 @@ def test_playground_trains_a_few_steps_and_the_curves_and_filters_change(server,
     assert early != late  # the filters changed as it learned
     curves = page.get_by_test_id("stPlotlyChart").first
     assert curves.locator(".scatterlayer .trace").count() >= 2  # loss and accuracy curves drawn
+    # on a projector: the ten classes' confusion matrix names every class and no two counts run together
+    page.set_viewport_size({"width": 1024, "height": 768})
+    confusion = page.get_by_test_id("stPlotlyChart").filter(has_text="Confusion matrix")
+    page.wait_for_function(
+        "c => c.getBoundingClientRect().width < 800", arg=confusion.element_handle(), timeout=LOAD_TIMEOUT_MS
+    )
+    time.sleep(1)  # Plotly redraws after the resize
+    for axis in ("xtick", "ytick"):
+        names = confusion.locator(f".{axis} text").evaluate_all("ts => ts.map(t => t.textContent)")
+        assert sorted(names) == sorted(CLASSES), axis
+    counts = boxes(page, "[data-testid=stPlotlyChart]:has-text('Confusion matrix') .heatmaplayer text")
+    assert len(counts) == len(CLASSES) ** 2
+    assert not any(overlap(a, b) for i, a in enumerate(counts) for b in counts[i + 1 :]), "counts run together"
+    assert min(font_sizes(page, "[data-testid=stPlotlyChart]:has-text('Confusion matrix') svg text")) >= 16
+    print(
+        f"confusion matrix at 1024x768: {confusion.bounding_box()['width']:.0f} px wide, cells "
+        f"{counts[1]['x'] - counts[0]['x']:.0f} px apart"
+    )
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()
+
+
+CHART_VIEWS = {  # page → the views whose charts are read (None: as the page opens)
+    "": [None],
+    "arithmetic": ["Mapping"],  # (the animation is the step player, not a chart)
+    "network": [None, "Filters", "Feature maps", "Overview"],
+    "explain": [None, "Compare", "Faithfulness"],
+    **{f"learn?lesson={n}": [None] for n in (4, 6, 7, 8, 9, 10)},
+}
+
+
+def test_chart_text_is_readable_at_projector_size(server, browser):
+    """Every chart's text (tick labels, axis titles, legends, annotations, the stage diagram, numbers in cells) is
+    16 px or more at 1024×768, as the browser computes it, on every page and tab with a chart."""
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    read = "[data-testid=stPlotlyChart] svg text"
+    smallest = {}
+    for path, tabs in CHART_VIEWS.items():
+        page.goto(f"{server}/{path}")
+        settle(page)
+        for tab in tabs:
+            if tab:
+                page.get_by_role("tab", name=tab).click()
+                settle(page)
+            page.locator(f"{read}:visible").filter(has_text=re.compile(r"\S")).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+            settle(page)
+            sizes = page.locator(read).evaluate_all(
+                "ts => ts.filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0)"
+                ".map(t => parseFloat(getComputedStyle(t).fontSize))"
+            )
+            assert sizes, (path, tab)
+            smallest[f"{path or 'home'}{' / ' + tab if tab else ''}"] = min(sizes)
+    print("smallest chart text at 1024x768 (px):", smallest)
+    assert min(smallest.values()) >= 16, smallest
     assert page.get_by_test_id("stException").count() == 0
     context.close()
 
@@ -847,6 +903,14 @@ def test_own_classes_upload_train_and_explain_the_new_model(server, page, tmp_pa
     page.get_by_text(re.compile(r"Held-out accuracy \d+%")).wait_for(timeout=LOAD_TIMEOUT_MS)
     settle(page)
     assert page.get_by_test_id("stException").count() == 0
+    page.get_by_text("Cross-validated (leave-one-out)").wait_for()  # 12 images: each checked by the 11 others
+    page.set_viewport_size({"width": 1024, "height": 768})  # its curves, confusion matrix and PCA on a projector
+    page.locator("[data-testid=stPlotlyChart] .xtick text").first.wait_for()
+    small = page.locator("[data-testid=stPlotlyChart] svg text").evaluate_all(
+        "ts => ts.filter(t => t.textContent.trim() && parseFloat(getComputedStyle(t).fontSize) < 16)"
+        ".map(t => t.textContent)"
+    )
+    assert small == []
     click_key(page, "transfer_use")
     # The click's rerun may not have begun yet, so settle() alone could read the old sidebar: wait for the value.
     model = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")

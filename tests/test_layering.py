@@ -101,7 +101,16 @@ def test_the_readme_layout_names_every_module():
             assert path.name in layout, path.relative_to(ROOT)
     top = {p.name for p in (ROOT / "cnnviz").iterdir() if p.suffix == ".py" and p.name != "__init__.py"}
     # shared by every view; everything else lives in a package
-    assert top == {"assets.py", "charts.py", "fonts.py", "links.py", "overlay.py", "params.py", "progress.py", "text.py"}
+    assert top == {
+        "assets.py",
+        "charts.py",
+        "fonts.py",
+        "links.py",
+        "overlay.py",
+        "params.py",
+        "progress.py",
+        "text.py",
+    }
 
 
 def test_the_readme_arithmetic_example_prints_what_it_says():
