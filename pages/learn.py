@@ -111,11 +111,11 @@ def step_1() -> None:
         f"output cell ({row}, {col}):"
     )
     st.markdown(f"#### {step_caption(scene, index)}")
-    st.caption("Below, the same step in the player: play or step on to see every other cell computed.")
     step_player(player_payload(scene, "window"), f"learn_player_{kernel_name}_{row}_{col}", start=index + 1)
     st.caption(
-        f"PyTorch's `F.conv2d` on the same numbers gives {float(scene.output[0, row, col]):g} for this cell; "
-        f"the whole output is {out_h}×{out_w}."
+        f"The player shows the same step: play or step on to see every other cell computed. PyTorch's `F.conv2d` on "
+        f"the same numbers gives {float(scene.output[0, row, col]):g} for this cell; the whole output is "
+        f"{out_h}×{out_w}."
     )
     arithmetic_link("Watch every step on the arithmetic page", arithmetic_query("conv", 8, kernel.shape[0]))
 
@@ -502,14 +502,12 @@ def move(delta: int) -> None:
     state.lesson = min(max(int(state.get("lesson", 1)) + delta, 1), len(LESSONS))
 
 
-st.title("Learn")
-st.caption(
-    f"From image filters to learned features in {len(LESSONS)} short steps, each a few sentences beside a live figure "
-    "computed for the sidebar's image. The step and its settings are kept in the page's link."
-)
+# the title and the step buttons share a row: on a projector the step's figure starts within the first screen
+title_row = st.columns([1, 4], vertical_alignment="bottom")
+title_row[0].title("Learn", anchor=False)
 if "lesson" not in state:
     state.lesson = 1
-nav = st.columns([1, 10, 1], vertical_alignment="bottom")
+nav = title_row[1].columns([1, 8, 1], vertical_alignment="bottom", gap="small")
 number = (
     control(nav[1], "lesson", required=True, width="stretch") or 1  # required: never None
 )
@@ -532,6 +530,10 @@ nav[2].button(
     help="Next step",
     icon=":material/chevron_right:",
     width="stretch",
+)
+st.caption(
+    f"From image filters to learned features in {len(LESSONS)} short steps, each a few sentences with a live figure "
+    "under them, computed for the sidebar's image. The step and its settings are kept in the page's link."
 )
 lesson = LESSONS[number - 1]
 st.header(f"{lesson.number}. {lesson.title}", anchor=False)

@@ -828,6 +828,21 @@ LEARN_NUMBERS = {  # per step, elements holding numbers a student must read
 }
 
 
+LEARN_FIGURE = ", ".join(
+    f"[data-testid=stMain] {s}"
+    for s in (
+        "[data-testid=stImage]",
+        "[data-testid=stPlotlyChart]",
+        ".cnnviz-player",
+        "[data-testid=stMetric]",
+        "[data-testid=stDataFrame]",
+        ".katex-display",
+        "h3",
+        "h4",
+    )
+)
+
+
 def font_sizes(page, selector: str) -> list[float]:
     return page.locator(selector).evaluate_all("es => es.map(e => parseFloat(getComputedStyle(e).fontSize))")
 
@@ -847,6 +862,12 @@ def test_learn_steps_one_after_another_at_projector_size(server, browser, width,
         main = page.get_by_test_id("stMain")
         assert main.evaluate("m => m.scrollWidth <= m.clientWidth + 1"), f"step {number} is wider than the screen"
         assert cut_text(main) == [], number  # no label, number or formula cut short
+        # the step's figure (its first image, chart, table, player, formula or result line) starts on the first
+        # screen, at least 100 px of it shown without scrolling
+        tops = page.locator(LEARN_FIGURE).evaluate_all(
+            "es => es.filter(e => e.getBoundingClientRect().height > 20).map(e => e.getBoundingClientRect().top)"
+        )
+        assert tops and min(tops) <= height - 100, (number, tops[:3])
         if number in LEARN_NUMBERS:
             page.locator(LEARN_NUMBERS[number]).first.wait_for(timeout=LOAD_TIMEOUT_MS)
             sizes = font_sizes(page, LEARN_NUMBERS[number])

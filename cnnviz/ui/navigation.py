@@ -72,11 +72,17 @@ NARROW_SCREEN_PX = 1280
 sidebar open, two columns are then over 300 px wide each (Explain's map beside its raw map, two Compare panels)."""
 
 
+SHORT_SCREEN_PX = 820
+"""Below this height (768 px) the page starts just under the top bar (64 px down, not Streamlit's 96)."""
+
+
 def screen_style() -> None:
     """The app's layout rules beyond Streamlit's own: captions (of text and of images) at 16 px, not 14, for a
-    class to read; narrower side margins on narrow screens."""
+    class to read; narrower side margins on narrow screens, a smaller top margin on short ones."""
     st.html(
         "<style>[data-testid='stCaptionContainer'], [data-testid='stImageCaption'] {font-size: 1rem;}"
         f"@media (max-width: {NARROW_SCREEN_PX - 1}px) {{ [data-testid='stMainBlockContainer'] "
-        "{padding-left: 1.5rem; padding-right: 1.5rem;} }</style>"
+        "{padding-left: 1.5rem; padding-right: 1.5rem;} }"
+        f"@media (max-height: {SHORT_SCREEN_PX - 1}px) {{ [data-testid='stMainBlockContainer'] "
+        "{padding-top: 4rem;} }</style>"
     )
