@@ -14,7 +14,8 @@ to a temporary folder at run time and never kept. It prints
 - class change on Explain, warm page switch per page, an arithmetic slider's rerun;
 - N = 1, 5, 10 simultaneous uploads (one browser context each): p50 and p95 of upload → run finished;
 
-and, for each of the targets of issue 23, whether it holds in this run.
+and, for each of the targets of issue 23, whether it holds in this run. With ``--lite0``: only the warm page
+switches with the shipped photo model (the cat sample, EfficientNet-Lite0), ``--reps`` visits of each page.
 """
 
 from __future__ import annotations
@@ -465,13 +466,53 @@ async def run(args: argparse.Namespace, home: str, folder: Path) -> int:
     return 0
 
 
+async def lite0_switches(args: argparse.Namespace) -> int:
+    """Warm page switches with the shipped photo model: the cat sample chosen on Home (the sidebar's model follows
+    it to EfficientNet-Lite0), then every page visited in turn, the first cycle warming each."""
+    from playwright.async_api import async_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        with streamlit_process({}, timeout=180, root=args.root) as (url, _server):
+            context, page = await new_page(browser, url)
+            await home_shown(page)
+            started = time.perf_counter()
+            await pick(page, "Sample image", "photo: cat")
+            model = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Model")
+            await expect(model.locator("input")).to_have_value("EfficientNet-Lite0 (photo)", timeout=TIMEOUT_MS)
+            await idle(page)
+            first = time.perf_counter() - started
+            order = [*list(TITLES)[1:], "Home"]
+            switches: dict[str, list[float]] = {name: [] for name in order}
+            for cycle in range(args.reps + 1):  # the first cycle warms each page (Explain computes its Grad-CAM)
+                for name in order:
+                    seconds = await switch(page, name)
+                    if cycle:
+                        switches[name].append(seconds)
+            await context.close()
+        await browser.close()
+    print(f"EfficientNet-Lite0 on the cat photo, {os.cpu_count()} CPU cores; cat chosen on Home: {first:.2f} s")
+    print(f"## Warm page switch on EfficientNet-Lite0 (median of {args.reps} visits, each page after the one above)")
+    row("page", "median", "max")
+    row("---", "---", "---")
+    for name, values in switches.items():
+        row(name, f"{statistics.median(values):.2f} s", f"{max(values):.2f} s")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=6, help="warm repetitions of each timed step")
     parser.add_argument("--sessions", type=int, default=10, help="Explain sessions held open for the memory figure")
     parser.add_argument("--root", type=Path, default=None, help="the cnnviz checkout to serve (default: this one)")
     parser.add_argument("--crowds", type=int, nargs="+", default=[1, 5, 10], help="simultaneous uploads per round")
+    parser.add_argument(
+        "--lite0", action="store_true", help="only the warm page switches on EfficientNet-Lite0 (the photo model)"
+    )
     args = parser.parse_args()
+    if args.lite0:
+        return asyncio.run(lite0_switches(args))
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as folder:
         os.environ["TORCH_HOME"] = home
         cache_random_weights("resnet18")
