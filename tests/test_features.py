@@ -107,6 +107,13 @@ def test_in_use_restores_after_failure_and_removes_stray_hooks():
         model[0].register_full_backward_hook(lambda *a: None)
         raise RuntimeError("boom")
     assert model.training and model[0].weight.requires_grad and hook_count(model) == 0
+    kept = model[0].register_forward_hook(lambda *a: None)  # a hook from before the block stays
+    other = nn.Linear(2, 2)
+    with in_use(model):
+        model[0].register_forward_pre_hook(lambda *a: None)
+        elsewhere = other.register_forward_hook(lambda *a: None)  # another model's hook is not this guard's
+    assert list(model[0]._forward_hooks) == [kept.id] and not model[0]._forward_pre_hooks
+    assert list(other._forward_hooks) == [elsewhere.id]
 
 
 @pytest.mark.slow
