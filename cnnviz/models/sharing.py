@@ -33,24 +33,23 @@ def model_lock(model: nn.Module) -> threading.RLock:
 
 
 def _tree(model: nn.Module) -> tuple[list[nn.Module], list[nn.Parameter]]:
-    """Every module of ``model`` (itself included) and every parameter, each once: what ``model.modules()`` and
-    ``model.parameters()`` give, in one walk of the module tables (a Grad-CAM's guard walked the tree twice through
-    PyTorch's generators, about 1 ms of EfficientNet-Lite0's 20 ms forward)."""
-    modules: list[nn.Module] = []
+    """Every module of ``model`` (itself included) and every parameter, each once, in no particular order: what
+    ``model.modules()`` and ``model.parameters()`` give, in one walk of the module tables (a Grad-CAM's guard
+    walked the tree twice through PyTorch's generators, about 1 ms of EfficientNet-Lite0's 20 ms forward; this
+    walk takes about 0.13 ms)."""
+    found: dict[int, nn.Module] = {id(model): model}
     params: dict[int, nn.Parameter] = {}
-    seen: set[int] = set()
     stack = [model]
     while stack:
-        module = stack.pop()
-        if id(module) in seen:
-            continue
-        seen.add(id(module))
-        modules.append(module)
-        for p in module._parameters.values():
+        tables = stack.pop().__dict__
+        for p in tables["_parameters"].values():
             if p is not None:
-                params.setdefault(id(p), p)
-        stack.extend(child for child in reversed(module._modules.values()) if child is not None)
-    return modules, list(params.values())
+                params[id(p)] = p
+        for child in tables["_modules"].values():
+            if child is not None and id(child) not in found:
+                found[id(child)] = child
+                stack.append(child)
+    return list(found.values()), list(params.values())
 
 
 @contextmanager
@@ -95,7 +94,14 @@ def in_use(model: nn.Module, grad: bool = False, out_of_place: bool = False) -> 
                         p.grad = grad_before
             if _next_hook_id() != first_new_hook:  # a hook was registered somewhere meanwhile: any left here go
                 for module in modes:
-                    _remove_hooks_from(module, first_new_hook)
+                    tables = module.__dict__
+                    if (  # (most modules have none: a look at the four tables, not a call, for each)
+                        tables.get("_forward_hooks")
+                        or tables.get("_forward_pre_hooks")
+                        or tables.get("_backward_hooks")
+                        or tables.get("_backward_pre_hooks")
+                    ):
+                        _remove_hooks_from(module, first_new_hook)
 
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
