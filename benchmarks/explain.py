@@ -36,14 +36,19 @@ from cnnviz.server.memory import keep_freed_memory
 from cnnviz.training.tensors import to_tensor
 
 
-def interleaved(functions: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+def timings(functions: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each call, the functions taking turns round after round (so load drifts hit them alike)."""
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
         for name, fn in functions.items():
             started = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def interleaved(functions: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    return {name: statistics.median(values) for name, values in timings(functions, repeats).items()}
 
 
 def speed(repeats: int = 30) -> None:
@@ -101,7 +106,7 @@ def speed(repeats: int = 30) -> None:
     print(f"  frozen model: cnnviz / captum {frozen_ratio:.3f} (both skip the graph before the layer: parity)")
 
 
-def lite0_speed(repeats: int = 30) -> None:
+def lite0_speed(repeats: int = 60) -> None:
     """Grad-CAM on the shipped photo model as the registry hands it out (frozen, eval), against a forward."""
     loaded = load_model(LITE0)
     model, layer = loaded.module, default_layer(loaded.module, loaded.input_size)
@@ -120,13 +125,17 @@ def lite0_speed(repeats: int = 30) -> None:
     functions = {"no-grad forward": plain, "cnnviz grad_cam": lambda: grad_cam(model, x, target, layer)}
     functions["captum LayerGradCam"] = captum
     interleaved(functions, 2)
-    result = interleaved(functions, repeats)
+    times = timings(functions, repeats)
+    result = {name: statistics.median(values) for name, values in times.items()}
     print(f"EfficientNet-Lite0 224x224 (the cat photo), Grad-CAM at {layer}, median of {repeats} interleaved runs")
     for name, seconds in result.items():
         print(f"  {name:22s} {seconds * 1000:7.1f} ms")
     ours = result["cnnviz grad_cam"]
     print(f"  cnnviz / no-grad forward     {ours / result['no-grad forward']:.3f} (target <= 1.05)")
     print(f"  cnnviz / captum LayerGradCam {ours / result['captum LayerGradCam']:.3f}")
+    for name in ("cnnviz grad_cam", "captum LayerGradCam"):  # each round's time over the same round's forward
+        paired = statistics.median(a / b for a, b in zip(times[name], times["no-grad forward"], strict=True))
+        print(f"  {name} / forward of the same round, median {paired:.3f}")
 
 
 def localisation(count: int = 300, seed: int = 555_555) -> None:
