@@ -23,17 +23,16 @@ def readable(figure: go.Figure) -> go.Figure:
     layout = figure.layout
     for font in (layout.font, layout.legend.font, layout.legend.title.font, layout.hoverlabel.font):
         _at_least(font)
-    if figure.layout.title.text:
-        figure.layout.title.font.size = max(READABLE_PX + 4, figure.layout.title.font.size or 0)
-    for annotation in figure.layout.annotations:
+    if layout.title.text:
+        layout.title.font.size = max(READABLE_PX + 4, layout.title.font.size or 0)
+    for annotation in layout.annotations:
         _at_least(annotation.font)
+    figure.update_xaxes(tickfont_size=READABLE_PX, title_font_size=READABLE_PX)  # on every axis, subplots' too
+    figure.update_yaxes(tickfont_size=READABLE_PX, title_font_size=READABLE_PX)
     for trace in figure.data:
         if "textfont" in trace:
             _at_least(trace.textfont)
-    figure.update_xaxes(tickfont_size=READABLE_PX, title_font_size=READABLE_PX)  # on every axis, subplots' too
-    figure.update_yaxes(tickfont_size=READABLE_PX, title_font_size=READABLE_PX)
-    coloured = [t for t in figure.data if "colorbar" in t]
-    for trace in coloured:
-        _at_least(trace.colorbar.tickfont)
-        _at_least(trace.colorbar.title.font)
+        if "colorbar" in trace:
+            _at_least(trace.colorbar.tickfont)
+            _at_least(trace.colorbar.title.font)
     return figure
