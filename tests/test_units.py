@@ -3,7 +3,9 @@ architectures equals the activation the layer computes, and the model is left as
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from torch import nn
 
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.lite0 import load_lite0
-from cnnviz.network.units import explain_unit
+from cnnviz.network.units import ACTIVATIONS, explain_unit, softmax_unit
 
 
 def _state(model: nn.Module) -> tuple[object, ...]:
@@ -119,11 +121,88 @@ def test_grouped_units_use_their_groups_channels() -> None:
 
 
 def test_bad_requests_are_clear_errors() -> None:
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout())
     x = torch.randn(1, 1, 5, 5)
     with pytest.raises(KeyError, match="no layer"):
         explain_unit(model, x, "9", (0, 0, 0))
-    with pytest.raises(TypeError, match="not a Conv2d"):
+    with pytest.raises(TypeError, match="Dropout: only convs"):
         explain_unit(model, x, "1", (0, 0, 0))
     with pytest.raises(ValueError, match="outside"):
         explain_unit(model, x, "0", (2, 0, 0))
+
+
+EXPLAINED = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Linear, *ACTIVATIONS)
+
+
+@pytest.mark.parametrize("builder", ["resnet18", "mobilenet_v3_large", "efficientnet_b0", "alexnet", "lite0"])
+def test_every_kind_of_layer_after_a_conv(builder: str) -> None:
+    """Batch norms (timm's with their fused ReLU6 too), activations (in-place ones included), pooling windows and
+    linear outputs: the hand total equals the output PyTorch gave, captured independently."""
+    torch.manual_seed(0)
+    model = load_lite0() if builder == "lite0" else getattr(torchvision.models, builder)().eval()
+    if builder != "lite0":  # random running statistics, so a batch norm is not the identity
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(4))
+    chosen = [(n, m) for n, m in model.named_modules() if isinstance(m, EXPLAINED) and not isinstance(m, nn.Conv2d)]
+    rng = random.Random(5)
+    chosen = rng.sample(chosen, min(len(chosen), 25))
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str) -> Callable[..., None]:
+        def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:  # (returns None: the output stays)
+            if name not in outputs:  # (a module used twice, as resnet's ReLU: its first call)
+                outputs[name] = out.detach().clone()
+
+        return hook
+
+    handles = [m.register_forward_hook(keep(name)) for name, m in chosen]
+    with torch.no_grad():
+        model(x)
+    for handle in handles:
+        handle.remove()
+    before = _state(model)
+    kinds = set()
+    for name, m in chosen:
+        shape = outputs[name].shape[1:]
+        unit = tuple(rng.randrange(n) for n in shape)
+        explained = explain_unit(model, x, name, unit)
+        expected = float(outputs[name][(0, *unit)])
+        assert explained.activation == pytest.approx(expected, rel=1e-6, abs=1e-6), name
+        assert explained.total == pytest.approx(expected, rel=1e-4, abs=1e-5), (name, unit, type(m).__name__)
+        kinds.add(type(explained).__name__)
+    assert _state(model) == before
+    assert {"NormUnit", "ActivationUnit"} <= kinds or builder == "alexnet"
+
+
+def test_pooling_windows_by_hand() -> None:
+    x = torch.arange(1.0, 17.0).reshape(1, 1, 4, 4)
+    cases = [
+        (nn.MaxPool2d(2), (0, 1, 1), 16.0),  # [[11, 12], [15, 16]]
+        (nn.MaxPool2d(3, stride=2, padding=1), (0, 0, 0), 6.0),  # window rows -1..1, cols -1..1 -> 1, 2, 5, 6
+        (nn.AvgPool2d(3, stride=2, padding=1), (0, 0, 0), (1 + 2 + 5 + 6) / 9),  # padding counted
+        (nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (0, 0, 0), (1 + 2 + 5 + 6) / 4),
+        (nn.AdaptiveAvgPool2d(3), (0, 2, 2), (11 + 12 + 15 + 16) / 4),  # rows/cols [2, 4)
+        (nn.AvgPool2d(2, ceil_mode=True, stride=3), (0, 1, 1), 16.0),  # the last window clipped to one cell
+    ]
+    for pool, unit, value in cases:
+        explained = explain_unit(pool, x, "", unit)
+        assert explained.total == pytest.approx(value), pool
+        assert explained.activation == pytest.approx(float(pool(x)[(0, *unit)])), pool
+
+
+def test_linear_and_softmax_by_hand() -> None:
+    linear = nn.Linear(3, 2)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.0, 1.0, 1.0]]))
+        linear.bias.copy_(torch.tensor([0.25, -1.0]))
+    model = nn.Sequential(nn.Flatten(), linear)
+    explained = explain_unit(model, torch.tensor([[[[2.0]], [[1.0]], [[4.0]]]]), "1", (0,))
+    assert explained.products.tolist() == [2.0, -2.0, 2.0]
+    assert explained.total == 2.25 == explained.activation
+    soft = softmax_unit(torch.tensor([[0.0, math.log(3.0)]]), 1)
+    assert soft.total == pytest.approx(0.75)
+    logits = torch.randn(1, 10)
+    assert softmax_unit(logits, 7).total == pytest.approx(float(torch.softmax(logits, 1)[0, 7]), rel=1e-6)

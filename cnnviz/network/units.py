@@ -11,6 +11,8 @@ and the hooks removed in ``finally``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,29 +63,45 @@ class UnitComputation:
         return float(sum(t.products.double().sum() for t in self.terms)) + self.bias
 
 
-def _capture(module: nn.Module, x: Tensor, layer: str) -> tuple[nn.Conv2d, Tensor, Tensor]:
-    """The conv ``layer`` of ``module`` and copies of its input and output for ``x``."""
+def _capture(module: nn.Module, x: Tensor, layer: str) -> tuple[nn.Module, Tensor, Tensor]:
+    """The submodule ``layer`` of ``module`` and copies of its input and output for ``x``."""
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"x must be one image batch (1, C, H, W), not {tuple(x.shape)}")
     try:
-        conv = module.get_submodule(layer)
+        target = module.get_submodule(layer)
     except AttributeError as exc:
         raise KeyError(f"no layer named {layer!r} in this model") from exc
-    if not isinstance(conv, nn.Conv2d):
-        raise TypeError(f"{layer} is a {type(conv).__name__}, not a Conv2d")
     captured: dict[str, Tensor] = {}
 
-    def hook(_module: nn.Module, inputs: tuple[Any, ...], output: Tensor) -> None:
-        captured["input"] = inputs[0].detach().clone()  # (a later in-place op must not change them)
-        captured["output"] = output.detach().clone()
+    def before(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
+        if "input" in captured:  # (a module run twice: its first call is the one explained)
+            return
+        if not inputs or not isinstance(inputs[0], Tensor):
+            raise TypeError(f"{layer} does not take a single tensor")
+        captured["input"] = inputs[0].detach().clone()  # before the layer runs: an in-place layer changes it
+
+    def after(_module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
+        if "output" in captured:
+            return
+        if not isinstance(output, Tensor):
+            raise TypeError(f"{layer} does not give a single tensor")
+        captured["output"] = output.detach().clone()  # at once: a later in-place op must not change it
 
     with in_use(module):
-        handle = conv.register_forward_hook(hook)
+        handles = [target.register_forward_pre_hook(before), target.register_forward_hook(after)]
         try:
             module(x)
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
     if "input" not in captured:
         raise RuntimeError(f"{layer} did not run for this input")
-    return conv, captured["input"], captured["output"]
+    return target, captured["input"], captured["output"]
+
+
+def _check_unit(layer: str, unit: tuple[int, ...], shape: tuple[int, ...]) -> None:
+    if len(unit) != len(shape) or not all(0 <= u < n for u, n in zip(unit, shape, strict=True)):
+        raise ValueError(f"unit {tuple(unit)} is outside {layer}'s output {tuple(shape)}")
 
 
 def _padding(conv: nn.Conv2d, size: torch.Size) -> tuple[int, int, int, int]:
@@ -104,17 +122,37 @@ def _padding(conv: nn.Conv2d, size: torch.Size) -> tuple[int, int, int, int]:
     return left, right, top, bottom
 
 
-def explain_unit(module: nn.Module, x: Tensor, layer: str, unit: Unit) -> UnitComputation:
-    """The computation of output ``unit`` = (channel, row, column) of the ``Conv2d`` named ``layer`` in
-    ``module`` for the input batch ``x`` (1, C, H, W): see :class:`UnitComputation`. Any stride, padding (numbers,
-    ``'same'``, any padding mode), dilation, groups (depthwise included), with or without bias."""
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"x must be one image batch (1, C, H, W), not {tuple(x.shape)}")
-    conv, inputs, output = _capture(module, x, layer)
+def explain_unit(module: nn.Module, x: Tensor, layer: str, unit: tuple[int, ...]) -> UnitExplanation:
+    """How PyTorch computed output ``unit`` of the submodule named ``layer`` of ``module`` for the input batch
+    ``x`` (1, C, H, W): for a ``Conv2d`` (``unit`` = (channel, row, column)) a :class:`UnitComputation` — any
+    stride, padding (numbers, ``'same'``, any padding mode, timm's TensorFlow "SAME"), dilation, groups (depthwise
+    included), with or without bias; for a BatchNorm a :class:`NormUnit`, an activation an
+    :class:`ActivationUnit`, a pooling layer a :class:`PoolUnit` (each ``unit`` = (channel, row, column)), and for
+    a ``Linear`` (``unit`` = (output,)) a :class:`LinearUnit`. Each has ``.total`` (the hand computation) and
+    ``.activation`` (what PyTorch computed there)."""
+    target, inputs, output = _capture(module, x, layer)
+    unit = tuple(int(u) for u in unit)
+    _check_unit(layer, unit, tuple(output.shape[1:]))
+    if isinstance(target, nn.Conv2d):
+        return _conv_unit(target, layer, inputs, output, unit)  # type: ignore[arg-type]
+    if isinstance(target, nn.BatchNorm2d):
+        return _norm_unit(target, layer, inputs, output, unit)  # type: ignore[arg-type]
+    if isinstance(target, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        return _pool_unit(target, layer, inputs, output, unit)  # type: ignore[arg-type]
+    if isinstance(target, nn.Linear):
+        return _linear_unit(target, layer, inputs, output, unit)
+    if type(target) in ACTIVATIONS:
+        value = float(inputs[0][unit])
+        name, formula = ACTIVATIONS[type(target)]
+        return ActivationUnit(layer, unit, name, value, _activate(target, value), float(output[0][unit]), formula)
+    raise TypeError(
+        f"{layer} is a {type(target).__name__}: only convs, batch norms, activations, pooling and "
+        "linear layers are explained unit by unit"
+    )
+
+
+def _conv_unit(conv: nn.Conv2d, layer: str, inputs: Tensor, output: Tensor, unit: Unit) -> UnitComputation:
     channel, row, column = unit
-    out_channels, out_h, out_w = output.shape[1:]
-    if not (0 <= channel < out_channels and 0 <= row < out_h and 0 <= column < out_w):
-        raise ValueError(f"unit {unit} is outside {layer}'s output ({out_channels}, {out_h}, {out_w})")
     left, right, top, bottom = _padding(conv, inputs.shape[-2:])
     mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
     padded = F.pad(inputs[0:1], (left, right, top, bottom), mode=mode)[0]
@@ -145,3 +183,229 @@ def explain_unit(module: nn.Module, x: Tensor, layer: str, unit: Unit) -> UnitCo
         (left, right, top, bottom),
         conv.groups,
     )
+
+
+@dataclass(frozen=True)
+class NormUnit:
+    """Batch norm of one value with the layer's running statistics (per channel, averaged over the batches and
+    the spatial positions it was trained on): (v − mean) / √(var + eps) × weight + bias, then timm's fused
+    activation where the layer has one."""
+
+    layer: str
+    unit: Unit
+    value: float
+    mean: float
+    var: float
+    eps: float
+    weight: float
+    bias: float
+    activation: float
+    then: str | None  # the fused activation's name (timm's BatchNormAct2d), else None
+
+    @property
+    def normalized(self) -> float:
+        return (self.value - self.mean) / math.sqrt(self.var + self.eps)
+
+    @property
+    def affine(self) -> float:
+        return self.normalized * self.weight + self.bias
+
+    @property
+    def total(self) -> float:
+        if self.then is None:
+            return self.affine
+        return _FORMULAS[self.then](self.affine)
+
+
+def _norm_unit(norm: nn.BatchNorm2d, layer: str, inputs: Tensor, output: Tensor, unit: Unit) -> NormUnit:
+    if norm.running_mean is None or norm.running_var is None:
+        raise TypeError(f"{layer} keeps no running statistics: it normalises with each batch's own")
+    channel = unit[0]
+    act = getattr(norm, "act", None)
+    then = None
+    if isinstance(act, nn.Module) and not isinstance(act, nn.Identity):
+        if type(act) not in ACTIVATIONS:
+            raise TypeError(f"{layer}'s activation {type(act).__name__} is not one explained by hand")
+        then = ACTIVATIONS[type(act)][0]
+    return NormUnit(
+        layer,
+        unit,
+        float(inputs[0][unit]),
+        float(norm.running_mean[channel]),
+        float(norm.running_var[channel]),
+        float(norm.eps),
+        1.0 if norm.weight is None else float(norm.weight.detach()[channel]),
+        0.0 if norm.bias is None else float(norm.bias.detach()[channel]),
+        float(output[0][unit]),
+        then,
+    )
+
+
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+
+_FORMULAS: dict[str, Callable[[float], float]] = {
+    "ReLU": lambda v: max(0.0, v),
+    "ReLU6": lambda v: min(max(0.0, v), 6.0),
+    "SiLU": lambda v: v * _sigmoid(v),
+    "Hardswish": lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "Hardsigmoid": lambda v: min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "Sigmoid": _sigmoid,
+    "Tanh": math.tanh,
+    "GELU": lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))),
+    "Identity": lambda v: v,
+}
+ACTIVATIONS: dict[type[nn.Module], tuple[str, str]] = {
+    nn.ReLU: ("ReLU", "max(0, v)"),
+    nn.ReLU6: ("ReLU6", "min(max(0, v), 6)"),
+    nn.SiLU: ("SiLU", "v · σ(v) = v / (1 + e^−v)"),
+    nn.Hardswish: ("Hardswish", "v · min(max(v + 3, 0), 6) / 6"),
+    nn.Hardsigmoid: ("Hardsigmoid", "min(max(v + 3, 0), 6) / 6"),
+    nn.Sigmoid: ("Sigmoid", "1 / (1 + e^−v)"),
+    nn.Tanh: ("Tanh", "tanh(v)"),
+    nn.GELU: ("GELU", "v · Φ(v) = v/2 · (1 + erf(v / √2))"),
+    nn.LeakyReLU: ("LeakyReLU", "v if v ≥ 0, else slope · v"),
+}
+"""Every activation explained by hand: its name and formula (one declaration; :data:`_FORMULAS` computes them)."""
+
+
+def _activate(module: nn.Module, value: float) -> float:
+    if isinstance(module, nn.LeakyReLU):
+        return value if value >= 0 else module.negative_slope * value
+    if isinstance(module, nn.GELU) and module.approximate != "none":
+        inner = math.sqrt(2.0 / math.pi) * (value + 0.044715 * value**3)
+        return 0.5 * value * (1.0 + math.tanh(inner))
+    return _FORMULAS[ACTIVATIONS[type(module)][0]](value)
+
+
+@dataclass(frozen=True)
+class ActivationUnit:
+    """An activation function applied to one value."""
+
+    layer: str
+    unit: tuple[int, ...]
+    name: str
+    value: float
+    total: float
+    activation: float
+    formula: str
+
+
+@dataclass(frozen=True)
+class PoolUnit:
+    """A pooling window of one channel: its values (padding cells marked) and their maximum or mean."""
+
+    layer: str
+    unit: Unit
+    operation: str  # "max" or "mean"
+    window: Tensor  # (kh, kw)
+    on_padding: Tensor  # (kh, kw) bool
+    divisor: int  # the mean's divisor (cells counted)
+    activation: float
+    origin: tuple[int, int]
+
+    @property
+    def total(self) -> float:
+        if self.operation == "max":
+            return float(self.window[~self.on_padding].max())
+        return float(self.window.double().sum()) / self.divisor
+
+
+def _pool_unit(pool: nn.Module, layer: str, inputs: Tensor, output: Tensor, unit: Unit) -> PoolUnit:
+    channel, row, column = unit
+    plane = inputs[0, channel]
+    height, width = plane.shape
+    operation = "max" if isinstance(pool, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)) else "mean"
+    if isinstance(pool, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        out_h, out_w = output.shape[-2:]  # PyTorch's adaptive windows: [⌊i·H/out⌋, ⌈(i+1)·H/out⌉)
+        r0, r1 = (row * height) // out_h, -((-(row + 1) * height) // out_h)
+        c0, c1 = (column * width) // out_w, -((-(column + 1) * width) // out_w)
+        window = plane[r0:r1, c0:c1].clone()
+        on_padding = torch.zeros_like(window, dtype=torch.bool)
+        return PoolUnit(layer, unit, operation, window, on_padding, window.numel(), float(output[0][unit]), (r0, c0))
+    kh, kw = _pair(pool.kernel_size)
+    sh, sw = _pair(pool.stride or pool.kernel_size)
+    ph, pw = _pair(pool.padding)
+    dh, dw = _pair(getattr(pool, "dilation", 1))
+    rows = row * sh - ph + dh * torch.arange(kh)
+    cols = column * sw - pw + dw * torch.arange(kw)
+    valid_r, valid_c = (rows >= 0) & (rows < height), (cols >= 0) & (cols < width)
+    on_padding = ~(valid_r[:, None] & valid_c[None, :])
+    window = torch.zeros(kh, kw, dtype=plane.dtype)
+    window[~on_padding] = plane[rows.clamp(0, height - 1)][:, cols.clamp(0, width - 1)][~on_padding]
+    if operation == "max":
+        window[on_padding] = float("-inf")
+        divisor = 1
+    else:  # AvgPool2d: the window clipped to the padded input, padding counted unless count_include_pad=False
+        override: Any = getattr(pool, "divisor_override", None)
+        if override:
+            divisor = int(override)
+        elif pool.count_include_pad:
+            inside_padded = (rows < height + ph)[:, None] & (cols < width + pw)[None, :]
+            divisor = int(inside_padded.sum())
+        else:
+            divisor = int((~on_padding).sum())
+    return PoolUnit(
+        layer, unit, operation, window, on_padding, divisor, float(output[0][unit]), (row * sh - ph, column * sw - pw)
+    )
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+@dataclass(frozen=True)
+class LinearUnit:
+    """One output of a linear layer: Σ input × weight row, plus the bias."""
+
+    layer: str
+    unit: tuple[int, ...]
+    inputs: Tensor  # (N,)
+    weights: Tensor  # (N,)
+    bias: float
+    activation: float
+
+    @property
+    def products(self) -> Tensor:
+        return self.inputs * self.weights
+
+    @property
+    def total(self) -> float:
+        return float(self.products.double().sum()) + self.bias
+
+
+def _linear_unit(linear: nn.Linear, layer: str, inputs: Tensor, output: Tensor, unit: tuple[int, ...]) -> LinearUnit:
+    if inputs.dim() != 2:
+        raise TypeError(f"{layer} is applied to a {tuple(inputs.shape)} input: one vector per image is explained")
+    (j,) = unit
+    bias = 0.0 if linear.bias is None else float(linear.bias.detach()[j])
+    return LinearUnit(layer, unit, inputs[0].clone(), linear.weight.detach()[j].clone(), bias, float(output[0, j]))
+
+
+@dataclass(frozen=True)
+class SoftmaxUnit:
+    """A class's probability from the logits: e^(z_k − max z) / Σ_j e^(z_j − max z)."""
+
+    logits: Tensor
+    index: int
+
+    @property
+    def exps(self) -> Tensor:
+        return torch.exp(self.logits.double() - self.logits.double().max())
+
+    @property
+    def total(self) -> float:
+        exps = self.exps
+        return float(exps[self.index] / exps.sum())
+
+
+def softmax_unit(logits: Tensor, index: int) -> SoftmaxUnit:
+    """Class ``index``'s softmax from a model's ``logits`` (N,) or (1, N), with every number that makes it."""
+    flat = logits.detach().reshape(-1).clone()
+    if not 0 <= index < flat.numel():
+        raise ValueError(f"class {index} is outside the {flat.numel()} logits")
+    return SoftmaxUnit(flat, index)
+
+
+UnitExplanation = UnitComputation | NormUnit | ActivationUnit | PoolUnit | LinearUnit
