@@ -11,6 +11,7 @@ and the hooks removed in ``finally``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,9 +143,10 @@ def explain_unit(module: nn.Module, x: Tensor, layer: str, unit: tuple[int, ...]
     if isinstance(target, nn.Linear):
         return _linear_unit(target, layer, inputs, output, unit)
     if type(target) in ACTIVATIONS:
-        value = float(inputs[0][unit])
-        name, formula = ACTIVATIONS[type(target)]
-        return ActivationUnit(layer, unit, name, value, _activate(target, value), float(output[0][unit]), formula)
+        value, how = float(inputs[0][unit]), ACTIVATIONS[type(target)]
+        return ActivationUnit(
+            layer, unit, how.name, value, how.compute(target, value), float(output[0][unit]), how.formula
+        )
     raise TypeError(
         f"{layer} is a {type(target).__name__}: only convs, batch norms, activations, pooling and "
         "linear layers are explained unit by unit"
@@ -201,6 +203,7 @@ class NormUnit:
     bias: float
     activation: float
     then: str | None  # the fused activation's name (timm's BatchNormAct2d), else None
+    then_compute: Callable[[float], float] | None  # that activation with the layer's settings
 
     @property
     def normalized(self) -> float:
@@ -212,9 +215,7 @@ class NormUnit:
 
     @property
     def total(self) -> float:
-        if self.then is None:
-            return self.affine
-        return _FORMULAS[self.then](self.affine)
+        return self.affine if self.then_compute is None else self.then_compute(self.affine)
 
 
 def _norm_unit(norm: nn.BatchNorm2d, layer: str, inputs: Tensor, output: Tensor, unit: Unit) -> NormUnit:
@@ -222,11 +223,12 @@ def _norm_unit(norm: nn.BatchNorm2d, layer: str, inputs: Tensor, output: Tensor,
         raise TypeError(f"{layer} keeps no running statistics: it normalises with each batch's own")
     channel = unit[0]
     act = getattr(norm, "act", None)
-    then = None
+    then, then_compute = None, None
     if isinstance(act, nn.Module) and not isinstance(act, nn.Identity):
         if type(act) not in ACTIVATIONS:
             raise TypeError(f"{layer}'s activation {type(act).__name__} is not one explained by hand")
-        then = ACTIVATIONS[type(act)][0]
+        how = ACTIVATIONS[type(act)]
+        then, then_compute = how.name, functools.partial(how.compute, act)
     return NormUnit(
         layer,
         unit,
@@ -238,6 +240,7 @@ def _norm_unit(norm: nn.BatchNorm2d, layer: str, inputs: Tensor, output: Tensor,
         0.0 if norm.bias is None else float(norm.bias.detach()[channel]),
         float(output[0][unit]),
         then,
+        then_compute,
     )
 
 
@@ -245,38 +248,42 @@ def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
 
 
-_FORMULAS: dict[str, Callable[[float], float]] = {
-    "ReLU": lambda v: max(0.0, v),
-    "ReLU6": lambda v: min(max(0.0, v), 6.0),
-    "SiLU": lambda v: v * _sigmoid(v),
-    "Hardswish": lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0,
-    "Hardsigmoid": lambda v: min(max(v + 3.0, 0.0), 6.0) / 6.0,
-    "Sigmoid": _sigmoid,
-    "Tanh": math.tanh,
-    "GELU": lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))),
-    "Identity": lambda v: v,
-}
-ACTIVATIONS: dict[type[nn.Module], tuple[str, str]] = {
-    nn.ReLU: ("ReLU", "max(0, v)"),
-    nn.ReLU6: ("ReLU6", "min(max(0, v), 6)"),
-    nn.SiLU: ("SiLU", "v · σ(v) = v / (1 + e^−v)"),
-    nn.Hardswish: ("Hardswish", "v · min(max(v + 3, 0), 6) / 6"),
-    nn.Hardsigmoid: ("Hardsigmoid", "min(max(v + 3, 0), 6) / 6"),
-    nn.Sigmoid: ("Sigmoid", "1 / (1 + e^−v)"),
-    nn.Tanh: ("Tanh", "tanh(v)"),
-    nn.GELU: ("GELU", "v · Φ(v) = v/2 · (1 + erf(v / √2))"),
-    nn.LeakyReLU: ("LeakyReLU", "v if v ≥ 0, else slope · v"),
-}
-"""Every activation explained by hand: its name and formula (one declaration; :data:`_FORMULAS` computes them)."""
+def _gelu(module: nn.Module, v: float) -> float:
+    if getattr(module, "approximate", "none") == "tanh":
+        return 0.5 * v * (1.0 + math.tanh(math.sqrt(2.0 / math.pi) * (v + 0.044715 * v**3)))
+    return 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0)))
 
 
-def _activate(module: nn.Module, value: float) -> float:
-    if isinstance(module, nn.LeakyReLU):
-        return value if value >= 0 else module.negative_slope * value
-    if isinstance(module, nn.GELU) and module.approximate != "none":
-        inner = math.sqrt(2.0 / math.pi) * (value + 0.044715 * value**3)
-        return 0.5 * value * (1.0 + math.tanh(inner))
-    return _FORMULAS[ACTIVATIONS[type(module)][0]](value)
+def _leaky(module: nn.Module, v: float) -> float:
+    slope = module.negative_slope if isinstance(module, nn.LeakyReLU) else 0.01
+    return v if v >= 0 else slope * v
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function as taught: its name, its formula, and the formula computed for a module's settings."""
+
+    name: str
+    formula: str
+    compute: Callable[[nn.Module, float], float]
+
+
+ACTIVATIONS: dict[type[nn.Module], Activation] = {
+    nn.ReLU: Activation("ReLU", "max(0, v)", lambda _m, v: max(0.0, v)),
+    nn.ReLU6: Activation("ReLU6", "min(max(0, v), 6)", lambda _m, v: min(max(0.0, v), 6.0)),
+    nn.SiLU: Activation("SiLU", "v · σ(v) = v / (1 + e^−v)", lambda _m, v: v * _sigmoid(v)),
+    nn.Hardswish: Activation(
+        "Hardswish", "v · min(max(v + 3, 0), 6) / 6", lambda _m, v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0
+    ),
+    nn.Hardsigmoid: Activation(
+        "Hardsigmoid", "min(max(v + 3, 0), 6) / 6", lambda _m, v: min(max(v + 3.0, 0.0), 6.0) / 6.0
+    ),
+    nn.Sigmoid: Activation("Sigmoid", "1 / (1 + e^−v)", lambda _m, v: _sigmoid(v)),
+    nn.Tanh: Activation("Tanh", "tanh(v)", lambda _m, v: math.tanh(v)),
+    nn.GELU: Activation("GELU", "v · Φ(v) = v/2 · (1 + erf(v / √2))", _gelu),
+    nn.LeakyReLU: Activation("LeakyReLU", "v if v ≥ 0, else slope · v", _leaky),
+}
+"""Every activation explained by hand, declared once (by its exact type)."""
 
 
 @dataclass(frozen=True)
