@@ -46,8 +46,24 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
     "arithmetic": {
         **{key: whole(low, high, default, label + "{axis}") for key, (low, high, default, label) in _SIZES.items()},
         **{key + "w": whole(low, high, None, label + "{axis}") for key, (low, high, _, label) in _SIZES.items()},
-        "cin": whole(1, 3, 1, "Input channels"),
-        "cout": whole(1, 2, 1, "Output channels"),
+        "cin": whole(1, 4, 1, "Input channels"),
+        "cout": whole(1, 4, 1, "Output channels"),
+        "g": whole(
+            1,
+            4,
+            1,
+            "Groups",
+            help="nn.Conv2d's groups: the channels split into this many groups, each output channel reading only "
+            "its group's input channels. Groups = input channels is a depthwise convolution; it must divide both "
+            "channel counts.",
+            widget="segmented_control",
+        ),
+        "flip": flag(
+            "Flip the kernel (true convolution)",
+            help="PyTorch's Conv2d slides the kernel as it is (cross-correlation); the convolution of mathematics "
+            "rotates it by 180° first. On: the animation uses the flipped kernel, and both results are shown.",
+            widget="checkbox",
+        ),
         "seed": whole(0, 1_000_000, 0, "Seed", widget="number_input"),
         "step": whole(1, 100_000, 1, "Step"),
         "op": choices(OP_NAMES.values(), label="Operation", widget="segmented_control"),

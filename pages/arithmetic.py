@@ -9,10 +9,11 @@ from streamlit.delta_generator import DeltaGenerator
 from cnnviz.arithmetic import ARITHMETIC_TABS, player
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes, step_figure
-from cnnviz.arithmetic.board import VIEW_NAMES, board, num_frames, step_caption, views_for
+from cnnviz.arithmetic.board import VIEW_NAMES, board, fmt, num_frames, step_caption, views_for
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
+from cnnviz.arithmetic.groups import grouping_figure, separable
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
-from cnnviz.arithmetic.steps import make_scene, random_values
+from cnnviz.arithmetic.steps import Scene, check_groups, make_scene, random_values, torch_output
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.ui.cached import arithmetic_board, player_payload
 from cnnviz.ui.controls import (
@@ -113,6 +114,69 @@ def kernel_editor(name: str, box) -> np.ndarray:
         return state[edited]
     box.dataframe(np.round(KERNELS[name], 3), hide_index=True)
     return KERNELS[name]
+
+
+def set_controls(values: dict) -> None:
+    """on_click of a button that sets controls (the pair's two steps): the URL's old values must not win."""
+    forget_url_params(values)
+    state.update(values)
+    state.step = 1
+
+
+def channels_view(scene: Scene, use_bias: bool) -> None:
+    """Below a convolution's animation: which input channels feed which output channels, true convolution beside
+    PyTorch's cross-correlation when the kernel is flipped, and the depthwise-separable pair's saving."""
+    geo, cin, cout, groups = scene.geo, scene.in_channels, scene.out_channels, scene.groups
+    if scene.flipped:
+        st.markdown(
+            "**True convolution beside cross-correlation**, output channel 1: PyTorch's `Conv2d` computes the "
+            "left one; the animation above slides the flipped kernel and gives the right one."
+        )
+        left, right = st.columns(2)
+        cross = torch_output(geo, scene.x, scene.weight, scene.bias, groups)
+        left.caption("Cross-correlation (the kernel as it is: `nn.Conv2d`)")
+        left.dataframe(np.vectorize(fmt)(cross[0]), hide_index=True)
+        right.caption("True convolution (the kernel rotated by 180°)")
+        right.dataframe(np.vectorize(fmt)(scene.output[0]), hide_index=True)
+    if cin > 1 or groups > 1:
+        with st.expander("Channel grouping: which input channels feed which output channels", expanded=groups > 1):
+            st.plotly_chart(grouping_figure(cin, cout, groups), key="grouping", config={"displayModeBar": False})
+    kernel, output = (geo.rows.kernel, geo.cols.kernel), geo.output_size
+    if kernel == (1, 1) or groups != 1:
+        return
+    pair = separable(cin, cout, kernel, output, use_bias)
+    with st.expander("The depthwise-separable pair that would replace this convolution"):
+        kh, kw = kernel
+        st.markdown(
+            f"MobileNet and EfficientNet replace a {kh}×{kw} convolution by a **{kh}×{kw} depthwise** one "
+            f"(groups = {cin}: each input channel filtered alone) and a **1×1 pointwise** one that mixes the "
+            f"channels. For this layer ({cin} → {cout} channels, {output[0]}×{output[1]} output):"
+        )
+        st.table(
+            {
+                "layer": [f"plain {kh}×{kw}", f"{kh}×{kw} depthwise", "1×1 pointwise", "pair", "pair ÷ plain"],
+                "weights": [f"{c.params:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)]
+                + [f"{pair.param_ratio:.2f}"],
+                "multiply-accumulates": [f"{c.macs:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)]
+                + [f"{pair.mac_ratio:.2f}"],
+            }
+        )
+        axes = [""] if state.get("sq", True) else ["", "w"]
+        depthwise: dict[str, object] = {"g": cin, "cout": cin}
+        ones = (("k", 1), ("s", 1), ("p", 0), ("d", 1))
+        pointwise: dict[str, object] = {"g": 1, "cin": cin, "pm": "number"}
+        pointwise |= {key + d: value for d in axes for key, value in ones}
+        high = SETTINGS["i"].high
+        pointwise |= {"i" + d: min(size, high) for d, size in zip(axes, output, strict=False)}
+        buttons = st.columns(2)
+        buttons[0].button("Animate the depthwise step", key="show_depthwise", on_click=set_controls, args=(depthwise,))
+        buttons[1].button(
+            "Animate the pointwise step (on its output)",
+            key="show_pointwise",
+            on_click=set_controls,
+            args=(pointwise,),
+            help="A 1×1 convolution over the depthwise output's size; the values are new random ones.",
+        )
 
 
 @st.fragment
@@ -225,20 +289,28 @@ def case_view() -> None:
     # One row that wraps on a narrow screen (a projector's 1024 px) instead of cutting labels.
     channel_row = settings.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     in_channels = bound(channel_row.container(width=150), "cin", SETTINGS["cin"])
-    out_channels = in_channels
+    out_channels, groups, flip = in_channels, 1, False
     use_bias = False
     if not geo.pooling:
         out_channels = bound(channel_row.container(width=150), "cout", SETTINGS["cout"])
         use_bias = bound(channel_row, "bias", SETTINGS["bias"])
+    if geo.op == "conv":
+        groups = bound(channel_row, "g", SETTINGS["g"], limit=in_channels, required=True) or 1
+        flip = bound(channel_row, "flip", SETTINGS["flip"])
     source = bound(channel_row, "vals", SETTINGS["vals"], horizontal=True)
+    try:
+        check_groups(in_channels, out_channels, groups)
+    except ValueError as exc:
+        st.error(f"PyTorch rejects this setting: {exc}.", icon=":material/block:")
+        st.stop()
     x, weight, bias = random_values(
-        geo, in_channels, out_channels, seed_control(SETTINGS["seed"], "seed", channel_row), use_bias
+        geo, in_channels, out_channels, seed_control(SETTINGS["seed"], "seed", channel_row), use_bias, groups
     )
     if source == "image" and choice.image is not None:
         x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
     elif source == "custom":
         x, weight, bias = edit_values(settings, geo.op, x, weight, bias)
-    scene = make_scene(geo, x, weight, bias)
+    scene = make_scene(geo, x, weight, bias, groups, flip)
 
     views = views_for(geo)
     tabs = bound(st.container(), "atab", SETTINGS["atab"], options=ARITHMETIC_TABS[1:] if present else ARITHMETIC_TABS)
@@ -297,6 +369,8 @@ def case_view() -> None:
                 )
             else:
                 st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
+            if geo.op == "conv" and not present:
+                channels_view(scene, use_bias)
 
     with mapping:
         if mapping.open:  # one question under the other: each figure gets the full width
@@ -353,7 +427,7 @@ def case_view() -> None:
 
     with code:
         if code.open:
-            st.code(pytorch_code(geo, in_channels, out_channels, use_bias), language="python")
+            st.code(pytorch_code(geo, in_channels, out_channels, use_bias, groups, flip), language="python")
 
 
 case_view()

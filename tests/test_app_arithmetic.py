@@ -327,3 +327,47 @@ def test_presets_after_changed_controls_log_no_streamlit_warning():
         log.removeHandler(handler)
     assert at.toggle(key="sq").value is True and output_size_text(at) == "**Output size: 3 × 3**"
     assert not [r.getMessage() for r in records]
+
+
+def test_groups_flip_and_the_separable_pair_on_the_page():
+    at = start(PAGE, {"cin": "4", "cout": "4", "g": "4", "i": "4", "p": "1"})
+    data = player(at)
+    x, w, b = random_values(ar.geometry("conv", 4, 3, 1, 1), 4, 4, seed=0, groups=4)
+    scene = make_scene(ar.geometry("conv", 4, 3, 1, 1), x, w, b, groups=4)
+    assert captions(at)[-1] == step_caption(scene, scene.num_steps - 1)
+    assert "out ch 4 reads in ch 4 only" in captions(at)[-1]
+    assert len(data["layouts"][3]) == 1  # one input row per depthwise output channel
+    assert "grouping" in [c.key for c in at.get("plotly_chart")]
+    at = open_tab(at, "atab", "PyTorch code")
+    assert "groups=4" in at.code[0].value
+    # 3 groups do not divide 4 channels: PyTorch's words, no animation
+    at.session_state["g"] = 3
+    at.run()
+    assert at.error and "in_channels must be divisible by groups" in at.error[0].value
+    assert not at.get("bidi_component")
+
+    # the flipped kernel: the animation is the true convolution, cross-correlation shown beside it
+    at = start(PAGE, {"i": "4", "flip": "true"})
+    x, w, b = random_values(ar.geometry("conv", 4, 3), 1, 1, seed=0)
+    flipped = make_scene(ar.geometry("conv", 4, 3), x, w, b, flip=True)
+    assert captions(at)[0] == step_caption(flipped, 0)
+    assert player(at)["panels"][1]["title"] == "Kernel flipped 180°"
+    tables = [np.asarray(t.value, dtype=float) for t in at.dataframe]
+    plain = make_scene(ar.geometry("conv", 4, 3), x, w, b)
+    assert any(np.array_equal(t, plain.output[0]) for t in tables)
+    assert any(np.array_equal(t, flipped.output[0]) for t in tables)
+
+    # the depthwise-separable pair: numbers, then its two steps animated
+    at = start(PAGE, {"cin": "2", "cout": "4", "i": "6"})
+    table = at.table[0].value
+    assert list(table["weights"])[:4] == ["76", "20", "12", "32"]  # 4·2·9+4; 2·9+2; 4·2+4; 20+12
+    at.button(key="show_depthwise").click().run()
+    assert at.session_state["g"] == 2 and at.session_state["cout"] == 2
+    assert len(player(at)["layouts"][0]) == 1
+    at.session_state["g"] = 1
+    at.session_state["cout"] = 4
+    at.run()
+    at.button(key="show_pointwise").click().run()
+    assert (
+        at.session_state["k"] == 1 and at.session_state["i"] == 4 and output_size_text(at) == "**Output size: 4 × 4**"
+    )

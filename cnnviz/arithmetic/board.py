@@ -95,17 +95,19 @@ def step_caption(scene: Scene, index: int, view: View = "window") -> str:
         return f"{where} = ({vals}) / {st.divisor} = {fmt(st.value)}"
     bias = "" if st.bias is None else f" + bias {_term(st.bias)}"
     zeros = " (zero cells skipped)" if view == "direct" else ""
+    channels = scene.group_channels(st.out_channel)
     sums, parts = [], []
-    for channel in range(scene.in_channels):
+    for channel in channels:
         taps = [t for t in st.taps if t.channel == channel]
         terms = [f"{_term(t.value)}·{_term(t.weight or 0.0)}" for t in taps if view == "window" or t.value != 0]
         shown = " + ".join(terms[:40]) + (" + …" if len(terms) > 40 else "")
         sums.append(fmt(sum(t.product for t in taps)))
         parts.append(shown or "0")
-    if scene.in_channels == 1:  # without a bias the sum is the value: said once
+    if len(channels) == 1:  # without a bias the sum is the value: said once
         total = f" = {sums[0]}{bias} = {fmt(st.value)}" if bias else f" = {fmt(st.value)}"
-        return f"{where} = {parts[0]}{zeros}{total}"
-    per_channel = "; ".join(f"in ch {c + 1}: {p} = {v}" for c, (p, v) in enumerate(zip(parts, sums, strict=True)))
+        source = f" reads in ch {channels.start + 1} only:" if scene.groups > 1 else " ="
+        return f"{where}{source} {parts[0]}{zeros}{total}"
+    per_channel = "; ".join(f"in ch {c + 1}: {p} = {v}" for c, p, v in zip(channels, parts, sums, strict=True))
     return f"{where}: {per_channel}{zeros}. Sum {' + '.join(sums)}{bias} = {fmt(st.value)}"
 
 
@@ -208,9 +210,11 @@ def _window_board(scene: Scene, view: View) -> Board:
     if not geo.pooling:
         klo, khi = value_range(scene.kernel)
         for oc in range(scene.out_channels):
-            for ic in range(scene.in_channels):
-                k = scene.kernel[oc, ic] if geo.op == "conv" else scene.kernel[ic, oc]
-                title = ("Kernel rotated 180°" if direct else "Kernel") + channel_label(ic, scene.in_channels, "in")
+            group = scene.group_channels(oc)
+            for ic in group:
+                k = scene.applied[oc, ic - group.start] if geo.op == "conv" else scene.kernel[ic, oc]
+                name = "Kernel flipped 180°" if scene.flipped else "Kernel"
+                title = ("Kernel rotated 180°" if direct else name) + channel_label(ic, scene.in_channels, "in")
                 if scene.out_channels > 1:
                     title += f" → out ch {oc + 1}"
                 grids.append(Grid(title, k[::-1, ::-1] if direct else k, "signed", "kernel", klo, khi))
@@ -233,7 +237,7 @@ def _window_board(scene: Scene, view: View) -> Board:
         rows = [
             (pid,) if geo.pooling else (pid, kernels[oc, ic], products[ic])
             for ic, (pid, _) in enumerate(inputs)
-            if not geo.pooling or ic == oc
+            if ic in scene.group_channels(oc)
         ]
         rows[0] = (*rows[0], outputs[oc])
         layouts.append(tuple(rows))
@@ -365,7 +369,8 @@ def feeds(b: Board, input_cell: tuple[int, int], out_channel: int = 0) -> Feeds:
     scene, geo = b.scene, b.scene.geo
     if b.view != "window":
         raise ValueError("the mapping is drawn on the window view")
-    shown = [(ic, pid, offset) for ic, (pid, offset) in enumerate(b.inputs) if not geo.pooling or ic == out_channel]
+    group = scene.group_channels(out_channel)
+    shown = [(ic, pid, offset) for ic, (pid, offset) in enumerate(b.inputs) if ic in group]
     out = b.outputs[out_channel]
     rows = tuple(((pid, out) if n == 0 else (pid,)) for n, (_, pid, _) in enumerate(shown))
     values = [g.values.astype(np.float64) for g in b.grids]

@@ -76,8 +76,11 @@ def _fmt_pair(a: int, b: int) -> str:
     return str(a) if a == b else f"({a}, {b})"
 
 
-def pytorch_code(geo: Geometry, in_channels: int = 1, out_channels: int = 1, bias: bool = True) -> str:
-    """The ``torch.nn`` layer and shapes that reproduce the view."""
+def pytorch_code(
+    geo: Geometry, in_channels: int = 1, out_channels: int = 1, bias: bool = True, groups: int = 1, flip: bool = False
+) -> str:
+    """The ``torch.nn`` layer and shapes that reproduce the view (a true convolution: the layer with its
+    kernel flipped)."""
     r, c = geo.rows, geo.cols
     kernel, stride = _fmt_pair(r.kernel, c.kernel), _fmt_pair(r.stride, c.stride)
     dilation = _fmt_pair(r.dilation, c.dilation)
@@ -88,7 +91,7 @@ def pytorch_code(geo: Geometry, in_channels: int = 1, out_channels: int = 1, bia
     args = [f"kernel_size={kernel}", f"stride={stride}", f"padding={padding}"]
     if geo.op == "conv":
         layer = f"nn.Conv2d({in_channels}, {out_channels}, "
-        args += [f"dilation={dilation}", f"bias={bias}"]
+        args += [f"dilation={dilation}"] + ([f"groups={groups}"] if groups != 1 else []) + [f"bias={bias}"]
     elif geo.op == "transposed":
         layer = f"nn.ConvTranspose2d({in_channels}, {out_channels}, "
         args += [
@@ -107,6 +110,12 @@ def pytorch_code(geo: Geometry, in_channels: int = 1, out_channels: int = 1, bia
         "import torch\nfrom torch import nn\n\n"
         f"layer = {layer}{', '.join(args)})\n"
         f"x = torch.randn(1, {in_channels}, {h}, {w})  # (batch, channels, height, width)\n"
-        f"y = layer(x)\n"
-        f"print(y.shape)  # torch.Size([1, {out_channels}, {oh}, {ow}])\n"
+        + (
+            "# a true convolution: the same layer with its kernel rotated by 180 degrees\n"
+            "y = torch.nn.functional.conv2d(x, layer.weight.flip(-1, -2), layer.bias, layer.stride, layer.padding, "
+            "layer.dilation, layer.groups)\n"
+            if flip
+            else "y = layer(x)\n"
+        )
+        + f"print(y.shape)  # torch.Size([1, {out_channels}, {oh}, {ow}])\n"
     )

@@ -27,7 +27,7 @@ such cases step on the server instead."""
 def _size_cost(scene: Scene, view: View) -> int:
     """Cells the payload lists over all steps (highlights and writes), known before building it."""
     geo = scene.geo
-    per_window = geo.rows.kernel * geo.cols.kernel * (1 if geo.pooling else scene.in_channels)
+    per_window = geo.rows.kernel * geo.cols.kernel * len(scene.group_channels(0))
     return num_frames(scene, view) * (per_window * (1 if geo.pooling else 3) + 2)
 
 

@@ -16,20 +16,27 @@ import torch.nn.functional as F
 
 from cnnviz.arithmetic.geometry import Axis, Geometry, axis_sources
 
-MAX_IN_CHANNELS = 3
-MAX_OUT_CHANNELS = 2
+MAX_IN_CHANNELS = 4
+MAX_OUT_CHANNELS = 4
 
 
 @dataclass(frozen=True)
 class Scene:
-    """Values for one setting. ``weight`` is (out, in, kh, kw) for convolution and (in, out, kh, kw) for
-    transposed convolution, as in PyTorch; pools have neither weight nor bias."""
+    """Values for one setting. ``weight`` is (out, in / groups, kh, kw) for convolution and (in, out, kh, kw)
+    for transposed convolution, as in PyTorch; pools have neither weight nor bias.
+
+    ``groups`` splits a convolution's channels as ``nn.Conv2d(groups=...)`` does: output channel ``o`` reads only
+    the input channels of its group (depthwise: one each). ``flipped`` makes it a true convolution: the kernel
+    is rotated by 180° before it slides (``F.conv2d`` with the flipped kernel), where PyTorch's own layers
+    compute a cross-correlation."""
 
     geo: Geometry
     x: np.ndarray  # (in channels, H, W) float64
     weight: np.ndarray | None
     bias: np.ndarray | None
     output: np.ndarray  # (out channels, OH, OW) float64, from PyTorch
+    groups: int = 1
+    flipped: bool = False
 
     @property
     def kernel(self) -> np.ndarray:
@@ -39,8 +46,24 @@ class Scene:
         return self.weight
 
     @property
+    def applied(self) -> np.ndarray:
+        """The kernel as it slides over the input: :attr:`kernel`, rotated by 180° for a true convolution."""
+        return self.kernel[:, :, ::-1, ::-1] if self.flipped else self.kernel
+
+    @property
     def in_channels(self) -> int:
         return self.x.shape[0]
+
+    def group_channels(self, out_channel: int) -> range:
+        """The input channels output channel ``out_channel`` reads: its group's (all of them when
+        ``groups`` is 1); a pool reads its own channel only."""
+        if self.geo.pooling:
+            return range(out_channel, out_channel + 1)
+        if self.geo.op == "transposed":
+            return range(self.in_channels)
+        per_in, per_out = self.in_channels // self.groups, self.out_channels // self.groups
+        first = out_channel // per_out * per_in
+        return range(first, first + per_in)
 
     @property
     def out_channels(self) -> int:
@@ -90,8 +113,11 @@ class Step:
     divisor: int | None = None  # average pooling only
 
 
-def torch_output(geo: Geometry, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
-    """What PyTorch computes for the setting, in float64: the reference every step is checked against."""
+def torch_output(
+    geo: Geometry, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, groups: int = 1
+) -> np.ndarray:
+    """What PyTorch computes for the setting (a convolution split into ``groups``), in float64: the reference
+    every step is checked against."""
     t = torch.tensor(np.asarray(x), dtype=torch.float64).unsqueeze(0)  # copies: edited arrays may be read-only
     rows, cols = geo.rows, geo.cols
     stride, dilation = (rows.stride, cols.stride), (rows.dilation, cols.dilation)
@@ -106,9 +132,9 @@ def torch_output(geo: Geometry, x: np.ndarray, weight: np.ndarray | None, bias: 
             output_padding = (rows.output_padding, cols.output_padding)
             out = F.conv_transpose2d(t, w, b, stride, padding, output_padding, dilation=dilation)
         elif geo.padding_preset == "same":
-            out = F.conv2d(t, w, b, stride=stride, padding="same", dilation=dilation)
+            out = F.conv2d(t, w, b, stride=stride, padding="same", dilation=dilation, groups=groups)
         else:
-            out = F.conv2d(t, w, b, stride=stride, padding=padding, dilation=dilation)
+            out = F.conv2d(t, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     elif geo.op == "maxpool":
         out = F.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=rows.ceil_mode)
     else:
@@ -117,25 +143,46 @@ def torch_output(geo: Geometry, x: np.ndarray, weight: np.ndarray | None, bias: 
 
 
 def random_values(
-    geo: Geometry, in_channels: int = 1, out_channels: int = 1, seed: int = 0, bias: bool = True
+    geo: Geometry, in_channels: int = 1, out_channels: int = 1, seed: int = 0, bias: bool = True, groups: int = 1
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Small random integers, seeded: input 0..3 (0..9 for pooling), kernel −1..2, bias −2..2."""
+    """Small random integers, seeded: input 0..3 (0..9 for pooling), kernel −1..2 (``in_channels / groups``
+    slices per output channel), bias −2..2."""
     rng = np.random.default_rng(seed)
     h, w = geo.input_size
     if geo.pooling:
         return rng.integers(0, 10, (in_channels, h, w)).astype(np.float64), None, None
     x = rng.integers(0, 4, (in_channels, h, w)).astype(np.float64)
-    shape = (out_channels, in_channels) if geo.op == "conv" else (in_channels, out_channels)
+    shape = (out_channels, max(1, in_channels // groups)) if geo.op == "conv" else (in_channels, out_channels)
     kernel = rng.integers(-1, 3, (*shape, geo.rows.kernel, geo.cols.kernel)).astype(np.float64)
     b = rng.integers(-2, 3, out_channels).astype(np.float64) if bias else None
     return x, kernel, b
 
 
-def make_scene(geo: Geometry, x: np.ndarray, weight: np.ndarray | None = None, bias: np.ndarray | None = None) -> Scene:
-    """Check the arrays against the geometry and compute PyTorch's output for them."""
+def check_groups(in_channels: int, out_channels: int, groups: int) -> None:
+    """Raise PyTorch's own complaint (``nn.Conv2d``'s words) where ``groups`` does not split both sides evenly."""
+    if groups < 1:
+        raise ValueError("groups must be a positive integer")
+    if in_channels % groups:
+        raise ValueError(f"in_channels must be divisible by groups ({in_channels} input channels, {groups} groups)")
+    if out_channels % groups:
+        raise ValueError(f"out_channels must be divisible by groups ({out_channels} output channels, {groups} groups)")
+
+
+def make_scene(
+    geo: Geometry,
+    x: np.ndarray,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    groups: int = 1,
+    flip: bool = False,
+) -> Scene:
+    """Check the arrays against the geometry and compute PyTorch's output for them: ``F.conv2d(groups=...)``,
+    with the kernel rotated by 180° when ``flip`` asks for a true convolution (convolution only)."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 3 or x.shape[1:] != geo.input_size or not 1 <= x.shape[0] <= MAX_IN_CHANNELS:
         raise ValueError(f"input must be (1..{MAX_IN_CHANNELS}, {geo.input_size[0]}, {geo.input_size[1]})")
+    if (groups != 1 or flip) and geo.op != "conv":
+        raise ValueError("groups and the flipped kernel are shown for convolution only")
     if geo.pooling:
         weight = bias = None
     else:
@@ -144,14 +191,18 @@ def make_scene(geo: Geometry, x: np.ndarray, weight: np.ndarray | None = None, b
         weight = np.asarray(weight, dtype=np.float64)
         in_axis = 1 if geo.op == "conv" else 0
         kernel = (geo.rows.kernel, geo.cols.kernel)
-        if weight.ndim != 4 or weight.shape[in_axis] != x.shape[0] or weight.shape[2:] != kernel:
-            raise ValueError(f"weight shape {weight.shape} does not fit {x.shape[0]} input channels and {kernel}")
-        out_channels = weight.shape[1 - in_axis]
+        out_channels = weight.shape[1 - in_axis] if weight.ndim == 4 else 0
         if not 1 <= out_channels <= MAX_OUT_CHANNELS:
             raise ValueError(f"1..{MAX_OUT_CHANNELS} output channels are supported")
+        check_groups(x.shape[0], out_channels, groups)
+        if weight.shape[in_axis] != x.shape[0] // groups or weight.shape[2:] != kernel:
+            raise ValueError(
+                f"weight shape {weight.shape} does not fit {x.shape[0]} input channels in {groups} groups and {kernel}"
+            )
         if bias is not None:
             bias = np.asarray(bias, dtype=np.float64).reshape(out_channels)
-    return Scene(geo, x, weight, bias, torch_output(geo, x, weight, bias))
+    applied = weight[:, :, ::-1, ::-1].copy() if flip and weight is not None else weight
+    return Scene(geo, x, weight, bias, torch_output(geo, x, applied, bias, groups), groups, flip)
 
 
 def _position(scene: Scene, index: int) -> tuple[int, int, int]:
@@ -171,7 +222,7 @@ def step(scene: Scene, index: int) -> Step:
     geo = scene.geo
     oc, r, c = _position(scene, index)
     rows, cols = axis_sources(geo.op, geo.rows, r), axis_sources(geo.op, geo.cols, c)
-    channels = [oc] if geo.pooling else range(scene.in_channels)
+    channels = scene.group_channels(oc)
     taps = []
     for ic in channels:
         for y, ty in rows:
@@ -179,7 +230,7 @@ def step(scene: Scene, index: int) -> Step:
                 inside = _inside(geo.rows, y) and _inside(geo.cols, x)
                 value = float(scene.x[ic, y, x]) if inside else 0.0
                 if geo.op == "conv":
-                    weight = float(scene.kernel[oc, ic, ty, tx])
+                    weight = float(scene.applied[oc, ic - channels.start, ty, tx])
                 elif geo.op == "transposed":
                     weight = float(scene.kernel[ic, oc, ty, tx])
                 else:

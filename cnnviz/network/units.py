@@ -157,19 +157,20 @@ def _conv_unit(conv: nn.Conv2d, layer: str, inputs: Tensor, output: Tensor, unit
     channel, row, column = unit
     left, right, top, bottom = _padding(conv, inputs.shape[-2:])
     mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
-    padded = F.pad(inputs[0:1], (left, right, top, bottom), mode=mode)[0]
+    per_group = conv.in_channels // conv.groups
+    group = channel // (conv.out_channels // conv.groups)
+    first = group * per_group  # only the unit's group is padded: a depthwise unit reads one channel
+    padded = F.pad(inputs[0:1, first : first + per_group], (left, right, top, bottom), mode=mode)[0]
     inside = F.pad(torch.ones_like(inputs[0:1, :1]), (left, right, top, bottom), value=0.0)[0, 0] == 0
     (sh, sw), (dh, dw) = conv.stride, conv.dilation
     kh, kw = conv.kernel_size
     rows = row * sh + dh * torch.arange(kh)
     cols = column * sw + dw * torch.arange(kw)
-    per_group = conv.in_channels // conv.groups
-    group = channel // (conv.out_channels // conv.groups)
     weight = conv.weight.detach()
     terms = []
     for k in range(per_group):
-        c = group * per_group + k
-        window = padded[c][rows][:, cols].clone()
+        c = first + k
+        window = padded[k][rows][:, cols].clone()
         kernel = weight[channel, k].clone()
         terms.append(ChannelTerm(c, window, inside[rows][:, cols].clone(), kernel, window * kernel))
     bias = 0.0 if conv.bias is None else float(conv.bias.detach()[channel])
