@@ -109,6 +109,13 @@ PAGE_PARAMS: dict[str, dict[str, Param]] = {
         "filter_index": whole(0, 100_000, 0, "{which}"),
         "map_count": whole(1, 100_000, None, "Channels shown"),
         "max_steps": Param("number", choices=("16", "32", "64", "128", "256"), label="Steps"),  # the model's default
+        # the overview's selections, made by clicking (the maps component), kept in the link
+        "ov_from": name("First stage shown", help="A deep model's overview shows a range of its stages from here."),
+        "ov_layer": name("Layer enlarged"),
+        "ov_map": whole(0, 100_000, None, "Channel enlarged"),
+        "ov_row": whole(0, 100_000, None, "Unit row"),
+        "ov_col": whole(0, 100_000, None, "Unit column"),
+        "ov_class": whole(0, 100_000, None, "Class explained"),
     },
     "explain": {
         "method": choices(METHODS, label="Method"),
@@ -158,6 +165,88 @@ def arithmetic_query(
     if op != "transposed":
         del query["a"]
     return query
+
+
+SHOWN_INPUT = 12
+"""The largest input side "Open in the arithmetic page" shows for a real layer (its kernel, stride, padding,
+dilation and groups kept): enough for several windows, small enough to animate every step in the browser."""
+
+
+def layer_query(
+    in_channels: int,
+    out_channels: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    input_size: tuple[int, int],
+) -> tuple[dict[str, str], list[str]]:
+    """The arithmetic page's URL parameters for a real ``Conv2d`` (``padding`` as applied: left, right, top,
+    bottom), and a sentence for each thing the page shows smaller than the layer: at most 4 channels (the groups'
+    pattern kept: depthwise stays depthwise), an input of at most :data:`SHOWN_INPUT` per side, a kernel of at most
+    7, stride and dilation of at most 4. Asymmetric padding (TensorFlow's "SAME") is shown as ``same`` at stride 1,
+    else as its top and left amounts."""
+    sizes = PAGE_PARAMS["arithmetic"]
+    notes: list[str] = []
+    shown_groups = min(groups, 4)
+    per_in = min(in_channels // groups, 4 // shown_groups)
+    per_out = min(out_channels // groups, 4 // shown_groups)
+    cin, cout = shown_groups * per_in, shown_groups * per_out
+    if (cin, cout, shown_groups) != (in_channels, out_channels, groups):
+
+        def grouped(n: int) -> str:
+            return "1 group" if n == 1 else f"{n} groups"
+
+        notes.append(
+            f"{cin} → {cout} channels in {grouped(shown_groups)} stand for the layer's {in_channels} → "
+            f"{out_channels} in {grouped(groups)}: each output channel still reads its group's input channels only."
+        )
+
+    def clamp(key: str, values: tuple[int, ...], what: str) -> tuple[int, ...]:
+        high = sizes[key].high
+        if max(values) > high:
+            notes.append(f"The page shows {what} up to {high}; the layer's is {'×'.join(map(str, values))}.")
+        return tuple(min(v, high) for v in values)
+
+    k, s, d = clamp("k", kernel, "kernels"), clamp("s", stride, "strides"), clamp("d", dilation, "dilations")
+    size = tuple(min(v, SHOWN_INPUT) for v in input_size)
+    if size != tuple(input_size):
+        notes.append(
+            f"A {size[0]}×{size[1]} input stands for the layer's {input_size[0]}×{input_size[1]}: the same rule "
+            "slides over every window."
+        )
+    left, right, top, bottom = padding
+    query = {
+        "op": OP_NAMES["conv"],
+        "cin": str(cin),
+        "cout": str(cout),
+        "g": str(shown_groups),
+        "sq": "true" if k[0] == k[1] and s[0] == s[1] and d[0] == d[1] and size[0] == size[1] else "false",
+        "preset": "custom",
+        "step": "1",
+    }
+    if (left, top) != (right, bottom):
+        if s == (1, 1):
+            query["pm"] = "same"
+        else:
+            notes.append(
+                f"The layer pads {left}, {right}, {top}, {bottom} (left, right, top, bottom); shown as {top}, {left}."
+            )
+    if "pm" not in query:
+        query["pm"] = "number"
+        pads = (min(top, sizes["p"].high), min(left, sizes["p"].high))
+        if top == left and query["sq"] == "true":
+            query["p"] = str(pads[0])
+        else:
+            query |= {"p": str(pads[0]), "pw": str(pads[1])}
+    for key, (a, b) in (("i", size), ("k", k), ("s", s), ("d", d)):
+        query[key] = str(a)
+        if query["sq"] == "false":
+            query[key + "w"] = str(b)
+    if query["sq"] == "false" and "p" in query and "pw" not in query:
+        query["pw"] = query["p"]
+    return query, notes
 
 
 def preset_query(preset: Preset) -> dict[str, str]:

@@ -35,6 +35,7 @@ from cnnviz.text import md
 from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_table, player_payload
 from cnnviz.ui.controls import bound
 from cnnviz.ui.downloads import shared_model
+from cnnviz.ui.links import arithmetic_link
 from cnnviz.ui.player import step_player
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import queued
@@ -87,10 +88,6 @@ def chosen(key: str) -> str:
     default = SETTINGS[key].default
     assert default is not None, key
     return default
-
-
-def arithmetic_link(label: str, query: dict[str, str]) -> None:
-    st.page_link("pages/arithmetic.py", label=label, query_params=query, icon=":material/grid_on:")
 
 
 @figure("kernel")

@@ -1,19 +1,38 @@
 """Inside the network: architecture, filters, feature maps, the network overview and what a channel likes."""
 
+import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from cnnviz.explain.charts import probability_bars
-from cnnviz.links import PAGE_PARAMS
+from cnnviz.links import PAGE_PARAMS, layer_query
 from cnnviz.models.tinyvgg import TINYVGG
 from cnnviz.network import figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images
+from cnnviz.network.overview import MAX_STAGES, Stage, field_box, field_picture, map_png, overview_stages, stage_names
+from cnnviz.network.unit_player import logit_sentence, softmax_sentence, unit_caption, unit_payload, unit_sentence
+from cnnviz.network.units import (
+    ActivationUnit,
+    LinearUnit,
+    NormUnit,
+    PoolUnit,
+    UnitComputation,
+    classifier_layer,
+    explain_unit,
+    softmax_unit,
+)
 from cnnviz.overlay import DEFAULT_OPACITY
+from cnnviz.text import md
 from cnnviz.ui.cached import POOL_SIZE, global_ranges, layer_table, pool_scores
 from cnnviz.ui.controls import bound
+from cnnviz.ui.links import arithmetic_link, keep_in_url, url_numbers
+from cnnviz.ui.maps import map_cells, map_columns
+from cnnviz.ui.player import step_player
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import known, remembered
 
@@ -23,6 +42,178 @@ MAXIMISED_KEY = "_maximised"  # the images made to excite a channel, by (model, 
 choice = selection()
 model = choice.model
 key = model.spec.key
+OVERVIEW_KEYS = ("ov_layer", "ov_map", "ov_row", "ov_col")
+
+
+def pick_map(stages: list[Stage]) -> None:
+    """on_picked_change of the overview's columns: the clicked map is enlarged, its strongest unit explained."""
+    picked = st.session_state["overview_maps"].get("picked")
+    if not isinstance(picked, dict):
+        return
+    try:
+        stage = stages[int(picked["column"])]
+        channel = stage.shown[int(picked["map"])]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return
+    keep_in_url({"ov_layer": stage.name, "ov_map": channel, "ov_row": None, "ov_col": None})
+
+
+def pick_unit(rows: int, cols: int) -> None:
+    """on_picked_change of the enlarged map: the clicked unit is explained."""
+    picked = st.session_state["overview_unit"].get("picked")
+    try:
+        row, col = int(picked["row"]), int(picked["col"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if 0 <= row < rows and 0 <= col < cols:
+        keep_in_url({"ov_row": row, "ov_col": col})
+
+
+def overview(model, table, x, digest: str) -> None:
+    """CNN Explainer's overview for any model: columns of maps; a click enlarges one, a click on a unit shows how
+    it was computed, and where in the input it looked; a click on a class bar shows its logit and softmax."""
+    st.markdown(
+        "Each column is a layer's output, strongest channels first, each on its own colour range. **Click a map** "
+        "to enlarge it, then **click a unit** to see the numbers that made it and the input pixels it saw."
+    )
+    names = stage_names(table)
+    if not names:
+        st.info("This model has no convolution stages to show.")
+        return
+    start = 0
+    if len(names) > MAX_STAGES:
+        first = bound(st.container(), "ov_from", SETTINGS["ov_from"], options=names[: len(names) - MAX_STAGES + 1])
+        start = names.index(first)
+    shown_names = names[start : start + MAX_STAGES]
+    stages = overview_stages(model.module, x, shown_names)
+    pixels = model.seen_pixels(x)
+    chosen = url_numbers(OVERVIEW_KEYS[1:])
+    layer = st.query_params.get("ov_layer")
+    stage = next((s for s in stages if s.name == layer), stages[0])
+    channel = chosen.get("ov_map", stage.shown[0])
+    if not 0 <= channel < stage.maps.shape[0]:
+        channel = stage.shown[0]
+    selected = (stages.index(stage), stage.shown.index(channel)) if channel in stage.shown else None
+    columns = [
+        {
+            "title": s.name.split(".")[-1] if len(s.name) > 14 else s.name,
+            "subtitle": f"{s.maps.shape[0]}×{s.maps.shape[1]}×{s.maps.shape[2]}",
+            "maps": [
+                {
+                    "src": map_png(s.maps[c], s.low, s.high),
+                    "label": f"{s.name}, channel {c}",
+                    "rows": s.maps.shape[1],
+                    "cols": s.maps.shape[2],
+                }
+                for c in s.shown
+            ],
+        }
+        for s in stages
+    ]
+    map_columns(columns, selected, "overview_maps", on_pick=functools.partial(pick_map, stages))
+
+    plane = stage.maps[channel]
+    rows, cols = plane.shape
+    if "ov_row" in chosen and "ov_col" in chosen and chosen["ov_row"] < rows and chosen["ov_col"] < cols:
+        unit = (chosen["ov_row"], chosen["ov_col"])
+    else:
+        strongest = np.unravel_index(int(np.argmax(plane)), plane.shape)
+        unit = (int(strongest[0]), int(strongest[1]))
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown(f"**{md(stage.name)}, channel {channel}** ({rows}×{cols}): click a unit")
+        map_cells(
+            map_png(plane, stage.low, stage.high),
+            rows,
+            cols,
+            unit,
+            "overview_unit",
+            f"{stage.name}, channel {channel}",
+            [f"{v:.4g}" for v in plane.ravel()] if plane.size <= 16_384 else [],
+            320,
+            on_pick=functools.partial(pick_unit, rows, cols),
+        )
+        field = next(layer.field for layer in table.layers if layer.name == stage.name)
+        st.image(
+            field_picture(pixels, field_box(field, *unit)),
+            caption=f"Receptive field of unit ({unit[0]}, {unit[1]}): {field_text(field)[0]} input pixels "
+            "(orange; the rest dimmed)",
+            width=320,
+        )
+    with right:
+        explained = explain_unit(model.module, x, stage.name, (channel, *unit))
+        st.markdown(f"**How unit ({unit[0]}, {unit[1]}) was computed**")
+        if isinstance(explained, UnitComputation):
+            st.caption(md(unit_caption(explained)))
+            step_player(unit_payload(explained), "unit_player", 2.0, False, len(explained.terms) + 1)
+            st.markdown(
+                f"**Total {explained.total:.6g}** (Σ over {len(explained.terms)} channels + bias "
+                f"{explained.bias:.4g}); PyTorch computed **{explained.activation:.6g}**."
+            )
+            conv = model.module.get_submodule(stage.name)
+            input_shape = next(layer.input_shape for layer in table.layers if layer.name == stage.name)
+            query, notes = layer_query(
+                conv.in_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                conv.stride,
+                explained.padding,
+                conv.dilation,
+                conv.groups,
+                input_shape[-2:],
+            )
+            arithmetic_link("Open this layer in the arithmetic page", query)
+            for note in notes:
+                st.caption(md(note))
+        elif isinstance(explained, (NormUnit, ActivationUnit, PoolUnit)):
+            st.text(unit_sentence(explained))
+        with st.expander("Every channel's sum", expanded=False):
+            if isinstance(explained, UnitComputation):
+                st.dataframe(
+                    pd.DataFrame(
+                        {
+                            "input channel": [t.channel for t in explained.terms],
+                            "Σ window × kernel": [t.sum for t in explained.terms],
+                        }
+                    ),
+                    hide_index=True,
+                )
+    classes(model, x)
+
+
+def classes(model, x) -> None:
+    """The class bars; a click on one shows its logit as the linear combination it is, and its softmax."""
+    prediction = choice.prediction().top(min(10, len(model.classes)))
+    event = st.plotly_chart(
+        probability_bars(prediction),
+        key="overview_probs",
+        on_select="rerun",
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
+    points = (event.get("selection") or {}).get("points") or []
+    names = prediction.classes[::-1]  # the bars run from the least likely at the bottom
+    if points:
+        name = names[int(points[0]["point_index"])]
+        keep_in_url({"ov_class": model.classes.index(name)})
+    index = url_numbers(["ov_class"]).get("ov_class")
+    layer = classifier_layer(model.module, len(model.classes))
+    if index is None or not 0 <= index < len(model.classes):
+        st.caption("Click a class bar to see its logit computed from the last layer's inputs, and its softmax.")
+        return
+    if layer is None:
+        st.info("This model's classes do not come from a Linear layer, so its logits are not taken apart here.")
+        return
+    unit = explain_unit(model.module, x, layer, (index,))
+    if not isinstance(unit, LinearUnit):
+        return
+    sentence, rows = logit_sentence(unit, model.classes[index])
+    st.markdown(f"**{md(model.classes[index])}**: its logit from {md(layer)}")
+    st.text(sentence)
+    st.dataframe(pd.DataFrame(rows, columns=["input", "value", "weight", "value × weight"]), hide_index=True)
+    with model.lock, torch.inference_mode():
+        logits = model.module(x)[0]
+    st.text(softmax_sentence(softmax_unit(logits, index), model.classes))
 
 
 st.title("Inside the network")
@@ -130,19 +321,7 @@ else:
 
     with tabs[3]:
         if tabs[3].open:  # computed only when looked at
-            if model.spec.source != "embedded":
-                st.info("The overview shows every stage of the embedded TinyVGG; for this model use Feature maps.")
-            else:
-                stages = [layer.name for layer in spatial if layer.kind in ("Conv2d", "ReLU", "MaxPool2d")]
-                acts = activations(model.module, x, stages)
-                overview = figures.overview_image(
-                    model.seen_pixels(x), [(n, acts[n][0].numpy()) for n in stages], max_width=700
-                )
-                st.image(
-                    overview,
-                    caption="Input channels, then each conv, ReLU and pooling stage (own range each), row after row",
-                )
-                st.plotly_chart(probability_bars(choice.prediction()), key="overview_probs")
+            overview(model, table, x, digest)
 
 with tabs[4]:
     if tabs[4].open:  # computed only when looked at

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from cnnviz.arithmetic.board import Board, Change, Grid, View, board, change, fmt, num_frames
+from cnnviz.arithmetic.board import Change, Grid, View, board, change, fmt, num_frames
 from cnnviz.arithmetic.levels import DARK_LEVELS, PALETTES
 from cnnviz.arithmetic.steps import Scene
 
@@ -45,13 +46,22 @@ def payload(scene: Scene, view: View = "window") -> dict:
     if not fits(scene, view):
         raise ValueError(f"This case has too many steps to animate in the browser ({num_frames(scene, view)}).")
     b = board(scene, view)
+    return panels_payload(view, b.grids, b.layouts, [change(b, index) for index in range(b.steps)])
+
+
+def panels_payload(
+    view: str, grids: Sequence[Grid], layouts: Sequence[Sequence[Sequence[int]]], changes: Sequence[Change]
+) -> dict:
+    """The player's data for any grids and steps: ``layouts`` are the rows of grid indices a step shows (chosen
+    by its change's ``out_channel``). The arithmetic cases and a real unit's computation
+    (:mod:`cnnviz.network.unit_player`) are both sent this way."""
     data: dict[str, Any] = {
         "view": view,
         "palettes": PALETTES,
         "dark": DARK_LEVELS,
-        "panels": [_grid_json(g) for g in b.grids],
-        "layouts": [[list(row) for row in layout] for layout in b.layouts],
-        "steps": [_change_json(b, change(b, index)) for index in range(b.steps)],
+        "panels": [_grid_json(g) for g in grids],
+        "layouts": [[list(row) for row in layout] for layout in layouts],
+        "steps": [_change_json(grids, c) for c in changes],
     }
     data["id"] = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     return data
@@ -73,11 +83,11 @@ def _grid_json(grid: Grid) -> dict[str, Any]:
     }
 
 
-def _change_json(b: Board, c: Change) -> dict[str, Any]:
+def _change_json(grids: Sequence[Grid], c: Change) -> dict[str, Any]:
     writes: list[list[Any]] = []
     for pid in dict.fromkeys(pid for pid, _, _ in c.writes):  # each grid's writes coloured in one call, in order
         cells = [(cell, value) for p, cell, value in c.writes if p == pid]
-        levels = b.grids[pid].levels(np.array([value for _, value in cells]))
+        levels = grids[pid].levels(np.array([value for _, value in cells]))
         writes += [[pid, cell, fmt(value), int(level)] for (cell, value), level in zip(cells, levels, strict=True)]
     return {
         "oc": c.out_channel,

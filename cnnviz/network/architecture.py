@@ -52,6 +52,7 @@ class Layer:
     params: int
     macs: int
     field: FieldPair
+    input_shape: tuple[int, ...] = ()  # the first input tensor's, without the batch dimension
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,8 @@ def summarize(model: nn.Module, input_size: tuple[int, int], in_channels: int = 
                 return
             if name not in rows:
                 order.append(name)
-                rows[name] = {"macs": 0}
+                first = next((i for i in tree_flatten(inputs)[0] if isinstance(i, Tensor)), None)
+                rows[name] = {"macs": 0, "input": () if first is None else tuple(first.shape[1:])}
             rows[name]["shape"] = tuple(tensor.shape[1:])
             rows[name]["macs"] += _macs(module, inputs, tensor)
             rows[name]["field"] = tracker.field_of(tensor) or UNKNOWN
@@ -247,6 +249,7 @@ def summarize(model: nn.Module, input_size: tuple[int, int], in_channels: int = 
             params=sum(p.numel() for p in modules[n].parameters(recurse=False)),
             macs=rows[n]["macs"],
             field=rows[n]["field"],
+            input_shape=rows[n]["input"],
         )
         for n in order
     ]

@@ -37,6 +37,9 @@ class ChannelTerm:
     on_padding: Tensor  # (kh, kw) bool: True where a tap falls outside the input
     kernel: Tensor  # (kh, kw)
     products: Tensor  # window × kernel
+    region: Tensor  # the padded input around the window, one stride further on each side where there is input
+    region_on_padding: Tensor  # (bool) True where the region's cell is padding
+    first_tap: tuple[int, int]  # where tap (0, 0) lies in ``region``; tap (i, j) is dilation · (i, j) further
 
     @property
     def sum(self) -> float:
@@ -105,7 +108,7 @@ def _check_unit(layer: str, unit: tuple[int, ...], shape: tuple[int, ...]) -> No
         raise ValueError(f"unit {tuple(unit)} is outside {layer}'s output {tuple(shape)}")
 
 
-def _padding(conv: nn.Conv2d, size: torch.Size) -> tuple[int, int, int, int]:
+def applied_padding(conv: nn.Conv2d, size: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The padding ``conv`` applies to an input of ``size`` (left, right, top, bottom): its own (numbers or
     ``'same'``, as PyTorch stores it), and for timm's ``Conv2dSame`` (TensorFlow's "SAME", computed from the input
     size in its forward: EfficientNet-Lite0's strided convs) the padding timm adds, from timm's own function."""
@@ -155,24 +158,39 @@ def explain_unit(module: nn.Module, x: Tensor, layer: str, unit: tuple[int, ...]
 
 def _conv_unit(conv: nn.Conv2d, layer: str, inputs: Tensor, output: Tensor, unit: Unit) -> UnitComputation:
     channel, row, column = unit
-    left, right, top, bottom = _padding(conv, inputs.shape[-2:])
+    left, right, top, bottom = applied_padding(conv, tuple(inputs.shape[-2:]))
     mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
     per_group = conv.in_channels // conv.groups
     group = channel // (conv.out_channels // conv.groups)
     first = group * per_group  # only the unit's group is padded: a depthwise unit reads one channel
     padded = F.pad(inputs[0:1, first : first + per_group], (left, right, top, bottom), mode=mode)[0]
-    inside = F.pad(torch.ones_like(inputs[0:1, :1]), (left, right, top, bottom), value=0.0)[0, 0] == 0
+    on_pad = F.pad(torch.ones_like(inputs[0:1, :1]), (left, right, top, bottom), value=0.0)[0, 0] == 0
     (sh, sw), (dh, dw) = conv.stride, conv.dilation
     kh, kw = conv.kernel_size
     rows = row * sh + dh * torch.arange(kh)
     cols = column * sw + dw * torch.arange(kw)
     weight = conv.weight.detach()
+    top_row, left_col = max(0, row * sh - sh), max(0, column * sw - sw)  # one stride before, where there is room
+    last_row = min(padded.shape[-2], row * sh + dh * (kh - 1) + sh + 1)
+    last_col = min(padded.shape[-1], column * sw + dw * (kw - 1) + sw + 1)
+    region_on_pad = on_pad[top_row:last_row, left_col:last_col]
     terms = []
     for k in range(per_group):
         c = first + k
         window = padded[k][rows][:, cols].clone()
         kernel = weight[channel, k].clone()
-        terms.append(ChannelTerm(c, window, inside[rows][:, cols].clone(), kernel, window * kernel))
+        terms.append(
+            ChannelTerm(
+                c,
+                window,
+                on_pad[rows][:, cols].clone(),
+                kernel,
+                window * kernel,
+                padded[k, top_row:last_row, left_col:last_col].clone(),
+                region_on_pad,
+                (row * sh - top_row, column * sw - left_col),
+            )
+        )
     bias = 0.0 if conv.bias is None else float(conv.bias.detach()[channel])
     return UnitComputation(
         layer,
@@ -417,3 +435,13 @@ def softmax_unit(logits: Tensor, index: int) -> SoftmaxUnit:
 
 
 UnitExplanation = UnitComputation | NormUnit | ActivationUnit | PoolUnit | LinearUnit
+
+
+def classifier_layer(module: nn.Module, classes: int) -> str | None:
+    """The name of ``module``'s last ``Linear`` layer with one output per class (whose outputs are the logits the
+    softmax turns into probabilities), or None where the model ends otherwise."""
+    found = None
+    for name, sub in module.named_modules():
+        if isinstance(sub, nn.Linear) and sub.out_features == classes:
+            found = name
+    return found

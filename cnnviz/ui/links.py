@@ -28,6 +28,28 @@ def forget_url_params(keys: Iterable[str]) -> None:
         params.set_initial_query_params_from_current()
 
 
+def url_numbers(keys: Iterable[str]) -> dict[str, int]:
+    """The whole numbers the URL holds for ``keys`` (selections made by clicking rather than by a widget; the link
+    check has vetted them): missing or malformed ones are left out."""
+    values = {}
+    for key in keys:
+        try:
+            values[key] = int(st.query_params[key])
+        except (KeyError, ValueError):
+            continue
+    return values
+
+
+def keep_in_url(values: dict[str, object | None]) -> None:
+    """Set (or, for None, remove) URL parameters that no widget binds: a copied link then reopens the selection."""
+    for key, value in values.items():
+        if value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        else:
+            st.query_params[key] = str(value)
+
+
 def check_link(page: str) -> None:
     """Drop the URL's parameters that ``page`` cannot use (:func:`cnnviz.links.check_query`), before any control
     reads them, and say which were ignored."""
@@ -44,3 +66,9 @@ def check_link(page: str) -> None:
 # --- controls shared by pages -------------------------------------------------------------------------------
 
 URL: Final = "query-params"
+
+
+def arithmetic_link(label: str, query: dict[str, str]) -> None:
+    """A link to the arithmetic page showing the case ``query`` (:func:`cnnviz.links.arithmetic_query` or
+    :func:`cnnviz.links.layer_query`)."""
+    st.page_link("pages/arithmetic.py", label=label, query_params=query, icon=":material/grid_on:")

@@ -1,0 +1,63 @@
+"""The network overview's clickable maps (``assets/maps``): a column per stage, and one map enlarged, each
+reporting what was clicked."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from cnnviz.assets import MAPS_DIR
+
+
+@functools.cache
+def _maps_component() -> Any:
+    """The maps component, registered once per process with Streamlit's components v2."""
+    return st.components.v2.component(
+        "cnnviz_maps",
+        js=(MAPS_DIR / "maps.js").read_text(encoding="utf-8"),
+        css=(MAPS_DIR / "maps.css").read_text(encoding="utf-8"),
+    )
+
+
+def map_columns(
+    columns: list[dict[str, Any]],
+    selected: tuple[int, int] | None,
+    key: str,
+    on_pick: Callable[[], None],
+    cell: int = 56,
+) -> None:
+    """Columns of maps (each ``{"title", "subtitle", "maps": [{"src", "label", "rows", "cols"}]}``), the map
+    ``selected`` (column, map) framed. A click calls ``on_pick`` before the rerun, with ``{"column", "map"}`` in
+    ``st.session_state[key]["picked"]``."""
+    data = {"kind": "columns", "columns": columns, "selected": selected, "cell": cell}
+    _maps_component()(data=data, key=key, width="stretch", on_picked_change=on_pick)
+
+
+def map_cells(
+    src: str,
+    rows: int,
+    cols: int,
+    selected: tuple[int, int] | None,
+    key: str,
+    label: str,
+    values: list[str],
+    width: int,
+    on_pick: Callable[[], None],
+) -> None:
+    """One map ``width`` px wide whose cells can be clicked (``values``: each cell's text on hover), the cell
+    ``selected`` framed. A click calls ``on_pick`` before the rerun, with ``{"row", "col"}`` in
+    ``st.session_state[key]["picked"]``."""
+    data = {
+        "kind": "map",
+        "src": src,
+        "rows": rows,
+        "cols": cols,
+        "selected": selected,
+        "label": label,
+        "values": values,
+        "width": width,
+    }
+    _maps_component()(data=data, key=key, width="stretch", on_picked_change=on_pick)
