@@ -21,20 +21,13 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnviz.models.lite0 import load_lite0
 from cnnviz.network.units import explain_unit
+from tests.reference import layer_outputs
 
 
 def measure(name: str, model: nn.Module, x: torch.Tensor, count: int = 20) -> None:
     rng = random.Random(0)
-    shapes: dict[str, tuple[int, ...]] = {}
-    convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    handles = [
-        m.register_forward_hook(lambda _m, _i, out, n=n: shapes.__setitem__(n, tuple(out.shape[1:])))
-        for n, m in convs.items()
-    ]
-    with torch.no_grad():
-        model(x)
-    for handle in handles:
-        handle.remove()
+    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    shapes = {n: tuple(out.shape[1:]) for n, out in layer_outputs(model, x, convs).items()}
     unit_times, forward_times = [], []
     for _ in range(count):
         layer = rng.choice(list(convs))

@@ -185,7 +185,7 @@ def classes(model, x) -> None:
     """The class bars; a click on one shows its logit as the linear combination it is, and its softmax."""
     prediction = choice.prediction().top(min(10, len(model.classes)))
     event = st.plotly_chart(
-        probability_bars(prediction),
+        probability_bars(prediction, clickable=True),
         key="overview_probs",
         on_select="rerun",
         selection_mode="points",

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+import torch
 from torch import nn
 
 from cnnviz.arithmetic import geometry as ar
 
 _HOOK_TABLES = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def layer_outputs(model: nn.Module, x: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:
+    """What the layers ``names`` of ``model`` gave for ``x`` (each one's first call, copied at once, so a later
+    in-place layer cannot change it), read with plain forward hooks: the reference the unit tests and the
+    benchmark compare with."""
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:  # (returns None: the output stays)
+            if name not in outputs:
+                outputs[name] = out.detach().clone()
+
+        return hook
+
+    modules = dict(model.named_modules())
+    handles = [modules[name].register_forward_hook(keep(name)) for name in names]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
 
 
 def hook_count(model: nn.Module) -> int:

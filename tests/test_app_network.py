@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
+from cnnviz.data.images import fit_within
+from cnnviz.data.samples import load_sample
+from cnnviz.models import registry
+from cnnviz.network.units import UnitComputation, explain_unit
+from cnnviz.ui.selection import default_sample
+from cnnviz.ui.uploads import MAX_SIDE
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_tab, start  # noqa: F401 (fixtures)
 from tests.conftest import cache_random_weights
 
@@ -35,7 +42,12 @@ def test_embedded_model_all_views():
     maps = open_tab(at, "tab", "Feature maps").tabs[2]
     assert maps.image and maps.image[0].proto.imgs[0].caption.startswith("features.conv_1_1: 16 channels of 64×64")
     overview = open_tab(at, "tab", "Overview").tabs[3]
-    assert len(overview.image) == 1 and len(overview.get("plotly_chart")) == 1  # the overview and the classes
+    assert len(overview.image) == 1 and len(overview.get("plotly_chart")) == 1  # the receptive field; the classes
+    assert [e.proto.component_name for e in at.get("bidi_component")] == [
+        "cnnviz_maps",
+        "cnnviz_maps",
+        "cnnviz_step_player",
+    ]
     channel = open_tab(at, "tab", "What a channel likes").tabs[4]
     assert len(channel.image) == 8  # the synthetic images that excite the channel most
     scores = [float(i.proto.imgs[0].caption.rsplit("· ", 1)[1]) for i in channel.image]
@@ -76,9 +88,68 @@ def test_torchvision_model_all_views(resnet_weights, offline):
     assert "64 filters of conv1" in open_tab(at, "tab", "Filters").tabs[1].image[0].proto.imgs[0].caption
     maps = open_tab(at, "tab", "Feature maps").tabs[2]
     assert maps.image[0].proto.imgs[0].caption.startswith("conv1: 64 channels of 112×112")
-    assert any("embedded TinyVGG" in i.value for i in open_tab(at, "tab", "Overview").tabs[3].info)
+    overview = open_tab(at, "tab", "Overview")
+    assert_no_exception(overview)
+    assert at.selectbox(key="ov_from").value == "conv1"  # a deep model: a range of its stages
+    assert "**Total " in texts(at.tabs[3])
     open_tab(at, "tab", "What a channel likes").select_slider(key="max_steps").set_value(16).run()
     at.button(key="maximise").click().run()
     assert_no_exception(at)
     assert any("layer4.1.conv2 channel 0" in i.proto.imgs[0].caption for i in at.tabs[4].image)
     assert offline == []
+
+
+def tinyvgg_input():
+    model = registry.load_model("tinyvgg")  # the registry's cache: the object the page used
+    return model, model.preprocess(fit_within(load_sample(default_sample()), MAX_SIDE))
+
+
+def total_text(at) -> str:
+    return next(m.value for m in at.tabs[3].markdown if m.value.startswith("**Total"))
+
+
+@pytest.mark.slow
+def test_overview_links_show_the_unit_and_class_they_name_link_after_link():
+    model, x = tinyvgg_input()
+    at = None
+    cases = [
+        ("features.conv_1_2", 5, 20, 10),
+        ("features.conv_2_1", 31, 0, 0),
+        ("features.relu_1_1", 3, 7, 9),
+        ("features.max_pool_2", 2, 15, 15),
+        ("features.conv_3_2", 0, 4, 12),
+    ]
+    for layer, channel, row, col in cases:  # one session, link after link: each shows its own unit
+        query = {"tab": "Overview", "ov_layer": layer, "ov_map": str(channel), "ov_row": str(row), "ov_col": str(col)}
+        if at is None:
+            at = start(PAGE, query)
+        else:
+            for key, value in query.items():
+                at.query_params[key] = value
+            at.run()
+        assert_no_exception(at)
+        explained = explain_unit(model.module, x, layer, (channel, row, col))
+        heading = next(m.value for m in at.tabs[3].markdown if m.value.startswith("**How unit"))
+        assert heading == f"**How unit ({row}, {col}) was computed**"
+        if isinstance(explained, UnitComputation):
+            assert total_text(at).startswith(f"**Total {explained.total:.6g}**")
+            data = player_payloads(at)[-1]
+            assert len(data["steps"]) == len(explained.terms) + 1
+        else:
+            assert any(f"{explained.total:.4g}" in t.value for t in at.tabs[3].text)
+    # a class's logit from the link
+    with torch.no_grad():
+        logits = model.module(x)[0]
+    at.query_params["ov_class"] = "4"
+    at.run()
+    texts_shown = " ".join(t.value for t in at.tabs[3].text)
+    assert f"= {float(logits[4]):.4g}. PyTorch computed" in texts_shown
+    assert f"{float(torch.softmax(logits.double(), 0)[4]):.4f}." in texts_shown
+    links = [e for e in at.tabs[3].get("page_link")]
+    assert links  # "Open this layer in the arithmetic page"
+
+
+def player_payloads(at) -> list[dict]:
+    return [
+        json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "cnnviz_step_player"
+    ]

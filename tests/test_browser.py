@@ -344,7 +344,7 @@ def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, brow
             "Architecture": "82,042 parameters",
             "Filters": "16 filters of features.conv_1_1",
             "Feature maps": "16 channels of 64×64",
-            "Overview": "Input channels, then each conv",
+            "Overview": "How unit",
         },
     )
     settle(page)
@@ -361,13 +361,62 @@ def test_network_page_views_on_the_embedded_and_a_torchvision_model(server, brow
             "Architecture": "11,689,512 parameters",
             "Filters": "64 filters of conv1",
             "Feature maps": "conv1: 64 channels of 112×112",
-            "Overview": "The overview shows every stage of the embedded TinyVGG",
+            "Overview": "How unit",
         },
     )
     settle(page)
     page.get_by_role("tab", name="What a channel likes").click()
     click_key(page, "maximise")
     page.get_by_text("layer4.1.conv2 channel 0 responds to strongly").wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()
+
+
+def test_overview_click_a_map_a_unit_and_a_class_shows_what_the_library_computes(server, browser):
+    """CNN Explainer's interaction at projector size: every map ≥ 48 px; a click on a map enlarges it, a click on a
+    unit shows its computation, whose total is explain_unit's; a click on a class row shows that logit."""
+    import torch
+
+    from cnnviz.data.images import fit_within
+    from cnnviz.data.samples import load_sample
+    from cnnviz.models import registry
+    from cnnviz.network.units import explain_unit
+    from cnnviz.ui.selection import default_sample
+    from cnnviz.ui.uploads import MAX_SIDE
+
+    model = registry.load_model("tinyvgg")
+    x = model.preprocess(fit_within(load_sample(default_sample()), MAX_SIDE))
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.goto(f"{server}/network?tab=Overview")
+    page.locator(".cnnviz-map img").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    widths = page.locator(".cnnviz-map img").evaluate_all("imgs => imgs.map(i => i.getBoundingClientRect().width)")
+    assert len(widths) == 15 * 10 and min(widths) >= 48  # TinyVGG's 15 stages, ten maps each
+    assert min(font_sizes(page, ".cnnviz-title")) >= 16
+    settle(page)
+    page.get_by_role("button", name="features.conv_1_2, channel 5", exact=True).click()
+    page.get_by_text("features.conv_1_2, channel 5 (64×64)").wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    big = page.locator(".cnnviz-big img")
+    box = big.bounding_box()
+    big.click(position={"x": box["width"] * 10.5 / 64, "y": box["height"] * 20.5 / 64})  # row 20, column 10
+    page.get_by_text("How unit (20, 10) was computed").wait_for(timeout=LOAD_TIMEOUT_MS)
+    wait_param(page, "ov_col", "10")
+    expected = explain_unit(model.module, x, "features.conv_1_2", (5, 20, 10))
+    shown = page.get_by_text("PyTorch computed").first.inner_text()
+    assert shown.startswith(f"Total {expected.total:.6g} ") and f"computed {expected.activation:.6g}" in shown
+    player = page.locator("[data-steps]").filter(has_text="Sum so far")
+    assert player.get_attribute("data-steps") == str(len(expected.terms) + 1)
+    settle(page)
+    rows = page.locator(".js-plotly-plot .bars path")
+    rows.nth(0).scroll_into_view_if_needed()
+    least = rows.nth(0).bounding_box()  # the invisible row under the least likely class (the bottom one)
+    page.mouse.click(least["x"] + least["width"] * 0.8, least["y"] + least["height"] / 2)
+    page.get_by_text("its logit from").wait_for(timeout=LOAD_TIMEOUT_MS)
+    index = int(page.evaluate("new URLSearchParams(location.search).get('ov_class')"))
+    with torch.no_grad():
+        logit = float(model.module(x)[0, index])
+    assert f"= {logit:.4g}. PyTorch computed" in page.get_by_text("Logit of").inner_text()
     assert page.get_by_test_id("stException").count() == 0
     context.close()
 

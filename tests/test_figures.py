@@ -18,7 +18,6 @@ from cnnviz.network.figures import (
     channel_figure,
     feature_grid_image,
     filter_figure,
-    overview_image,
     rgb_filters_image,
     stage_diagram,
 )
@@ -117,13 +116,6 @@ def test_the_strongest_fifth_of_a_map_is_drawn_at_the_chosen_opacity(zeros):
     assert (laid[peak == 0] == 128).all()
     inside = ~top & ~lower
     assert ((alpha[inside] > -0.01) & (alpha[inside] < DEFAULT_OPACITY + 0.01)).all()  # a ramp between
-
-
-def test_overview_has_a_column_per_stage():
-    image = np.random.default_rng(0).random((3, 16, 16))
-    one = overview_image(image, [("a", np.zeros((4, 8, 8)))])
-    two = overview_image(image, [("a", np.zeros((4, 8, 8))), ("b", np.zeros((40, 4, 4)))])
-    assert two.size[0] > one.size[0] and two.size[1] == one.size[1]
 
 
 # TinyVGG: three conv blocks and the classifier; resnet18: 4 stem layers, 8 residual blocks, avgpool, fc.

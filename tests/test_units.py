@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 
 import pytest
 import torch
@@ -15,6 +14,7 @@ from torch import nn
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.lite0 import load_lite0
 from cnnviz.network.units import ACTIVATIONS, explain_unit, softmax_unit
+from tests.reference import layer_outputs
 
 
 def _state(model: nn.Module) -> tuple[object, ...]:
@@ -26,16 +26,8 @@ def _state(model: nn.Module) -> tuple[object, ...]:
 def _check_every_conv(model: nn.Module, x: torch.Tensor, seed: int, per_conv: int = 1) -> int:
     """Each conv's random units: total == PyTorch's activation; returns how many convs were checked."""
     rng = random.Random(seed)
-    outputs: dict[str, torch.Tensor] = {}
     convs = {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    handles = [
-        m.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach().clone()))
-        for name, m in convs.items()
-    ]
-    with torch.no_grad():
-        model(x)
-    for handle in handles:
-        handle.remove()
+    outputs = layer_outputs(model, x, convs)
     before = _state(model)
     for name in convs:
         shape = outputs[name].shape[1:]
@@ -149,20 +141,7 @@ def test_every_kind_of_layer_after_a_conv(builder: str) -> None:
     chosen = [(n, m) for n, m in model.named_modules() if isinstance(m, EXPLAINED) and not isinstance(m, nn.Conv2d)]
     rng = random.Random(5)
     chosen = rng.sample(chosen, min(len(chosen), 25))
-    outputs: dict[str, torch.Tensor] = {}
-
-    def keep(name: str) -> Callable[..., None]:
-        def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:  # (returns None: the output stays)
-            if name not in outputs:  # (a module used twice, as resnet's ReLU: its first call)
-                outputs[name] = out.detach().clone()
-
-        return hook
-
-    handles = [m.register_forward_hook(keep(name)) for name, m in chosen]
-    with torch.no_grad():
-        model(x)
-    for handle in handles:
-        handle.remove()
+    outputs = layer_outputs(model, x, [name for name, _ in chosen])  # (resnet's ReLU runs twice: its first call)
     before = _state(model)
     kinds = set()
     for name, m in chosen:

@@ -14,8 +14,10 @@ from cnnviz.text import html
 DELETION_COLOUR, INSERTION_COLOUR = "#d62728", "#2ca02c"  # red falls, green rises; also solid vs dashed
 
 
-def probability_bars(prediction: Prediction, title: str = "Class probabilities") -> go.Figure:
-    """Horizontal bars of class probabilities, the most likely class on top."""
+def probability_bars(prediction: Prediction, title: str = "Class probabilities", clickable: bool = False) -> go.Figure:
+    """Horizontal bars of class probabilities, the most likely class on top. ``clickable``: each row also holds
+    an invisible full-width bar (the first trace), so a click anywhere on a row selects its class, however
+    small its probability."""
     names = [html(name) for name in prediction.classes][::-1]
     probs = [float(p) for p in prediction.probabilities][::-1]
     figure = go.Figure(
@@ -29,6 +31,18 @@ def probability_bars(prediction: Prediction, title: str = "Class probabilities")
             marker_color="#4C78A8",
         )
     )
+    if clickable:
+        rows = go.Bar(
+            x=[1.0] * len(names),
+            y=names,
+            orientation="h",
+            marker={"color": "rgba(0, 0, 0, 0)"},
+            customdata=probs,
+            hovertemplate="%{y}: %{customdata:.2%} (click for its logit)<extra></extra>",
+            showlegend=False,
+        )
+        figure = go.Figure([rows, *figure.data])
+        figure.update_layout(barmode="overlay", showlegend=False)
     figure.update_layout(
         title=title,
         # The 100 % tick is kept: the range reaches past it and the right margin has room for its label.

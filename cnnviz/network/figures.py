@@ -1,5 +1,5 @@
-"""Pictures of a network's insides: filter mosaics, feature-map grids, the network overview and
-the stage diagram. Grids meant for looking are images (small and fast); those meant for reading values
+"""Pictures of a network's insides: filter mosaics, feature-map grids and the stage diagram (the overview is
+:mod:`cnnviz.network.overview`). Grids meant for looking are images (small and fast); those meant for reading values
 are Plotly heatmaps with the values on hover."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
 from cnnviz.charts import readable
-from cnnviz.fonts import label_font, plain
+from cnnviz.fonts import label_font
 from cnnviz.network.architecture import Summary
 from cnnviz.overlay import colourise, plotly_colorscale, scaled_between
 
@@ -121,52 +121,6 @@ def channel_figure(values: np.ndarray, title: str, cmap: str = "viridis") -> go.
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     return readable(figure)
-
-
-def overview_image(
-    image: np.ndarray,
-    stages: list[tuple[str, np.ndarray]],
-    cmap: str = "viridis",
-    tile: int = 22,
-    rows: int = 16,
-    max_width: int | None = None,
-) -> Image.Image:
-    """CNN Explainer's overview: the input's channels, then every stage's maps as columns of thumbnails
-    (each stage on its own colour range), left to right. ``image`` is (3, H, W) in [0, 1]. With ``max_width``
-    the columns wrap onto further bands, so the picture is shown at its size instead of shrunk to fit."""
-    font = label_font(14)
-    header, gap = 38, 16
-    band_height = header + rows * (tile + 2) + 12
-    columns = []
-    tints = np.eye(3)
-    rgb = [np.clip(image[c][..., None] * tints[c] * 255, 0, 255).astype(np.uint8) for c in range(3)]
-    columns.append(("input", [Image.fromarray(t) for t in rgb]))
-    for name, maps in stages:
-        low, high = float(maps.min()), float(maps.max())
-        columns.append((name, [Image.fromarray(colourise(scaled_between(m, low, high), cmap)) for m in maps]))
-    labels = [(plain(name.split(".")[-1]), plain(f"{len(tiles)} x {tiles[0].size[1]}^2")) for name, tiles in columns]
-    # Each column is as wide as its thumbnails or its two-line title, whichever is wider, so titles never meet.
-    widths = [
-        max(math.ceil(len(tiles) / rows) * (tile + 2), math.ceil(max(font.getlength(t) for t in texts)))
-        for (_, tiles), texts in zip(columns, labels, strict=True)
-    ]
-    places, x, band = [], gap, 0  # (x, top) of each column
-    for col_width in widths:
-        if max_width and x > gap and x + col_width + gap > max_width:
-            x, band = gap, band + 1
-        places.append((x, band * band_height))
-        x += col_width + gap
-    width = max(px + w for (px, _), w in zip(places, widths, strict=True)) + gap
-    canvas = Image.new("RGB", (width, (band + 1) * band_height), "white")
-    draw = ImageDraw.Draw(canvas)
-    for (_, tiles), (label, size), (x, top) in zip(columns, labels, places, strict=True):
-        draw.text((x, top + 2), label, fill=(30, 30, 30), font=font)
-        draw.text((x, top + 19), size, fill=(110, 110, 110), font=font)
-        for i, t in enumerate(tiles):
-            c, r = divmod(i, rows)
-            cell = (x + c * (tile + 2), top + header + r * (tile + 2))
-            canvas.paste(t.resize((tile, tile), Image.Resampling.NEAREST), cell)
-    return canvas
 
 
 def _stages(summary: Summary) -> list[tuple[str, list]]:
