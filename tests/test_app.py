@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -101,6 +102,8 @@ def test_the_model_follows_the_image_until_the_visitor_picks_one():
         (lambda: at.sidebar.selectbox(key="model_key").set_value(LITE0), LITE0, "espresso"),  # suits: follows
         (lambda: at.sidebar.selectbox(key="sample_name").set_value("synthetic: dots"), TINYVGG, "dots"),
         (lambda: at.sidebar.radio(key="image_source").set_value("Upload"), LITE0, None),
+        (lambda: at.sidebar.radio(key="image_source").set_value("Draw"), TINYVGG, None),  # a drawing: shapes
+        (lambda: at.sidebar.radio(key="image_source").set_value("Sample"), TINYVGG, "dots"),
     ]
     for n, (act, model, top) in enumerate(steps):
         act().run()
@@ -205,3 +208,44 @@ def test_first_use_fetches_the_weights_with_progress_then_uses_the_cache(torch_h
     assert not at.sidebar.warning
     at.run()
     assert len(fetched) == 1  # now cached
+
+
+def test_the_drawing_canvas_offers_its_brush_and_asks_for_a_drawing():
+    at = start()
+    at.sidebar.radio(key="image_source").set_value("Draw").run()
+    assert_no_exception(at)
+    assert at.sidebar.slider(key="brush_size").value == 18 and at.sidebar.color_picker(key="brush_colour").value
+    assert any("Draw a shape on the canvas" in i.value for i in at.sidebar.info)
+    assert [e.proto.component_name for e in at.get("bidi_component")] == ["cnnviz_canvas"]
+    assert not at.get("plotly_chart")  # nothing drawn yet: no prediction
+
+
+@pytest.mark.parametrize(
+    "strokes",
+    [
+        [{"size": 10, "colour": "#000000", "points": [[1.0, 1.0]] * 20_001}],  # more points than a drawing holds
+        [{"size": 10, "colour": "#000000", "points": [[float("nan"), 1.0]]}],
+        [{"size": 10, "colour": "<img src=x onerror=alert(1)>", "points": [[1.0, 1.0]]}],
+        [{"size": 10**9, "colour": "#000000", "points": [[1.0, 1.0]]}],  # a brush that would paint a billion pixels
+        "x" * 100_000,
+    ],
+)
+def test_hostile_strokes_sent_as_the_canvas_state_are_refused_then_a_drawing_works(strokes):
+    at = start()
+    at.sidebar.radio(key="image_source").set_value("Draw").run()
+    at.session_state["canvas"] = {"strokes": strokes}  # what a crafted websocket message would set
+    at.run()
+    assert_no_exception(at)
+    assert any("This drawing cannot be used" in e.value for e in at.sidebar.error)
+    assert not at.get("plotly_chart") and "<img" not in " ".join(e.value for e in at.sidebar.error)
+    disc = [
+        {
+            "size": 40,
+            "colour": "#1f3f8f",
+            "points": [[128.0 + 50 * math.cos(a / 10), 128.0 + 50 * math.sin(a / 10)] for a in range(64)],
+        },
+        {"size": 60, "colour": "#1f3f8f", "points": [[128.0, 128.0]]},
+    ]
+    at.session_state["canvas"] = {"strokes": disc}
+    at.run()
+    assert not at.sidebar.error and "circle" in chart_categories(at)[:2]

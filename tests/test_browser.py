@@ -421,6 +421,50 @@ def test_overview_click_a_map_a_unit_and_a_class_shows_what_the_library_computes
     context.close()
 
 
+def draw_disc(page, canvas, radius: float = 70) -> None:
+    """A filled disc drawn with the mouse: concentric round strokes, the canvas's centre as theirs."""
+    import math
+
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cx, cy, scale = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 256
+    r = radius
+    while r > 0:
+        page.mouse.move(cx + r * scale, cy)
+        page.mouse.down()
+        for degrees in range(0, 361, 6):
+            a = math.radians(degrees)
+            page.mouse.move(cx + r * scale * math.cos(a), cy + r * scale * math.sin(a))
+        page.mouse.up()
+        r -= 15
+
+
+def test_a_disc_drawn_on_the_canvas_is_a_circle_to_tinyvgg_and_undo_and_clear_work(server, browser):
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.goto(server)
+    page.get_by_text("Prediction:").wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_text("Draw", exact=True).click()
+    page.get_by_text("Draw a shape on the canvas").wait_for(timeout=LOAD_TIMEOUT_MS)
+    canvas = page.locator(".cnnviz-canvas canvas")
+    draw_disc(page, canvas)
+    page.get_by_text("your drawing").first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    settle(page)
+    chart = page.locator('.st-key-probs[data-stale="false"]').get_by_test_id("stPlotlyChart")
+    chart.locator(".js-plotly-plot").wait_for()
+    expect(chart).to_contain_text("circle", timeout=LOAD_TIMEOUT_MS)
+    ranked = chart.locator(".ytick text").all_text_contents()  # least likely first (bottom to top)
+    assert "circle" in ranked[-2:], ranked
+    strokes = int(page.locator(".cnnviz-canvas").get_attribute("data-strokes"))
+    page.get_by_role("button", name="Undo").click()
+    assert int(page.locator(".cnnviz-canvas").get_attribute("data-strokes")) == strokes - 1
+    settle(page)
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_text("Draw a shape on the canvas").wait_for(timeout=LOAD_TIMEOUT_MS)
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()
+
+
 def test_explain_upload_jpeg_switch_method_and_class_download_overlay(server, browser, tmp_path):
     from PIL import Image
 

@@ -15,6 +15,7 @@ from cnnviz.explain.predict import Prediction, predict
 from cnnviz.models import registry
 from cnnviz.server import results
 from cnnviz.text import md
+from cnnviz.ui.canvas import drawn_image
 from cnnviz.ui.downloads import model_in_use, stand_in_for_failed
 from cnnviz.ui.keys import FALLBACK_KEY, MODEL_KEY, PICKED_KEY, SAMPLE_KEY, SELECTION_KEY, SOURCE_KEY
 from cnnviz.ui.uploads import MAX_SIDE, own_model_sidebar, sent_image, session_models
@@ -56,7 +57,7 @@ def default_sample() -> str:
     return next((s.name for s in samples if s.synthetic), samples[0].name)
 
 
-IMAGE_SOURCES = ("Sample", "Upload", "Camera")
+IMAGE_SOURCES = ("Sample", "Upload", "Camera", "Draw")
 
 MODEL_HINT = (
     "Photos: EfficientNet-Lite0 (1000 ImageNet classes). Synthetic samples: TinyVGG (10 shapes). Both ship with "
@@ -65,9 +66,13 @@ MODEL_HINT = (
 
 
 def photo_chosen() -> bool:
-    """Whether the sidebar's image (as its widgets now stand) is a photo: an upload, the camera or a photo sample."""
+    """Whether the sidebar's image (as its widgets now stand) is a photo: an upload, the camera or a photo sample
+    (a drawing is not)."""
     state = st.session_state
-    if state.get(SOURCE_KEY, IMAGE_SOURCES[0]) != "Sample":
+    source = state.get(SOURCE_KEY, IMAGE_SOURCES[0])
+    if source == "Draw":  # a drawn shape: the synthetic-shapes model's kind of image
+        return False
+    if source != "Sample":
         return True
     name = _sample_name()
     return not any(s.synthetic for s in list_samples() if s.name == name)
@@ -120,6 +125,8 @@ def _image_sidebar() -> tuple[Image.Image | None, str | None]:
     if SAMPLE_KEY in state:  # Streamlit forgets a widget's value in a run that does not draw it
         state[_KEPT_SAMPLE_KEY] = state[SAMPLE_KEY]
     source = st.sidebar.radio("Image", IMAGE_SOURCES, horizontal=True, key=SOURCE_KEY)
+    if source == "Draw":
+        return drawn_image(MAX_SIDE)
     if source != "Sample":
         return sent_image(source)
     names = [s.name for s in list_samples()]
