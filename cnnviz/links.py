@@ -175,18 +175,18 @@ dilation and groups kept): enough for several windows, small enough to animate e
 def layer_query(
     in_channels: int,
     out_channels: int,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
     padding: tuple[int, int, int, int],
-    dilation: tuple[int, int],
+    dilation: tuple[int, ...],
     groups: int,
-    input_size: tuple[int, int],
+    input_size: tuple[int, ...],
 ) -> tuple[dict[str, str], list[str]]:
     """The arithmetic page's URL parameters for a real ``Conv2d`` (``padding`` as applied: left, right, top,
-    bottom), and a sentence for each thing the page shows smaller than the layer: at most 4 channels (the groups'
-    pattern kept: depthwise stays depthwise), an input of at most :data:`SHOWN_INPUT` per side, a kernel of at most
-    7, stride and dilation of at most 4. Asymmetric padding (TensorFlow's "SAME") is shown as ``same`` at stride 1,
-    else as its top and left amounts."""
+    bottom; the other sizes (height, width) pairs), and a sentence for each thing the page shows smaller than the
+    layer: at most 4 channels (the groups' pattern kept: depthwise stays depthwise), an input of at most
+    :data:`SHOWN_INPUT` per side, a kernel of at most 7, stride and dilation of at most 4. Asymmetric padding
+    (TensorFlow's "SAME") is shown as ``same`` at stride 1, else as its top and left amounts."""
     sizes = PAGE_PARAMS["arithmetic"]
     notes: list[str] = []
     shown_groups = min(groups, 4)

@@ -14,7 +14,16 @@ from cnnviz.network import figures
 from cnnviz.network.architecture import field_text
 from cnnviz.network.features import activations, conv_layers
 from cnnviz.network.maximize import maximize_channel, top_images
-from cnnviz.network.overview import MAX_STAGES, Stage, field_box, field_picture, map_png, overview_stages, stage_names
+from cnnviz.network.overview import (
+    MAX_STAGES,
+    Stage,
+    field_box,
+    field_picture,
+    map_png,
+    overview_stages,
+    short_name,
+    stage_names,
+)
 from cnnviz.network.unit_player import logit_sentence, softmax_sentence, unit_caption, unit_payload, unit_sentence
 from cnnviz.network.units import (
     ActivationUnit,
@@ -22,6 +31,7 @@ from cnnviz.network.units import (
     NormUnit,
     PoolUnit,
     UnitComputation,
+    applied_padding,
     classifier_layer,
     explain_unit,
     softmax_unit,
@@ -43,6 +53,24 @@ choice = selection()
 model = choice.model
 key = model.spec.key
 OVERVIEW_KEYS = ("ov_layer", "ov_map", "ov_row", "ov_col")
+
+
+def arithmetic_for(conv: torch.nn.Conv2d, input_shape: tuple[int, ...]) -> None:
+    """A link to the arithmetic page showing ``conv``'s case, and what it shows smaller than the layer."""
+    size = tuple(input_shape[-2:])
+    query, notes = layer_query(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        applied_padding(conv, size),
+        conv.dilation,
+        conv.groups,
+        size,
+    )
+    arithmetic_link("Open this layer in the arithmetic page", query)
+    for note in notes:
+        st.caption(md(note))
 
 
 def pick_map(stages: list[Stage]) -> None:
@@ -67,6 +95,41 @@ def pick_unit(rows: int, cols: int) -> None:
         return
     if 0 <= row < rows and 0 <= col < cols:
         keep_in_url({"ov_row": row, "ov_col": col})
+
+
+def classes(model, x) -> None:
+    """The class bars; a click on one shows its logit as the linear combination it is, and its softmax."""
+    prediction = choice.prediction().top(min(10, len(model.classes)))
+    event = st.plotly_chart(
+        probability_bars(prediction, clickable=True),
+        key="overview_probs",
+        on_select="rerun",
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
+    points = (event.get("selection") or {}).get("points") or []
+    names = prediction.classes[::-1]  # the bars run from the least likely at the bottom
+    if points:
+        name = names[int(points[0]["point_index"])]
+        keep_in_url({"ov_class": model.classes.index(name)})
+    index = url_numbers(["ov_class"]).get("ov_class")
+    layer = classifier_layer(model.module, len(model.classes))
+    if index is None or not 0 <= index < len(model.classes):
+        st.caption("Click a class bar to see its logit computed from the last layer's inputs, and its softmax.")
+        return
+    if layer is None:
+        st.info("This model's classes do not come from a Linear layer, so its logits are not taken apart here.")
+        return
+    unit = explain_unit(model.module, x, layer, (index,))
+    if not isinstance(unit, LinearUnit):
+        return
+    sentence, rows = logit_sentence(unit, model.classes[index])
+    st.markdown(f"**{md(model.classes[index])}**: its logit from {md(layer)}")
+    st.text(sentence)
+    st.dataframe(pd.DataFrame(rows, columns=["input", "value", "weight", "value × weight"]), hide_index=True)
+    with model.lock, torch.inference_mode():
+        logits = model.module(x)[0]
+    st.text(softmax_sentence(softmax_unit(logits, index), model.classes))
 
 
 def overview(model, table, x, digest: str) -> None:
@@ -96,7 +159,8 @@ def overview(model, table, x, digest: str) -> None:
     selected = (stages.index(stage), stage.shown.index(channel)) if channel in stage.shown else None
     columns = [
         {
-            "title": s.name.split(".")[-1] if len(s.name) > 14 else s.name,
+            "title": short_name(s.name),
+            "name": s.name,
             "subtitle": f"{s.maps.shape[0]}×{s.maps.shape[1]}×{s.maps.shape[2]}",
             "maps": [
                 {
@@ -150,25 +214,9 @@ def overview(model, table, x, digest: str) -> None:
                 f"**Total {explained.total:.6g}** (Σ over {len(explained.terms)} channels + bias "
                 f"{explained.bias:.4g}); PyTorch computed **{explained.activation:.6g}**."
             )
-            conv = model.module.get_submodule(stage.name)
             input_shape = next(layer.input_shape for layer in table.layers if layer.name == stage.name)
-            query, notes = layer_query(
-                conv.in_channels,
-                conv.out_channels,
-                conv.kernel_size,
-                conv.stride,
-                explained.padding,
-                conv.dilation,
-                conv.groups,
-                input_shape[-2:],
-            )
-            arithmetic_link("Open this layer in the arithmetic page", query)
-            for note in notes:
-                st.caption(md(note))
-        elif isinstance(explained, (NormUnit, ActivationUnit, PoolUnit)):
-            st.text(unit_sentence(explained))
-        with st.expander("Every channel's sum", expanded=False):
-            if isinstance(explained, UnitComputation):
+            arithmetic_for(model.module.get_submodule(stage.name), input_shape)
+            with st.expander("Every input channel's sum", expanded=False):
                 st.dataframe(
                     pd.DataFrame(
                         {
@@ -178,42 +226,9 @@ def overview(model, table, x, digest: str) -> None:
                     ),
                     hide_index=True,
                 )
+        elif isinstance(explained, (NormUnit, ActivationUnit, PoolUnit)):
+            st.text(unit_sentence(explained))
     classes(model, x)
-
-
-def classes(model, x) -> None:
-    """The class bars; a click on one shows its logit as the linear combination it is, and its softmax."""
-    prediction = choice.prediction().top(min(10, len(model.classes)))
-    event = st.plotly_chart(
-        probability_bars(prediction, clickable=True),
-        key="overview_probs",
-        on_select="rerun",
-        selection_mode="points",
-        config={"displayModeBar": False},
-    )
-    points = (event.get("selection") or {}).get("points") or []
-    names = prediction.classes[::-1]  # the bars run from the least likely at the bottom
-    if points:
-        name = names[int(points[0]["point_index"])]
-        keep_in_url({"ov_class": model.classes.index(name)})
-    index = url_numbers(["ov_class"]).get("ov_class")
-    layer = classifier_layer(model.module, len(model.classes))
-    if index is None or not 0 <= index < len(model.classes):
-        st.caption("Click a class bar to see its logit computed from the last layer's inputs, and its softmax.")
-        return
-    if layer is None:
-        st.info("This model's classes do not come from a Linear layer, so its logits are not taken apart here.")
-        return
-    unit = explain_unit(model.module, x, layer, (index,))
-    if not isinstance(unit, LinearUnit):
-        return
-    sentence, rows = logit_sentence(unit, model.classes[index])
-    st.markdown(f"**{md(model.classes[index])}**: its logit from {md(layer)}")
-    st.text(sentence)
-    st.dataframe(pd.DataFrame(rows, columns=["input", "value", "weight", "value × weight"]), hide_index=True)
-    with model.lock, torch.inference_mode():
-        logits = model.module(x)[0]
-    st.text(softmax_sentence(softmax_unit(logits, index), model.classes))
 
 
 st.title("Inside the network")
@@ -239,7 +254,18 @@ with tabs[0]:
             for layer in table.layers
         ]
     )
-    st.dataframe(frame, hide_index=True, height=420)
+    picked = st.dataframe(
+        frame, hide_index=True, height=420, key="layer_rows", on_select="rerun", selection_mode="single-row"
+    )
+    rows = picked.selection.rows if picked is not None else []
+    chosen_conv = model.module.get_submodule(table.layers[rows[0]].name) if rows else None
+    if isinstance(chosen_conv, torch.nn.Conv2d):
+        arithmetic_for(chosen_conv, table.layers[rows[0]].input_shape)
+    else:
+        st.caption(
+            "Select a conv layer's row to open its case (sizes, stride, padding, dilation, groups) in the "
+            "arithmetic page."
+        )
     h, w = table.input_size
     st.markdown(
         f"**Totals** at {h}×{w}: {table.total_params:,} parameters, {table.total_macs / 1e6:,.1f} M "

@@ -4,9 +4,12 @@ model whose weights the test makes."""
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 import pytest
 import torch
+import torch.nn.functional as F
+import torchvision
 
 from cnnviz.data.images import fit_within
 from cnnviz.data.samples import load_sample
@@ -14,7 +17,7 @@ from cnnviz.models import registry
 from cnnviz.network.units import UnitComputation, explain_unit
 from cnnviz.ui.selection import default_sample
 from cnnviz.ui.uploads import MAX_SIDE
-from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_tab, start  # noqa: F401 (fixtures)
+from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_link, open_tab, start  # noqa: F401 (fixtures)
 from tests.conftest import cache_random_weights
 
 PAGE = "pages/network.py"
@@ -153,3 +156,37 @@ def player_payloads(at) -> list[dict]:
     return [
         json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == "cnnviz_step_player"
     ]
+
+
+def test_a_conv_rows_link_opens_its_case_in_the_arithmetic_page(resnet_weights, offline):
+    """The layer table's row → "Open this layer in the arithmetic page" → that page shows the layer's kernel,
+    stride, padding and groups (resnet18's strided 7×7 stem and a 3×3 of layer2; mobilenet's depthwise comes from
+    the library test)."""
+    at = start()
+    at.sidebar.selectbox(key="model_key").set_value("resnet18").run()
+    at.switch_page(PAGE).run()
+    table = at.tabs[0].dataframe[0].value
+    for name in ("conv1", "layer2.0.conv1"):
+        row = list(table["layer"]).index(name)
+        at.session_state["layer_rows"] = {"selection": {"rows": [row], "columns": []}}
+        at.run()
+        (link,) = at.tabs[0].get("page_link")
+        query = dict(parse_qsl(link.proto.query_string))
+        conv = dict(torchvision.models.resnet18().named_modules())[name]
+        assert (int(query["k"]), int(query["s"]), int(query["p"])) == (
+            conv.kernel_size[0],
+            conv.stride[0],
+            conv.padding[0],
+        )
+        page = open_link("pages/arithmetic.py", query)
+        assert_no_exception(page)
+        size = int(query["i"])
+        expected = F.conv2d(
+            torch.zeros(1, 1, size, size),
+            torch.zeros(1, 1, *conv.kernel_size),
+            stride=conv.stride,
+            padding=conv.padding,
+        ).shape[-1]
+        output = next(m.value for m in page.markdown if m.value.startswith("**Output size"))
+        assert output == f"**Output size: {expected} × {expected}**"
+    assert offline == []

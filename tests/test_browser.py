@@ -453,8 +453,10 @@ def test_a_disc_drawn_on_the_canvas_is_a_circle_to_tinyvgg_and_undo_and_clear_wo
     chart = page.locator('.st-key-probs[data-stale="false"]').get_by_test_id("stPlotlyChart")
     chart.locator(".js-plotly-plot").wait_for()
     expect(chart).to_contain_text("circle", timeout=LOAD_TIMEOUT_MS)
-    ranked = chart.locator(".ytick text").all_text_contents()  # least likely first (bottom to top)
-    assert "circle" in ranked[-2:], ranked
+    ticks = chart.locator(".ytick text")
+    placed = [(ticks.nth(i).bounding_box()["y"], ticks.nth(i).text_content()) for i in range(ticks.count())]
+    ranked = [name for _, name in sorted(placed)]  # top to bottom: the most likely first
+    assert "circle" in ranked[:2], ranked
     strokes = int(page.locator(".cnnviz-canvas").get_attribute("data-strokes"))
     page.get_by_role("button", name="Undo").click()
     assert int(page.locator(".cnnviz-canvas").get_attribute("data-strokes")) == strokes - 1

@@ -118,3 +118,18 @@ def test_separable_saving_matches_mobilenet_and_real_modules():
         assert conv_cost(cin, cout, (k, k), (7, 7), groups, bias).params == sum(p.numel() for p in module.parameters())
     with_bias = separable(4, 4, (3, 3), (5, 5))
     assert with_bias.pair.params == (4 * 9 + 4) + (16 + 4) and with_bias.plain.params == 4 * 4 * 9 + 4
+
+
+def test_the_gif_animates_every_depthwise_step_with_one_kernel_per_output_channel():
+    import io
+
+    from PIL import Image
+
+    from cnnviz.arithmetic.animation import gif_bytes
+
+    geo = ar.geometry("conv", 3, 2)
+    scene = make_scene(geo, *random_values(geo, 2, 2, seed=4, groups=2), groups=2, flip=True)
+    b = board(scene)
+    assert sorted(b.kernels) == [(0, 0), (1, 1)]  # depthwise: no kernel from in ch 2 to out ch 1
+    gif = Image.open(io.BytesIO(gif_bytes(b)))
+    assert gif.n_frames == scene.num_steps == 8

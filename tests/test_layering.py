@@ -37,7 +37,8 @@ LAYERS = (
     {"assets", "charts", "fonts", "overlay", "params", "progress", "text"},
     {"data"},
     {"models"},
-    {"arithmetic", "explain", "network"},
+    {"arithmetic"},
+    {"explain", "network"},  # the network's units are animated by the arithmetic's step player
     {"server"},
     {"training"},
     {"learn", "transfer"},

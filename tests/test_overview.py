@@ -22,7 +22,7 @@ from cnnviz.links import check_query, layer_query
 from cnnviz.models.embedded import load_embedded
 from cnnviz.models.lite0 import load_lite0
 from cnnviz.network.architecture import summarize
-from cnnviz.network.overview import field_box, field_picture, map_png, overview_stages, stage_names
+from cnnviz.network.overview import field_box, field_picture, map_png, overview_stages, short_name, stage_names
 from cnnviz.network.unit_player import logit_sentence, softmax_sentence, unit_payload
 from cnnviz.network.units import LinearUnit, UnitComputation, classifier_layer, explain_unit, softmax_unit
 from cnnviz.overlay import colormap
@@ -184,3 +184,10 @@ def test_open_in_the_arithmetic_page_is_a_valid_link_of_the_layers_case(builder)
             )
             assert geo.output_size == tuple(real.shape[-2:]), name
     assert "plain" in kinds
+
+
+def test_column_titles_drop_leading_parts_of_long_names():
+    assert short_name("features.conv_1_1") == "conv_1_1"
+    assert short_name("blocks.1.0.conv_pw") == "1.0.conv_pw"
+    assert short_name("layer1.0.conv1") == "layer1.0.conv1"
+    assert short_name("a_very_long_single_layer_name") == "a_very_long_single_layer_name"

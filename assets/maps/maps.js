@@ -15,7 +15,9 @@ function columns(root, data, report) {
   const wrap = el("div", "cnnviz-columns");
   data.columns.forEach((column, ci) => {
     const box = el("div", "cnnviz-column");
-    box.appendChild(el("div", "cnnviz-title", column.title));
+    const title = el("div", "cnnviz-title", column.title);
+    title.title = column.name;  // the full layer name on hover where the title is shortened
+    box.appendChild(title);
     box.appendChild(el("div", "cnnviz-sub", column.subtitle));
     column.maps.forEach((map, mi) => {
       const b = el("button", "cnnviz-map");

@@ -47,6 +47,15 @@ def stage_names(table: Summary) -> list[str]:
     return [layer.name for layer in table.layers if len(layer.output_shape) == 3 and layer.kind in STAGE_KINDS]
 
 
+def short_name(name: str, most: int = 14) -> str:
+    """A column's title: the layer's name without its leading parts while it is longer than ``most``
+    (``blocks.1.0.conv_pw`` → ``1.0.conv_pw``); the full name shows on hover."""
+    parts = name.split(".")
+    while len(parts) > 1 and len(".".join(parts)) > most:
+        parts.pop(0)
+    return ".".join(parts)
+
+
 @dataclass(frozen=True)
 class Stage:
     """One column: a layer's maps for the input, the channels shown (in order) and the colour range they share."""

@@ -29,7 +29,8 @@ def map_columns(
     on_pick: Callable[[], None],
     cell: int = 56,
 ) -> None:
-    """Columns of maps (each ``{"title", "subtitle", "maps": [{"src", "label", "rows", "cols"}]}``), the map
+    """Columns of maps (each ``{"title", "name", "subtitle", "maps": [{"src", "label", "rows", "cols"}]}``; the
+    ``name`` shown on hover over a shortened title), the map
     ``selected`` (column, map) framed. A click calls ``on_pick`` before the rerun, with ``{"column", "map"}`` in
     ``st.session_state[key]["picked"]``."""
     data = {"kind": "columns", "columns": columns, "selected": selected, "cell": cell}
