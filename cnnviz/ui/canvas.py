@@ -3,9 +3,7 @@ Clear on the canvas; the strokes are checked and drawn server-side (:mod:`cnnviz
 
 from __future__ import annotations
 
-import functools
 import logging
-from typing import Any
 
 import streamlit as st
 from PIL import Image
@@ -14,20 +12,12 @@ from cnnviz.assets import CANVAS_DIR
 from cnnviz.data import drawing
 from cnnviz.data.images import fit_within
 from cnnviz.server.logs import refused
+from cnnviz.ui.components import shipped_component
 from cnnviz.ui.keys import BRUSH_COLOUR_KEY, BRUSH_SIZE_KEY, CANVAS_KEY
 
 logger = logging.getLogger(__name__)
 _KEPT_KEY = "_cnnviz_drawing"  # the last good strokes: the canvas shows them again after another source was used
 DRAWING_NAME = "your drawing"
-
-
-@functools.cache
-def _canvas_component() -> Any:
-    return st.components.v2.component(
-        "cnnviz_canvas",
-        js=(CANVAS_DIR / "canvas.js").read_text(encoding="utf-8"),
-        css=(CANVAS_DIR / "canvas.css").read_text(encoding="utf-8"),
-    )
 
 
 def drawn_image(max_side: int) -> tuple[Image.Image | None, str | None]:
@@ -47,7 +37,7 @@ def drawn_image(max_side: int) -> tuple[Image.Image | None, str | None]:
         "max_points": drawing.MAX_POINTS,
     }
     with st.sidebar:
-        result = _canvas_component()(
+        result = shipped_component("cnnviz_canvas", CANVAS_DIR, "canvas")(
             data=data, key=CANVAS_KEY, default={"strokes": kept}, width="stretch", on_strokes_change=lambda: None
         )
     value = result.get("strokes") if hasattr(result, "get") else None

@@ -3,23 +3,11 @@ reporting what was clicked."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-import streamlit as st
-
 from cnnviz.assets import MAPS_DIR
-
-
-@functools.cache
-def _maps_component() -> Any:
-    """The maps component, registered once per process with Streamlit's components v2."""
-    return st.components.v2.component(
-        "cnnviz_maps",
-        js=(MAPS_DIR / "maps.js").read_text(encoding="utf-8"),
-        css=(MAPS_DIR / "maps.css").read_text(encoding="utf-8"),
-    )
+from cnnviz.ui.components import shipped_component
 
 
 def map_columns(
@@ -34,7 +22,7 @@ def map_columns(
     ``selected`` (column, map) framed. A click calls ``on_pick`` before the rerun, with ``{"column", "map"}`` in
     ``st.session_state[key]["picked"]``."""
     data = {"kind": "columns", "columns": columns, "selected": selected, "cell": cell}
-    _maps_component()(data=data, key=key, width="stretch", on_picked_change=on_pick)
+    shipped_component("cnnviz_maps", MAPS_DIR, "maps")(data=data, key=key, width="stretch", on_picked_change=on_pick)
 
 
 def map_cells(
@@ -61,4 +49,4 @@ def map_cells(
         "values": values,
         "width": width,
     }
-    _maps_component()(data=data, key=key, width="stretch", on_picked_change=on_pick)
+    shipped_component("cnnviz_maps", MAPS_DIR, "maps")(data=data, key=key, width="stretch", on_picked_change=on_pick)

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import streamlit as st
 
 from cnnviz.assets import PLAYER_DIR
+from cnnviz.ui.components import shipped_component
 
 # --- the browser-side step player ---------------------------------------------------------------------------
-
-
-@functools.cache
-def _player_component() -> Any:
-    """The step player (``assets/player``), registered once per process with Streamlit's components v2."""
-    return st.components.v2.component(
-        "cnnviz_step_player",
-        js=(PLAYER_DIR / "player.js").read_text(encoding="utf-8"),
-        css=(PLAYER_DIR / "player.css").read_text(encoding="utf-8"),
-    )
 
 
 def step_player(
@@ -35,7 +25,7 @@ def step_player(
     the starting speed, ``start`` the step a fresh page opens at; ``present`` draws larger cells and numbers
     (presentation mode); ``link`` names the URL parameter that follows the step shown, so that a copied link opens
     at that step (None: the address is left alone)."""
-    _player_component()(
+    shipped_component("cnnviz_step_player", PLAYER_DIR, "player")(
         data={**data, "speed": speed, "present": present, "start": start, "link": link}, key=key, width="stretch"
     )
 
