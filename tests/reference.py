@@ -14,15 +14,14 @@ _HOOK_TABLES = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_bac
 
 
 def layer_outputs(model: nn.Module, x: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:
-    """What the layers ``names`` of ``model`` gave for ``x`` (each one's first call, copied at once, so a later
-    in-place layer cannot change it), read with plain forward hooks: the reference the unit tests and the
-    benchmark compare with."""
+    """What the layers ``names`` of ``model`` gave for ``x`` (a layer called twice, as resnet's ReLU: its last
+    call; copied at once, so a later in-place layer cannot change it), read with plain forward hooks: the
+    reference the unit tests and the benchmark compare with."""
     outputs: dict[str, torch.Tensor] = {}
 
     def keep(name: str):
         def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:  # (returns None: the output stays)
-            if name not in outputs:
-                outputs[name] = out.detach().clone()
+            outputs[name] = out.detach().clone()
 
         return hook
 

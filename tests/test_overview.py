@@ -191,3 +191,24 @@ def test_column_titles_drop_leading_parts_of_long_names():
     assert short_name("blocks.1.0.conv_pw") == "1.0.conv_pw"
     assert short_name("layer1.0.conv1") == "layer1.0.conv1"
     assert short_name("a_very_long_single_layer_name") == "a_very_long_single_layer_name"
+
+
+def test_a_layer_called_twice_is_explained_at_the_call_its_map_shows():
+    """resnet's BasicBlock runs one ReLU after bn1 and again after the sum: the overview's map is the last call's
+    output (cnnviz.network.features.activations), and the unit explained must be that call's too."""
+    from cnnviz.network.features import activations
+
+    model = torchvision.models.resnet18().eval()
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(7))
+    shown = activations(model, x, ["layer1.0.relu"])["layer1.0.relu"]
+    seen = []
+    handle = model.layer1[0].relu.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().clone()))
+    with torch.no_grad():
+        model(x)
+    handle.remove()
+    assert len(seen) == 2 and not torch.equal(seen[0], seen[1])
+    torch.testing.assert_close(shown, seen[1])
+    for unit in [(0, 0, 0), (5, 7, 3), (63, 15, 15)]:
+        u = explain_unit(model, x, "layer1.0.relu", unit)
+        assert u.activation == pytest.approx(float(seen[1][(0, *unit)]), abs=1e-6)
+        assert u.total == pytest.approx(u.activation, abs=1e-6)

@@ -141,7 +141,7 @@ def test_every_kind_of_layer_after_a_conv(builder: str) -> None:
     chosen = [(n, m) for n, m in model.named_modules() if isinstance(m, EXPLAINED) and not isinstance(m, nn.Conv2d)]
     rng = random.Random(5)
     chosen = rng.sample(chosen, min(len(chosen), 25))
-    outputs = layer_outputs(model, x, [name for name, _ in chosen])  # (resnet's ReLU runs twice: its first call)
+    outputs = layer_outputs(model, x, [name for name, _ in chosen])  # (resnet's ReLU runs twice: its last call)
     before = _state(model)
     kinds = set()
     for name, m in chosen:

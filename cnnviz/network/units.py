@@ -78,15 +78,13 @@ def _capture(module: nn.Module, x: Tensor, layer: str) -> tuple[nn.Module, Tenso
     captured: dict[str, Tensor] = {}
 
     def before(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
-        if "input" in captured:  # (a module run twice: its first call is the one explained)
-            return
+        # A module run twice (resnet's ReLU after bn1 and after the sum) is explained at its last call, the one
+        # whose output the feature maps and the overview show (cnnviz.network.features.activations).
         if not inputs or not isinstance(inputs[0], Tensor):
             raise TypeError(f"{layer} does not take a single tensor")
         captured["input"] = inputs[0].detach().clone()  # before the layer runs: an in-place layer changes it
 
     def after(_module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
-        if "output" in captured:
-            return
         if not isinstance(output, Tensor):
             raise TypeError(f"{layer} does not give a single tensor")
         captured["output"] = output.detach().clone()  # at once: a later in-place op must not change it
