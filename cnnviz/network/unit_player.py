@@ -70,7 +70,8 @@ def unit_payload(c: UnitComputation) -> dict:
         f"Sum {fmt(float(sums[-1]))} + bias {fmt(c.bias)} = {fmt(c.total)}: the activation PyTorch computed is "
         f"{fmt(c.activation)}."
     )
-    changes.append(Change(last + 1, last, caption, (), ((total_grid, (0,)),), ((total_grid, 0, c.total),)))
+    kept = tuple(w for w in changes[-1].writes if w[0] == product_grid)  # the last channel's products stay shown
+    changes.append(Change(last + 1, last, caption, (), ((total_grid, (0,)),), (*kept, (total_grid, 0, c.total))))
     return panels_payload("unit", grids, layouts, changes)
 
 
