@@ -119,7 +119,9 @@ def test_objects_alive_after_the_warm_up_are_kept_out_of_collections():
 
     try:
         frozen = launch.keep_out_of_collections()
-        assert frozen == gc.get_freeze_count() > 10_000  # the libraries' objects
+        # the libraries' objects; a frozen object is still freed when its last reference goes (another test's
+        # thread may drop one meanwhile: the count then falls by that much, never rises)
+        assert frozen > 10_000 and frozen - 1_000 <= gc.get_freeze_count() <= frozen
         cycle: list = []
         cycle.append(cycle)  # garbage made afterwards is still collected
         del cycle

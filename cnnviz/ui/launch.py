@@ -110,7 +110,7 @@ def keep_out_of_collections() -> int:
     number moved. Streamlit runs a full collection after every script run (``runner.postScriptGC``), which walks
     every object of the process: 0.26 s after the warm-up on this machine, at every rerun of every session, and
     nothing after this (measured: ``benchmarks/pages.py``). What the sessions make later is collected as before."""
-    gc.collect()  # what is garbage already goes first: a frozen object is never freed
+    gc.collect()  # what is garbage already goes first: a frozen object is never collected (only freed by refcount)
     gc.freeze()
     return gc.get_freeze_count()
 
