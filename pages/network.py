@@ -97,21 +97,24 @@ def pick_unit(rows: int, cols: int) -> None:
         keep_in_url({"ov_row": row, "ov_col": col})
 
 
+def pick_class(shown: tuple[str, ...], every: tuple[str, ...]) -> None:
+    """on_select of the class bars (called only when the selection changes, so a later image's bars never
+    inherit it): the clicked row's class, by its name among the model's classes."""
+    points = (st.session_state["overview_probs"].get("selection") or {}).get("points") or []
+    if points:
+        keep_in_url({"ov_class": every.index(shown[int(points[0]["point_index"])])})
+
+
 def classes(model, x) -> None:
     """The class bars; a click on one shows its logit as the linear combination it is, and its softmax."""
     prediction = choice.prediction().top(min(10, len(model.classes)))
-    event = st.plotly_chart(
+    st.plotly_chart(
         probability_bars(prediction, clickable=True),
         key="overview_probs",
-        on_select="rerun",
+        on_select=functools.partial(pick_class, prediction.classes[::-1], model.classes),  # bottom bar first
         selection_mode="points",
         config={"displayModeBar": False},
     )
-    points = (event.get("selection") or {}).get("points") or []
-    names = prediction.classes[::-1]  # the bars run from the least likely at the bottom
-    if points:
-        name = names[int(points[0]["point_index"])]
-        keep_in_url({"ov_class": model.classes.index(name)})
     index = url_numbers(["ov_class"]).get("ov_class")
     layer = classifier_layer(model.module, len(model.classes))
     if index is None or not 0 <= index < len(model.classes):
@@ -132,7 +135,7 @@ def classes(model, x) -> None:
     st.text(softmax_sentence(softmax_unit(logits, index), model.classes))
 
 
-def overview(model, table, x, digest: str) -> None:
+def overview(model, table, x) -> None:
     """CNN Explainer's overview for any model: columns of maps; a click enlarges one, a click on a unit shows how
     it was computed, and where in the input it looked; a click on a class bar shows its logit and softmax."""
     st.markdown(
@@ -347,7 +350,7 @@ else:
 
     with tabs[3]:
         if tabs[3].open:  # computed only when looked at
-            overview(model, table, x, digest)
+            overview(model, table, x)
 
 with tabs[4]:
     if tabs[4].open:  # computed only when looked at
