@@ -112,3 +112,32 @@ def test_crafted_and_mutated_files_get_a_message_and_no_exception_box():
             assert now != before and now.startswith("upload-"), what
         assert "Traceback" not in " ".join(errors) and any(m.value.startswith("**Prediction:") for m in at.markdown)
     assert refused >= 6  # the crafted files at least
+
+
+@pytest.mark.slow
+def test_a_timm_model_upload_works_on_every_page():
+    import timm
+
+    torch.manual_seed(0)
+    state = timm.create_model("convnext_atto", pretrained=False, num_classes=3).state_dict()
+    at = upload_model(
+        start(),
+        "atto.safetensors",
+        safetensors.torch.save({k: v.contiguous() for k, v in state.items()}),
+        own_arch="timm/convnext_atto",
+        own_num_classes=3,
+        own_classes="cat\ndog\ncow",
+    )
+    assert not at.sidebar.error
+    assert "atto · convnext_atto" in at.sidebar.selectbox(key="model_key").options
+    assert {m.label: m.value for m in at.metric}["Architecture"] == "convnext_atto"
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert_no_exception(at)
+        assert at.sidebar.selectbox(key="model_key").value.startswith("upload-"), page
+    at.switch_page("pages/explain.py").run()
+    assert captions(at)[0].startswith("Grad-CAM for ")
+    assert set(at.selectbox(key="target").options) == {"cat", "dog", "cow"}
+    at = open_tab(at.switch_page("pages/network.py").run(), "tab", "Overview")
+    assert_no_exception(at)
+    assert any(m.value.startswith("**How unit") for m in at.markdown)

@@ -1,6 +1,6 @@
-"""Bring your own model: weights for one of the registry's torchvision architectures, or for a TinyVGG with
-the embedded model's layers reading its channels' averages (what the transfer page saves), as a safetensors
-file (recommended) or a ``torch.save`` state dict.
+"""Bring your own model: weights for one of the registry's torchvision architectures, any of timm's image models
+by name, or a TinyVGG with the embedded model's layers reading its channels' averages (what the transfer page
+saves), as a safetensors file (recommended) or a ``torch.save`` state dict.
 
 Uploaded files are hostile until proven otherwise, so nothing in them is ever executed and every size is
 checked before anything is allocated:
@@ -24,6 +24,7 @@ checked before anything is allocated:
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -40,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import safetensors
 import safetensors.torch
+import timm
 import torch
 import torchvision
 from torch import nn
@@ -121,14 +123,31 @@ def _check_size(data: bytes) -> None:
         raise ModelFileError(f"The model file is {_mib(len(data))}; the limit is {_mib(MAX_MODEL_BYTES)}.")
 
 
-ARCHITECTURES = (*TORCHVISION_MODELS, TINYVGG)
-"""What an uploaded file may hold: a torchvision architecture, or the embedded TinyVGG's layers with a head on
-their channels' averages (``global_pool``), as the transfer page trains it."""
+BUILT_IN_ARCHITECTURES = (*TORCHVISION_MODELS, TINYVGG)
+"""The registry's torchvision architectures, and the embedded TinyVGG's layers with a head on their channels'
+averages (``global_pool``), as the transfer page trains it."""
+TIMM_PREFIX = "timm/"
+"""How a timm architecture is named among :func:`architectures` (``timm/resnet18``: timm's, not torchvision's)."""
+
+
+@functools.cache
+def timm_architectures() -> tuple[str, ...]:
+    """timm's image models by name (``timm.list_models()`` of the pinned timm), each with :data:`TIMM_PREFIX`."""
+    return tuple(TIMM_PREFIX + name for name in timm.list_models())
+
+
+def architectures() -> tuple[str, ...]:
+    """What an uploaded file may hold: a built-in architecture, or any of timm's image models by name."""
+    return BUILT_IN_ARCHITECTURES + timm_architectures()
 
 
 def architecture_label(architecture: str) -> str:
-    """How ``architecture`` (one of :data:`ARCHITECTURES`) is named to people."""
-    return "TinyVGG (pooled head)" if architecture == TINYVGG else architecture
+    """How ``architecture`` (one of :func:`architectures`) is named to people."""
+    if architecture == TINYVGG:
+        return "TinyVGG (pooled head)"
+    if architecture.startswith(TIMM_PREFIX):
+        return f"{architecture.removeprefix(TIMM_PREFIX)} (timm)"
+    return architecture
 
 
 def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:
@@ -146,13 +165,24 @@ def meta_network(architecture: str, num_classes: int) -> nn.Module:
     Raises:
         ModelFileError: unknown architecture, a class count out of range, or a network over the budget.
     """
-    if architecture not in ARCHITECTURES:
-        raise ModelFileError(f"Unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}.")
+    if architecture not in BUILT_IN_ARCHITECTURES and architecture not in timm_architectures():
+        shown = architecture if len(architecture) <= 60 else architecture[:59] + "…"
+        raise ModelFileError(
+            f"Unknown architecture {shown!r}; choose one of {', '.join(BUILT_IN_ARCHITECTURES)} or a timm model."
+        )
     if not 1 <= num_classes <= MAX_CLASSES:
         raise ModelFileError(f"The number of classes must be between 1 and {MAX_CLASSES}.")
+    network: nn.Module
     with torch.device("meta"):
         if architecture == TINYVGG:
             network = TinyVGG(**{**embedded_config(), "num_classes": num_classes, "global_pool": True})
+        elif architecture.startswith(TIMM_PREFIX):
+            name = architecture.removeprefix(TIMM_PREFIX)
+            try:
+                network = timm.create_model(name, pretrained=False, num_classes=num_classes)
+            except Exception as exc:  # timm's own constructors: any of them may refuse a setting
+                logger.warning("timm could not build %s with %d classes", name, num_classes, exc_info=True)
+                raise ModelFileError(f"timm cannot build {name} with {num_classes} classes.") from exc
         else:
             network = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
     size = sum(t.numel() * t.element_size() for t in network.state_dict().values())
@@ -422,12 +452,15 @@ def load_uploaded_model(
             or hostile file, or weights that do not fit the architecture.
     """
     network = meta_network(architecture, num_classes)  # refuses a too-large network before reading anything
-    what = f"{architecture} with {num_classes} classes"
-    weights = None if architecture == TINYVGG else default_weights(architecture)
+    what = f"{architecture_label(architecture)} with {num_classes} classes"
+    timm_model = architecture.startswith(TIMM_PREFIX)
+    weights = None if architecture == TINYVGG or timm_model else default_weights(architecture)
     if class_names:
         names = _class_names(class_names, num_classes)
     elif weights is not None and num_classes == len(weights.meta["categories"]):
         names = tuple(weights.meta["categories"])
+    elif timm_model and num_classes == len(registry.IMAGENET_CLASSES):  # timm's classifiers are ImageNet-1k's
+        names = registry.IMAGENET_CLASSES
     else:
         names = _class_names(None, num_classes)
     if data.startswith((_ZIP_START, _LEGACY_START)):  # torch.save's zip format, or its pre-1.6 format
@@ -435,7 +468,19 @@ def load_uploaded_model(
     else:
         state = read_safetensors(data, network.state_dict(), what)
     module = fill_network(network, state, what)
-    spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, architecture), "session")
+    label = architecture.removeprefix(TIMM_PREFIX)
+    spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, label), "session")
+    if timm_model:
+        return registry.with_timm_preprocessing(
+            spec,
+            label,
+            module,
+            names,
+            None,
+            "unknown: uploaded weights",
+            f"timm's {label} with weights uploaded in this session ({file_name}), fed as timm's configuration for "
+            "it prescribes (input size, mean, std, crop).",
+        )
     if weights is None:
         card = embedded_card()  # preprocessed as the embedded model is: its card says how, no weights are loaded
         return registry.synthetic_model(

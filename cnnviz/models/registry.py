@@ -280,6 +280,33 @@ def with_preprocessing_of(
     return LoadedModel(spec, freeze(module), source.transform, source.mean, source.std, card, source.framing)
 
 
+IMAGENET_CLASSES: tuple[str, ...] = tuple(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+"""ImageNet-1k's 1000 class names, in its label order (torchvision ships them: no download)."""
+
+
+def with_timm_preprocessing(
+    spec: ModelSpec,
+    architecture: str,
+    module: nn.Module,
+    classes: tuple[str, ...],
+    accuracy: float | None,
+    accuracy_note: str,
+    description: str,
+) -> LoadedModel:
+    """A timm ``module`` (frozen here) fed as its pretrained configuration prescribes (timm's
+    ``resolve_model_data_config``: input size, mean, std, crop fraction, interpolation; nothing is downloaded)."""
+    import timm.data
+
+    config = timm.data.resolve_model_data_config(module)  # type: ignore[no-untyped-call]
+    _, height, width = config["input_size"]
+    resize = round(min(height, width) / float(config.get("crop_pct") or 1.0))
+    interpolation = v2.InterpolationMode(config.get("interpolation") or "bilinear")
+    mean, std = tuple(float(v) for v in config["mean"]), tuple(float(v) for v in config["std"])
+    transform = crop_transform(mean, std, (height, width), resize, interpolation)
+    card = model_card(module, architecture, (height, width), classes, accuracy, accuracy_note, description)
+    return LoadedModel(spec, freeze(module), transform, mean, std, card, framing_of(transform))
+
+
 def _load_lite0() -> LoadedModel:
     p = PREPROCESSING
     transform = crop_transform(p.mean, p.std, (p.crop, p.crop), p.resize, v2.InterpolationMode(p.interpolation))
@@ -288,7 +315,7 @@ def _load_lite0() -> LoadedModel:
         module,
         "EfficientNet-Lite0",
         (p.crop, p.crop),
-        tuple(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]),  # ImageNet-1k's names
+        IMAGENET_CLASSES,
         TOP1,
         TOP1_SOURCE,
         "EfficientNet-Lite0 (Tan & Le's EfficientNet, made for phones: ReLU6, no squeeze-and-excitation; "

@@ -110,15 +110,16 @@ def own_model_sidebar() -> None:
             "Weights (.safetensors, .pt, .pth)",
             key="own_file",
             max_upload_size=widget_cap_mb(custom.MAX_MODEL_BYTES),
-            help="The state dict of a torchvision architecture: safetensors (recommended) or "
+            help="The state dict of a torchvision or timm architecture: safetensors (recommended) or "
             "torch.save(model.state_dict()). Only tensors are read; nothing in the file is run. "
             "TorchScript files are programs and are not accepted.",
         )
         st.selectbox(
             "Architecture",
-            custom.ARCHITECTURES,
+            custom.architectures(),
             key="own_arch",
             format_func=custom.architecture_label,
+            help="torchvision's, TinyVGG, or any of timm's image models (type to search: e.g. convnext_atto).",
         )
         st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
