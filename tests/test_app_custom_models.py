@@ -141,3 +141,19 @@ def test_a_timm_model_upload_works_on_every_page():
     at = open_tab(at.switch_page("pages/network.py").run(), "tab", "Overview")
     assert_no_exception(at)
     assert any(m.value.startswith("**How unit") for m in at.markdown)
+
+
+def test_timm_pretrained_weights_on_an_offline_server_say_why(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    at = start()
+    assert not [b for b in at.sidebar.button if b.key == "own_pretrained"]  # torchvision's resnet18: no such button
+    next(w for w in at.sidebar if getattr(w, "key", None) == "own_arch").set_value("timm/resnet18").run()
+    at.button(key="own_pretrained").click().run()
+    assert_no_exception(at)
+    (error,) = [shown(e.value) for e in at.sidebar.error]
+    assert "could not be fetched" in error and "offline" in error
+    assert at.sidebar.selectbox(key="model_key").value == "tinyvgg"  # the model in use is unchanged

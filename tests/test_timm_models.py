@@ -80,3 +80,20 @@ def test_too_large_unknown_and_mismatched_timm_models_are_refused():
     _, state = random_state("resnet18", 7)
     with pytest.raises(ModelFileError, match=r"resnet18 \(timm\) with 8 classes"):
         load_uploaded_model(safetensors.torch.save(state), "timm/resnet18", 8)
+
+
+def test_timm_pretrained_weights_offline_say_why_and_unknown_ones_are_refused(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from cnnviz.models.custom import load_timm_pretrained, timm_pretrained
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # as a server without the internet
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert "timm/resnet18" in timm_pretrained() and len(timm_pretrained()) > 500
+    with pytest.raises(ModelFileError, match=r"could not be fetched .*cannot reach the Hugging Face hub"):
+        load_timm_pretrained("timm/resnet18")
+    with pytest.raises(ModelFileError, match="timm has no pretrained weights for"):
+        load_timm_pretrained("timm/no_such_model")
+    with pytest.raises(ModelFileError, match="would hold"):
+        load_timm_pretrained("timm/vit_huge_patch14_224")  # refused on the meta device, before any fetch

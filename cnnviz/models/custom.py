@@ -136,6 +136,12 @@ def timm_architectures() -> tuple[str, ...]:
     return tuple(TIMM_PREFIX + name for name in timm.list_models())
 
 
+@functools.cache
+def timm_pretrained() -> frozenset[str]:
+    """The timm architectures (with :data:`TIMM_PREFIX`) for which timm knows pretrained weights to fetch."""
+    return frozenset(TIMM_PREFIX + name.split(".")[0] for name in timm.list_models(pretrained=True))
+
+
 def architectures() -> tuple[str, ...]:
     """What an uploaded file may hold: a built-in architecture, or any of timm's image models by name."""
     return BUILT_IN_ARCHITECTURES + timm_architectures()
@@ -156,6 +162,41 @@ def _class_names(names: Sequence[str] | None, count: int) -> tuple[str, ...]:
     if len(names) != count:
         raise ModelFileError(f"{len(names)} class names were given for a model with {count} classes.")
     return tuple(names)
+
+
+def load_timm_pretrained(architecture: str) -> LoadedModel:
+    """timm's ``architecture`` with the pretrained weights timm fetches for it (from the Hugging Face hub, read as
+    safetensors or with ``torch.load(weights_only=True)`` by timm), its own classes and preprocessing.
+
+    Raises:
+        ModelFileError: not a timm architecture with pretrained weights, a network over the budget, or weights
+            that cannot be fetched (this server offline, the hub unreachable): said in a sentence.
+    """
+    if architecture not in timm_pretrained():
+        raise ModelFileError(f"timm has no pretrained weights for {architecture_label(architecture)}.")
+    name = architecture.removeprefix(TIMM_PREFIX)
+    with torch.device("meta"):  # its size at its own class count, before anything is fetched or allocated
+        classes = int(getattr(timm.create_model(name, pretrained=False), "num_classes", 0) or 0)
+    meta_network(architecture, max(classes, 1))
+    try:
+        module = timm.create_model(name, pretrained=True).eval()
+    except Exception as exc:  # hub, network and file errors alike: the visitor gets the reason, the log the rest
+        logger.warning("timm's pretrained weights for %s could not be fetched", name, exc_info=True)
+        raise ModelFileError(
+            f"timm's pretrained weights for {name} could not be fetched ({type(exc).__name__}): this server "
+            "cannot reach the Hugging Face hub (offline?). Upload a state dict of the model instead."
+        ) from exc
+    names = registry.IMAGENET_CLASSES if classes == len(registry.IMAGENET_CLASSES) else _class_names(None, classes)
+    spec = ModelSpec(f"timm-{uuid.uuid4().hex}", f"{name} (timm, pretrained)"[:MAX_LABEL], "session")
+    return registry.with_timm_preprocessing(
+        spec,
+        name,
+        module,
+        names,
+        None,
+        "see timm's model card",
+        f"timm's {name} with the pretrained weights timm fetched from the Hugging Face hub.",
+    )
 
 
 def meta_network(architecture: str, num_classes: int) -> nn.Module:

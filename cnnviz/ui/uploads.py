@@ -103,6 +103,20 @@ def _load_own_model() -> None:
     add_session_model(model)
 
 
+def _load_timm_pretrained() -> None:
+    """The pretrained-weights button's callback: timm's model with its weights, or why it cannot be had."""
+    state = st.session_state
+    state.pop(OWN_MODEL_ERROR_KEY, None)
+    architecture = state.get("own_arch", "")
+    try:
+        with st.spinner("Fetching timm's pretrained weights…"):
+            model = custom.load_timm_pretrained(architecture)
+    except custom.ModelFileError as exc:
+        state[OWN_MODEL_ERROR_KEY] = str(exc)
+        return
+    add_session_model(model)
+
+
 def own_model_sidebar() -> None:
     """Bring your own model: upload, describe, load; it joins the model list for this session."""
     with st.sidebar.expander("Bring your own model", icon=":material/upload_file:"):
@@ -121,6 +135,15 @@ def own_model_sidebar() -> None:
             format_func=custom.architecture_label,
             help="torchvision's, TinyVGG, or any of timm's image models (type to search: e.g. convnext_atto).",
         )
+        if st.session_state.get("own_arch") in custom.timm_pretrained():
+            st.button(
+                "Load timm's pretrained weights instead",
+                key="own_pretrained",
+                on_click=_load_timm_pretrained,
+                icon=":material/cloud_download:",
+                help="No file needed: timm fetches them from the Hugging Face hub (needs the internet; an offline "
+                "server says so).",
+            )
         st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
         st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")
