@@ -157,3 +157,31 @@ def test_timm_pretrained_weights_on_an_offline_server_say_why(tmp_path, monkeypa
     (error,) = [shown(e.value) for e in at.sidebar.error]
     assert "could not be fetched" in error and "offline" in error
     assert at.sidebar.selectbox(key="model_key").value == "tinyvgg"  # the model in use is unchanged
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("channels", [3, 1])
+def test_an_onnx_upload_works_on_every_page(channels):
+    from tests.onnx_files import StudentNet, exported
+
+    torch.manual_seed(0)
+    data = exported(StudentNet(3, channels=channels), (1, channels, 48, 48))
+    at = start()
+    next(w for w in at.sidebar if getattr(w, "key", None) == "own_arch").set_value("onnx").run()
+    assert not [w for w in at.sidebar if getattr(w, "key", None) == "own_num_classes"]  # the graph says
+    at = upload_model(at, "student.onnx", data, own_classes="cat\ndog\ncow")
+    assert not at.sidebar.error
+    assert "student · ONNX" in at.sidebar.selectbox(key="model_key").options
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert_no_exception(at)
+        assert at.sidebar.selectbox(key="model_key").value.startswith("upload-"), page
+    at.switch_page("pages/explain.py").run()
+    assert captions(at)[0].startswith("Grad-CAM for ")
+    assert set(at.selectbox(key="target").options) == {"cat", "dog", "cow"}
+    at = open_tab(at.switch_page("pages/network.py").run(), "tab", "Overview")
+    assert_no_exception(at)
+    assert any(m.value.startswith("**How unit") for m in at.markdown)
+    at = open_tab(at, "tab", "What a channel likes")
+    at.button(key="maximise").click().run()
+    assert_no_exception(at)

@@ -48,6 +48,7 @@ from torch import nn
 
 from cnnviz.models import registry
 from cnnviz.models.embedded import embedded_card, embedded_config
+from cnnviz.models.onnx_files import OnnxFileError, read_onnx
 from cnnviz.models.registry import (
     MAX_LABEL,
     TORCHVISION_MODELS,
@@ -142,15 +143,22 @@ def timm_pretrained() -> frozenset[str]:
     return frozenset(TIMM_PREFIX + name.split(".")[0] for name in timm.list_models(pretrained=True))
 
 
+ONNX = "onnx"
+"""The architecture of an uploaded ONNX file: the graph itself says what it is."""
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
 def architectures() -> tuple[str, ...]:
-    """What an uploaded file may hold: a built-in architecture, or any of timm's image models by name."""
-    return BUILT_IN_ARCHITECTURES + timm_architectures()
+    """What an uploaded file may hold: a built-in architecture, an ONNX graph, or any of timm's image models."""
+    return (*BUILT_IN_ARCHITECTURES, ONNX, *timm_architectures())
 
 
 def architecture_label(architecture: str) -> str:
     """How ``architecture`` (one of :func:`architectures`) is named to people."""
     if architecture == TINYVGG:
         return "TinyVGG (pooled head)"
+    if architecture == ONNX:
+        return "ONNX file (any architecture)"
     if architecture.startswith(TIMM_PREFIX):
         return f"{architecture.removeprefix(TIMM_PREFIX)} (timm)"
     return architecture
@@ -477,10 +485,38 @@ def upload_label(file_name: str, architecture: str) -> str:
     return f"{stem if len(stem) <= room else stem[: room - 1] + '…'} · {architecture}"
 
 
+def _load_onnx(data: bytes, num_classes: int | None, class_names: Sequence[str] | None, file_name: str) -> LoadedModel:
+    try:
+        graph = read_onnx(data)
+    except OnnxFileError as exc:
+        raise ModelFileError(str(exc)) from exc
+    if num_classes is not None and num_classes != graph.classes:
+        raise ModelFileError(f"The graph gives {graph.classes} classes, not {num_classes}.")
+    names = _class_names(class_names, graph.classes)
+    if class_names is None and graph.classes == len(registry.IMAGENET_CLASSES):
+        names = registry.IMAGENET_CLASSES
+    default_mean = IMAGENET_MEAN if graph.channels == 3 else (0.5,) * graph.channels
+    default_std = IMAGENET_STD if graph.channels == 3 else (0.5,) * graph.channels
+    mean, std = graph.mean or default_mean, graph.std or default_std
+    spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, "ONNX"), "session")
+    said = "its metadata's" if graph.mean else "ImageNet's" if graph.channels == 3 else "0.5 and 0.5"
+    return registry.with_plain_preprocessing(
+        spec,
+        "ONNX graph",
+        graph.module,
+        tuple(mean),
+        tuple(std),
+        graph.input_size or (224, 224),
+        names,
+        f"An ONNX graph uploaded in this session ({file_name}), converted to PyTorch; normalised with {said} "
+        "mean and std.",
+    )
+
+
 def load_uploaded_model(
     data: bytes,
     architecture: str,
-    num_classes: int,
+    num_classes: int | None,
     class_names: Sequence[str] | None = None,
     file_name: str = "uploaded model",
 ) -> LoadedModel:
@@ -492,6 +528,11 @@ def load_uploaded_model(
         ModelFileError: unknown architecture, bad class count or names, a network over the budget, an unreadable
             or hostile file, or weights that do not fit the architecture.
     """
+    _check_size(data)
+    if architecture == ONNX:  # the class count is read from the graph (and must agree when given)
+        return _load_onnx(data, num_classes, class_names, file_name)
+    if num_classes is None:
+        raise ModelFileError("Say how many classes the model has.")
     network = meta_network(architecture, num_classes)  # refuses a too-large network before reading anything
     what = f"{architecture_label(architecture)} with {num_classes} classes"
     timm_model = architecture.startswith(TIMM_PREFIX)

@@ -121,14 +121,15 @@ class LoadedModel:
         return overlay_seen(base, values, self.seen_box(base.size), opacity, cmap)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        """An RGB image to the model's normalised input batch ``(1, 3, H, W)``."""
+        """An RGB image to the model's normalised input batch ``(1, C, H, W)`` (C: 3, or 1 for a grey model)."""
         return self.transform(image.convert("RGB")).unsqueeze(0)
 
     def seen_pixels(self, x: torch.Tensor) -> np.ndarray:
         """What the model saw of the input batch ``x``'s first image: its normalisation undone, ``(3, H, W)``
-        in [0, 1]."""
+        in [0, 1] (a one-channel model's grey repeated in the three)."""
         mean, std = (np.array(v, dtype=np.float64)[:, None, None] for v in (self.mean, self.std))
-        return np.clip(x[0].double().numpy() * std + mean, 0.0, 1.0)
+        pixels = np.clip(x[0].double().numpy() * std + mean, 0.0, 1.0)
+        return np.repeat(pixels, 3, axis=0) if pixels.shape[0] == 1 else pixels
 
 
 def _embedded_spec() -> ModelSpec:
@@ -191,12 +192,15 @@ def crop_transform(
     input_size: tuple[int, int] = (64, 64),
     resize: int | None = None,
     interpolation: v2.InterpolationMode = v2.InterpolationMode.BILINEAR,
+    channels: int = 3,
 ) -> Callable[[Image.Image], torch.Tensor]:
     """Resize the short side (to ``resize``, by default the crop's short side), centre-crop to ``input_size``, scale
-    to [0, 1] and normalise."""
+    to [0, 1] and normalise; for a one-channel model, to grey first (ITU-R 601-2 luma, as Pillow's "L")."""
+    grey = [v2.Grayscale(num_output_channels=1)] if channels == 1 else []
     return v2.Compose(
         [
             v2.PILToTensor(),
+            *grey,
             v2.Resize(resize or min(input_size), interpolation=interpolation, antialias=True),
             v2.CenterCrop(input_size),
             v2.ToDtype(torch.float32, scale=True),
@@ -305,6 +309,23 @@ def with_timm_preprocessing(
     transform = crop_transform(mean, std, (height, width), resize, interpolation)
     card = model_card(module, architecture, (height, width), classes, accuracy, accuracy_note, description)
     return LoadedModel(spec, freeze(module), transform, mean, std, card, framing_of(transform))
+
+
+def with_plain_preprocessing(
+    spec: ModelSpec,
+    architecture: str,
+    module: nn.Module,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    input_size: tuple[int, int],
+    classes: tuple[str, ...],
+    description: str,
+) -> LoadedModel:
+    """``module`` (frozen here) fed a centre crop of ``input_size`` (short side resized to it) normalised with
+    ``mean`` and ``std``, one value per input channel (an uploaded ONNX graph's)."""
+    transform = crop_transform(mean, std, input_size, channels=len(mean))
+    card = model_card(module, architecture, input_size, classes, None, "unknown: uploaded model", description)
+    return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card, framing_of(transform))
 
 
 def _load_lite0() -> LoadedModel:

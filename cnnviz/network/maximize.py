@@ -81,9 +81,10 @@ def _ascend(
     modules = dict(work.named_modules())
     generator = torch.Generator().manual_seed(seed)
     h, w = size
-    spectrum = (0.01 * torch.randn(3, h, w // 2 + 1, 2, generator=generator)).requires_grad_(True)
+    channels = len(mean)  # 3, or 1 for a grey model
+    spectrum = (0.01 * torch.randn(channels, h, w // 2 + 1, 2, generator=generator)).requires_grad_(True)
     scale = _spectrum_scale(h, w)
-    mean_t, std_t = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    mean_t, std_t = (torch.tensor(v).view(1, channels, 1, 1) for v in (mean, std))
     optimiser = torch.optim.Adam([spectrum], lr=learning_rate)
     captured: dict[str, Tensor] = {}
     handle = modules[layer].register_forward_hook(lambda _m, _i, out: captured.update(out=out))
@@ -110,7 +111,8 @@ def _ascend(
             final = render()[0].permute(1, 2, 0).numpy()
     finally:
         handle.remove()
-    return np.clip(np.rint(final * 255), 0, 255).astype(np.uint8)
+    picture = np.clip(np.rint(final * 255), 0, 255).astype(np.uint8)
+    return np.repeat(picture, 3, axis=2) if channels == 1 else picture
 
 
 def channel_means(model: nn.Module, x: Tensor, layer: str, batch_size: int = 100) -> Tensor:

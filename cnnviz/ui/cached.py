@@ -26,14 +26,14 @@ POOL_SEED, POOL_SIZE = 4242, 600
 @st.cache_resource(show_spinner=False, max_entries=8)
 def cam_layers(model_key: str, _model: LoadedModel) -> tuple[str, list[str]]:
     """The model's default CAM layer, then every conv layer."""
-    default = default_layer(_model.module, _model.input_size)
+    default = default_layer(_model.module, _model.input_size, len(_model.mean))
     return default, list(dict.fromkeys([default, *conv_layers(_model.module)]))
 
 
 @st.cache_resource(show_spinner="Tracing the network…", max_entries=8)
 def layer_table(model_key: str, _model: LoadedModel) -> Summary:
     """The model's layer table."""
-    return summarize(_model.module, _model.input_size)
+    return summarize(_model.module, _model.input_size, len(_model.mean))
 
 
 @st.cache_resource(show_spinner="Scoring synthetic images…", max_entries=16)

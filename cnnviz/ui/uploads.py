@@ -93,7 +93,8 @@ def _load_own_model() -> None:
         state[OWN_MODEL_ERROR_KEY] = "Choose a model file first."
         return
     names = custom.parse_class_names(state.get("own_classes", "")) or None
-    architecture, classes = state.get("own_arch", "resnet18"), int(state.get("own_num_classes", 1000))
+    architecture = state.get("own_arch", "resnet18")
+    classes = None if architecture == custom.ONNX else int(state.get("own_num_classes", 1000))  # a graph says
     try:
         model = custom.load_uploaded_model(upload.getvalue(), architecture, classes, names, upload.name)
     except custom.ModelFileError as exc:
@@ -121,12 +122,13 @@ def own_model_sidebar() -> None:
     """Bring your own model: upload, describe, load; it joins the model list for this session."""
     with st.sidebar.expander("Bring your own model", icon=":material/upload_file:"):
         st.file_uploader(
-            "Weights (.safetensors, .pt, .pth)",
+            "Weights (.safetensors, .pt, .pth) or an ONNX file",
             key="own_file",
             max_upload_size=widget_cap_mb(custom.MAX_MODEL_BYTES),
             help="The state dict of a torchvision or timm architecture: safetensors (recommended) or "
-            "torch.save(model.state_dict()). Only tensors are read; nothing in the file is run. "
-            "TorchScript files are programs and are not accepted.",
+            "torch.save(model.state_dict()); or any image classifier exported with torch.onnx.export (choose "
+            'the architecture "ONNX file"). Only data is read; nothing in the file is run. TorchScript files '
+            "are programs and are not accepted.",
         )
         st.selectbox(
             "Architecture",
@@ -144,7 +146,8 @@ def own_model_sidebar() -> None:
                 help="No file needed: timm fetches them from the Hugging Face hub (needs the internet; an offline "
                 "server says so).",
             )
-        st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
+        if st.session_state.get("own_arch") != custom.ONNX:  # an ONNX graph says how many classes it has
+            st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
         st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")
         if error := st.session_state.get(OWN_MODEL_ERROR_KEY):

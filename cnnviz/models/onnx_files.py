@@ -1,0 +1,287 @@
+"""ONNX image classifiers uploaded by a visitor: read as data, checked against a whitelist of operations and a
+size budget before anything is converted, then turned into a torch module (``onnx2torch``: a real ``nn.Conv2d``
+per Conv, so every page — filters, feature maps, Grad-CAM, the unit-by-unit view — works on it).
+
+An ONNX file is a protobuf message, so reading it runs nothing. What could reach outside the file is refused:
+external-data references (a read of a server file), control flow (``Loop``, ``If``, ``Scan``: subgraphs), custom
+or unknown domains and operations, and local functions. Sizes are summed from the declared shapes before a
+tensor is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import onnx
+import torch
+from google.protobuf.message import DecodeError
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+OPERATIONS = frozenset(
+    {
+        "Conv",
+        "Gemm",
+        "MatMul",
+        "BatchNormalization",
+        "Relu",
+        "Clip",
+        "Sigmoid",
+        "HardSigmoid",
+        "HardSwish",
+        "Tanh",
+        "LeakyRelu",
+        "Elu",
+        "MaxPool",
+        "AveragePool",
+        "GlobalAveragePool",
+        "ReduceMean",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Concat",
+        "Flatten",
+        "Reshape",
+        "Transpose",
+        "Squeeze",
+        "Unsqueeze",
+        "Softmax",
+        "Pad",
+        "Resize",
+        "Identity",
+        "Constant",
+        "LayerNormalization",
+        "Erf",
+        "Sqrt",
+        "Pow",
+        "Dropout",
+    }
+)
+"""The operations an uploaded graph may use (the ONNX default domain only)."""
+MIN_OPSET = 13
+MAX_NODES = 5_000
+MAX_ELEMENTS = 100_000_000
+"""Elements of any one tensor (a declared shape of 10⁹ is refused before anything is made)."""
+MAX_TENSOR_BYTES = 200 * 1024 * 1024
+"""The initializers' bytes summed from their declared shapes and types."""
+_ITEM_BYTES = {1: 4, 2: 1, 3: 1, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 16: 2}  # ONNX TensorProto data types
+
+
+class OnnxFileError(ValueError):
+    """An ONNX file that is refused, with the reason."""
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    """A converted ONNX classifier: the module, its input's channels and size, its class count and the
+    preprocessing its metadata gives (None where it says nothing)."""
+
+    module: nn.Module
+    channels: int
+    input_size: tuple[int, int] | None
+    classes: int
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+
+
+def _parse(data: bytes) -> onnx.ModelProto:
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, RecursionError, ValueError) as exc:
+        raise OnnxFileError("This is not a readable ONNX file (truncated, or not a model).") from exc
+    if not model.HasField("graph") or not model.graph.node:
+        raise OnnxFileError("This ONNX file holds no graph.")
+    return model
+
+
+def _check(model: onnx.ModelProto) -> None:  # (one check after another, each with its reason)
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    if set(opsets) - {"ai.onnx"}:
+        raise OnnxFileError(f"The graph uses other operator sets ({', '.join(sorted(set(opsets) - {'ai.onnx'}))}).")
+    if opsets.get("ai.onnx", 0) < MIN_OPSET:
+        raise OnnxFileError(f"The graph's opset is {opsets.get('ai.onnx', 0)}; {MIN_OPSET} or later is needed.")
+    if model.functions:
+        raise OnnxFileError("The file defines functions of its own; only standard operations are accepted.")
+    graph = model.graph
+    if len(graph.node) > MAX_NODES:
+        raise OnnxFileError(f"The graph has {len(graph.node)} operations; at most {MAX_NODES} are accepted.")
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            raise OnnxFileError("The graph uses operations of a custom domain.")
+        if node.op_type not in OPERATIONS:
+            shown = node.op_type[:40]
+            raise OnnxFileError(f"The graph uses {shown!r}, which is not among the supported operations.")
+        for attribute in node.attribute:
+            if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) or attribute.g.node:
+                raise OnnxFileError("The graph has control flow (a subgraph); it is not accepted.")
+            if attribute.HasField("t") and attribute.t.data_location == onnx.TensorProto.EXTERNAL:
+                raise OnnxFileError("The graph refers to external data files; they are never read.")
+    total = 0
+    for tensor in list(graph.initializer) + [a.t for n in graph.node for a in n.attribute if a.HasField("t")]:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
+            raise OnnxFileError("The graph refers to external data files; they are never read.")
+        if tensor.data_type not in _ITEM_BYTES:
+            raise OnnxFileError(f"A tensor of the graph has an unsupported data type ({tensor.data_type}).")
+        if any(d < 0 for d in tensor.dims):
+            raise OnnxFileError("A tensor of the graph has a negative size.")
+        elements = math.prod(tensor.dims)
+        if elements > MAX_ELEMENTS:
+            raise OnnxFileError(f"A tensor of the graph declares {elements:,} elements; at most {MAX_ELEMENTS:,}.")
+        total += elements * _ITEM_BYTES[tensor.data_type]
+        if total > MAX_TENSOR_BYTES:
+            raise OnnxFileError(f"The graph's tensors would take more than {MAX_TENSOR_BYTES // 2**20} MiB.")
+        if tensor.raw_data and len(tensor.raw_data) != elements * _ITEM_BYTES[tensor.data_type]:
+            raise OnnxFileError("A tensor's data does not match its declared shape.")
+    for value in graph.value_info:
+        for d in value.type.tensor_type.shape.dim:
+            if d.HasField("dim_value") and d.dim_value > MAX_ELEMENTS:
+                raise OnnxFileError("A value of the graph declares an impossible size.")
+
+
+def _image_input(model: onnx.ModelProto) -> tuple[int, tuple[int, int] | None]:
+    """The one N×C×H×W float input: its channels and (when fixed) its size."""
+    graph = model.graph
+    constants = {t.name for t in graph.initializer}
+    inputs = [v for v in graph.input if v.name not in constants]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise OnnxFileError("An image classifier has one input (N×C×H×W) and one output (N×classes).")
+    kind = inputs[0].type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in kind.shape.dim]
+    if kind.elem_type != 1 or len(dims) != 4 or dims[1] is None or not 1 <= dims[1] <= 4:
+        raise OnnxFileError("The input must be a float N×C×H×W tensor with 1 to 4 channels.")
+    h, w = dims[2], dims[3]
+    if h is not None and w is not None and not (8 <= h <= 1024 and 8 <= w <= 1024):
+        raise OnnxFileError("The input's height and width must be 8 to 1024 pixels.")
+    return int(dims[1]), (int(h), int(w)) if h and w else None
+
+
+MAX_ACTIVATION_BYTES = 1024 * 1024 * 1024
+"""What every value of the graph takes for one image, summed from the shapes ONNX's shape inference works out
+before anything runs: a graph that would grow (Concat after Concat, a huge Resize or Pad) is refused unrun."""
+
+
+def _check_activations(model: onnx.ModelProto, channels: int, size: tuple[int, int]) -> list[onnx.ValueInfoProto]:
+    """Refuse a graph whose values, for one image of ``size``, would take more than :data:`MAX_ACTIVATION_BYTES`
+    or whose shapes cannot all be worked out in advance; else the shapes worked out (for the converter)."""
+    # A light copy: the nodes and, for each initializer, its data only where small (a shape for Reshape); a large
+    # one is declared as an input of its type and shape, so inference reads no weights and copies none.
+    fixed = onnx.ModelProto()
+    fixed.ir_version = model.ir_version
+    fixed.opset_import.extend(model.opset_import)
+    graph = fixed.graph
+    graph.node.extend(model.graph.node)
+    graph.output.extend(model.graph.output)
+    constants = {t.name for t in model.graph.initializer}
+    for value in model.graph.input:
+        if value.name not in constants:  # one image of the size the check runs
+            graph.input.add().CopyFrom(value)
+            for d, n in zip(graph.input[-1].type.tensor_type.shape.dim, (1, channels, *size), strict=True):
+                d.Clear()
+                d.dim_value = n
+    for tensor in model.graph.initializer:
+        if math.prod(tensor.dims) <= 4096:
+            graph.initializer.add().CopyFrom(tensor)
+        else:
+            graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    try:
+        inferred = onnx.shape_inference.infer_shapes(fixed, strict_mode=True, data_prop=True)
+    except Exception as exc:  # onnx's inference errors (InferenceError, ValidationError) and worse
+        raise OnnxFileError("The graph's shapes cannot be worked out; it is not accepted.") from exc
+    total = 0
+    values = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    for node in inferred.graph.node:
+        for name in node.output:
+            kind = values[name].type.tensor_type if name in values else None
+            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in kind.shape.dim] if kind else [-1]
+            if kind is None or any(d < 0 for d in dims):
+                raise OnnxFileError(
+                    f"The size of a value of the graph ({name[:40]!r}) cannot be worked out in advance."
+                )
+            total += math.prod(dims) * _ITEM_BYTES.get(kind.elem_type, 8)
+            if total > MAX_ACTIVATION_BYTES:
+                raise OnnxFileError(
+                    f"Running the graph on one image would take more than {MAX_ACTIVATION_BYTES // 2**20} MiB."
+                )
+    return list(inferred.graph.value_info)
+
+
+def _shapes_given(model: onnx.ModelProto, **_settings: object) -> onnx.ModelProto:
+    """onnx2torch's shape inference, replaced: :func:`read_onnx` gives the graph the shapes it worked out on a
+    light copy, where onnx2torch's would serialise and parse the whole model, weights included, twice over."""
+    return model
+
+
+def _inline_identities(model: onnx.ModelProto) -> None:
+    """PyTorch's exporter writes an initializer used twice once, and an ``Identity`` node for each further use;
+    the converter reads a Conv's weights from the initializers by name, so each such Identity becomes a copy of
+    its initializer under its output's name."""
+    graph = model.graph
+    tensors = {t.name: t for t in graph.initializer}
+    kept = []
+    for node in graph.node:
+        if node.op_type == "Identity" and len(node.input) == 1 and node.input[0] in tensors:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(tensors[node.input[0]])
+            copy.name = node.output[0]
+            graph.initializer.append(copy)
+            tensors[copy.name] = copy
+        else:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        values = tuple(float(v) for v in text.replace(";", ",").split(",")[:4])
+    except ValueError:
+        return None
+    return values if all(math.isfinite(v) for v in values) else None
+
+
+def read_onnx(data: bytes) -> OnnxModel:
+    """The ONNX classifier in ``data``, checked and converted.
+
+    Raises:
+        OnnxFileError: anything refused, with the reason (the only exception it raises).
+    """
+    model = _parse(data)
+    _check(model)
+    channels, size = _image_input(model)
+    shapes = _check_activations(model, channels, size or (224, 224))
+    _inline_identities(model)
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(shapes)
+    try:
+        import onnx2torch.converter
+
+        onnx2torch.converter.safe_shape_inference = _shapes_given  # (cnnviz is its only user in the process)
+        module = onnx2torch.converter.convert(model).eval()
+    except Exception as exc:  # the converter's own errors: the visitor gets a reason, the log the rest
+        logger.info("an ONNX graph could not be converted", exc_info=True)
+        raise OnnxFileError(
+            "The graph could not be converted to PyTorch (an unsupported use of an operation)."
+        ) from exc
+    for p in module.parameters():
+        p.requires_grad_(False)
+    side = size or (224, 224)
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(1, channels, *side))
+    except Exception as exc:
+        logger.info("a converted ONNX graph failed on a blank image", exc_info=True)
+        raise OnnxFileError(f"The graph does not run on a {side[0]}×{side[1]} image.") from exc
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1 or not torch.isfinite(out).all():
+        raise OnnxFileError("The graph's output is not one row of class scores per image.")
+    meta = {p.key: p.value for p in model.metadata_props}
+    mean, std = _floats(meta.get("mean")), _floats(meta.get("std"))
+    if mean is not None and std is not None and (len(mean) != channels or len(std) != channels or min(std) <= 0):
+        mean = std = None
+    return OnnxModel(module, channels, size, int(out.shape[1]), mean, std)

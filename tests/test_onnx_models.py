@@ -1,0 +1,123 @@
+"""Uploaded ONNX classifiers: five architectures exported by PyTorch come back with the original outputs and
+Grad-CAM works on them; hostile graphs are refused with a reason before anything is converted or run; 200 fuzzed
+files raise nothing but ModelFileError."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import timm
+import torch
+import torchvision
+from onnx import TensorProto, helper
+
+from cnnviz.explain.cams import default_layer, grad_cam
+from cnnviz.models.custom import ModelFileError, load_uploaded_model
+from cnnviz.models.embedded import load_embedded
+from tests.onnx_files import StudentNet, exported, graph_file, hostile, image_input, scores_output, valid_small
+
+
+def tinyvgg() -> torch.nn.Module:
+    loaded = load_embedded()
+    return loaded[0] if isinstance(loaded, tuple) else loaded
+
+
+def models() -> dict[str, tuple[object, tuple[int, ...]]]:
+    torch.manual_seed(0)  # (the builders initialise from the global generator; the test owns this process's)
+    return {
+        "timm efficientnet_b0": (lambda: timm.create_model("efficientnet_b0", num_classes=3), (1, 3, 64, 64)),
+        "timm convnext_atto": (lambda: timm.create_model("convnext_atto", num_classes=3), (1, 3, 64, 64)),
+        "torchvision resnet18": (lambda: torchvision.models.resnet18(num_classes=5), (1, 3, 64, 64)),
+        "a student's module": (lambda: StudentNet(4), (1, 3, 48, 48)),
+        "TinyVGG": (tinyvgg, (1, 3, 64, 64)),
+        "one channel": (lambda: StudentNet(3, channels=1), (1, 1, 32, 32)),
+    }
+
+
+@pytest.mark.parametrize("name", list(models()))
+def test_an_exported_model_comes_back_with_its_outputs_and_grad_cam_works(name):
+    build, shape = models()[name]
+    original = build().eval()
+    for m in original.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # random statistics: a batch norm that is not the identity
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2)
+    loaded = load_uploaded_model(exported(original, shape), "onnx", None, None, "model.onnx")
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = original(x)
+        torch.testing.assert_close(loaded.module(x), reference, rtol=1e-4, atol=1e-4)
+    assert loaded.input_size == shape[2:] and len(loaded.classes) == reference.shape[1]
+    assert len(loaded.mean) == shape[1] and not any(p.requires_grad for p in loaded.module.parameters())
+    layer = default_layer(loaded.module, loaded.input_size, shape[1])
+    with loaded.lock:
+        cam = grad_cam(loaded.module, x, 0, layer)
+    assert tuple(cam.shape[-2:]) == shape[2:] and torch.isfinite(cam).all()
+    assert any(isinstance(m, torch.nn.Conv2d) for m in loaded.module.modules())  # real convs: every page works
+
+
+def test_class_count_names_and_metadata_preprocessing():
+    data = valid_small()
+    assert load_uploaded_model(data, "onnx", 2).classes == ("class 0", "class 1")
+    assert load_uploaded_model(data, "onnx", None, ["cat", "dog"]).classes == ("cat", "dog")
+    with pytest.raises(ModelFileError, match="The graph gives 2 classes, not 3"):
+        load_uploaded_model(data, "onnx", 3)
+    with pytest.raises(ModelFileError, match="3 class names were given"):
+        load_uploaded_model(data, "onnx", None, ["a", "b", "c"])
+    import onnx
+
+    model = onnx.load_from_string(data)
+    helper.set_model_props(model, {"mean": "0.5, 0.5, 0.5", "std": "0.25,0.25,0.25"})
+    loaded = load_uploaded_model(model.SerializeToString(), "onnx", None)
+    assert loaded.mean == (0.5, 0.5, 0.5) and loaded.std == (0.25, 0.25, 0.25)
+    assert load_uploaded_model(data, "onnx", None).mean == (0.485, 0.456, 0.406)  # else ImageNet's
+
+
+@pytest.mark.parametrize(("what", "data", "reason"), hostile(), ids=[h[0] for h in hostile()])
+def test_each_hostile_graph_is_refused_with_its_reason(what, data, reason):
+    with pytest.raises(ModelFileError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        load_uploaded_model(data, "onnx", None)
+
+
+def test_graphs_that_would_grow_past_the_budget_are_refused_unrun():
+    x, nodes, name = image_input(shape=(1, 3, 64, 64)), [], "x"
+    for i in range(24):  # each Concat doubles the channels: 3·2²⁴ channels of 64×64 would be 200 GB
+        nodes.append(helper.make_node("Concat", [name, name], [f"c{i}"], axis=1))
+        name = f"c{i}"
+    nodes += [helper.make_node("GlobalAveragePool", [name], ["p"]), helper.make_node("Flatten", ["p"], ["y"])]
+    with pytest.raises(ModelFileError, match="would take more than 1024 MiB"):
+        load_uploaded_model(graph_file(nodes, [x], [scores_output(classes=3 * 2**24)]), "onnx", None)
+    scales = helper.make_tensor("s", TensorProto.FLOAT, [4], [1.0, 1.0, 1000.0, 1000.0])
+    resize = [
+        helper.make_node("Resize", ["x", "", "s"], ["r"], mode="nearest"),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["y"]),
+    ]
+    with pytest.raises(ModelFileError, match="would take more than 1024 MiB"):
+        load_uploaded_model(graph_file(resize, [x], [scores_output(classes=3)], [scales]), "onnx", None)
+
+
+@pytest.mark.slow
+def test_200_fuzzed_files_raise_nothing_but_model_file_error():
+    rng = random.Random(3)
+    sources = [valid_small(), exported(StudentNet(2), (1, 3, 16, 16))]
+    refused = loaded = 0
+    for n in range(200):
+        data = bytearray(sources[n % 2])
+        if n % 3 == 0:
+            data = data[: rng.randrange(len(data))]
+        else:
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        try:
+            model = load_uploaded_model(bytes(data), "onnx", None)
+        except ModelFileError:
+            refused += 1
+            continue
+        loaded += 1
+        with torch.no_grad():
+            out = model.module(torch.zeros(1, len(model.mean), *model.input_size))
+        assert np.isfinite(out.numpy()).all()
+    assert refused > 100 and refused + loaded == 200
