@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnviz.models.custom import load_uploaded_model
+from tests.onnx_files import conv_classifier
 
 CLASSES, FEATURES = 48_000, 1000
 
@@ -31,20 +31,8 @@ def status(field: str) -> int:
 
 def largest_file() -> bytes:
     rng = np.random.default_rng(0)
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, CLASSES])
-    k = numpy_helper.from_array(rng.standard_normal((FEATURES, 3, 3, 3)).astype(np.float32), "k")
-    w = numpy_helper.from_array((rng.standard_normal((CLASSES, FEATURES)) * 0.01).astype(np.float32), "w")
-    b = numpy_helper.from_array(np.zeros(CLASSES, np.float32), "b")
-    nodes = [
-        helper.make_node("Conv", ["x", "k"], ["c"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["r"]),
-        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
-        helper.make_node("Flatten", ["p"], ["f"]),
-        helper.make_node("Gemm", ["f", "w", "b"], ["y"], transB=1),
-    ]
-    graph = helper.make_graph(nodes, "largest", [x], [y], [k, w, b])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    kernel = rng.standard_normal((FEATURES, 3, 3, 3))
+    return conv_classifier(kernel, rng.standard_normal((CLASSES, FEATURES)) * 0.01, np.zeros(CLASSES), side=32)
 
 
 def main() -> None:

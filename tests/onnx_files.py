@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import warnings
 
-import onnx
+import numpy as np
 import torch
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 
@@ -139,8 +139,11 @@ def _short_raw(nodes, x, y, b) -> bytes:
     return graph_file(nodes, [x], [y], [w, b])
 
 
-def valid_small() -> bytes:
-    x, y = image_input(), scores_output()
+def conv_classifier(kernel: np.ndarray, weight: np.ndarray, bias: np.ndarray, side: int = 8) -> bytes:
+    """A small ONNX classifier written node by node: Conv (``kernel``, padding 1), Relu, GlobalAveragePool,
+    Flatten, Gemm (``weight`` (classes, channels), ``bias``)."""
+    x = image_input(shape=(1, kernel.shape[1], side, side))
+    y = scores_output(classes=weight.shape[0])
     nodes = [
         helper.make_node("Conv", ["x", "k"], ["c"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c"], ["r"]),
@@ -148,10 +151,15 @@ def valid_small() -> bytes:
         helper.make_node("Flatten", ["p"], ["f"]),
         helper.make_node("Gemm", ["f", "w", "b"], ["y"], transB=1),
     ]
-    k = helper.make_tensor("k", TensorProto.FLOAT, [4, 3, 3, 3], [0.1 * (i % 7 - 3) for i in range(108)])
-    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 4], [0.5, -0.5, 0.25, 1.0, -1.0, 0.5, 0.0, 2.0])
-    b = helper.make_tensor("b", TensorProto.FLOAT, [2], [0.1, -0.1])
-    model = onnx.helper.make_model(
-        helper.make_graph(nodes, "small", [x], [y], [k, w, b]), opset_imports=[helper.make_opsetid("", 17)]
-    )
-    return model.SerializeToString()
+    tensors = [
+        numpy_helper.from_array(np.ascontiguousarray(a, np.float32), n)
+        for a, n in ((kernel, "k"), (weight, "w"), (bias, "b"))
+    ]
+    graph = helper.make_graph(nodes, "classifier", [x], [y], tensors)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def valid_small() -> bytes:
+    kernel = (0.1 * (np.arange(108) % 7 - 3)).reshape(4, 3, 3, 3)
+    weight = np.array([[0.5, -0.5, 0.25, 1.0], [-1.0, 0.5, 0.0, 2.0]])
+    return conv_classifier(kernel, weight, np.array([0.1, -0.1]))

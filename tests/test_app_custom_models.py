@@ -32,6 +32,22 @@ def upload_model(at: AppTest, name: str, data: bytes, **settings) -> AppTest:
     return at
 
 
+def every_page_then_explain_and_overview(at: AppTest) -> AppTest:
+    """The uploaded model (classes cat, dog and cow) on every page, then Grad-CAM for it and a unit of its
+    overview."""
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert_no_exception(at)
+        assert at.sidebar.selectbox(key="model_key").value.startswith("upload-"), page
+    at.switch_page("pages/explain.py").run()
+    assert captions(at)[0].startswith("Grad-CAM for ")
+    assert set(at.selectbox(key="target").options) == {"cat", "dog", "cow"}
+    at = open_tab(at.switch_page("pages/network.py").run(), "tab", "Overview")
+    assert_no_exception(at)
+    assert any(m.value.startswith("**How unit") for m in at.markdown)
+    return at
+
+
 def captions(at: AppTest) -> list[str]:
     return [shown(i.proto.imgs[0].caption) for i in at.main.image]
 
@@ -61,14 +77,9 @@ def test_safetensors_upload_works_on_every_page(pets_state):
     assert at.sidebar.selectbox(key="model_key").value.startswith("upload-")
     assert "pets · resnet18" in at.sidebar.selectbox(key="model_key").options
     assert {m.label: m.value for m in at.metric}["Architecture"] == "resnet18"
-    for page in PAGES:
-        at.switch_page(page).run()
-        assert_no_exception(at)
-        assert at.sidebar.selectbox(key="model_key").value.startswith("upload-"), page
+    at = every_page_then_explain_and_overview(at)
     at.switch_page("pages/explain.py").run()
-    assert captions(at)[0].startswith("Grad-CAM for ")
     assert at.selectbox(key="layer").value == "layer4"
-    assert set(at.selectbox(key="target").options) == {"cat", "dog", "cow"}
     open_tab(at.switch_page("pages/network.py").run(), "tab", "Feature maps")
     assert any(c.startswith("conv1: 64 channels of 112×112") for c in captions(at))
 
@@ -131,16 +142,7 @@ def test_a_timm_model_upload_works_on_every_page():
     assert not at.sidebar.error
     assert "atto · convnext_atto" in at.sidebar.selectbox(key="model_key").options
     assert {m.label: m.value for m in at.metric}["Architecture"] == "convnext_atto"
-    for page in PAGES:
-        at.switch_page(page).run()
-        assert_no_exception(at)
-        assert at.sidebar.selectbox(key="model_key").value.startswith("upload-"), page
-    at.switch_page("pages/explain.py").run()
-    assert captions(at)[0].startswith("Grad-CAM for ")
-    assert set(at.selectbox(key="target").options) == {"cat", "dog", "cow"}
-    at = open_tab(at.switch_page("pages/network.py").run(), "tab", "Overview")
-    assert_no_exception(at)
-    assert any(m.value.startswith("**How unit") for m in at.markdown)
+    at = every_page_then_explain_and_overview(at)
 
 
 def test_timm_pretrained_weights_on_an_offline_server_say_why(tmp_path, monkeypatch):
@@ -172,16 +174,7 @@ def test_an_onnx_upload_works_on_every_page(channels):
     at = upload_model(at, "student.onnx", data, own_classes="cat\ndog\ncow")
     assert not at.sidebar.error
     assert "student · ONNX" in at.sidebar.selectbox(key="model_key").options
-    for page in PAGES:
-        at.switch_page(page).run()
-        assert_no_exception(at)
-        assert at.sidebar.selectbox(key="model_key").value.startswith("upload-"), page
-    at.switch_page("pages/explain.py").run()
-    assert captions(at)[0].startswith("Grad-CAM for ")
-    assert set(at.selectbox(key="target").options) == {"cat", "dog", "cow"}
-    at = open_tab(at.switch_page("pages/network.py").run(), "tab", "Overview")
-    assert_no_exception(at)
-    assert any(m.value.startswith("**How unit") for m in at.markdown)
+    at = every_page_then_explain_and_overview(at)
     at = open_tab(at, "tab", "What a channel likes")
     at.button(key="maximise").click().run()
     assert_no_exception(at)

@@ -193,7 +193,7 @@ def crop_transform(
     resize: int | None = None,
     interpolation: v2.InterpolationMode = v2.InterpolationMode.BILINEAR,
     channels: int = 3,
-) -> Callable[[Image.Image], torch.Tensor]:
+) -> v2.Compose:
     """Resize the short side (to ``resize``, by default the crop's short side), centre-crop to ``input_size``, scale
     to [0, 1] and normalise; for a one-channel model, to grey first (ITU-R 601-2 luma, as Pillow's "L")."""
     grey = [v2.Grayscale(num_output_channels=1)] if channels == 1 else []
@@ -249,6 +249,25 @@ def with_weights_preprocessing(
     return LoadedModel(spec, freeze(module), transform, tuple(transform.mean), tuple(transform.std), card, framing)
 
 
+def _fed_by(
+    transform: v2.Compose,
+    spec: ModelSpec,
+    architecture: str,
+    module: nn.Module,
+    classes: tuple[str, ...],
+    accuracy: float | None,
+    accuracy_note: str,
+    description: str,
+) -> LoadedModel:
+    """``module`` (frozen here) fed by ``transform``, a :func:`crop_transform` (its crop, mean and std read back)."""
+    crop = next(t for t in transform.transforms if isinstance(t, v2.CenterCrop)).size
+    norm = next(t for t in transform.transforms if isinstance(t, v2.Normalize))
+    size = (int(crop[0]), int(crop[-1]))
+    card = model_card(module, architecture, size, classes, accuracy, accuracy_note, description)
+    mean, std = tuple(float(v) for v in norm.mean), tuple(float(v) for v in norm.std)
+    return LoadedModel(spec, freeze(module), transform, mean, std, card, framing_of(transform))
+
+
 def synthetic_model(
     spec: ModelSpec,
     module: nn.Module,
@@ -262,10 +281,8 @@ def synthetic_model(
     classes: tuple[str, ...] = CLASSES,
 ) -> LoadedModel:
     """A model of the synthetic shapes dataset (the embedded one, or one trained in the playground)."""
-    card = model_card(module, architecture, input_size, classes, accuracy, accuracy_note, description)
     transform = crop_transform(mean, std, input_size)
-    framing = framing_of(transform)
-    return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card, framing)
+    return _fed_by(transform, spec, architecture, module, classes, accuracy, accuracy_note, description)
 
 
 def with_preprocessing_of(
@@ -307,8 +324,7 @@ def with_timm_preprocessing(
     interpolation = v2.InterpolationMode(config.get("interpolation") or "bilinear")
     mean, std = tuple(float(v) for v in config["mean"]), tuple(float(v) for v in config["std"])
     transform = crop_transform(mean, std, (height, width), resize, interpolation)
-    card = model_card(module, architecture, (height, width), classes, accuracy, accuracy_note, description)
-    return LoadedModel(spec, freeze(module), transform, mean, std, card, framing_of(transform))
+    return _fed_by(transform, spec, architecture, module, classes, accuracy, accuracy_note, description)
 
 
 def with_plain_preprocessing(
@@ -324,8 +340,7 @@ def with_plain_preprocessing(
     """``module`` (frozen here) fed a centre crop of ``input_size`` (short side resized to it) normalised with
     ``mean`` and ``std``, one value per input channel (an uploaded ONNX graph's)."""
     transform = crop_transform(mean, std, input_size, channels=len(mean))
-    card = model_card(module, architecture, input_size, classes, None, "unknown: uploaded model", description)
-    return LoadedModel(spec, freeze(module), transform, tuple(mean), tuple(std), card, framing_of(transform))
+    return _fed_by(transform, spec, architecture, module, classes, None, "unknown: uploaded model", description)
 
 
 def _load_lite0() -> LoadedModel:
