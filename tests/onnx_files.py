@@ -110,6 +110,7 @@ def hostile() -> list[tuple[str, bytes, str]]:
         ("nested past bounds", nested_graphs(200), "not a readable ONNX file"),
         ("opset 11", graph_file(flatten_gemm, [x], [y], [w, b], opset=11), "13 or later is needed"),
         ("data shorter than its shape", _short_raw(flatten_gemm, x, y, b), "does not match its declared shape"),
+        ("four channels", graph_file(flatten_gemm, [image_input(shape=(1, 4, 8, 8))], [y], [w, b]), "3 (colour) or 1"),
     ]
 
 

@@ -152,8 +152,8 @@ def _image_input(model: onnx.ModelProto) -> tuple[int, tuple[int, int] | None]:
         raise OnnxFileError("An image classifier has one input (N×C×H×W) and one output (N×classes).")
     kind = inputs[0].type.tensor_type
     dims = [d.dim_value if d.HasField("dim_value") else None for d in kind.shape.dim]
-    if kind.elem_type != 1 or len(dims) != 4 or dims[1] is None or not 1 <= dims[1] <= 4:
-        raise OnnxFileError("The input must be a float N×C×H×W tensor with 1 to 4 channels.")
+    if kind.elem_type != 1 or len(dims) != 4 or dims[1] not in (1, 3):
+        raise OnnxFileError("The input must be a float N×C×H×W tensor of 3 (colour) or 1 (grey) channels.")
     h, w = dims[2], dims[3]
     if h is not None and w is not None and not (8 <= h <= 1024 and 8 <= w <= 1024):
         raise OnnxFileError("The input's height and width must be 8 to 1024 pixels.")
