@@ -119,7 +119,9 @@ def _check(model: onnx.ModelProto) -> None:  # (one check after another, each wi
         for attribute in node.attribute:
             if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) or attribute.g.node:
                 raise OnnxFileError("The graph has control flow (a subgraph); it is not accepted.")
-    total = 0  # initializers and the tensors held in attributes (Constant) alike: external data, types, sizes
+            if attribute.HasField("t") and attribute.t.data_location == onnx.TensorProto.EXTERNAL:
+                raise OnnxFileError("The graph refers to external data files; they are never read.")
+    total = 0
     for tensor in list(graph.initializer) + [a.t for n in graph.node for a in n.attribute if a.HasField("t")]:
         if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
             raise OnnxFileError("The graph refers to external data files; they are never read.")

