@@ -111,7 +111,25 @@ def hostile() -> list[tuple[str, bytes, str]]:
         ("opset 11", graph_file(flatten_gemm, [x], [y], [w, b], opset=11), "13 or later is needed"),
         ("data shorter than its shape", _short_raw(flatten_gemm, x, y, b), "does not match its declared shape"),
         ("four channels", graph_file(flatten_gemm, [image_input(shape=(1, 4, 8, 8))], [y], [w, b]), "3 (colour) or 1"),
+        ("a tensor on a Relu", graph_file(_carrying(flatten_gemm, t=w), [x], [y], [w, b]), "carries a tensor it does"),
+        ("a sparse tensor", graph_file(_carrying(flatten_gemm, sparse_value=_sparse()), [x], [y], [w, b]), "sparse"),
     ]
+
+
+def _carrying(nodes, **attributes):
+    """``nodes`` after a Relu on the input that carries ``attributes`` it does not take."""
+    first = helper.make_node("Relu", ["x"], ["x1"], **attributes)
+    rest = [helper.make_node(n.op_type, ["x1" if i == "x" else i for i in n.input], n.output) for n in nodes]
+    for new, old in zip(rest, nodes, strict=True):
+        new.attribute.extend(old.attribute)
+    return [first, *rest]
+
+
+def _sparse():
+    """A sparse tensor of one value that declares 10⁹ elements."""
+    values = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    indices = helper.make_tensor("i", TensorProto.INT64, [1], [0])
+    return helper.make_sparse_tensor(values, indices, [1000, 1000, 1000])
 
 
 def _field(number: int, payload: bytes) -> bytes:

@@ -16,7 +16,16 @@ from onnx import TensorProto, helper
 from cnnviz.explain.cams import default_layer, grad_cam
 from cnnviz.models.custom import ModelFileError, load_uploaded_model
 from cnnviz.models.embedded import load_embedded
-from tests.onnx_files import StudentNet, exported, graph_file, hostile, image_input, scores_output, valid_small
+from tests.onnx_files import (
+    StudentNet,
+    conv_classifier,
+    exported,
+    graph_file,
+    hostile,
+    image_input,
+    scores_output,
+    valid_small,
+)
 
 
 def tinyvgg() -> torch.nn.Module:
@@ -73,6 +82,24 @@ def test_class_count_names_and_metadata_preprocessing():
     loaded = load_uploaded_model(model.SerializeToString(), "onnx", None)
     assert loaded.mean == (0.5, 0.5, 0.5) and loaded.std == (0.25, 0.25, 0.25)
     assert load_uploaded_model(data, "onnx", None).mean == (0.485, 0.456, 0.406)  # else ImageNet's
+
+
+def test_weights_given_by_constant_operations_come_back_and_a_newer_opset_is_refused_with_how_to_export():
+    import onnx
+
+    kernel = np.random.default_rng(2).standard_normal((4, 3, 3, 3)).astype(np.float32)
+    weight = np.random.default_rng(3).standard_normal((2, 4)).astype(np.float32)
+    model = onnx.load_from_string(conv_classifier(kernel, weight, np.zeros(2)))
+    for tensor in list(model.graph.initializer):  # each initializer given by a Constant operation instead
+        model.graph.node.insert(0, helper.make_node("Constant", [], [tensor.name], value=tensor))
+    del model.graph.initializer[:]
+    loaded = load_uploaded_model(model.SerializeToString(), "onnx", None)
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    expected = torch.relu(torch.nn.functional.conv2d(x, torch.from_numpy(kernel), padding=1)).mean((2, 3))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.module(x), expected @ torch.from_numpy(weight).T)
+    with pytest.raises(ModelFileError, match=r"opset is 18.*ReduceMean.*opset_version=17"):
+        load_uploaded_model(exported(StudentNet(2), (1, 3, 16, 16), opset=18), "onnx", None)
 
 
 @pytest.mark.parametrize(("what", "data", "reason"), hostile(), ids=[h[0] for h in hostile()])

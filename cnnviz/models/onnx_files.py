@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import onnx
 import torch
 from google.protobuf.message import DecodeError
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +127,10 @@ def _check(model: onnx.ModelProto) -> None:  # (one check after another, each wi
                 raise OnnxFileError("The graph has control flow (a subgraph); it is not accepted.")
             if attribute.HasField("t") and attribute.t.data_location == onnx.TensorProto.EXTERNAL:
                 raise OnnxFileError("The graph refers to external data files; they are never read.")
+            if attribute.HasField("sparse_tensor") or attribute.sparse_tensors or attribute.tensors:
+                raise OnnxFileError("The graph holds sparse tensors or lists of tensors; they are not accepted.")
+            if attribute.HasField("t") and node.op_type != "Constant":
+                raise OnnxFileError(f"A {node.op_type[:40]!r} operation carries a tensor it does not take.")
     total = 0
     for tensor in list(graph.initializer) + [a.t for n in graph.node for a in n.attribute if a.HasField("t")]:
         if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
@@ -135,12 +145,25 @@ def _check(model: onnx.ModelProto) -> None:  # (one check after another, each wi
         total += elements * _ITEM_BYTES[tensor.data_type]
         if total > MAX_TENSOR_BYTES:
             raise OnnxFileError(f"The graph's tensors would take more than {MAX_TENSOR_BYTES // 2**20} MiB.")
-        if tensor.raw_data and len(tensor.raw_data) != elements * _ITEM_BYTES[tensor.data_type]:
-            raise OnnxFileError("A tensor's data does not match its declared shape.")
     for value in graph.value_info:
         for d in value.type.tensor_type.shape.dim:
             if d.HasField("dim_value") and d.dim_value > MAX_ELEMENTS:
                 raise OnnxFileError("A value of the graph declares an impossible size.")
+
+
+def _check_converter(model: onnx.ModelProto) -> None:
+    """Refuse a graph with an operation in a version onnx2torch has no converter for (opsets past 17 change
+    ``ReduceMean``, ``Pad``, ``Resize`` and ``Constant``), saying how to export one it reads."""
+    from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription
+
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    for op in sorted({node.op_type for node in model.graph.node}):
+        version = onnx.defs.get_schema(op, max_inclusive_version=opset, domain="").since_version
+        if OperationDescription(domain="", operation_type=op, version=version) not in _CONVERTER_REGISTRY:
+            raise OnnxFileError(
+                f"The graph's opset is {opset}, and the converter does not read its {op}: export the model with "
+                "torch.onnx.export(..., dynamo=False, opset_version=17) (opsets 13 to 17 are read)."
+            )
 
 
 def _image_input(model: onnx.ModelProto) -> tuple[int, tuple[int, int] | None]:
@@ -174,7 +197,12 @@ def _check_activations(model: onnx.ModelProto, channels: int, size: tuple[int, i
     fixed.ir_version = model.ir_version
     fixed.opset_import.extend(model.opset_import)
     graph = fixed.graph
-    graph.node.extend(model.graph.node)
+    for node in model.graph.node:
+        constant = _constant_tensor(node)
+        if constant is not None and math.prod(constant.dims) > 4096:  # (as a large initializer, below)
+            graph.input.append(onnx.helper.make_tensor_value_info(node.output[0], constant.data_type, constant.dims))
+        else:
+            graph.node.add().CopyFrom(node)
     graph.output.extend(model.graph.output)
     constants = {t.name for t in model.graph.initializer}
     for value in model.graph.input:
@@ -236,6 +264,121 @@ def _inline_identities(model: onnx.ModelProto) -> None:
     graph.node.extend(kept)
 
 
+_TAKEN = threading.local()
+"""This thread's initializers as torch tensors while :func:`read_onnx` converts (name to tensor)."""
+
+
+def _take_initializers(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, torch.Tensor]]:
+    """The initializers kept as raw bytes, as torch tensors, and a copy of the model without those bytes, where
+    each ``Constant`` operation's tensor is an initializer.
+
+    Reading a bytes field copies it out of the parsed message, and the message gives no memory back until it is
+    dropped as a whole; the converter would then copy each tensor twice more (numpy's copy, torch's). Here each
+    tensor is the one copy read (the tensor holds those bytes), and the caller drops the parsed message at once.
+    """
+    tensors = {}
+    graph = model.graph
+    constants = []
+    for node in graph.node:
+        if (constant := _constant_tensor(node)) is not None:
+            constant.name = node.output[0]  # (an initializer of that name, below: onnx2torch reads a Conv's
+            constants.append(constant)  # weights from the initializers only)
+    for tensor in [*model.graph.initializer, *constants]:
+        if not tensor.HasField("raw_data"):
+            continue  # (values in typed fields: left to the converter)
+        raw = tensor.raw_data
+        if len(raw) != math.prod(tensor.dims) * _ITEM_BYTES[tensor.data_type]:
+            raise OnnxFileError("A tensor's data does not match its declared shape.")
+        if tensor.data_type in _TORCH_TYPES:
+            tensors[tensor.name] = torch.frombuffer(raw, dtype=_TORCH_TYPES[tensor.data_type]).reshape(
+                tuple(tensor.dims)
+            )
+            tensor.ClearField("raw_data")
+        del raw
+    graph.initializer.extend(constants)  # (their bytes taken: a copy of their shapes and names)
+    kept = [node for node in graph.node if _constant_tensor(node) is None]
+    del graph.node[:]
+    graph.node.extend(kept)
+    light = onnx.ModelProto()
+    light.CopyFrom(model)
+    return light, tensors
+
+
+_TORCH_TYPES = {
+    1: torch.float32,
+    2: torch.uint8,
+    3: torch.int8,
+    5: torch.int16,
+    6: torch.int32,
+    7: torch.int64,
+    9: torch.bool,
+    10: torch.float16,
+    11: torch.float64,
+    16: torch.bfloat16,
+}
+# torch.frombuffer over a bytes object warns once that the buffer is not writable: these bytes are the tensor's
+# alone (read out of the message for it and referenced by nothing else), so writing through it is sound.
+warnings.filterwarnings("ignore", message="The given buffer is not writable", category=UserWarning)
+
+
+def _constant_tensor(node: onnx.NodeProto) -> onnx.TensorProto | None:
+    """The tensor a ``Constant`` operation gives, if it gives one."""
+    if node.op_type == "Constant":
+        for attribute in node.attribute:
+            if attribute.name == "value" and attribute.HasField("t"):
+                return attribute.t
+    return None
+
+
+def _to_torch(tensor: Any) -> torch.Tensor:
+    """``OnnxTensor.to_torch``, replaced: an initializer :func:`_take_initializers` made comes as made."""
+    taken = getattr(_TAKEN, "tensors", {})
+    proto = tensor.proto
+    made = taken.get(proto.name) if not proto.HasField("raw_data") else None
+    if made is not None and tuple(made.shape) == tuple(proto.dims) and made.dtype == _TORCH_TYPES.get(proto.data_type):
+        return made
+    return _TO_TORCH(tensor)
+
+
+_TO_TORCH: Callable[[Any], torch.Tensor]
+
+
+class _NoScalingByOne(TorchFunctionMode):
+    """onnx2torch scales each Gemm's weights by ``alpha``, 1 in every exported model: a copy of the largest
+    tensor for nothing. Multiplying by the number 1 gives the tensor itself (the same values) while converting."""
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if (
+            func in (torch.Tensor.__mul__, torch.Tensor.mul, torch.mul)
+            and not kwargs
+            and len(args) == 2
+            and isinstance(args[0], torch.Tensor)
+            and args[0].is_floating_point()
+            and type(args[1]) in (int, float)
+            and args[1] == 1
+        ):
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
+@contextmanager
+def _converting(tensors: dict[str, torch.Tensor]) -> Iterator[None]:
+    global _TO_TORCH
+    import onnx2torch.converter
+    from onnx2torch.onnx_tensor import OnnxTensor
+
+    onnx2torch.converter.safe_shape_inference = _shapes_given  # (cnnviz is its only user in the process)
+    if OnnxTensor.to_torch is not _to_torch:
+        _TO_TORCH = OnnxTensor.to_torch
+        OnnxTensor.to_torch = _to_torch
+    _TAKEN.tensors = tensors
+    try:
+        with _NoScalingByOne():
+            yield
+    finally:
+        _TAKEN.tensors = {}
+
+
 def _floats(text: str | None) -> tuple[float, ...] | None:
     if not text:
         return None
@@ -254,16 +397,21 @@ def read_onnx(data: bytes) -> OnnxModel:
     """
     model = _parse(data)
     _check(model)
+    _check_converter(model)
     channels, size = _image_input(model)
     shapes = _check_activations(model, channels, size or (224, 224))
     _inline_identities(model)
     del model.graph.value_info[:]
     model.graph.value_info.extend(shapes)
+    meta = {p.key: p.value for p in model.metadata_props}
+    model, tensors = _take_initializers(model)  # (the parsed message, with its copy of the file, is dropped)
     try:
         import onnx2torch.converter
 
-        onnx2torch.converter.safe_shape_inference = _shapes_given  # (cnnviz is its only user in the process)
-        module = onnx2torch.converter.convert(model).eval()
+        with _converting(tensors):
+            module = onnx2torch.converter.convert(model).eval()
+    except OnnxFileError:
+        raise
     except Exception as exc:  # the converter's own errors: the visitor gets a reason, the log the rest
         logger.info("an ONNX graph could not be converted", exc_info=True)
         raise OnnxFileError(
@@ -280,7 +428,6 @@ def read_onnx(data: bytes) -> OnnxModel:
         raise OnnxFileError(f"The graph does not run on a {side[0]}×{side[1]} image.") from exc
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1 or not torch.isfinite(out).all():
         raise OnnxFileError("The graph's output is not one row of class scores per image.")
-    meta = {p.key: p.value for p in model.metadata_props}
     mean, std = _floats(meta.get("mean")), _floats(meta.get("std"))
     if mean is not None and std is not None and (len(mean) != channels or len(std) != channels or min(std) <= 0):
         mean = std = None
