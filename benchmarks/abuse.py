@@ -1,15 +1,16 @@
 """Abuse benchmark: the attacks of issue 11 against a running server, with the server's memory and CPU after each.
 
 Starts the app with ``streamlit run`` (as ``make run`` does) and, through Chromium, uploads the hostile files the
-tests make (a pickle and a TorchScript program that write and read files, a state dict with compressed records,
-a tiny file declared as vgg16 with 100000 classes, the largest ONNX file accepted (183 MiB), a 190 KB float TIFF that decodes to 187 MiB, in four tabs at
-once), opens a link with 20,000-character values, sends Your own classes 6 × 50 and 60 + 60 files of 10.4 MB and ten
-47 KB palette bombs of 7071², the same bomb from four tabs at once to the sidebar, and starts three trainings and
-closes every tab. For each case it prints the server's peak RSS over its idle RSS while the case ran, its RSS over
-idle 2.5 minutes after the case's tabs closed (``--after``), and its CPU use in the five seconds after; for the
-trainings, how long the server took to go quiet once the tabs were closed. ``--only WORD ...`` runs some cases.
-The idle RSS is read after Home and one small warm-up training on Your own classes, in a tab closed and let go
-(what the process makes once, imports and torch's training machinery, is printed apart, not charged to a case).
+tests make (a pickle and a TorchScript program that write and read files, a state dict with compressed records, a
+tiny file declared as vgg16 with 100000 classes, the largest ONNX file accepted (183 MiB), a 190 KB float TIFF that
+decodes to 187 MiB, in four tabs at once), opens a link with 20,000-character values, sends Your own classes 6 × 50
+and 60 + 60 files of 10.4 MB and ten 47 KB palette bombs of 7071², the same bomb from four tabs at once to the
+sidebar, and starts three trainings and closes every tab. For each case it prints the server's peak RSS over its
+idle RSS while the case ran, its RSS over idle 2.5 minutes after the case's tabs closed (``--after``), and its CPU
+use in the five seconds after; for the trainings, how long the server took to go quiet once the tabs were closed.
+``--only WORD ...`` runs some cases. The idle RSS is read after Home and one small warm-up training on Your own
+classes, in a tab closed and let go (what the process makes once, imports and torch's training machinery, is printed
+apart, not charged to a case).
 
     CHROMIUM_PATH=/usr/bin/chromium .venv/bin/python benchmarks/abuse.py
 """

@@ -1,7 +1,5 @@
 """Teach it your own classes: a new head on a pretrained backbone, trained on a few of your images."""
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -9,20 +7,19 @@ import streamlit as st
 
 from cnnviz.charts import readable
 from cnnviz.models import registry
-from cnnviz.models.custom import architecture_label
 from cnnviz.server.jobs import Job, ServerBusy
 from cnnviz.text import html, md
 from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.transfer import data
-from cnnviz.transfer.backbones import BACKBONES, backbone_from
+from cnnviz.transfer.backbones import BACKBONES, backbone_from, can_be_backbone
 from cnnviz.transfer.examples import NOVEL_CLASSES, novel_examples
 from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
 from cnnviz.transfer.probe import CROSS_CHECKS, FEW_HELD_OUT, CrossCheck, accuracy_note, default_cross_check
-from cnnviz.transfer.run import Mode, TransferResult, class_names_file, transfer_job, weights_file
+from cnnviz.transfer.run import Mode, TransferResult, class_names_file, model_download, transfer_job
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.selection import selection
 from cnnviz.ui.sessions import let_go
-from cnnviz.ui.uploads import add_session_model, widget_cap_mb
+from cnnviz.ui.uploads import add_session_model, session_models, widget_cap_mb
 from cnnviz.ui.work import queued, session_alive
 
 choice = selection()
@@ -141,15 +138,16 @@ images = data.image_set(held, names)
 
 st.subheader("Train")
 offline = [key for key in BACKBONES[1:] if not registry.weights_cached(key)]
-offered = [key for key in BACKBONES if key not in offline]
+uploaded = {key: model for key, model in session_models().items() if can_be_backbone(model)}
+offered = [key for key in BACKBONES if key not in offline] + list(uploaded)
 settings = st.columns(3)
 backbone_key = settings[0].selectbox(
     "Backbone",
     offered,
     key="transfer_backbone",
-    format_func=lambda k: registry.get_spec(k).label,
+    format_func=lambda k: uploaded[k].spec.label if k in uploaded else registry.get_spec(k).label,
     help="Torchvision's models are offered once their ImageNet weights are on this "
-    "server (choose them once in the sidebar's model list).",
+    "server (choose them once in the sidebar's model list); ONNX graphs uploaded in this session too.",
 )
 mode: Mode = settings[1].radio(
     "Mode",
@@ -212,7 +210,7 @@ if st.button(
     disabled=problem is not None or training,
     icon=":material/model_training:",
 ):
-    backbone = backbone_from(shared_model(backbone_key))
+    backbone = backbone_from(uploaded[backbone_key] if backbone_key in uploaded else shared_model(backbone_key))
     cache = state.setdefault(FEATURES_KEY, {})
     if len(cache) > 4:
         cache.clear()
@@ -295,24 +293,18 @@ if result is not None:
     actions[0].button(
         "Use this model on every page", on_click=use_model, key="transfer_use", type="primary", icon=":material/check:"
     )
-    weights = weights_file(result.model.module)
-    stem = hashlib.sha1(weights).hexdigest()[:8]
+    download = model_download(result)
     actions[1].download_button(
-        "Download weights (safetensors)",
-        weights,
-        f"transfer-{stem}.safetensors",
-        key="transfer_weights",
-        icon=":material/download:",
+        download.label, download.data, download.file_name, key="transfer_weights", icon=":material/download:"
     )
     actions[2].download_button(
         "Download class names",
         class_names_file(result.classes),
-        f"transfer-{stem}.txt",
+        download.file_name.rsplit(".", 1)[0] + ".txt",
         key="transfer_names",
         icon=":material/download:",
     )
-    architecture = architecture_label(result.architecture)
     st.caption(
-        f"To load it again: sidebar → Bring your own model, architecture {architecture}, "
-        f"{len(result.classes)} classes, the class names file's lines as class names."
+        f"To load it again: sidebar → Bring your own model, {download.how_to_load}, the class names file's lines "
+        "as class names."
     )

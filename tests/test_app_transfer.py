@@ -131,3 +131,26 @@ def test_bad_images_are_skipped_by_name_and_the_rest_kept():
     assert_no_exception(at)
     assert any(i.proto.imgs[0].caption.startswith("Grad-CAM for ") for i in at.main.image)
     assert set(at.selectbox(key="target").options) == {"class 1", "class 2"}
+
+
+def test_an_uploaded_onnx_graph_is_a_backbone_and_its_model_downloads_as_onnx():
+    import torch
+
+    from tests.onnx_files import StudentNet, exported
+
+    torch.manual_seed(0)
+    at = start(PAGE)
+    next(w for w in at.sidebar if getattr(w, "key", None) == "own_arch").set_value("onnx").run()
+    at.file_uploader(key="own_file").upload("student.onnx", exported(StudentNet(4), (1, 3, 48, 48)), "").run()
+    at.button(key="own_load").click().run()
+    assert_no_exception(at)
+    uploaded = at.sidebar.selectbox(key="model_key").value
+    assert uploaded.startswith("upload-") and "student · ONNX" in at.selectbox(key="transfer_backbone").options
+    at.selectbox(key="transfer_backbone").set_value(uploaded).run()
+    at.button(key="transfer_examples").click().run()
+    at = finished(at.button(key="transfer_train").click().run())
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "Download model (ONNX)"]
+    assert button.proto.url
+    assert "architecture ONNX file (any architecture); the graph says its 3 classes" in texts(at)
+    result = at.session_state["_transfer_result"]
+    assert result.model.card.architecture == custom.ONNX_GRAPH and result.classes == ("hexagon", "frame", "zigzag")

@@ -319,3 +319,34 @@ def test_efficientnet_lite0_is_a_backbone_for_real_photos_offline(offline):
     tuned = train_transfer(backbone, image_set, "fine-tune", fine_tune_steps=2)
     assert tuned.after is not None and tuned.confusion.sum() == 4
     assert offline == []
+
+
+@pytest.mark.parametrize("mode", ["probe", "fine-tune"])
+def test_an_uploaded_onnx_graph_is_a_backbone_and_its_model_comes_back_as_an_onnx_file(mode):
+    from cnnviz.transfer.backbones import can_be_backbone
+    from cnnviz.transfer.run import model_download
+    from tests.onnx_files import StudentNet, exported
+
+    torch.manual_seed(0)
+    uploaded = custom.load_uploaded_model(exported(StudentNet(4), (1, 3, 48, 48)), "onnx", None, None, "s.onnx")
+    before = {k: v.clone() for k, v in uploaded.module.state_dict().items()}
+    assert can_be_backbone(uploaded) and not can_be_backbone(registry.load_model("tinyvgg"))
+    backbone = backbone_from(uploaded)
+    assert backbone.architecture == custom.ONNX_GRAPH and backbone.feature_dim == 32  # StudentNet's head reads 32
+    conv = backbone.network.get_submodule(backbone.last_stage[0])
+    assert isinstance(conv, torch.nn.Conv2d) and conv.out_channels == 32  # the last convolution
+    images, labels = novel_examples(6, seed=5, size=64)
+    image_set = data.ImageSet(NOVEL_CLASSES, images, labels, [f"{i}.png" for i in range(len(images))])
+    result = train_transfer(backbone, image_set, mode, fine_tune_steps=2)
+    assert result.model.classes == NOVEL_CLASSES and result.confusion.sum() == len(result.held_out)
+    assert (result.after is not None) == (mode == "fine-tune")
+    download = model_download(result)
+    assert download.file_name.endswith(".onnx") and "ONNX file" in download.how_to_load
+    back = custom.load_uploaded_model(download.data, "onnx", 3, NOVEL_CLASSES, download.file_name)
+    assert back.mean == uploaded.mean and back.std == uploaded.std and back.input_size == (48, 48)
+    x = result.model.preprocess(images[0])
+    torch.testing.assert_close(back.preprocess(images[0]), x)
+    with torch.no_grad():
+        torch.testing.assert_close(back.module(x), result.model.module(x), rtol=1e-4, atol=1e-5)
+    after = uploaded.module.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the uploaded model is left as it was

@@ -145,6 +145,8 @@ def timm_pretrained() -> frozenset[str]:
 
 ONNX = "onnx"
 """The architecture of an uploaded ONNX file: the graph itself says what it is."""
+ONNX_GRAPH = "ONNX graph"
+"""The architecture an uploaded ONNX file's model card names (and a transfer model trained on one)."""
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
@@ -502,7 +504,7 @@ def _load_onnx(data: bytes, num_classes: int | None, class_names: Sequence[str] 
     said = "its metadata's" if graph.mean else "ImageNet's" if graph.channels == 3 else "0.5 and 0.5"
     return registry.with_plain_preprocessing(
         spec,
-        "ONNX graph",
+        ONNX_GRAPH,
         graph.module,
         tuple(mean),
         tuple(std),

@@ -10,6 +10,7 @@ tensor is made.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import threading
@@ -432,3 +433,18 @@ def read_onnx(data: bytes) -> OnnxModel:
     if mean is not None and std is not None and (len(mean) != channels or len(std) != channels or min(std) <= 0):
         mean = std = None
     return OnnxModel(module, channels, size, int(out.shape[1]), mean, std)
+
+
+def onnx_file(
+    module: nn.Module, channels: int, size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]
+) -> bytes:
+    """``module`` as an ONNX file that :func:`read_onnx` reads back (TorchScript-based exporter, opset 17), its
+    preprocessing's ``mean`` and ``std`` in the metadata: e.g. a head trained on an uploaded graph, to download."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice and tracer warnings
+        example = (torch.zeros(1, channels, *size),)  # (export writes to a file object too)
+        torch.onnx.export(module, example, buffer, dynamo=False, opset_version=17)  # type: ignore[arg-type]
+    model = onnx.load_from_string(buffer.getvalue())
+    onnx.helper.set_model_props(model, {"mean": ", ".join(map(str, mean)), "std": ", ".join(map(str, std))})
+    return model.SerializeToString()

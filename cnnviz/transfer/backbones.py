@@ -18,7 +18,7 @@ from PIL import Image
 from torch import nn
 
 from cnnviz.models import registry
-from cnnviz.models.custom import upload_label
+from cnnviz.models.custom import ONNX_GRAPH, upload_label
 from cnnviz.models.lite0 import LITE0
 from cnnviz.models.sharing import freeze, model_lock
 from cnnviz.models.tinyvgg import TINYVGG, TinyVGG
@@ -26,7 +26,7 @@ from cnnviz.progress import Progress
 
 BACKBONES = (TINYVGG, LITE0, "resnet18", "mobilenet_v3_large", "efficientnet_b0")
 """The shipped TinyVGG and EfficientNet-Lite0 (always offline) and the registry's torchvision models a head can be
-trained on."""
+trained on; a session's uploaded ONNX graphs too (:func:`can_be_backbone`)."""
 LAST_STAGE: dict[str, tuple[str, ...]] = {
     TINYVGG: ("features.conv_3_1", "features.conv_3_2"),
     LITE0: ("blocks.6", "conv_head", "bn2"),
@@ -68,7 +68,28 @@ class Backbone:
 
     @property
     def architecture(self) -> str:
-        return TINYVGG if isinstance(self.network, TinyVGG) else self.source.spec.key
+        """The registry's key (TinyVGG's for any TinyVGG), or :data:`~cnnviz.models.custom.ONNX_GRAPH` for a
+        network converted from an uploaded ONNX file."""
+        if isinstance(self.network, TinyVGG):
+            return TINYVGG
+        return ONNX_GRAPH if self.source.card.architecture == ONNX_GRAPH else self.source.spec.key
+
+    @property
+    def last_stage(self) -> tuple[str, ...]:
+        """The modules fine-tuning trains besides the head: :data:`LAST_STAGE`'s, or a converted graph's last
+        convolution."""
+        if self.architecture in LAST_STAGE:
+            return LAST_STAGE[self.architecture]
+        convolutions = [name for name, m in self.network.named_modules() if isinstance(m, nn.Conv2d)]
+        return tuple(convolutions[-1:])
+
+
+def can_be_backbone(model: registry.LoadedModel) -> bool:
+    """Whether a session's model can be a backbone: an uploaded ONNX graph (or a model trained on one) whose
+    classifier is a linear layer (a Gemm or MatMul with constant weights)."""
+    if model.card.architecture != ONNX_GRAPH:
+        return False
+    return any(isinstance(m, nn.Linear) for m in model.module.modules())
 
 
 def pooled_tinyvgg(model: TinyVGG) -> TinyVGG:

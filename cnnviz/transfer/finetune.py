@@ -16,7 +16,7 @@ from torchvision.transforms.v2 import functional as F_v2
 
 from cnnviz.training.loop import Optimisation, fit, share_correct
 from cnnviz.training.seeding import seed_dropouts
-from cnnviz.transfer.backbones import LAST_STAGE, Backbone, assemble
+from cnnviz.transfer.backbones import Backbone, assemble
 
 MAX_SECONDS = 120.0
 """A fine-tuning stops after this long, whatever its step count (the server is shared)."""
@@ -109,9 +109,9 @@ def fine_tune(
     keep_going: Callable[[], bool] = lambda: True,
     max_seconds: float = MAX_SECONDS,
 ) -> FineTuned:
-    """Train the head (starting from the linear probe's) and :data:`LAST_STAGE` of a copy of the backbone."""
+    """Train the head (starting from the linear probe's) and the backbone's last stage, in a copy of it."""
     network = assemble(backbone, head)
-    stage = [network.get_submodule(name) for name in LAST_STAGE[backbone.architecture]]
+    stage = [network.get_submodule(name) for name in backbone.last_stage]
     trained = [*stage, network.get_submodule(backbone.head_name)]
     params = [p for module in trained for p in module.parameters()]
     for p in params:

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 
 from cnnviz.models import registry
+from cnnviz.models.custom import ONNX, ONNX_GRAPH, architecture_label
+from cnnviz.models.onnx_files import onnx_file
 from cnnviz.progress import Progress, Stopped
 from cnnviz.server.jobs import COMPUTATIONS, Alive, Job, WorkQueue, always
 from cnnviz.training.loop import evaluation
@@ -85,9 +87,36 @@ def class_names_file(classes: tuple[str, ...]) -> str:
     return "\n".join(classes) + "\n"
 
 
+@dataclass(frozen=True)
+class ModelDownload:
+    """A trained model as the file "bring your own model" takes back, and how to load it there."""
+
+    label: str  # the download button's
+    data: bytes
+    file_name: str
+    how_to_load: str  # a sentence (plain text)
+
+
+def model_download(result: TransferResult) -> ModelDownload:
+    """The weights as safetensors for a registry architecture, or the whole network as an ONNX file (its mean and
+    std in the metadata) for one trained on an uploaded ONNX graph."""
+    model, classes = result.model, result.classes
+    if result.architecture == ONNX_GRAPH:
+        with model.lock:
+            data = onnx_file(model.module, len(model.mean), model.input_size, model.mean, model.std)
+        stem = hashlib.sha1(data).hexdigest()[:8]
+        how = f"architecture {architecture_label(ONNX)}; the graph says its {len(classes)} classes"
+        return ModelDownload("Download model (ONNX)", data, f"transfer-{stem}.onnx", how)
+    data = weights_file(model.module)
+    stem = hashlib.sha1(data).hexdigest()[:8]
+    how = f"architecture {architecture_label(result.architecture)}, {len(classes)} classes"
+    return ModelDownload("Download weights (safetensors)", data, f"transfer-{stem}.safetensors", how)
+
+
 def image_key(backbone: Backbone, images: ImageSet) -> str:
-    """A key for the features of ``images`` under ``backbone``: the architecture and every image's content."""
-    digest = hashlib.sha1(backbone.architecture.encode())
+    """A key for the features of ``images`` under ``backbone``: the model it was made from (two TinyVGGs or two
+    uploaded graphs differ) and every image's content."""
+    digest = hashlib.sha1(backbone.source.spec.key.encode())
     for image in images.images:
         digest.update(f"{image.size}{image.mode}".encode())
         digest.update(image.tobytes())
