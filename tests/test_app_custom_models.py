@@ -8,6 +8,7 @@ import torch
 import torchvision
 from streamlit.testing.v1 import AppTest
 
+from cnnviz.ui.keys import SESSION_MODELS_KEY
 from tests.apptest import assert_no_exception, fresh_caches, navigation_mode, open_tab, shown, start  # noqa: F401 (fixtures)
 from tests.hostile import pickle_attack, saved, torchscript_attack
 
@@ -178,3 +179,23 @@ def test_an_onnx_upload_works_on_every_page(channels):
     at = open_tab(at, "tab", "What a channel likes")
     at.button(key="maximise").click().run()
     assert_no_exception(at)
+
+
+def test_the_onnx_form_asks_how_to_feed_a_graph_that_does_not_say():
+    from tests.onnx_files import StudentNet, exported
+
+    torch.manual_seed(0)
+    data = exported(StudentNet(2, channels=1), (1, 1, 32, 32))
+    at = start()
+    next(w for w in at.sidebar if getattr(w, "key", None) == "own_arch").set_value("onnx").run()
+    assert at.sidebar.text_input(key="own_mean").value == "0.485, 0.456, 0.406"  # ImageNet's by default
+    assert at.sidebar.number_input(key="own_size").value == 224
+    at = upload_model(at, "grey.onnx", data, own_mean="1 2", own_std="0.5, 0.5")
+    (error,) = [shown(e.value) for e in at.sidebar.error]
+    assert "grey.onnx: The graph takes 1 channel: give 1 mean and as many stds." in error
+    at = upload_model(at, "grey.onnx", data, own_mean="abc")
+    assert "The mean should be numbers separated by commas" in shown(at.sidebar.error[0].value)
+    at = upload_model(at, "grey.onnx", data, own_mean="0.25", own_std="0.125")
+    assert not at.sidebar.error
+    model = at.session_state[SESSION_MODELS_KEY][at.sidebar.selectbox(key="model_key").value]
+    assert model.mean == (0.25,) and model.std == (0.125,) and model.input_size == (32, 32)

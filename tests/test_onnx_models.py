@@ -148,3 +148,47 @@ def test_200_fuzzed_files_raise_nothing_but_model_file_error():
             out = model.module(torch.zeros(1, len(model.mean), *model.input_size))
         assert np.isfinite(out.numpy()).all()
     assert refused > 100 and refused + loaded == 200
+
+
+def test_preprocessing_the_graph_does_not_give_comes_from_the_form_and_metadata_wins():
+    import io
+
+    import onnx
+    from PIL import Image
+
+    from cnnviz.models.custom import OnnxPreprocessing, parse_numbers
+
+    torch.manual_seed(0)
+    buffer = io.BytesIO()  # a free height and width: the form's input size is used
+    torch.onnx.export(
+        StudentNet(2).eval(),
+        (torch.zeros(1, 3, 32, 32),),
+        buffer,
+        dynamo=False,
+        opset_version=17,
+        input_names=["x"],
+        dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}},
+    )
+    free = buffer.getvalue()
+    given = OnnxPreprocessing(parse_numbers("0.5, 0.25, 0.125", "mean"), parse_numbers("2 4 8", "std"), (40, 40))
+    loaded = load_uploaded_model(free, "onnx", None, onnx_preprocessing=given)
+    assert loaded.input_size == (40, 40) and loaded.mean == (0.5, 0.25, 0.125) and loaded.std == (2.0, 4.0, 8.0)
+    image = Image.new("RGB", (40, 40), (255, 51, 0))  # one colour: the crop changes nothing
+    expected = torch.tensor([(1.0 - 0.5) / 2, (0.2 - 0.25) / 4, (0.0 - 0.125) / 8]).view(1, 3, 1, 1)
+    torch.testing.assert_close(loaded.preprocess(image), expected.expand(1, 3, 40, 40))
+    assert load_uploaded_model(free, "onnx", None).input_size == (224, 224)  # the default
+    model = onnx.load_from_string(free)
+    helper.set_model_props(model, {"mean": "0.1, 0.2, 0.3", "std": "0.4, 0.5, 0.6"})
+    said = load_uploaded_model(model.SerializeToString(), "onnx", None, onnx_preprocessing=given)
+    assert said.mean == (0.1, 0.2, 0.3) and said.std == (0.4, 0.5, 0.6)  # the graph's metadata wins
+    grey = exported(StudentNet(2, channels=1), (1, 1, 16, 16))
+    assert load_uploaded_model(grey, "onnx", None).mean == (0.5,)
+    with pytest.raises(ModelFileError, match="takes 1 channel: give 1 mean and as many stds"):
+        load_uploaded_model(grey, "onnx", None, onnx_preprocessing=given)
+    for text, reason in (("a, b", "should be numbers"), ("", "one finite number"), ("1 2 3 4 5", "one finite")):
+        with pytest.raises(ModelFileError, match=reason):
+            parse_numbers(text, "mean")
+    with pytest.raises(ModelFileError, match="std should be above 0"):
+        OnnxPreprocessing((0.5,), (0.0,))
+    with pytest.raises(ModelFileError, match="8 to 1024 pixels"):
+        OnnxPreprocessing(input_size=(4096, 4096))

@@ -35,6 +35,7 @@ import struct
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -487,9 +488,52 @@ def upload_label(file_name: str, architecture: str) -> str:
     return f"{stem if len(stem) <= room else stem[: room - 1] + '…'} · {architecture}"
 
 
-def _load_onnx(data: bytes, num_classes: int | None, class_names: Sequence[str] | None, file_name: str) -> LoadedModel:
+def parse_numbers(text: str, what: str) -> tuple[float, ...]:
+    """Numbers typed separated by commas (or spaces), e.g. a mean per channel: finite, at most four.
+
+    Raises:
+        ModelFileError: naming ``what`` and what is wrong.
+    """
+    parts = text.replace(",", " ").split()
     try:
-        graph = read_onnx(data)
+        values = tuple(float(v) for v in parts)
+    except ValueError:
+        raise ModelFileError(f"The {what} should be numbers separated by commas, e.g. 0.485, 0.456, 0.406.") from None
+    if not 1 <= len(values) <= 4 or not all(math.isfinite(v) for v in values):
+        raise ModelFileError(f"The {what} should be one finite number per input channel (1 or 3).")
+    return values
+
+
+@dataclass(frozen=True)
+class OnnxPreprocessing:
+    """How to feed an uploaded ONNX graph where it does not say: per-channel mean and std (None: ImageNet's for a
+    colour graph, 0.5 for a grey one) and the input size for a graph whose height and width are free."""
+
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    input_size: tuple[int, int] = (224, 224)
+
+    def __post_init__(self) -> None:
+        if (self.mean is None) != (self.std is None):
+            raise ModelFileError("Give both a mean and a std per channel, or neither.")
+        if self.std is not None and min(self.std) <= 0:
+            raise ModelFileError("Each channel's std should be above 0.")
+        if not all(MIN_INPUT_SIDE <= side <= MAX_INPUT_SIDE for side in self.input_size):
+            raise ModelFileError(f"The input size should be {MIN_INPUT_SIDE} to {MAX_INPUT_SIDE} pixels.")
+
+
+MIN_INPUT_SIDE, MAX_INPUT_SIDE = 8, 1024
+
+
+def _load_onnx(
+    data: bytes,
+    num_classes: int | None,
+    class_names: Sequence[str] | None,
+    file_name: str,
+    given: OnnxPreprocessing,
+) -> LoadedModel:
+    try:
+        graph = read_onnx(data, given.input_size)
     except OnnxFileError as exc:
         raise ModelFileError(str(exc)) from exc
     if num_classes is not None and num_classes != graph.classes:
@@ -497,18 +541,27 @@ def _load_onnx(data: bytes, num_classes: int | None, class_names: Sequence[str] 
     names = _class_names(class_names, graph.classes)
     if class_names is None and graph.classes == len(registry.IMAGENET_CLASSES):
         names = registry.IMAGENET_CLASSES
-    default_mean = IMAGENET_MEAN if graph.channels == 3 else (0.5,) * graph.channels
-    default_std = IMAGENET_STD if graph.channels == 3 else (0.5,) * graph.channels
-    mean, std = graph.mean or default_mean, graph.std or default_std
+    if graph.mean is not None and graph.std is not None:
+        mean, std, said = graph.mean, graph.std, "its metadata's"
+    elif given.mean is not None and given.std is not None:
+        if len(given.mean) != graph.channels or len(given.std) != graph.channels:
+            raise ModelFileError(
+                f"The graph takes {graph.channels} channel{'s' if graph.channels > 1 else ''}: give "
+                f"{graph.channels} mean{'s' if graph.channels > 1 else ''} and as many stds."
+            )
+        mean, std, said = given.mean, given.std, "the given"
+    elif graph.channels == 3:
+        mean, std, said = IMAGENET_MEAN, IMAGENET_STD, "ImageNet's"
+    else:
+        mean, std, said = (0.5,) * graph.channels, (0.5,) * graph.channels, "0.5 and 0.5 as"
     spec = ModelSpec(f"upload-{uuid.uuid4().hex}", upload_label(file_name, "ONNX"), "session")
-    said = "its metadata's" if graph.mean else "ImageNet's" if graph.channels == 3 else "0.5 and 0.5"
     return registry.with_plain_preprocessing(
         spec,
         ONNX_GRAPH,
         graph.module,
         tuple(mean),
         tuple(std),
-        graph.input_size or (224, 224),
+        graph.input_size or given.input_size,
         names,
         f"An ONNX graph uploaded in this session ({file_name}), converted to PyTorch; normalised with {said} "
         "mean and std.",
@@ -521,10 +574,14 @@ def load_uploaded_model(
     num_classes: int | None,
     class_names: Sequence[str] | None = None,
     file_name: str = "uploaded model",
+    *,
+    onnx_preprocessing: OnnxPreprocessing | None = None,
 ) -> LoadedModel:
     """A torchvision ``architecture`` with ``num_classes`` outputs and the uploaded weights (a safetensors file
     or a ``torch.save`` state dict, told apart by their first bytes), preprocessed as torchvision's ImageNet
-    weights for it are (the transforms need no download).
+    weights for it are (the transforms need no download). For ``architecture`` :data:`ONNX` the file is a graph
+    (:func:`cnnviz.models.onnx_files.read_onnx`): its metadata's mean and std, else ``onnx_preprocessing``'s,
+    else ImageNet's; its input size, else ``onnx_preprocessing``'s.
 
     Raises:
         ModelFileError: unknown architecture, bad class count or names, a network over the budget, an unreadable
@@ -532,7 +589,7 @@ def load_uploaded_model(
     """
     _check_size(data)
     if architecture == ONNX:  # the class count is read from the graph (and must agree when given)
-        return _load_onnx(data, num_classes, class_names, file_name)
+        return _load_onnx(data, num_classes, class_names, file_name, onnx_preprocessing or OnnxPreprocessing())
     if num_classes is None:
         raise ModelFileError("Say how many classes the model has.")
     network = meta_network(architecture, num_classes)  # refuses a too-large network before reading anything

@@ -390,8 +390,9 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
     return values if all(math.isfinite(v) for v in values) else None
 
 
-def read_onnx(data: bytes) -> OnnxModel:
-    """The ONNX classifier in ``data``, checked and converted.
+def read_onnx(data: bytes, size_if_free: tuple[int, int] = (224, 224)) -> OnnxModel:
+    """The ONNX classifier in ``data``, checked and converted; a graph whose input's height and width are free is
+    checked and run at ``size_if_free``.
 
     Raises:
         OnnxFileError: anything refused, with the reason (the only exception it raises).
@@ -400,7 +401,7 @@ def read_onnx(data: bytes) -> OnnxModel:
     _check(model)
     _check_converter(model)
     channels, size = _image_input(model)
-    shapes = _check_activations(model, channels, size or (224, 224))
+    shapes = _check_activations(model, channels, size or size_if_free)
     _inline_identities(model)
     del model.graph.value_info[:]
     model.graph.value_info.extend(shapes)
@@ -420,7 +421,7 @@ def read_onnx(data: bytes) -> OnnxModel:
         ) from exc
     for p in module.parameters():
         p.requires_grad_(False)
-    side = size or (224, 224)
+    side = size or size_if_free
     try:
         with torch.no_grad():
             out = module(torch.zeros(1, channels, *side))

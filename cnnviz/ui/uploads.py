@@ -96,12 +96,38 @@ def _load_own_model() -> None:
     architecture = state.get("own_arch", "resnet18")
     classes = None if architecture == custom.ONNX else int(state.get("own_num_classes", 1000))  # a graph says
     try:
-        model = custom.load_uploaded_model(upload.getvalue(), architecture, classes, names, upload.name)
+        fed = _onnx_preprocessing() if architecture == custom.ONNX else None
+        model = custom.load_uploaded_model(
+            upload.getvalue(), architecture, classes, names, upload.name, onnx_preprocessing=fed
+        )
     except custom.ModelFileError as exc:
         refused(logger, "model file", upload.size, exc)
         state[OWN_MODEL_ERROR_KEY] = f"{upload.name}: {exc}"
         return
     add_session_model(model)
+
+
+DEFAULT_MEAN, DEFAULT_STD = (", ".join(map(str, v)) for v in (custom.IMAGENET_MEAN, custom.IMAGENET_STD))
+_PREPROCESSING_HELP = (
+    "Used when the graph's metadata gives no mean and std: ImageNet's by default (a one-channel graph then gets "
+    "0.5 and 0.5). One number per input channel, separated by commas."
+)
+
+
+def _onnx_preprocessing() -> custom.OnnxPreprocessing:
+    """The upload form's mean, std and input size for an ONNX graph; the defaults left as they are mean "ImageNet's,
+    or 0.5 for a grey graph".
+
+    Raises:
+        ModelFileError: numbers that cannot be read.
+    """
+    state = st.session_state
+    mean_text, std_text = state.get("own_mean", DEFAULT_MEAN), state.get("own_std", DEFAULT_STD)
+    side = int(state.get("own_size", 224))
+    if mean_text.strip() == DEFAULT_MEAN and std_text.strip() == DEFAULT_STD:
+        return custom.OnnxPreprocessing(input_size=(side, side))
+    mean, std = custom.parse_numbers(mean_text, "mean"), custom.parse_numbers(std_text, "std")
+    return custom.OnnxPreprocessing(mean, std, (side, side))
 
 
 def _load_timm_pretrained() -> None:
@@ -148,6 +174,20 @@ def own_model_sidebar() -> None:
             )
         if st.session_state.get("own_arch") != custom.ONNX:  # an ONNX graph says how many classes it has
             st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
+        else:
+            st.caption("Where the graph does not say (its metadata, its input shape), it is fed as follows.")
+            mean, std = st.columns(2)
+            mean.text_input("Mean per channel", DEFAULT_MEAN, key="own_mean", help=_PREPROCESSING_HELP)
+            std.text_input("Std per channel", DEFAULT_STD, key="own_std", help=_PREPROCESSING_HELP)
+            st.number_input(
+                "Input size (pixels)",
+                custom.MIN_INPUT_SIDE,
+                custom.MAX_INPUT_SIDE,
+                224,
+                key="own_size",
+                help="For a graph exported with a free height and width: images are resized and centre-cropped "
+                "to this square.",
+            )
         st.text_area("Class names (optional)", key="own_classes", placeholder="one per line, or comma-separated")
         st.button("Load model", key="own_load", on_click=_load_own_model, icon=":material/play_arrow:")
         if error := st.session_state.get(OWN_MODEL_ERROR_KEY):
