@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.onnx_upload import largest_file as largest_onnx
 from cnnviz.models.custom import ONNX, architecture_label
 from tests.badinputs import float_tiff, small_bomb
-from tests.browser import CHROMIUM_FLAGS, cpu_seconds, rss_kib, streamlit_process
+from tests.browser import CHROMIUM_FLAGS, cpu_seconds, rss_kib, streamlit_process, wait_uploaded
 from tests.hostile import compressed_state_dict, pickle_attack, saved, torchscript_attack
 
 TIMEOUT_MS = 180_000
@@ -60,7 +60,8 @@ def open_page(browser, url: str, path: str = ""):
 def upload_model(
     browser, url: str, name: str, data: bytes, folder: Path, architecture: str = "resnet18", classes: int = 3
 ) -> str:
-    """Upload ``data`` as a bring-your-own model file; returns the sidebar's message."""
+    """Upload ``data`` as a bring-your-own model file; returns the sidebar's message (or, once loaded, the model
+    box naming it)."""
     path = folder / name
     path.write_bytes(data)
     context, page = open_page(browser, url)
@@ -76,12 +77,14 @@ def upload_model(
         number.press("Enter")
         settle(page)
     page.locator('.st-key-own_file input[type="file"]').set_input_files(str(path))
-    page.locator(".st-key-own_file").get_by_text(name).wait_for(timeout=TIMEOUT_MS)  # uploaded
+    page.locator(".st-key-own_file").get_by_text(name).wait_for(timeout=TIMEOUT_MS)  # listed
+    wait_uploaded(page, "own_file", TIMEOUT_MS)  # and sent
     settle(page)
     page.locator(".st-key-own_load button").click()
     message = sidebar.get_by_test_id("stAlert").filter(has_text=name)
-    message.wait_for(timeout=TIMEOUT_MS)
-    text = " ".join(message.inner_text().split())
+    loaded = sidebar.get_by_test_id("stSelectbox").filter(has_text=f"{Path(name).stem} · ")  # now in use
+    message.or_(loaded).first.wait_for(timeout=TIMEOUT_MS)
+    text = " ".join((message if message.count() else loaded).inner_text().split())
     context.close()
     return text
 

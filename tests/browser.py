@@ -148,3 +148,11 @@ def streamlit_process(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.unlink(missing_ok=True)
+
+
+def wait_uploaded(page, key: str, timeout_ms: float) -> None:
+    """Wait until the file uploader with ``key`` has sent its files: it lists a file's name at once and shows a
+    spinner on it until the upload is done (a button clicked before then finds no file on the server)."""
+    page.locator(f'.st-key-{key} [data-testid="stFileChipIconSpinner"]').first.wait_for(
+        state="detached", timeout=timeout_ms
+    )

@@ -190,6 +190,8 @@ def test_the_onnx_form_asks_how_to_feed_a_graph_that_does_not_say():
     next(w for w in at.sidebar if getattr(w, "key", None) == "own_arch").set_value("onnx").run()
     assert at.sidebar.text_input(key="own_mean").value == "0.485, 0.456, 0.406"  # ImageNet's by default
     assert at.sidebar.number_input(key="own_size").value == 224
+    at.button(key="own_load").click().run()  # no file yet (or one still uploading)
+    assert "Choose a model file first" in shown(at.sidebar.error[0].value)
     at = upload_model(at, "grey.onnx", data, own_mean="1 2", own_std="0.5, 0.5")
     (error,) = [shown(e.value) for e in at.sidebar.error]
     assert "grey.onnx: The graph takes 1 channel: give 1 mean and as many stds." in error

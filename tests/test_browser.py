@@ -22,6 +22,7 @@ from tests.browser import (
     server_log,
     streamlit_process,
     streamlit_server,
+    wait_uploaded,
 )
 from tests.conftest import ROOT, cache_random_weights
 
@@ -110,7 +111,7 @@ def click_key(page, key: str) -> None:
 
 
 def give_file(page, key: str, path) -> None:
-    """Give ``path`` to the file uploader with ``key`` and wait until it lists the file. A file set while a run
+    """Give ``path`` to the file uploader with ``key`` and wait until it has sent it. A file set while a run
     started just before is still replacing the page's elements can be dropped by the old element (seen once in
     CI on a loaded machine): it is given again, at most twice more."""
     listed = page.locator(f".st-key-{key}").get_by_text(path.name)
@@ -123,6 +124,7 @@ def give_file(page, key: str, path) -> None:
             if attempt == 2:
                 raise
             settle(page)
+    wait_uploaded(page, key, LOAD_TIMEOUT_MS)
     settle(page)
 
 

@@ -90,7 +90,9 @@ def _load_own_model() -> None:
     state.pop(OWN_MODEL_ERROR_KEY, None)
     upload = state.get("own_file")
     if upload is None:
-        state[OWN_MODEL_ERROR_KEY] = "Choose a model file first."
+        state[OWN_MODEL_ERROR_KEY] = (
+            "Choose a model file first (one still uploading is not here yet: load it once its spinner stops)."
+        )
         return
     names = custom.parse_class_names(state.get("own_classes", "")) or None
     architecture = state.get("own_arch", "resnet18")
