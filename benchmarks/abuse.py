@@ -69,6 +69,7 @@ def upload_model(
     sidebar.get_by_text("Bring your own model").click()
     if architecture != "resnet18":
         sidebar.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
+        page.keyboard.type(architecture.split(" (")[0])  # (the box searches: 1380 options shrink to a few)
         page.get_by_role("option", name=architecture, exact=True).click()
         settle(page)
     if not architecture.startswith("ONNX"):  # (an ONNX graph says its class count: no such field)
@@ -82,9 +83,13 @@ def upload_model(
     settle(page)
     page.locator(".st-key-own_load button").click()
     message = sidebar.get_by_test_id("stAlert").filter(has_text=name)
-    loaded = sidebar.get_by_test_id("stSelectbox").filter(has_text=f"{Path(name).stem} · ")  # now in use
-    message.or_(loaded).first.wait_for(timeout=TIMEOUT_MS)
-    text = " ".join((message if message.count() else loaded).inner_text().split())
+    in_use = page.locator(".st-key-model_key input")  # the model box, once the upload is loaded and selected
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not message.count() and not in_use.input_value().startswith(f"{Path(name).stem} · "):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: neither a message nor the model in use after {TIMEOUT_MS / 1000:.0f} s")
+        time.sleep(0.5)
+    text = " ".join(message.inner_text().split()) if message.count() else f"loaded: {in_use.input_value()}"
     context.close()
     return text
 

@@ -6,6 +6,7 @@ import io
 import warnings
 
 import numpy as np
+import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
@@ -113,7 +114,26 @@ def hostile() -> list[tuple[str, bytes, str]]:
         ("four channels", graph_file(flatten_gemm, [image_input(shape=(1, 4, 8, 8))], [y], [w, b]), "3 (colour) or 1"),
         ("a tensor on a Relu", graph_file(_carrying(flatten_gemm, t=w), [x], [y], [w, b]), "carries a tensor it does"),
         ("a sparse tensor", graph_file(_carrying(flatten_gemm, sparse_value=_sparse()), [x], [y], [w, b]), "sparse"),
+        ("17 MiB besides its tensors", _with(valid, doc_string="x" * 17 * 2**20), "Besides its tensors the file"),
+        ("a large tensor as numbers", graph_file(flatten_gemm, [x], [y], [_listed(), b]), "store it as raw bytes"),
+        ("training steps", _with(valid, training_info=[onnx.TrainingInfoProto()]), "training steps"),
     ]
+
+
+def _with(data: bytes, **fields) -> bytes:
+    """The model in ``data`` with ``fields`` set (a repeated field extended)."""
+    model = onnx.load_from_string(data)
+    for name, value in fields.items():
+        if isinstance(value, list):
+            getattr(model, name).extend(value)
+        else:
+            setattr(model, name, value)
+    return model.SerializeToString()
+
+
+def _listed():
+    """The Gemm's weights (2 × 3) declared as 2 × 40,000 and stored as 80,000 numbers in ``float_data``."""
+    return helper.make_tensor("w", TensorProto.FLOAT, [2, 40_000], [0.0] * 80_000)
 
 
 def _carrying(nodes, **attributes):

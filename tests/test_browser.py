@@ -129,8 +129,9 @@ def give_file(page, key: str, path) -> None:
 
 
 def upload_image(page, path) -> None:
-    """Give ``path`` to the sidebar's image uploader (the model uploader has a file input too)."""
-    page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
+    """Give ``path`` to the sidebar's image uploader (the model uploader has a file input too), again if the
+    page dropped it (see :func:`give_file`), and wait until it is sent."""
+    give_file(page, "upload", path)
 
 
 def test_home_renders_and_a_sample_gets_a_prediction_chart(server, page, tmp_path):

@@ -98,6 +98,9 @@ def test_weights_given_by_constant_operations_come_back_and_a_newer_opset_is_ref
     expected = torch.relu(torch.nn.functional.conv2d(x, torch.from_numpy(kernel), padding=1)).mean((2, 3))
     with torch.no_grad():
         torch.testing.assert_close(loaded.module(x), expected @ torch.from_numpy(weight).T)
+    empty = TensorProto(name="unused", data_type=TensorProto.FLOAT, dims=[0, 3], raw_data=b"")
+    model.graph.initializer.append(empty)  # an empty tensor (torch.frombuffer refuses an empty buffer)
+    assert load_uploaded_model(model.SerializeToString(), "onnx", None).classes == ("class 0", "class 1")
     with pytest.raises(ModelFileError, match=r"opset is 18.*ReduceMean.*opset_version=17"):
         load_uploaded_model(exported(StudentNet(2), (1, 3, 16, 16), opset=18), "onnx", None)
 
@@ -192,3 +195,60 @@ def test_preprocessing_the_graph_does_not_give_comes_from_the_form_and_metadata_
         OnnxPreprocessing((0.5,), (0.0,))
     with pytest.raises(ModelFileError, match="8 to 1024 pixels"):
         OnnxPreprocessing(input_size=(4096, 4096))
+
+
+def test_the_converter_skips_random_initialisation_and_no_tensor_keeps_what_its_memory_held():
+    from cnnviz.models.onnx_files import _Converting
+
+    converting = _Converting()
+    with converting:
+        kept, replaced = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+        replaced.weight.data = torch.full((2, 3), 7.0)  # as onnx2torch gives each layer the file's tensors
+        assert len(converting.skipped) == 4  # two weights, two biases: never written
+        converting.settle(torch.nn.Sequential(kept, replaced))
+        scaled = replaced.weight * 1
+    assert scaled is replaced.weight  # (multiplying by 1 while converting: the tensor itself, no copy)
+    assert torch.equal(replaced.weight, torch.full((2, 3), 7.0))  # the file's values, untouched
+    for tensor in (kept.weight, kept.bias, replaced.bias):  # what the file did not give: zeros, not old memory
+        assert torch.equal(tensor, torch.zeros_like(tensor))
+    assert not converting.skipped
+    fresh = torch.nn.Linear(3, 2)  # outside a conversion the initialisation runs
+    assert fresh.weight.abs().sum() > 0 and not torch.equal(fresh.weight, torch.nn.Linear(3, 2).weight)
+
+
+def test_the_file_is_split_into_its_structure_and_where_its_large_tensors_lie_as_protobuf_reads_it():
+    import onnx
+
+    from cnnviz.models import onnx_wire
+
+    data = exported(StudentNet(2), (1, 3, 16, 16))
+    # Two messages one after the other are one message to protobuf (their graphs merged, the initializers of
+    # the second after the first's): the split must count them the same way.
+    extra = onnx.ModelProto()
+    extra.graph.initializer.append(numpy_helper_tensor("extra", np.arange(40_000, dtype=np.float32)))
+    data += extra.SerializeToString()
+    reference = onnx.load_from_string(data)
+    parts = onnx_wire.split(data)
+    structure = onnx.load_from_string(parts.structure)
+    assert len(parts.structure) < len(data) // 4 and parts.initializers
+    assert [t.name for t in structure.graph.initializer] == [t.name for t in reference.graph.initializer]
+    for index, tensor in enumerate(reference.graph.initializer):
+        place = parts.initializers.get(index)
+        if place is None:  # small: left in the structure
+            assert structure.graph.initializer[index].raw_data == tensor.raw_data
+            assert len(tensor.raw_data) <= onnx_wire.KEEP_BELOW
+        else:
+            assert data[place.offset : place.offset + place.length] == tensor.raw_data
+            assert not structure.graph.initializer[index].raw_data
+    assert (
+        structure.graph.initializer[-1].name == "extra" and len(reference.graph.initializer) - 1 in parts.initializers
+    )
+    for cut in (1, 7, len(data) // 3):  # truncated: refused, nothing else raised
+        with pytest.raises(onnx_wire.Unreadable):
+            onnx_wire.split(data[:-cut] + b"\x0a\xff\xff\xff\x7f")
+
+
+def numpy_helper_tensor(name: str, values: np.ndarray):
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(values, name)

@@ -26,6 +26,8 @@ from google.protobuf.message import DecodeError
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from cnnviz.models import onnx_wire
+
 logger = logging.getLogger(__name__)
 
 OPERATIONS = frozenset(
@@ -75,6 +77,10 @@ MAX_ELEMENTS = 100_000_000
 """Elements of any one tensor (a declared shape of 10⁹ is refused before anything is made)."""
 MAX_TENSOR_BYTES = 200 * 1024 * 1024
 """The initializers' bytes summed from their declared shapes and types."""
+MAX_TYPED_VALUES = 65_536
+"""Values of a tensor stored as a list of numbers (``float_data`` …), each a Python object when read: a larger
+tensor must come as raw bytes."""
+_TYPED_FIELDS = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
 _ITEM_BYTES = {1: 4, 2: 1, 3: 1, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 16: 2}  # ONNX TensorProto data types
 
 
@@ -106,7 +112,9 @@ def _parse(data: bytes) -> onnx.ModelProto:
     return model
 
 
-def _check(model: onnx.ModelProto) -> None:  # (one check after another, each with its reason)
+def _check(
+    model: onnx.ModelProto, placed: dict[str, onnx_wire.Place]
+) -> None:  # (check after check, each with its reason)
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     if set(opsets) - {"ai.onnx"}:
         raise OnnxFileError(f"The graph uses other operator sets ({', '.join(sorted(set(opsets) - {'ai.onnx'}))}).")
@@ -114,6 +122,8 @@ def _check(model: onnx.ModelProto) -> None:  # (one check after another, each wi
         raise OnnxFileError(f"The graph's opset is {opsets.get('ai.onnx', 0)}; {MIN_OPSET} or later is needed.")
     if model.functions:
         raise OnnxFileError("The file defines functions of its own; only standard operations are accepted.")
+    if model.training_info or model.graph.sparse_initializer:
+        raise OnnxFileError("The file holds training steps or sparse tensors; only an inference graph is accepted.")
     graph = model.graph
     if len(graph.node) > MAX_NODES:
         raise OnnxFileError(f"The graph has {len(graph.node)} operations; at most {MAX_NODES} are accepted.")
@@ -146,6 +156,13 @@ def _check(model: onnx.ModelProto) -> None:  # (one check after another, each wi
         total += elements * _ITEM_BYTES[tensor.data_type]
         if total > MAX_TENSOR_BYTES:
             raise OnnxFileError(f"The graph's tensors would take more than {MAX_TENSOR_BYTES // 2**20} MiB.")
+        if sum(len(getattr(tensor, field)) for field in _TYPED_FIELDS) > MAX_TYPED_VALUES:
+            raise OnnxFileError(
+                "A large tensor is stored as a list of numbers; store it as raw bytes (as torch.onnx.export does)."
+            )
+        place = placed.get(tensor.name)
+        if place is not None and place.length != elements * _ITEM_BYTES[tensor.data_type]:
+            raise OnnxFileError("A tensor's data does not match its declared shape.")
     for value in graph.value_info:
         for d in value.type.tensor_type.shape.dim:
             if d.HasField("dim_value") and d.dim_value > MAX_ELEMENTS:
@@ -245,10 +262,10 @@ def _shapes_given(model: onnx.ModelProto, **_settings: object) -> onnx.ModelProt
     return model
 
 
-def _inline_identities(model: onnx.ModelProto) -> None:
+def _inline_identities(model: onnx.ModelProto, placed: dict[str, onnx_wire.Place]) -> None:
     """PyTorch's exporter writes an initializer used twice once, and an ``Identity`` node for each further use;
     the converter reads a Conv's weights from the initializers by name, so each such Identity becomes a copy of
-    its initializer under its output's name."""
+    its initializer under its output's name (whose bytes, if not in the structure, lie where its source's do)."""
     graph = model.graph
     tensors = {t.name: t for t in graph.initializer}
     kept = []
@@ -259,6 +276,8 @@ def _inline_identities(model: onnx.ModelProto) -> None:
             copy.name = node.output[0]
             graph.initializer.append(copy)
             tensors[copy.name] = copy
+            if node.input[0] in placed:
+                placed[copy.name] = placed[node.input[0]]
         else:
             kept.append(node)
     del graph.node[:]
@@ -269,40 +288,59 @@ _TAKEN = threading.local()
 """This thread's initializers as torch tensors while :func:`read_onnx` converts (name to tensor)."""
 
 
-def _take_initializers(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, torch.Tensor]]:
-    """The initializers kept as raw bytes, as torch tensors, and a copy of the model without those bytes, where
-    each ``Constant`` operation's tensor is an initializer.
+def _placed(model: onnx.ModelProto, parts: onnx_wire.Split) -> dict[str, onnx_wire.Place]:
+    """Where in the file each tensor left out of the parsed structure lies, by name: an initializer's, or a
+    ``Constant`` operation's (named here after its output, the initializer it becomes)."""
+    graph = model.graph
+    placed = {}
+    for index, place in parts.initializers.items():
+        placed[graph.initializer[index].name] = place
+    for (n, a), place in parts.attributes.items():
+        node = graph.node[n]
+        constant = _constant_tensor(node)
+        if constant is None or node.attribute[a].name != "value" or not node.output:
+            raise OnnxFileError(f"A {node.op_type[:40]!r} operation carries a tensor it does not take.")
+        constant.name = node.output[0]
+        placed[constant.name] = place
+    return placed
 
-    Reading a bytes field copies it out of the parsed message, and the message gives no memory back until it is
-    dropped as a whole; the converter would then copy each tensor twice more (numpy's copy, torch's). Here each
-    tensor is the one copy read (the tensor holds those bytes), and the caller drops the parsed message at once.
-    """
+
+def _take_initializers(
+    model: onnx.ModelProto, data: bytes, placed: dict[str, onnx_wire.Place]
+) -> dict[str, torch.Tensor]:
+    """Each initializer and ``Constant`` tensor as a torch tensor, copied once: a large one straight out of the
+    file's bytes (``placed``), a small one out of the parsed structure. Each ``Constant`` operation becomes an
+    initializer of its output's name (onnx2torch reads a Conv's weights from the initializers only)."""
     tensors = {}
     graph = model.graph
     constants = []
     for node in graph.node:
         if (constant := _constant_tensor(node)) is not None:
-            constant.name = node.output[0]  # (an initializer of that name, below: onnx2torch reads a Conv's
-            constants.append(constant)  # weights from the initializers only)
-    for tensor in [*model.graph.initializer, *constants]:
-        if not tensor.HasField("raw_data"):
-            continue  # (values in typed fields: left to the converter)
-        raw = tensor.raw_data
-        if len(raw) != math.prod(tensor.dims) * _ITEM_BYTES[tensor.data_type]:
-            raise OnnxFileError("A tensor's data does not match its declared shape.")
-        if tensor.data_type in _TORCH_TYPES:
-            tensors[tensor.name] = torch.frombuffer(raw, dtype=_TORCH_TYPES[tensor.data_type]).reshape(
-                tuple(tensor.dims)
-            )
+            constant.name = node.output[0]
+            constants.append(constant)
+    view = memoryview(data)
+    for tensor in [*graph.initializer, *constants]:
+        dtype, shape = _TORCH_TYPES[tensor.data_type], tuple(tensor.dims)
+        expected = math.prod(shape) * _ITEM_BYTES[tensor.data_type]
+        if tensor.HasField("raw_data"):
+            raw = bytearray(tensor.raw_data)
             tensor.ClearField("raw_data")
-        del raw
-    graph.initializer.extend(constants)  # (their bytes taken: a copy of their shapes and names)
+        elif tensor.name in placed:
+            place = placed[tensor.name]
+            raw = bytearray(view[place.offset : place.offset + place.length])
+        else:
+            continue  # (values in typed fields, bounded by _check: left to the converter)
+        if len(raw) != expected:
+            raise OnnxFileError("A tensor's data does not match its declared shape.")
+        # (frombuffer refuses an empty buffer: a tensor with a zero in its shape is made empty)
+        tensors[tensor.name] = (
+            torch.frombuffer(raw, dtype=dtype).reshape(shape) if raw else torch.empty(shape, dtype=dtype)
+        )
+    graph.initializer.extend(constants)  # (a copy of their shapes and names: their bytes are taken)
     kept = [node for node in graph.node if _constant_tensor(node) is None]
     del graph.node[:]
     graph.node.extend(kept)
-    light = onnx.ModelProto()
-    light.CopyFrom(model)
-    return light, tensors
+    return tensors
 
 
 _TORCH_TYPES = {
@@ -317,9 +355,6 @@ _TORCH_TYPES = {
     11: torch.float64,
     16: torch.bfloat16,
 }
-# torch.frombuffer over a bytes object warns once that the buffer is not writable: these bytes are the tensor's
-# alone (read out of the message for it and referenced by nothing else), so writing through it is sound.
-warnings.filterwarnings("ignore", message="The given buffer is not writable", category=UserWarning)
 
 
 def _constant_tensor(node: onnx.NodeProto) -> onnx.TensorProto | None:
@@ -344,11 +379,31 @@ def _to_torch(tensor: Any) -> torch.Tensor:
 _TO_TORCH: Callable[[Any], torch.Tensor]
 
 
-class _NoScalingByOne(TorchFunctionMode):
-    """onnx2torch scales each Gemm's weights by ``alpha``, 1 in every exported model: a copy of the largest
-    tensor for nothing. Multiplying by the number 1 gives the tensor itself (the same values) while converting."""
+_KEEPING_INITS = frozenset({"ones_", "zeros_", "constant_", "eye_", "dirac_"})
+
+
+class _Converting(TorchFunctionMode):
+    """What onnx2torch computes only to throw away, skipped while it converts (this thread only):
+
+    - each new layer's random initialisation (a full write of each weight, replaced by the file's at once: an
+      allocation never written to takes no memory); the tensors skipped are kept until :meth:`settle` makes
+      sure none is left in the module;
+    - the scaling of each Gemm's weights by ``alpha``, 1 in every exported model (a copy of the largest tensor):
+      multiplying by the number 1 gives the tensor itself, the same values.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[torch.UntypedStorage] = []
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        random_init = func in (torch.Tensor.uniform_, torch.Tensor.normal_) or (
+            getattr(func, "__module__", None) == "torch.nn.init" and func.__name__ not in _KEEPING_INITS
+        )
+        target = args[0] if args else (kwargs or {}).get("tensor")  # (nn.init passes it by name)
+        if random_init and isinstance(target, torch.Tensor):
+            self.skipped.append(target.untyped_storage())  # (the memory itself: a parameter's may be replaced)
+            return target
         if (
             func in (torch.Tensor.__mul__, torch.Tensor.mul, torch.mul)
             and not kwargs
@@ -361,9 +416,20 @@ class _NoScalingByOne(TorchFunctionMode):
             return args[0]
         return func(*args, **(kwargs or {}))
 
+    def settle(self, module: nn.Module) -> None:
+        """Zero any tensor of ``module`` whose initialisation was skipped and that the file did not replace (none
+        in onnx2torch's converters: a safeguard, so no tensor holds what its memory held before)."""
+        skipped = {m.data_ptr() for m in self.skipped if m.nbytes()}  # (held, so their addresses are unique)
+        for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+            if tensor.numel() and tensor.untyped_storage().data_ptr() in skipped:
+                logger.warning("the ONNX converter left %s at its initialisation: zeroed", name)
+                with torch.no_grad():
+                    tensor.zero_()
+        self.skipped.clear()
+
 
 @contextmanager
-def _converting(tensors: dict[str, torch.Tensor]) -> Iterator[None]:
+def _converting(tensors: dict[str, torch.Tensor]) -> Iterator[_Converting]:
     global _TO_TORCH
     import onnx2torch.converter
     from onnx2torch.onnx_tensor import OnnxTensor
@@ -373,11 +439,13 @@ def _converting(tensors: dict[str, torch.Tensor]) -> Iterator[None]:
         _TO_TORCH = OnnxTensor.to_torch
         OnnxTensor.to_torch = _to_torch
     _TAKEN.tensors = tensors
+    mode = _Converting()
     try:
-        with _NoScalingByOne():
-            yield
+        with mode:
+            yield mode
     finally:
         _TAKEN.tensors = {}
+        mode.skipped.clear()
 
 
 def _floats(text: str | None) -> tuple[float, ...] | None:
@@ -397,21 +465,37 @@ def read_onnx(data: bytes, size_if_free: tuple[int, int] = (224, 224)) -> OnnxMo
     Raises:
         OnnxFileError: anything refused, with the reason (the only exception it raises).
     """
-    model = _parse(data)
-    _check(model)
+    try:
+        return _read(data, size_if_free)
+    except OnnxFileError:
+        raise
+    except Exception as exc:  # a case the checks did not foresee: refused all the same, the traceback logged
+        logger.exception("an ONNX file could not be read")
+        raise OnnxFileError("This ONNX file could not be read.") from exc
+
+
+def _read(data: bytes, size_if_free: tuple[int, int]) -> OnnxModel:
+    try:
+        parts = onnx_wire.split(data)  # (the file without its large tensors' bytes, and where they lie)
+    except onnx_wire.Unreadable as exc:
+        raise OnnxFileError(str(exc)) from exc
+    model = _parse(parts.structure)
+    placed = _placed(model, parts)
+    _check(model, placed)
     _check_converter(model)
     channels, size = _image_input(model)
     shapes = _check_activations(model, channels, size or size_if_free)
-    _inline_identities(model)
+    _inline_identities(model, placed)
     del model.graph.value_info[:]
     model.graph.value_info.extend(shapes)
     meta = {p.key: p.value for p in model.metadata_props}
-    model, tensors = _take_initializers(model)  # (the parsed message, with its copy of the file, is dropped)
+    tensors = _take_initializers(model, data, placed)
     try:
         import onnx2torch.converter
 
-        with _converting(tensors):
+        with _converting(tensors) as converting:
             module = onnx2torch.converter.convert(model).eval()
+            converting.settle(module)
     except OnnxFileError:
         raise
     except Exception as exc:  # the converter's own errors: the visitor gets a reason, the log the rest
