@@ -178,9 +178,8 @@ def own_model_sidebar() -> None:
             st.number_input("Number of classes", 1, custom.MAX_CLASSES, 1000, key="own_num_classes")
         else:
             st.caption("Where the graph does not say (its metadata, its input shape), it is fed as follows.")
-            mean, std = st.columns(2)
-            mean.text_input("Mean per channel", DEFAULT_MEAN, key="own_mean", help=_PREPROCESSING_HELP)
-            std.text_input("Std per channel", DEFAULT_STD, key="own_std", help=_PREPROCESSING_HELP)
+            st.text_input("Mean per channel", DEFAULT_MEAN, key="own_mean", help=_PREPROCESSING_HELP)
+            st.text_input("Std per channel", DEFAULT_STD, key="own_std", help=_PREPROCESSING_HELP)
             st.number_input(
                 "Input size (pixels)",
                 custom.MIN_INPUT_SIDE,
