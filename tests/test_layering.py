@@ -43,6 +43,7 @@ LAYERS = (
     {"training"},
     {"learn", "transfer"},
     {"links"},
+    {"classroom"},  # questions are made from a page's link parameters
     {"ui"},
 )
 """The library's packages from the bottom up: a module may import its own package and the layers below it,

@@ -1,0 +1,63 @@
+"""Real servers the tests start on free localhost ports and stop afterwards: Redis (Debian's ``redis-server``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.browser import _free_port
+
+
+def debian_tool(name: str) -> str:
+    """The path of Debian's ``name`` (``make test`` installs it). Missing means fail in CI, skip elsewhere."""
+    for candidate in (shutil.which(name), f"/usr/bin/{name}", f"/usr/sbin/{name}"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    message = f"{name} not found: run `make test` (it installs it) or `apt-get install {name}`"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def redis_server(timeout: float = 20) -> Iterator[str]:
+    """A ``redis-server`` of its own (no disk, localhost only) until the block ends; yields its URL."""
+    import redis
+
+    port = _free_port()
+    command = [debian_tool("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {process.returncode}: {process.stderr.read()!r}")
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not answer in {timeout} s")
+            time.sleep(0.1)
+        client.close()
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
