@@ -30,7 +30,8 @@ dev: $(VENV)/.runtime-installed  # reloads on save (the file watcher skips .venv
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT) --server.fileWatcherType auto --server.runOnSave true
 
 test: $(VENV)/.dev-installed
-	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" || exit 1; \
+	@scripts/ensure-tools || exit 1; \
+	CHROMIUM_PATH="$$(scripts/ensure-chromium)" || exit 1; \
 	echo "browser tests use $$CHROMIUM_PATH"; \
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/hadolint Dockerfile && \
 	CHROMIUM_PATH="$$CHROMIUM_PATH" $(BIN)/python -m pytest
