@@ -29,8 +29,10 @@ MAX_LENGTH = 100
 """Longest value accepted (the longest label a control offers is under 50 characters)."""
 SHOWN = 24
 """Characters of a key or value that a notice quotes (in a code span, made safe by :func:`cnnviz.text.code`)."""
-STREAMLIT_PARAMS = frozenset({"embed", "embed_options"})
-"""Parameters Streamlit itself reads; left alone."""
+ROOM_PARAM = "room"
+"""A classroom room's code (``?room=CODE`` on any page: cnnviz.ui.rooms joins it, the code checked there)."""
+APP_PARAMS = frozenset({"embed", "embed_options", ROOM_PARAM})
+"""Parameters every page leaves alone: those Streamlit itself reads, and the room to follow."""
 
 
 _SIZES = {
@@ -268,7 +270,7 @@ def check_query(page: str, query: Mapping[str, list[str]]) -> tuple[dict[str, st
     ``query`` maps each key to its values (a key may be repeated in a URL).
     """
     params = PAGE_PARAMS.get(page, {})
-    keys = [key for key in query if key not in STREAMLIT_PARAMS]
+    keys = [key for key in query if key not in APP_PARAMS]
     if len(keys) > MAX_PARAMS:
         return {}, [f"The link has {len(keys)} settings, more than any page uses; all were ignored."]
     kept: dict[str, str] = {}

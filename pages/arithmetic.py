@@ -1,5 +1,6 @@
 """Convolution arithmetic: every case of Dumoulin & Visin, animated with the real numbers PyTorch computes."""
 
+import random
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +15,7 @@ from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_co
 from cnnviz.arithmetic.groups import grouping_figure, separable
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import Scene, check_groups, make_scene, random_values, torch_output
+from cnnviz.classroom import quiz
 from cnnviz.links import PAGE_PARAMS
 from cnnviz.ui.cached import arithmetic_board, player_payload
 from cnnviz.ui.controls import (
@@ -27,6 +29,7 @@ from cnnviz.ui.controls import (
 )
 from cnnviz.ui.links import forget_url_params
 from cnnviz.ui.player import presentation_style, step_player
+from cnnviz.ui.rooms import offer_questions
 from cnnviz.ui.selection import selection
 
 PRESETS = {p.key: p for p in ar.PRESETS}
@@ -179,6 +182,29 @@ def channels_view(scene: Scene, use_bias: bool) -> None:
         )
 
 
+def questions(scene: Scene) -> dict[str, Callable[[], quiz.Question]]:
+    """What a quiz can ask about the case shown (each question made when asked: the step is the one shown then)."""
+    geo = scene.geo
+
+    def cell() -> tuple[int, int]:  # the Mapping tab's output cell when it was chosen, else one drawn at random
+        if "out_row" in state and "out_col" in state:
+            return int(state.out_row), int(state.out_col)
+        rng = random.Random()  # its own generator, seeded by the system
+        return rng.randrange(geo.rows.output), rng.randrange(geo.cols.output)
+
+    def shown_step() -> int:
+        step = st.query_params.get("step", state.get("step", 1))
+        return min(max(int(step), 1), scene.num_steps)
+
+    makers: dict[str, Callable[[], quiz.Question]] = {
+        "output_size": lambda: quiz.output_size(geo),
+        "feeding_cells": lambda: quiz.feeding_cells(geo, cell(), seed=random.Random().randrange(2**32)),
+    }
+    if geo.op != "transposed":  # the sliding window's order: a step per output cell
+        makers["next_value"] = lambda: quiz.next_value(scene, shown_step())
+    return makers
+
+
 @st.fragment
 def case_view() -> None:
     """Everything below the sidebar: a control of the page (a slider, a preset, a tab) reruns only this, not the
@@ -311,6 +337,7 @@ def case_view() -> None:
     elif source == "custom":
         x, weight, bias = edit_values(settings, geo.op, x, weight, bias)
     scene = make_scene(geo, x, weight, bias, groups, flip)
+    offer_questions("arithmetic", questions(scene))
 
     views = views_for(geo)
     tabs = bound(st.container(), "atab", SETTINGS["atab"], options=ARITHMETIC_TABS[1:] if present else ARITHMETIC_TABS)

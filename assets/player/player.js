@@ -100,6 +100,8 @@ class Player {
   load(data) {
     const first = !this.data;
     const fresh = first || this.data.id !== data.id;
+    // the step the server names (a link's, or a followed teacher's) moved since the last data: go there
+    const moved = !fresh && (this.data.start || 1) !== (data.start || 1);
     if (first) this.setSpeed(data.speed || 2);  // later reruns keep the speed chosen here
     this.data = data;
     this.present = Boolean(data.present);
@@ -109,6 +111,9 @@ class Player {
       this.pause();
       this.index = first ? Math.max(0, (data.start || 1) - 1) : 0;
       this.shownLayout = null;
+    } else if (moved && this.index !== (data.start || 1) - 1) {
+      this.pause();
+      this.index = Math.max(0, (data.start || 1) - 1);
     }
     this.fitted = null;  // the stage is sized again for these data
     this.index = Math.min(this.index, data.steps.length - 1);

@@ -55,7 +55,7 @@ def check_link(page: str) -> None:
     reads them, and say which were ignored."""
     query = {key: st.query_params.get_all(key) for key in st.query_params}
     kept, notices = links.check_query(page, query)
-    forget_url_params([key for key in query if key not in kept and key not in links.STREAMLIT_PARAMS])
+    forget_url_params([key for key in query if key not in kept and key not in links.APP_PARAMS])
     if notices:
         st.warning(
             "Some settings in this link cannot be used, so their defaults are shown:\n\n- " + "\n- ".join(notices),
