@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz.assets import FAVICON
 from cnnviz.server.logs import configure as configure_logging
 from cnnviz.server.memory import keep_freed_memory, limit_arenas, trim_in_background
-from cnnviz.ui.links import check_link
+from cnnviz.ui.links import check_link, followed
 from cnnviz.ui.navigation import navigation_pages, screen_style
 from cnnviz.ui.rooms import classroom_sidebar, offer_class_question, practice, room_bar
 from cnnviz.ui.selection import sidebar
@@ -27,5 +27,6 @@ check_link(navigation.url_path)
 offer_class_question(sidebar())
 classroom = classroom_sidebar()
 navigation.run()
+followed()  # a teacher's view this run applied is shown: the controls are the student's again
 with classroom:  # Quiz me, once the page has offered its questions
     practice(navigation.url_path)

@@ -29,7 +29,7 @@ from cnnviz.ui.controls import (
 )
 from cnnviz.ui.links import forget_url_params
 from cnnviz.ui.player import presentation_style, step_player
-from cnnviz.ui.rooms import offer_questions
+from cnnviz.ui.rooms import offer_questions, teaching
 from cnnviz.ui.selection import selection
 
 PRESETS = {p.key: p for p in ar.PRESETS}
@@ -366,6 +366,7 @@ def case_view() -> None:
                     present,
                     opening_step,
                     link="step",
+                    report=teaching(),
                 )
             else:
                 st.caption(

@@ -147,7 +147,7 @@ def test_the_step_follows_and_a_student_may_leave_and_rejoin(store):
 def test_a_quiz_from_asking_to_revealing(store):
     teacher = teacher_app(ARITHMETIC)
     right, wrong = student_app(code_of(teacher)), student_app(code_of(teacher))
-    teacher.selectbox(key="room_quiz_kind").set_value("output_size")
+    teacher.radio(key="room_quiz_kind").set_value("output_size")
     teacher.button(key="room_quiz_ask").click().run()
     assert_no_exception(teacher)
     poll(right, wrong)
@@ -174,13 +174,13 @@ def test_a_quiz_from_asking_to_revealing(store):
 
 def test_quiz_me_alone_checks_the_answer():
     at = start(ARITHMETIC)
-    at.sidebar.selectbox(key="practice_kind").set_value("output_size")
+    at.sidebar.radio(key="practice_kind").set_value("output_size")
     at.sidebar.button(key="practice_ask").click().run()
     at.sidebar.text_input(key="practice_answer_text").input("3")  # one number for a square output
     at.sidebar.button(key="FormSubmitter:practice_answer-Answer").click().run()
     assert_no_exception(at)
     assert any(s.value.startswith("Right: 3×3") for s in at.sidebar.success)
-    at.sidebar.selectbox(key="practice_kind").set_value("predicted_class")
+    at.sidebar.radio(key="practice_kind").set_value("predicted_class")
     at.sidebar.button(key="practice_ask").click().run()
     options = at.sidebar.radio(key="practice_answer_pick").options
     assert len(options) >= 2

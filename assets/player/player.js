@@ -238,7 +238,20 @@ class Player {
     this.caption.textContent = step.caption;
     this.root.dataset.step = String(index + 1);
     this.root.dataset.steps = String(data.steps.length);
-    if (!this.playing) this.keepStepInLink();
+    if (!this.playing) {
+      this.keepStepInLink();
+      this.reportStep();
+    }
+  }
+
+  // A teacher's player (data.report) tells the server the step it rests on, for the room's students; never while
+  // playing (a rerun per frame), and each step once.
+  reportStep() {
+    if (!this.data || !this.data.report || !this.setStateValue) return;
+    const step = this.index + 1;
+    if (this.reported === step) return;
+    this.reported = step;
+    this.setStateValue("step", step);
   }
 
   // The page's address names the step shown (data.link: the parameter), so that a copied link opens there.
@@ -424,12 +437,13 @@ class Player {
 const players = new WeakMap();
 
 export default function (component) {
-  const {data, parentElement} = component;
+  const {data, parentElement, setStateValue} = component;
   let player = players.get(parentElement);
   if (!player) {
     player = new Player(parentElement);
     players.set(parentElement, player);
   }
+  player.setStateValue = setStateValue;
   player.load(data);
   // Streamlit calls the function again when the data change (same player, new case or speed) and keeps only
   // the latest cleanup for unmounting; an earlier call's cleanup must not tear down the live player.

@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from cnnviz.params import Param
-from cnnviz.ui.links import URL
+from cnnviz.ui.links import URL, linked_value
 
 _PLAYING_KEY = "_cnnviz_playing"
 
@@ -92,14 +92,70 @@ def bound(
     declared values, or the layers offered for a name), ``limit`` (the highest whole number the case allows) and
     ``default`` (where the declared one depends on other settings). ``widget`` passes on to Streamlit (``disabled``,
     ``format_func``, ``on_change``, ``horizontal`` …). Returns the control's value (the tabs, for ``tabs``)."""
+    value = _control(container, key, setting, options=options, limit=limit, default=default, texts=texts, **widget)
+    _remember_link_text(key, setting, options, widget.get("format_func", str))
+    return value
+
+
+LINK_TEXTS_KEY = "_cnnviz_link_texts"
+
+
+def _remember_link_text(key: str, setting: Param, options: Sequence[Any] | None, format_func: Any) -> None:
+    """Keep the link's text of the value ``key``'s control shows now (:func:`link_texts`)."""
+    value = st.session_state.get(key)
+    if value is None:
+        return
+    if setting.kind == "int":
+        text = str(int(value))
+    elif setting.kind == "bool":
+        text = "true" if value else "false"
+    elif setting.kind == "number":
+        text = next((c for c in setting.choices if float(c) == float(value)), str(value))
+    else:
+        offered, shown = offered_choices(key, setting, options, format_func)
+        if value not in offered:
+            return
+        text = shown[offered.index(value)]
+    keep_link_text(key, text)
+
+
+def keep_link_text(key: str, text: str) -> None:
+    """Keep ``text`` as what the link says for ``key`` now (:func:`link_texts`)."""
+    st.session_state.setdefault(LINK_TEXTS_KEY, {})[key] = text
+
+
+def link_texts() -> dict[str, str]:
+    """What the link of each control last drawn in this session says (key → text): the values the server holds, which
+    the address bar may lag behind or lose while fragments rerun on a timer (a room's bar)."""
+    return dict(st.session_state.get(LINK_TEXTS_KEY, {}))
+
+
+def _control(
+    container: DeltaGenerator,
+    key: str,
+    setting: Param,
+    *,
+    options: Sequence[Any] | None = None,
+    limit: int | None = None,
+    default: Any = None,
+    texts: Mapping[str, str] | None = None,
+    **widget: Any,
+) -> Any:
     label = control_label(key, setting, texts)
     if setting.help is not None:
         widget.setdefault("help", setting.help)
     control, held = setting.control, key in st.session_state  # a value held wins: no default is passed then
+    # a followed teacher's link sets every control, over what the browser still holds; a setting it lacks is at its
+    # default, unless the page set it in this run (the link's preset)
+    following, linked = linked_value(key)
+    following = following and (linked is not None or not held)
     if setting.kind == "int":
         if default is None:
             default = int(setting.default) if setting.default is not None else setting.low
         high = setting.high if limit is None else min(limit, setting.high)
+        if following:
+            st.session_state[key] = min(max(int(linked) if linked is not None else int(default), setting.low), high)
+            held = True
         if control == "segmented_control":  # every value at once, as buttons
             if not held:
                 widget["default"] = default
@@ -112,16 +168,29 @@ def bound(
             return int(container.number_input(label, setting.low, high, key=key, bind=URL, **widget))
         return bounded_slider(container, label, key, high, setting.low, default, **widget)
     if setting.kind == "bool":
+        if following:
+            own = setting.default == "true" if default is None else bool(default)
+            st.session_state[key] = linked == "true" if linked is not None else own
+            held = True
         if not held:
             widget["value"] = setting.default == "true" if default is None else bool(default)
         if control == "toggle":
             return bool(container.toggle(label, key=key, bind=URL, **widget))
         return bool(container.checkbox(label, key=key, bind=URL, **widget))
     if setting.kind == "number":
+        if following:
+            first = _number(setting.default or setting.choices[0]) if default is None else default
+            st.session_state[key] = _number(linked) if linked is not None else first
+            held = True
         if not held:
             widget["value"] = _number(setting.default or setting.choices[0]) if default is None else default
         return container.select_slider(label, [_number(v) for v in setting.choices], key=key, bind=URL, **widget)
     offered, shown = offered_choices(key, setting, options, widget.get("format_func", str))
+    if following:
+        start = linked if linked is not None else default if default is not None else setting.default
+        picked = offered[shown.index(start)] if start in shown else start if start in offered else offered[0]
+        st.session_state[key] = picked
+        held = True
     if held and st.session_state[key] not in offered:  # a choice of another case (another model's layer)
         del st.session_state[key]
         held = False

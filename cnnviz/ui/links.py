@@ -63,6 +63,32 @@ def check_link(page: str) -> None:
         )
 
 
+# --- a link applied over a session's own state: a followed teacher's view ----------------------------------------
+
+FOLLOWED_KEY = "_cnnviz_followed_link"
+
+
+def follow_link(query: dict[str, str]) -> None:
+    """Make this run's controls show ``query`` (a checked link of the page about to run) over whatever the browser
+    still holds for them: each bound control takes its value from the link, or, where the link does not set it,
+    the value the page set in this run or else its default (:func:`cnnviz.ui.controls.bound`). Until
+    :func:`followed` is called at the end of a completed run."""
+    st.session_state[FOLLOWED_KEY] = dict(query)
+
+
+def followed() -> None:
+    """The run that applied a followed link is complete: controls keep their own values again."""
+    st.session_state.pop(FOLLOWED_KEY, None)
+
+
+def linked_value(key: str) -> tuple[bool, str | None]:
+    """Whether a followed link is being applied in this run, and its text for ``key`` (None: the default)."""
+    query = st.session_state.get(FOLLOWED_KEY)
+    if not isinstance(query, dict):
+        return False, None
+    return True, query.get(key)
+
+
 # --- controls shared by pages -------------------------------------------------------------------------------
 
 URL: Final = "query-params"

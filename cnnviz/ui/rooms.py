@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,18 +29,28 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from cnnviz import links
+from cnnviz.assets import POLLER_DIR
 from cnnviz.classroom import codes, quiz
 from cnnviz.classroom.charts import answers_figure
 from cnnviz.classroom.rooms import RoomError, Snapshot, Teacher, room_store
 from cnnviz.models import registry
 from cnnviz.text import md
+from cnnviz.ui.components import shipped_component
+from cnnviz.ui.controls import link_texts
 from cnnviz.ui.keys import MODEL_KEY, PICKED_KEY, SAMPLE_KEY, SOURCE_KEY
+from cnnviz.ui.links import follow_link, followed
 from cnnviz.ui.navigation import PAGES
 from cnnviz.ui.selection import Selection, suited_model
 
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0
+APPLY_AGAIN_S = 2.0
+"""A follower whose page does not show the teacher's view this long after it was applied gets it again (a rerun the
+browser asked for at the same moment, with its old address, can win over the one that applied it)."""
+APPLY_TRIES = 3
+"""How often one view is applied before the follower gives up on showing it exactly (a setting this session's page
+cannot take, such as a layer of a model it lacks)."""
 """How often a follower's room bar asks the room for the teacher's view and question."""
 TEACHER_POLL_S = 0.5
 """How often the teacher's room bar publishes the view (a change reaches followers within both intervals)."""
@@ -48,7 +59,7 @@ TEACHER_KEY = "_cnnviz_room_teacher"
 ROOM_KEY = "_cnnviz_room"  # the room a student joined (its short code)
 FOLLOWER_KEY = "_cnnviz_room_follower"  # this session's random id in rooms
 FOLLOWING_KEY = "_cnnviz_room_following"
-APPLIED_KEY = "_cnnviz_room_applied"  # the teacher's view this session shows (its JSON)
+APPLIED_KEY = "_cnnviz_room_applied"  # the teacher's view last applied here, when, and how often
 ANSWERED_KEY = "_cnnviz_room_answered"  # question number -> the answer sent
 OFFERS_KEY = "_cnnviz_quiz_offers"  # page -> {kind: a maker of the question about the view now shown}
 PRACTICE_KEY = "_cnnviz_quiz_practice"  # the self-check question, and what was answered
@@ -87,11 +98,13 @@ def _store_errors(where: Any) -> Iterator[None]:
 
 def current_view(page: str) -> dict[str, Any]:
     """What this session shows, as a room publishes it: the page, the settings its link holds (those a link may
-    carry), the sample image (None for an upload, a photo or a drawing: a visitor's own image is not shared) and
+    carry, as this session's controls hold them; the address adds what only the browser knows: the player's step),
+    the sample image (None for an upload, a photo or a drawing: a visitor's own image is not shared) and
     the model (None for an uploaded one)."""
     state = st.session_state
     params = links.PAGE_PARAMS.get(page, {})
-    query = {key: st.query_params[key] for key in st.query_params if key in params}
+    query = {key: st.query_params[key] for key in st.query_params if key in params}  # the player's step
+    query |= {key: text for key, text in link_texts().items() if key in params}  # the controls, as the server has them
     sample = state.get(SAMPLE_KEY) if state.get(SOURCE_KEY, "Sample") == "Sample" else None
     model = state.get(MODEL_KEY)
     return {"page": page, "query": query, "sample": sample, "model": model if model in _registry_models() else None}
@@ -102,19 +115,27 @@ def _registry_models() -> set[str]:
     return {spec.key for spec in registry.available_models()}
 
 
-def apply_view(view: dict[str, Any], room: str) -> None:
-    """Show the teacher's ``view``: its sample and model chosen, every setting of its page reset, then the page
-    opened with the teacher's link (checked as any link is: :func:`cnnviz.links.check_query`). Ends the run."""
-    state = st.session_state
-    page = str(view.get("page", ""))
-    if page not in links.PAGE_PARAMS:
+def checked(view: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The page of a published ``view`` (Home if it names none) and the settings of its link that the page can use
+    (:func:`cnnviz.links.check_query`: a view is checked as any link is)."""
+    page = view.get("page")
+    if not isinstance(page, str) or page not in links.PAGE_PARAMS:
         page = ""
     query = view.get("query")
     if not isinstance(query, dict):
         query = {}
     kept, _ = links.check_query(page, {str(k): [str(v)] for k, v in query.items()})
-    for key in links.PAGE_PARAMS[page]:  # a setting the teacher left at its default is at its default here too
+    return page, kept
+
+
+def apply_view(view: dict[str, Any], room: str) -> None:
+    """Show the teacher's ``view``: its sample and model chosen, every setting of its page reset, then the page
+    opened with the teacher's link (checked as any link is: :func:`cnnviz.links.check_query`). Ends the run."""
+    state = st.session_state
+    page, kept = checked(view)
+    for key in links.PAGE_PARAMS[page]:  # the page's own logic (a preset's link) starts from a fresh state
         state.pop(key, None)
+    follow_link(kept)  # then every control is set from the link (a setting it lacks: at its default)
     sample = view.get("sample")
     if isinstance(sample, str) and sample:
         state[SOURCE_KEY] = "Sample"
@@ -176,9 +197,8 @@ def _ask_box(page: str, key: str, on_ask: Callable[[quiz.Question], object]) -> 
     if not makers:
         st.caption("This view offers no question; the arithmetic page and any page with an image do.")
         return
-    row = st.container(horizontal=True, vertical_alignment="bottom")
-    row.selectbox("Question", list(makers), format_func=quiz.KINDS.__getitem__, key=f"{key}_kind")
-    row.button("Ask", key=f"{key}_ask", icon=":material/quiz:", on_click=_ask, args=(page, key, on_ask))
+    st.radio("Question", list(makers), format_func=quiz.KINDS.__getitem__, key=f"{key}_kind")  # a click each
+    st.button("Ask", key=f"{key}_ask", icon=":material/quiz:", on_click=_ask, args=(page, key, on_ask))
     if failed := st.session_state.pop(f"{key}_failed", None):
         st.warning(failed)
 
@@ -225,6 +245,11 @@ def _tally_chart(question: quiz.Question, counts: quiz.Tally) -> None:
 # --- the teacher ------------------------------------------------------------------------------------------------
 
 
+def teaching() -> bool:
+    """Whether this session is a room's teacher (its view is published)."""
+    return isinstance(st.session_state.get(TEACHER_KEY), Teacher)
+
+
 def join_link(code: str) -> str:
     """The link that joins the room ``code`` (its full code) on this server."""
     parts = urlsplit(st.context.url or "http://localhost:8501/")
@@ -267,7 +292,8 @@ def _end() -> None:
 def _teacher_bar(teacher: Teacher, page: str) -> None:
     store = room_store()
     view = current_view(page)
-    store.publish(teacher, view)
+    version = store.publish(teacher, view)
+    logger.debug("room %s shows version %d: %s", teacher.room, version, view)
     count = store.followers(teacher)
     row = st.container(horizontal=True, vertical_alignment="center")
     row.markdown(
@@ -333,6 +359,7 @@ def join(text: str) -> None:
 def _leave() -> None:
     state = st.session_state
     state[FOLLOWING_KEY] = False
+    followed()
     with _store_errors(st.sidebar):
         room_store().leave(state[ROOM_KEY], _follower_id())
 
@@ -348,7 +375,34 @@ def _quit() -> None:
         st.session_state.pop(key, None)
 
 
-def _follower_bar(room: str) -> None:
+def shown_view(view: dict[str, Any]) -> tuple[Any, ...]:
+    """``view`` as a page shows it: its page, every setting of that page (what its link holds once checked, the
+    others at their defaults), the sample and the model (None: left as the follower has it)."""
+    page, kept = checked(view)
+    settings = {key: kept.get(key, param.default) for key, param in links.PAGE_PARAMS[page].items()}
+    return page, json.dumps(settings, sort_keys=True), view.get("sample"), view.get("model")
+
+
+def _keep_up(view: dict[str, Any], page: str, room: str) -> None:
+    """Apply the teacher's ``view`` when this page does not show it (again after :data:`APPLY_AGAIN_S`, at most
+    :data:`APPLY_TRIES` times for one view)."""
+    if view.get("page") is None:  # the teacher has not shown anything yet
+        return
+    wanted, mine = shown_view(view), shown_view(current_view(page))
+    if wanted[:2] == mine[:2] and wanted[2] in (None, mine[2]) and wanted[3] in (None, mine[3]):
+        return
+    state = st.session_state
+    last = state.get(APPLIED_KEY)
+    now = time.monotonic()
+    if last is not None and last[0] == wanted and (now - last[1] < APPLY_AGAIN_S or last[2] >= APPLY_TRIES):
+        return
+    tries = last[2] + 1 if last is not None and last[0] == wanted else 1
+    state[APPLIED_KEY] = (wanted, now, tries)
+    logger.debug("a follower of room %s takes the teacher's view (try %d)", room, tries)
+    apply_view(view, room)
+
+
+def _follower_bar(room: str, page: str) -> None:
     state, store = st.session_state, room_store()
     try:
         snapshot = store.snapshot(room)
@@ -360,10 +414,7 @@ def _follower_bar(room: str) -> None:
     following = bool(state.get(FOLLOWING_KEY))
     if following:
         store.follow(room, _follower_id())
-        shown = json.dumps(snapshot.view, sort_keys=True)
-        if shown != state.get(APPLIED_KEY) and snapshot.view.get("page") is not None:  # a question alone: no change
-            state[APPLIED_KEY] = shown
-            apply_view(snapshot.view, room)
+        _keep_up(snapshot.view, page, room)
     row = st.container(horizontal=True, vertical_alignment="center")
     if following:
         row.markdown(f":material/cast_for_education: **Following room {codes.spoken(room)}**: the teacher's view.")
@@ -405,11 +456,17 @@ def room_bar(page: str) -> None:
         with _store_errors(st):
             join(code)
     if TEACHER_KEY in state or state.get(ROOM_KEY):
-        st.fragment(_polled_bar, run_every=TEACHER_POLL_S if TEACHER_KEY in state else POLL_S)(page)
+        _polled_bar(page, TEACHER_POLL_S if TEACHER_KEY in state else POLL_S)
 
 
-def _polled_bar(page: str) -> None:
+@st.fragment
+def _polled_bar(page: str, every_s: float) -> None:
+    """The room bar, rerun every ``every_s`` by the poll component inside it (not ``run_every``: Streamlit's timer
+    was seen to stop in a follower's tab when a rerun interrupted the run that had registered it)."""
     state = st.session_state
+    shipped_component("cnnviz_poller", POLLER_DIR, "poller")(
+        data={"interval_ms": int(every_s * 1000)}, key="room_poll", height=0, on_tick_change=lambda: None
+    )
     with _store_errors(st):
         teacher = state.get(TEACHER_KEY)
         if isinstance(teacher, Teacher):
@@ -419,7 +476,7 @@ def _polled_bar(page: str) -> None:
                 state.pop(TEACHER_KEY, None)
                 raise
         elif room := state.get(ROOM_KEY):
-            _follower_bar(room)
+            _follower_bar(room, page)
 
 
 def classroom_sidebar() -> DeltaGenerator:
