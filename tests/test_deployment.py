@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
+
+import kubernetes_validate
+import pytest
+import yaml
 
 from cnnviz.data.images import MAX_BYTES
 from cnnviz.models.custom import MAX_MODEL_BYTES
 from cnnviz.ui.uploads import widget_cap_mb
 from tests.conftest import ROOT
+from tests.servers import debian_tool
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
 
@@ -78,3 +86,62 @@ def test_the_page_icon_is_a_file_of_the_app_not_a_web_font():
     text = (ROOT / "app.py").read_text()
     assert "page_icon=str(FAVICON)" in text and (ROOT / "assets" / "favicon.png").is_file()
     assert ":material/" not in text.split("st.set_page_config", 1)[1].split("\n", 1)[0]
+
+
+DEPLOY = ROOT / "deploy"
+
+
+def test_the_compose_file_follows_the_compose_specification():
+    def check(path) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    assert check(DEPLOY / "compose.yaml").returncode == 0
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert {"app1", "app2", "redis", "haproxy"} <= set(compose["services"])
+    assert all(
+        compose["services"][a]["environment"]["CNNVIZ_REDIS_URL"].startswith("redis://") for a in ("app1", "app2")
+    )
+    assert compose["services"]["haproxy"]["volumes"] == ["./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"]
+
+
+def test_the_validators_refuse_broken_files(tmp_path):
+    """Each check above fails on a broken file (else a green check would prove nothing)."""
+    import kubernetes_validate
+
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  app1:\n    image: 3\n    portz: []\n")
+    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(broken)]
+    assert subprocess.run(command, capture_output=True, timeout=120).returncode != 0
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": {"replicas": "2"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, "1.30.0", strict=True)
+
+
+def test_the_kubernetes_manifests_follow_kubernetes_schemas_with_cookie_affinity():
+    documents = [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "cnnviz.yaml").read_text()) if d]
+    for document in documents:
+        kubernetes_validate.validate(document, "1.30.0", strict=True)
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in documents}
+    assert {
+        ("Deployment", "cnnviz"),
+        ("Service", "cnnviz"),
+        ("Ingress", "cnnviz"),
+        ("Deployment", "cnnviz-redis"),
+    } <= kinds
+    (ingress,) = [d for d in documents if d["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    (app,) = [d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "cnnviz"]
+    env = {e["name"]: e["value"] for e in app["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CNNVIZ_REDIS_URL"].startswith("redis://cnnviz-redis:")
+
+
+def test_the_haproxy_configuration_is_valid_and_sticky():
+    env = {**os.environ, "CNNVIZ_BIND": "127.0.0.1:1", "CNNVIZ_APP1": "127.0.0.1:2", "CNNVIZ_APP2": "127.0.0.1:3"}
+    checked = subprocess.run(
+        [debian_tool("haproxy"), "-c", "-f", str(DEPLOY / "haproxy.cfg")], env=env, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "Warnings were found" not in checked.stdout + checked.stderr
+    config = (DEPLOY / "haproxy.cfg").read_text()
+    assert "cookie CNNVIZ_REPLICA insert" in config and "option redispatch" in config
