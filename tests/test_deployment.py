@@ -17,6 +17,8 @@ from cnnviz.ui.uploads import widget_cap_mb
 from tests.conftest import ROOT
 from tests.servers import debian_tool
 
+DEPLOY = ROOT / "deploy"
+
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
 
 
@@ -48,13 +50,18 @@ def test_dockerfile_serves_the_app_as_a_user_with_a_health_check():
         assert f" {path} " in text or f" {path}\n" in text, path
 
 
-def test_deployment_docs_close_the_metrics_endpoint_and_framing():
-    """Streamlit serves /_stcore/metrics to anyone and sends no framing headers: README's proxy must."""
-    nginx = (ROOT / "README.md").read_text().split("```nginx")[1].split("```")[0]
-    assert """add_header Content-Security-Policy "frame-ancestors 'self'" always;""" in nginx
-    assert 'add_header X-Frame-Options "SAMEORIGIN" always;' in nginx
-    metrics = nginx.split("location = /_stcore/metrics {")[1].split("}")[0]
-    assert "deny all;" in metrics
+def test_the_proxies_in_deploy_close_the_metrics_endpoint_and_set_framing_headers():
+    """Streamlit serves /_stcore/metrics to anyone and sends no framing headers: the shipped proxies must."""
+    haproxy = (DEPLOY / "haproxy.cfg").read_text()
+    assert "http-response set-header X-Frame-Options SAMEORIGIN" in haproxy
+    assert "http-response set-header Content-Security-Policy \"frame-ancestors 'self'\"" in haproxy
+    assert "http-request deny if { path /_stcore/metrics } !{ src 127.0.0.0/8 }" in haproxy
+    documents = [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "cnnviz.yaml").read_text()) if d]
+    (ingress,) = [d for d in documents if d["kind"] == "Ingress"]
+    notes = ingress["metadata"]["annotations"]
+    assert "location = /_stcore/metrics { deny all; }" in notes["nginx.ingress.kubernetes.io/server-snippet"]
+    framing = notes["nginx.ingress.kubernetes.io/configuration-snippet"]
+    assert "X-Frame-Options: SAMEORIGIN" in framing and "frame-ancestors 'self'" in framing
 
 
 def test_security_section_states_the_limits_the_code_enforces():
@@ -86,9 +93,6 @@ def test_the_page_icon_is_a_file_of_the_app_not_a_web_font():
     text = (ROOT / "app.py").read_text()
     assert "page_icon=str(FAVICON)" in text and (ROOT / "assets" / "favicon.png").is_file()
     assert ":material/" not in text.split("st.set_page_config", 1)[1].split("\n", 1)[0]
-
-
-DEPLOY = ROOT / "deploy"
 
 
 def test_the_compose_file_follows_the_compose_specification():
