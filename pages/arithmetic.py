@@ -13,6 +13,7 @@ from cnnviz.arithmetic.animation import MAX_GIF_FRAMES, feeds_figure, gif_bytes,
 from cnnviz.arithmetic.board import VIEW_NAMES, board, fmt, num_frames, step_caption, views_for
 from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_code, stacked
 from cnnviz.arithmetic.groups import grouping_figure, separable
+from cnnviz.arithmetic.handout import handout_html
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import Scene, check_groups, make_scene, random_values, torch_output
 from cnnviz.classroom import quiz
@@ -397,6 +398,16 @@ def case_view() -> None:
                 )
             else:
                 st.caption(f"GIF download is offered up to {MAX_GIF_FRAMES} steps; this setting has {frames}.")
+            st.download_button(
+                "Download a handout to print (every step's numbers)",
+                lambda: handout_html(scene),  # made when asked for
+                "cnnviz-handout.html",
+                "text/html",
+                icon=":material/print:",
+                key="handout",
+                help="A page for A4 or Letter paper: the setting, the output-size formula, the numbers and every "
+                "step. Open the file in a browser and print it.",
+            )
             if geo.op == "conv" and not present:
                 channels_view(scene, use_bias)
 

@@ -1,0 +1,86 @@
+"""The arithmetic page's handout: its numbers against PyTorch and the page's own captions, and Chromium printing it
+to PDF on A4 and Letter (page count, every step's numbers in the text)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnviz.arithmetic import geometry as ar
+from cnnviz.arithmetic.board import step_caption
+from cnnviz.arithmetic.handout import MAX_STEPS, handout_html, setting_text
+from cnnviz.arithmetic.steps import make_scene, random_values
+from tests.browser import CHROMIUM_FLAGS, chromium_path
+
+
+def scene_of(op: str, size: int, kernel: int, stride: int = 1, padding: int = 0, cin: int = 1, cout: int = 1, seed=0):
+    geo = ar.geometry(op, size, kernel, stride, padding)
+    x, weight, bias = random_values(geo, cin, cout, seed, op in ("conv", "transposed"))
+    return make_scene(geo, x, weight, bias)
+
+
+def test_the_handout_holds_the_setting_the_formula_the_grids_and_every_step():
+    scene = scene_of("conv", 5, 3, 2, 1, cin=2, cout=2)
+    page = handout_html(scene)
+    assert setting_text(scene) in page.replace("&#x27;", "'")
+    assert "o = ⌊(i + 2p - d(k-1) - 1) / s⌋ + 1 = ⌊(5 + 2 · 1 - 1 · (3-1) - 1) / 2⌋ + 1 = 3" in page
+    reference = F.conv2d(torch.tensor(scene.x)[None], torch.tensor(scene.weight), torch.tensor(scene.bias), 2, 1)[0]
+    assert np.allclose(reference.numpy(), scene.output)
+    for n in range(scene.num_steps):
+        assert f"<li>{step_caption(scene, n)}</li>" in page
+    assert "nn.Conv2d(2, 2, kernel_size=3, stride=2, padding=1" in page
+    assert page.count('<table class="grid">') == 2 + 4 + 1 + 2  # inputs, kernels, bias, outputs
+
+
+def test_a_handout_escapes_and_cuts_long_cases():
+    big = scene_of("conv", 32, 3, cin=2, cout=1)
+    page = handout_html(big)
+    assert page.count("<li>") == MAX_STEPS < big.num_steps
+    assert f"The first {MAX_STEPS} of {big.num_steps} steps" in page
+    assert "<script" not in page
+
+
+def printed(page_html: str, paper: str, browser) -> tuple[int, str]:
+    """Chromium's print of ``page_html`` on ``paper``: its page count and its text."""
+    from pypdf import PdfReader
+
+    page = browser.new_page()
+    page.set_content(page_html)
+    pdf = page.pdf(format=paper, print_background=False)
+    page.close()
+    reader = PdfReader(io.BytesIO(pdf))
+    return len(reader.pages), "\n".join(p.extract_text() for p in reader.pages)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_chromium_prints_the_handout_with_every_number(browser, paper):
+    small = scene_of("conv", 5, 3, 2, 1)  # Dumoulin & Visin's padding with strides: 9 steps
+    pages, text = printed(handout_html(small), paper, browser)
+    assert pages == 1
+    flat = re.sub(r"\s+", " ", text)
+    for n in range(small.num_steps):
+        assert re.sub(r"\s+", " ", step_caption(small, n)) in flat, n
+    assert "= 3" in flat and "nn.Conv2d(1, 1, kernel_size=3, stride=2, padding=1" in flat
+
+    long = scene_of("maxpool", 12, 2, 1, cin=3)  # 363 steps: several pages, none empty, all steps in order
+    pages, text = printed(handout_html(long), paper, browser)
+    assert 5 <= pages <= 14, pages
+    flat = re.sub(r"\s+", " ", text)
+    places = [flat.find(re.sub(r"\s+", " ", step_caption(long, n))) for n in range(0, long.num_steps, 11)]
+    assert all(p >= 0 for p in places) and places == sorted(places)
