@@ -123,31 +123,55 @@ def streamlit_process(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy in {timeout} s:\n{log.read_text()}")
-            time.sleep(0.3)
+        wait_healthy(url, process, timeout, "streamlit", log.read_text)
         LOGS[url] = log
         yield url, process
     finally:
         LOGS.pop(url, None)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(process, 15)
         log.unlink(missing_ok=True)
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float, name: str, output) -> None:
+    """Wait until ``url``'s ``/_stcore/health`` answers "ok" (a server started here, or a proxy in front of one);
+    ``output()`` says what the process wrote, should it exit or time out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{output()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not become healthy in {timeout} s:\n{output()}")
+        time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen, grace: float = 10) -> None:
+    """End the process group started for a test (and only it): SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def chromium():
+    """Debian's Chromium, headless with the project's flags, through Playwright, until the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 def wait_uploaded(page, key: str, timeout_ms: float) -> None:

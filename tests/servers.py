@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import _free_port
+from tests.browser import _free_port, stop, wait_healthy
 
 
 def debian_tool(name: str) -> str:
@@ -55,52 +54,27 @@ def redis_server(timeout: float = 20) -> Iterator[str]:
         client.close()
         yield url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(process)
 
 
 @contextmanager
 def haproxy_server(replicas: tuple[str, str], timeout: float = 20) -> Iterator[str]:
     """HAProxy with ``deploy/haproxy.cfg`` on a free localhost port in front of the two ``replicas`` (their base URLs)
     until the block ends; yields its URL once both replicas pass its health check."""
-    import urllib.request
-
     port = _free_port()
     env = {**os.environ, "CNNVIZ_BIND": f"127.0.0.1:{port}"}
     for n, url in enumerate(replicas, start=1):
         env[f"CNNVIZ_APP{n}"] = url.removeprefix("http://")
     config = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"
     command = [debian_tool("haproxy"), "-f", str(config), "-db"]  # in the foreground, as a child of the test
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"cnnviz-haproxy-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"haproxy exited with {process.returncode}: {process.stderr.read()!r}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"haproxy did not pass a request on in {timeout} s")
-            time.sleep(0.2)
+        wait_healthy(url, process, timeout, "haproxy", log.read_text)
         time.sleep(2.5)  # both replicas marked up (two health checks a second apart)
         yield url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(process)
+        log.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.browser import CHROMIUM_FLAGS, chromium_path, streamlit_server
+from tests.browser import chromium, streamlit_server
 from tests.test_browser import LOAD_TIMEOUT_MS, PLAYER, select_option, settle, wait_step
 
 pytestmark = pytest.mark.browser
@@ -22,12 +22,8 @@ benchmark: these machines are shared)."""
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def open_page(browser, url: str):

@@ -15,7 +15,7 @@ from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.board import step_caption
 from cnnviz.arithmetic.handout import MAX_STEPS, handout_html, setting_text
 from cnnviz.arithmetic.steps import make_scene, random_values
-from tests.browser import CHROMIUM_FLAGS, chromium_path
+from tests.browser import chromium
 
 
 def scene_of(op: str, size: int, kernel: int, stride: int = 1, padding: int = 0, cin: int = 1, cout: int = 1, seed=0):
@@ -59,12 +59,8 @@ def printed(page_html: str, paper: str, browser) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.mark.browser

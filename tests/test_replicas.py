@@ -13,7 +13,7 @@ import signal
 import pytest
 from PIL import Image
 
-from tests.browser import CHROMIUM_FLAGS, chromium_path, server_log, streamlit_process
+from tests.browser import chromium, server_log, streamlit_process
 from tests.conftest import ROOT
 from tests.servers import haproxy_server, redis_server
 from tests.test_browser import LOAD_TIMEOUT_MS, give_file, select_option, settle, wait_step
@@ -25,12 +25,8 @@ COOKIE = "CNNVIZ_REPLICA"  # deploy/haproxy.cfg's affinity cookie
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def on_replica(browser, proxy: str, replica: str, path: str):

@@ -75,6 +75,40 @@ def offered_choices(
     return offered, shown
 
 
+LINK_TEXTS_KEY = "_cnnviz_link_texts"
+_RECIPES_KEY = "_cnnviz_link_recipes"  # key -> how its control's value is written in a link
+
+
+def keep_link_text(key: str, text: str) -> None:
+    """Keep ``text`` as what the link says for ``key`` now, for a value no control holds (the browser player's step)
+    (:func:`link_texts`)."""
+    st.session_state.setdefault(LINK_TEXTS_KEY, {})[key] = text
+
+
+def link_texts() -> dict[str, str]:
+    """What the link says for each control drawn in this session (key → text), written from the values the server
+    holds now: the address bar may lag behind or lose them while fragments rerun on a timer (a room's bar)."""
+    texts = dict(st.session_state.get(LINK_TEXTS_KEY, {}))
+    for key, (setting, options, format_func) in st.session_state.get(_RECIPES_KEY, {}).items():
+        if (text := _link_text(key, setting, options, format_func)) is not None:
+            texts[key] = text
+    return texts
+
+
+def _link_text(key: str, setting: Param, options: Sequence[Any] | None, format_func: Any) -> str | None:
+    value = st.session_state.get(key)
+    if value is None:
+        return None
+    if setting.kind == "int":
+        return str(int(value))
+    if setting.kind == "bool":
+        return "true" if value else "false"
+    if setting.kind == "number":
+        return next((c for c in setting.choices if float(c) == float(value)), str(value))
+    offered, shown = offered_choices(key, setting, options, format_func)
+    return shown[offered.index(value)] if value in offered else None
+
+
 def bound(
     container: DeltaGenerator,
     key: str,
@@ -92,55 +126,7 @@ def bound(
     declared values, or the layers offered for a name), ``limit`` (the highest whole number the case allows) and
     ``default`` (where the declared one depends on other settings). ``widget`` passes on to Streamlit (``disabled``,
     ``format_func``, ``on_change``, ``horizontal`` …). Returns the control's value (the tabs, for ``tabs``)."""
-    value = _control(container, key, setting, options=options, limit=limit, default=default, texts=texts, **widget)
-    _remember_link_text(key, setting, options, widget.get("format_func", str))
-    return value
-
-
-LINK_TEXTS_KEY = "_cnnviz_link_texts"
-
-
-def _remember_link_text(key: str, setting: Param, options: Sequence[Any] | None, format_func: Any) -> None:
-    """Keep the link's text of the value ``key``'s control shows now (:func:`link_texts`)."""
-    value = st.session_state.get(key)
-    if value is None:
-        return
-    if setting.kind == "int":
-        text = str(int(value))
-    elif setting.kind == "bool":
-        text = "true" if value else "false"
-    elif setting.kind == "number":
-        text = next((c for c in setting.choices if float(c) == float(value)), str(value))
-    else:
-        offered, shown = offered_choices(key, setting, options, format_func)
-        if value not in offered:
-            return
-        text = shown[offered.index(value)]
-    keep_link_text(key, text)
-
-
-def keep_link_text(key: str, text: str) -> None:
-    """Keep ``text`` as what the link says for ``key`` now (:func:`link_texts`)."""
-    st.session_state.setdefault(LINK_TEXTS_KEY, {})[key] = text
-
-
-def link_texts() -> dict[str, str]:
-    """What the link of each control last drawn in this session says (key → text): the values the server holds, which
-    the address bar may lag behind or lose while fragments rerun on a timer (a room's bar)."""
-    return dict(st.session_state.get(LINK_TEXTS_KEY, {}))
-
-
-def _control(
-    container: DeltaGenerator,
-    key: str,
-    setting: Param,
-    *,
-    options: Sequence[Any] | None = None,
-    limit: int | None = None,
-    default: Any = None,
-    texts: Mapping[str, str] | None = None,
-    **widget: Any,
-) -> Any:
+    st.session_state.setdefault(_RECIPES_KEY, {})[key] = (setting, options, widget.get("format_func", str))
     label = control_label(key, setting, texts)
     if setting.help is not None:
         widget.setdefault("help", setting.help)
