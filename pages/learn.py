@@ -17,6 +17,7 @@ from cnnviz.arithmetic.board import step_caption
 from cnnviz.arithmetic.formulas import formula_latex, stacked
 from cnnviz.arithmetic.kernels import KERNELS, grayscale, grayscale_crop
 from cnnviz.arithmetic.steps import make_scene
+from cnnviz.classroom import quiz
 from cnnviz.data.samples import list_samples, load_sample
 from cnnviz.explain.cams import cam
 from cnnviz.explain.charts import probability_bars, raw_map_figure
@@ -37,6 +38,7 @@ from cnnviz.ui.controls import bound
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.links import arithmetic_link
 from cnnviz.ui.player import step_player
+from cnnviz.ui.rooms import offer_questions
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import queued
 
@@ -211,6 +213,7 @@ def step_4() -> None:
     matches = closest_designed(weight)
     index = control(st.container(), "filt", len(matches) - 1)
     match = matches[index]
+    offer_questions("learn", {"designed_match": lambda: quiz.designed_match(weight, index)})
     learned = weight[index].mean(axis=0)
     sign = "the same pattern" if match.correlation > 0 else "the same pattern with its sign flipped"
     st.markdown(
@@ -533,6 +536,7 @@ st.caption(
     "under them, computed for the sidebar's image. The step and its settings are kept in the page's link."
 )
 lesson = LESSONS[number - 1]
+offer_questions("learn", {})  # a step that can be asked about offers its question (step 4)
 st.header(f"{lesson.number}. {lesson.title}", anchor=False)
 st.markdown(lesson.text)
 FIGURES[lesson.key]()

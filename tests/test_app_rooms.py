@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.arithmetic import geometry as ar
-from cnnviz.classroom import codes, rooms
+from cnnviz.classroom import codes, quiz, rooms
 from cnnviz.ui import rooms as ui
 from tests.apptest import (  # noqa: F401 (fixtures)
     assert_no_exception,
@@ -188,6 +188,10 @@ def test_quiz_me_alone_checks_the_answer():
     at.sidebar.button(key="FormSubmitter:practice_answer-Answer").click().run()
     assert_no_exception(at)
     assert at.sidebar.success or at.sidebar.error
+    learn = start("pages/learn.py", {"lesson": "4"})  # Learn's step 4 offers the designed kernel of a filter
+    assert quiz.KINDS["designed_match"] in learn.sidebar.radio(key="practice_kind").options
+    learn = start("pages/learn.py", {"lesson": "3"})
+    assert quiz.KINDS["designed_match"] not in learn.sidebar.radio(key="practice_kind").options
 
 
 @pytest.mark.parametrize(

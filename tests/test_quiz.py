@@ -175,3 +175,19 @@ def test_the_class_question_and_the_tally():
     assert bar.marker.color[0] != bar.marker.color[1]  # the right answer stands out
     with pytest.raises(ValueError):
         quiz.Question.from_dict({"text": "no kind"})
+
+
+def test_the_designed_kernel_question_expects_the_largest_correlation_numpy_finds():
+    from cnnviz.learn.designed import designed_kernels
+    from cnnviz.models.registry import load_model
+    from cnnviz.models.tinyvgg import TINYVGG
+
+    weight = load_model(TINYVGG).module.features.conv_1_1.weight.detach().numpy()
+    bank = designed_kernels(weight.shape[-1])
+    for index in range(weight.shape[0]):
+        question = quiz.designed_match(weight, index, seed=index)
+        filt = weight[index].mean(axis=0).ravel()
+        scores = {n: abs(np.corrcoef(filt, k.ravel())[0, 1]) for n, k in bank.items() if k.std() > 0}
+        assert scores[question.answer] == pytest.approx(max(scores.values()))
+        assert question.answer in question.options and len(question.options) == quiz.MAX_OPTIONS - 2
+        assert f"Learned filter {index} " in question.text

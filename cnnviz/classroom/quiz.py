@@ -17,9 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from cnnviz.arithmetic.board import fmt
 from cnnviz.arithmetic.geometry import OP_NAMES, Geometry, axis_sources
 from cnnviz.arithmetic.steps import Scene
+from cnnviz.learn.designed import closest_designed, correlation, designed_kernels
 
 MAX_OPTIONS = 6
 """A multiple-choice question offers at most this many answers."""
@@ -215,11 +218,30 @@ def predicted_class(probabilities: Sequence[tuple[str, float]], seed: int = 0) -
     )
 
 
+def designed_match(weight: np.ndarray, index: int, seed: int = 0) -> Question:
+    """Which designed kernel first-layer filter ``index`` of ``weight`` (out, in, k, k; its input channels averaged)
+    resembles most — the largest |correlation|, as Learn's step 4 finds it — among the closest few."""
+    filt = np.asarray(weight, np.float64)[index].mean(axis=0)
+    bank = designed_kernels(filt.shape[-1])
+    scores = sorted(((abs(correlation(filt, k)), name) for name, k in bank.items()), key=lambda t: -t[0])
+    best = next(m for m in closest_designed(weight) if m.filter_index == index)
+    options = list(dict.fromkeys([best.name, *(name for _, name in scores)]))[: MAX_OPTIONS - 2]
+    random.Random(seed).shuffle(options)
+    return Question(
+        "designed_match",
+        f"Learned filter {index} of the first layer: which designed kernel does it resemble most?",
+        best.name,
+        tuple(options),
+        why=f"{best.name} has the largest correlation with it: {best.correlation:+.2f}.",
+    )
+
+
 KINDS = {
     "output_size": "Output size",
     "feeding_cells": "Which input cells feed an output cell",
     "next_value": "The animation's next value",
     "predicted_class": "The class the model will predict",
+    "designed_match": "The designed kernel a learned filter matches",
 }
 """Each generator's name on the teacher's buttons."""
 
