@@ -37,6 +37,7 @@ from cnnviz.ui.cached import BATCH_SIZE, batch_activations, cam_layers, layer_ta
 from cnnviz.ui.controls import bound
 from cnnviz.ui.downloads import shared_model
 from cnnviz.ui.links import arithmetic_link
+from cnnviz.ui.navigation import handout_style
 from cnnviz.ui.player import step_player
 from cnnviz.ui.rooms import offer_questions
 from cnnviz.ui.selection import selection
@@ -535,6 +536,8 @@ st.caption(
     f"From image filters to learned features in {len(LESSONS)} short steps, each a few sentences with a live figure "
     "under them, computed for the sidebar's image. The step and its settings are kept in the page's link."
 )
+if control(st.container(), "handout"):  # the step as its printed handout shows it
+    handout_style()
 lesson = LESSONS[number - 1]
 offer_questions("learn", {})  # a step that can be asked about offers its question (step 4)
 st.header(f"{lesson.number}. {lesson.title}", anchor=False)

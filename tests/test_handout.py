@@ -80,3 +80,47 @@ def test_chromium_prints_the_handout_with_every_number(browser, paper):
     flat = re.sub(r"\s+", " ", text)
     places = [flat.find(re.sub(r"\s+", " ", step_caption(long, n))) for n in range(0, long.num_steps, 11)]
     assert all(p >= 0 for p in places) and places == sorted(places)
+
+
+PLAIN_TEXT = """() => [...document.querySelectorAll(
+    '[data-testid="stMain"] :is([data-testid="stMarkdown"], [data-testid="stCaptionContainer"],'
+    + ' [data-testid="stMetric"])'
+)].filter(e => !e.querySelector('.katex') && !e.closest('[data-testid="stWidgetLabel"]') && e.offsetParent !== null)
+  .map(e => e.innerText).join('\\n')"""
+"""The text a step writes (its sentences, captions and results), not its controls' labels and ranges."""
+
+
+@pytest.mark.browser
+def test_every_learn_step_prints_as_a_handout_with_its_numbers(browser):
+    """Each Learn step with ``handout=true``: laid out at the paper's width, printed by Chromium on A4 (step 7 on
+    Letter too) in a few pages, with the step's title and every number its text shows."""
+    from tests.browser import streamlit_server
+    from tests.test_browser import LOAD_TIMEOUT_MS, settle
+
+    def numbers(text: str) -> set[str]:
+        return set(re.findall(r"-?\d+(?:\.\d+)?", text.replace("−", "-")))
+
+    with streamlit_server() as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        for number in range(1, 11):
+            page.goto(f"{url}/learn?lesson={number}&handout=true")
+            page.get_by_role("heading", name=re.compile(rf"^{number}\. ")).wait_for(timeout=LOAD_TIMEOUT_MS)
+            settle(page)
+            page.wait_for_timeout(500)  # figures drawn after the run's end
+            width = page.get_by_test_id("stMainBlockContainer").evaluate("e => e.getBoundingClientRect().width")
+            assert width <= 700, width
+            assert page.get_by_test_id("stSidebar").is_hidden()
+            shown = page.evaluate(PLAIN_TEXT)
+            title = page.get_by_role("heading", name=re.compile(rf"^{number}\. ")).inner_text()
+            for paper in ("A4", "Letter") if number == 7 else ("A4",):
+                from pypdf import PdfReader
+
+                page.emulate_media(media="print")
+                reader = PdfReader(io.BytesIO(page.pdf(format=paper)))
+                page.emulate_media(media="screen")
+                text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in reader.pages)).replace("−", "-")
+                assert 1 <= len(reader.pages) <= 5, (number, paper, len(reader.pages))
+                assert re.sub(r"\s+", " ", title) in text, number
+                missing = {n for n in numbers(shown) if n not in text}
+                assert not missing, (number, paper, sorted(missing)[:10])
+        page.close()

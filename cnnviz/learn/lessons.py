@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from cnnviz.arithmetic.geometry import OP_NAMES
 from cnnviz.arithmetic.kernels import KERNELS
-from cnnviz.params import Param, choices, numbers, whole
+from cnnviz.params import Param, choices, flag, numbers, whole
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,16 @@ LESSONS: tuple[Lesson, ...] = _numbered(
 
 
 def lesson_settings() -> dict[str, Param]:
-    """Every setting the Learn page may keep in its link: the step shown (``lesson``) and each step's own."""
-    merged: dict[str, Param] = {"lesson": whole(1, len(LESSONS), 1, "Step", widget="segmented_control")}
+    """Every setting the Learn page may keep in its link: the step shown (``lesson``), the printable handout of it
+    (``handout``) and each step's own."""
+    merged: dict[str, Param] = {
+        "lesson": whole(1, len(LESSONS), 1, "Step", widget="segmented_control"),
+        "handout": flag(
+            "Handout to print",
+            help="The step as a sheet of paper shows it: the text and figure laid out at the width of A4 or Letter "
+            "paper, without the sidebar; print it with the app menu's Print (or your browser's).",
+        ),
+    }
     for lesson in LESSONS:
         for key, param in lesson.settings.items():
             if key in merged:

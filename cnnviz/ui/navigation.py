@@ -76,13 +76,47 @@ SHORT_SCREEN_PX = 820
 """Below this height (768 px) the page starts just under the top bar (64 px down, not Streamlit's 96)."""
 
 
+_CHROME = (
+    "section[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl'],"
+    " [data-testid='stExpandSidebarButton'], header[data-testid='stHeader']"
+)
+"""The app's frame around a page: the sidebar, its toggle and the top bar."""
+PRINT_STYLE = (
+    f"@media print {{ @page {{ margin: 12mm; }} {_CHROME}, [data-testid='stToolbar'], [data-testid='stDecoration'],"
+    " .st-key-room_bar, .st-key-handout, [data-testid='stButton'], [data-testid='stButtonGroup'],"
+    " [data-testid='stDownloadButton'], [data-testid='stPageLink'] {display: none !important;}"
+    " [data-testid='stAppViewContainer'], [data-testid='stMain'], .stApp {overflow: visible !important;"
+    " height: auto !important; position: static !important;}"
+    " [data-testid='stMainBlockContainer'] {max-width: 100% !important; padding: 0 !important;}"
+    " [data-testid='stElementContainer'] {break-inside: avoid;} }"
+)
+"""A page printed (the app menu's Print, or the browser's): the page's content only — no sidebar, top bar, room bar
+or buttons — over the paper's whole width and as many sheets as it takes, figures kept whole: a Learn step's
+handout."""
+
+
+HANDOUT_WIDTH_PX = 700
+"""A handout's width on screen: A4's printable width (210 mm less 12 mm margins) at 96 px an inch, Letter's a
+little more, so the figures are drawn at the width the paper has."""
+
+
+def handout_style() -> None:
+    """A page laid out as the paper of its handout: no sidebar or top bar, the content :data:`HANDOUT_WIDTH_PX`
+    wide (figures are drawn at that width, so a print keeps them whole)."""
+    st.html(
+        f"<style>{_CHROME} {{display: none !important;}} [data-testid='stMainBlockContainer'] "
+        f"{{max-width: {HANDOUT_WIDTH_PX}px !important; padding: 1rem 0 !important; margin: 0 auto;}}</style>"
+    )
+
+
 def screen_style() -> None:
     """The app's layout rules beyond Streamlit's own: captions (of text and of images) at 16 px, not 14, for a
-    class to read; narrower side margins on narrow screens, a smaller top margin on short ones."""
+    class to read; narrower side margins on narrow screens, a smaller top margin on short ones; and the print
+    style (:data:`PRINT_STYLE`)."""
     st.html(
         "<style>[data-testid='stCaptionContainer'], [data-testid='stImageCaption'] {font-size: 1rem;}"
         f"@media (max-width: {NARROW_SCREEN_PX - 1}px) {{ [data-testid='stMainBlockContainer'] "
         "{padding-left: 1.5rem; padding-right: 1.5rem;} }"
         f"@media (max-height: {SHORT_SCREEN_PX - 1}px) {{ [data-testid='stMainBlockContainer'] "
-        "{padding-top: 4rem;} }</style>"
+        f"{{padding-top: 4rem;}} }}{PRINT_STYLE}</style>"
     )

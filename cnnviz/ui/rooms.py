@@ -456,7 +456,8 @@ def room_bar(page: str) -> None:
         with _store_errors(st):
             join(code)
     if TEACHER_KEY in state or state.get(ROOM_KEY):
-        _polled_bar(page, TEACHER_POLL_S if TEACHER_KEY in state else POLL_S)
+        with st.container(key="room_bar"):  # left out of a printed page
+            _polled_bar(page, TEACHER_POLL_S if TEACHER_KEY in state else POLL_S)
 
 
 @st.fragment
