@@ -9,7 +9,8 @@ in one headless Chromium on this machine, and prints
 - the server's CPU while the room is idle (every follower polling each second, the teacher every half second):
   per cent of one core, and the polls per second it answers;
 - the follow latency: from the teacher's change of preset to each student's screen showing that preset and its
-  output size, p50 / p95 / worst over ``--changes`` changes and every student; and the server's CPU meanwhile.
+  output size, p50 / p95 / worst over ``--changes`` changes and every student; and the server's CPU meanwhile; a
+  student whose screen has not followed in 60 s is counted and left out of the later changes.
 
 The browser tabs run on the same two cores as the server, so the latencies include the students' own rendering.
 """
@@ -29,7 +30,7 @@ from tests.browser import CHROMIUM_FLAGS, chromium_path, cpu_seconds, streamlit_
 from tests.test_browser import select_option, settle, wait_step
 from tests.test_browser_rooms import chosen_preset, output_size, start_room
 
-TIMEOUT_MS = 180_000
+TIMEOUT_MS = 60_000
 
 
 def main() -> None:
@@ -49,9 +50,10 @@ def main() -> None:
         wait_step(teacher, 1)
         settle(teacher)
         link = start_room(teacher)
-        students = []
+        students, crashed = [], []
         for _ in range(args.followers):
             student = context.new_page()
+            student.on("crash", lambda page: crashed.append(page))
             student.goto(link)
             students.append(student)
         for student in students:
@@ -67,6 +69,7 @@ def main() -> None:
         print(f"idle room: server CPU {idle_share:.0%} of one core, answering {polls:.0f} polls/s")
 
         delays: list[float] = []
+        stuck = 0
         presets = [p for p in PRESETS if p.op == "conv"][: args.changes] or list(PRESETS[:1])
         start_cpu, start = cpu_seconds(process.pid), time.monotonic()
         for n in range(args.changes):
@@ -77,17 +80,27 @@ def main() -> None:
             size = f"Output size: {preset.expected_output} × {preset.expected_output}"
             waiting = list(students)
             while waiting:
+                for student in [s for s in waiting if s in crashed]:  # a renderer crash: not the server's doing
+                    waiting.remove(student)
                 for student in list(waiting):
                     if chosen_preset(student) == preset.title and output_size(student) == size:
                         delays.append(time.monotonic() - since)
                         waiting.remove(student)
-                if time.monotonic() - since > TIMEOUT_MS / 1000:
-                    raise SystemExit(f"{len(waiting)} students did not follow {preset.title!r}")
+                if time.monotonic() - since > TIMEOUT_MS / 1000:  # left out from here on, and counted
+                    shown = sorted({(chosen_preset(s), output_size(s)) for s in waiting})
+                    print(f"{len(waiting)} students did not follow {preset.title!r} in 60 s; they show {shown}")
+                    stuck += len(waiting)
+                    students = [s for s in students if s not in waiting]
+                    break
                 time.sleep(0.02)
             time.sleep(1.0)
         busy_share = (cpu_seconds(process.pid) - start_cpu) / (time.monotonic() - start)
+        if not delays:
+            raise SystemExit(f"no student followed (server CPU meanwhile {busy_share:.0%} of one core)")
         delays.sort()
         p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
+        if crashed or stuck:
+            print(f"left out: {len(crashed)} tabs crashed in Chromium, {stuck} did not follow")
         print(
             f"follow latency over {args.changes} changes x {args.followers} students: p50 "
             f"{statistics.median(delays):.2f} s, p95 {p95:.2f} s, worst {delays[-1]:.2f} s "

@@ -58,9 +58,12 @@ def text_of(page, selector: str) -> str:
 
 
 def chosen_preset(page) -> str:
-    """The preset the arithmetic page's box shows."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text="Preset")
-    return box.first.get_by_role("combobox").input_value() if box.count() else ""
+    """The preset the arithmetic page's box shows ("" while there is none): read at once, never waited for."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stSelectbox"]')]
+            .filter(b => b.innerText.startsWith('Preset'))
+            .map(b => (b.querySelector('input') || {}).value || '')[0] || ''"""
+    )
 
 
 def output_size(page) -> str:

@@ -81,12 +81,17 @@ def followed() -> None:
     st.session_state.pop(FOLLOWED_KEY, None)
 
 
+def following_link() -> bool:
+    """Whether a followed link was applied and no run has drawn the whole page since (a rerun the browser asked for
+    at the same moment can replace that run with one of a fragment alone)."""
+    return isinstance(st.session_state.get(FOLLOWED_KEY), dict)
+
+
 def linked_value(key: str) -> tuple[bool, str | None]:
     """Whether a followed link is being applied in this run, and its text for ``key`` (None: the default)."""
-    query = st.session_state.get(FOLLOWED_KEY)
-    if not isinstance(query, dict):
+    if not following_link():
         return False, None
-    return True, query.get(key)
+    return True, st.session_state[FOLLOWED_KEY].get(key)
 
 
 # --- controls shared by pages -------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from cnnviz.text import md
 from cnnviz.ui.components import shipped_component
 from cnnviz.ui.controls import link_texts
 from cnnviz.ui.keys import MODEL_KEY, PICKED_KEY, SAMPLE_KEY, SOURCE_KEY
-from cnnviz.ui.links import follow_link, followed
+from cnnviz.ui.links import follow_link, followed, following_link
 from cnnviz.ui.navigation import PAGES
 from cnnviz.ui.selection import Selection, suited_model
 
@@ -49,8 +49,9 @@ APPLY_AGAIN_S = 2.0
 """A follower whose page does not show the teacher's view this long after it was applied gets it again (a rerun the
 browser asked for at the same moment, with its old address, can win over the one that applied it)."""
 APPLY_TRIES = 3
-"""How often one view is applied before the follower gives up on showing it exactly (a setting this session's page
-cannot take, such as a layer of a model it lacks)."""
+"""How often one view is applied at :data:`APPLY_AGAIN_S` before the follower tries only every five times as long (a
+setting this session's page cannot take, such as a layer of a model it lacks, would otherwise rerun it every
+two seconds)."""
 """How often a follower's room bar asks the room for the teacher's view and question."""
 TEACHER_POLL_S = 0.5
 """How often the teacher's room bar publishes the view (a change reaches followers within both intervals)."""
@@ -384,17 +385,18 @@ def shown_view(view: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _keep_up(view: dict[str, Any], page: str, room: str) -> None:
-    """Apply the teacher's ``view`` when this page does not show it (again after :data:`APPLY_AGAIN_S`, at most
-    :data:`APPLY_TRIES` times for one view)."""
+    """Apply the teacher's ``view`` when this page does not show it (again after :data:`APPLY_AGAIN_S`, less often
+    after :data:`APPLY_TRIES` tries)."""
     if view.get("page") is None:  # the teacher has not shown anything yet
-        return
-    wanted, mine = shown_view(view), shown_view(current_view(page))
-    if wanted[:2] == mine[:2] and wanted[2] in (None, mine[2]) and wanted[3] in (None, mine[3]):
         return
     state = st.session_state
     last = state.get(APPLIED_KEY)
     now = time.monotonic()
-    if last is not None and last[0] == wanted and (now - last[1] < APPLY_AGAIN_S or last[2] >= APPLY_TRIES):
+    wanted, mine = shown_view(view), shown_view(current_view(page))
+    drawn = not following_link()  # the run that applied the last view drew the whole page
+    if drawn and wanted[:2] == mine[:2] and wanted[2] in (None, mine[2]) and wanted[3] in (None, mine[3]):
+        return
+    if last is not None and last[0] == wanted and now - last[1] < APPLY_AGAIN_S * (1 if last[2] < APPLY_TRIES else 5):
         return
     tries = last[2] + 1 if last is not None and last[0] == wanted else 1
     state[APPLIED_KEY] = (wanted, now, tries)
