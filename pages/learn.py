@@ -536,10 +536,10 @@ st.caption(
     f"From image filters to learned features in {len(LESSONS)} short steps, each a few sentences with a live figure "
     "under them, computed for the sidebar's image. The step and its settings are kept in the page's link."
 )
-if control(st.container(), "handout"):  # the step as its printed handout shows it
-    handout_style()
 lesson = LESSONS[number - 1]
 offer_questions("learn", {})  # a step that can be asked about offers its question (step 4)
 st.header(f"{lesson.number}. {lesson.title}", anchor=False)
 st.markdown(lesson.text)
 FIGURES[lesson.key]()
+if control(st.container(), "handout"):  # below the figure: on a projector the figure starts on the first screen
+    handout_style()  # the step as its printed handout shows it
