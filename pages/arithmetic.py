@@ -15,10 +15,10 @@ from cnnviz.arithmetic.formulas import ceil_mode_note, formula_latex, pytorch_co
 from cnnviz.arithmetic.groups import grouping_figure, separable
 from cnnviz.arithmetic.handout import handout_html
 from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscale_crop
-from cnnviz.arithmetic.steps import Scene, check_groups, make_scene, random_values, torch_output
+from cnnviz.arithmetic.steps import Scene, check_groups, random_values, torch_output
 from cnnviz.classroom import quiz
 from cnnviz.links import PAGE_PARAMS
-from cnnviz.ui.cached import arithmetic_board, player_payload
+from cnnviz.ui.cached import arithmetic_board, arithmetic_scene, player_payload
 from cnnviz.ui.controls import (
     bound,
     cell_picker,
@@ -30,7 +30,7 @@ from cnnviz.ui.controls import (
 )
 from cnnviz.ui.links import forget_url_params
 from cnnviz.ui.player import presentation_style, step_player
-from cnnviz.ui.rooms import offer_questions, teaching
+from cnnviz.ui.rooms import offer_questions, page_fragment, teaching
 from cnnviz.ui.selection import selection
 
 PRESETS = {p.key: p for p in ar.PRESETS}
@@ -206,7 +206,7 @@ def questions(scene: Scene) -> dict[str, Callable[[], quiz.Question]]:
     return makers
 
 
-@st.fragment
+@page_fragment
 def case_view() -> None:
     """Everything below the sidebar: a control of the page (a slider, a preset, a tab) reruns only this, not the
     app's navigation and sidebar; a change in the sidebar reruns the whole page as before."""
@@ -337,7 +337,7 @@ def case_view() -> None:
         x = np.stack([grayscale_crop(choice.image, geo.input_size)] * in_channels)
     elif source == "custom":
         x, weight, bias = edit_values(settings, geo.op, x, weight, bias)
-    scene = make_scene(geo, x, weight, bias, groups, flip)
+    scene = arithmetic_scene(geo, x, weight, bias, groups, flip)
     offer_questions("arithmetic", questions(scene))
 
     views = views_for(geo)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import streamlit as st
 from torch import Tensor
 
 from cnnviz.arithmetic import player
 from cnnviz.arithmetic.board import Board, View, board
-from cnnviz.arithmetic.steps import Scene
+from cnnviz.arithmetic.geometry import Geometry
+from cnnviz.arithmetic.steps import Scene, make_scene
 from cnnviz.data.shapes import Batch, generate
 from cnnviz.explain.cams import default_layer
 from cnnviz.learn.training_aids import batch_normalised
@@ -50,6 +52,15 @@ def global_ranges(
     """The lowest and highest activation over ``layers`` for the image of ``digest``."""
     acts = activations(_model.module, _x, layers)
     return min(float(a.min()) for a in acts.values()), max(float(a.max()) for a in acts.values())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def arithmetic_scene(
+    geo: Geometry, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, groups: int, flip: bool
+) -> Scene:
+    """A case's scene with PyTorch's output (:func:`cnnviz.arithmetic.steps.make_scene`), computed once for every
+    session that shows the case (a room's students all open the teacher's at once); each run gets its own copy."""
+    return make_scene(geo, x, weight, bias, groups, flip)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
