@@ -5,9 +5,9 @@ import streamlit as st
 from cnnviz.assets import FAVICON
 from cnnviz.server.logs import configure as configure_logging
 from cnnviz.server.memory import keep_freed_memory, limit_arenas, trim_in_background
-from cnnviz.ui.links import check_link, followed
+from cnnviz.ui.links import check_link
 from cnnviz.ui.navigation import navigation_pages, screen_style
-from cnnviz.ui.rooms import classroom_sidebar, offer_class_question, practice, room_bar
+from cnnviz.ui.rooms import classroom_sidebar, offer_class_question, page_run, practice, room_bar
 from cnnviz.ui.selection import sidebar
 from cnnviz.ui.sessions import share_upload_bytes, start_janitor
 
@@ -22,11 +22,11 @@ st.set_page_config(page_title="cnnviz", page_icon=str(FAVICON), layout="wide")  
 screen_style()  # captions at 16 px; on a projector's 1024 px, narrower margins
 
 navigation = st.navigation(navigation_pages())
-room_bar(navigation.url_path)  # a room's follower is taken to the teacher's view first; the teacher's is published
+room_bar(navigation.url_path)  # a room's follower is taken to the teacher's view first; a teacher sees the room
 check_link(navigation.url_path)
 offer_class_question(sidebar())
 classroom = classroom_sidebar()
-navigation.run()
-followed()  # a teacher's view this run applied is shown: the controls are the student's again
+with page_run(navigation.url_path):  # then a teacher's view is published; a student's applied view is noted as shown
+    navigation.run()
 with classroom:  # Quiz me, once the page has offered its questions
     practice(navigation.url_path)

@@ -14,6 +14,7 @@ from cnnviz.overlay import DEFAULT_OPACITY, FULL_SHARE
 from cnnviz.text import md
 from cnnviz.ui.cached import cam_layers
 from cnnviz.ui.controls import bound
+from cnnviz.ui.rooms import page_fragment
 from cnnviz.ui.selection import selection
 from cnnviz.ui.work import remembered
 
@@ -92,7 +93,7 @@ def explanation_view(method: str, target: int, target_name: str, layer: str, cma
     )
 
 
-@st.fragment
+@page_fragment
 def explained() -> None:
     """Everything under the top classes: a change of class, method, layer, colour map, tab or opacity reruns only
     this (not the sidebar, the prediction or its chart)."""

@@ -13,6 +13,7 @@ questions of themselves ("Quiz me"). The rooms themselves, their bounds and thei
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -27,6 +28,8 @@ from urllib.parse import urlsplit
 import segno
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from cnnviz import links
 from cnnviz.assets import POLLER_DIR
@@ -45,6 +48,10 @@ from cnnviz.ui.selection import Selection, suited_model
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0
+"""How often a follower's room bar asks the room for the teacher's view and question."""
+TEACHER_POLL_S = 1.0
+"""How often the teacher's room bar counts the followers and the answers (the view itself is published by each
+whole run of the teacher's page, at its end: :func:`page_drawn`)."""
 APPLY_AGAIN_S = 2.0
 """A follower whose page does not show the teacher's view this long after it was applied gets it again (a rerun the
 browser asked for at the same moment, with its old address, can win over the one that applied it)."""
@@ -52,15 +59,14 @@ APPLY_TRIES = 3
 """How often one view is applied at :data:`APPLY_AGAIN_S` before the follower tries only every five times as long (a
 setting this session's page cannot take, such as a layer of a model it lacks, would otherwise rerun it every
 two seconds)."""
-"""How often a follower's room bar asks the room for the teacher's view and question."""
-TEACHER_POLL_S = 0.5
-"""How often the teacher's room bar publishes the view (a change reaches followers within both intervals)."""
 
 TEACHER_KEY = "_cnnviz_room_teacher"
 ROOM_KEY = "_cnnviz_room"  # the room a student joined (its short code)
 FOLLOWER_KEY = "_cnnviz_room_follower"  # this session's random id in rooms
 FOLLOWING_KEY = "_cnnviz_room_following"
 APPLIED_KEY = "_cnnviz_room_applied"  # the teacher's view last applied here, when, and how often
+PAGE_KEY = "_cnnviz_page"  # the URL path of the page the last whole run ran
+DRAWN_KEY = "_cnnviz_room_drawn"  # the view the last whole run drew (shown_view), for a student in a room
 ANSWERED_KEY = "_cnnviz_room_answered"  # question number -> the answer sent
 OFFERS_KEY = "_cnnviz_quiz_offers"  # page -> {kind: a maker of the question about the view now shown}
 PRACTICE_KEY = "_cnnviz_quiz_practice"  # the self-check question, and what was answered
@@ -290,11 +296,67 @@ def _end() -> None:
             room_store().close(teacher)
 
 
+@contextmanager
+def page_run(page: str) -> Iterator[None]:
+    """Run the body of the page ``page`` (its URL path) in this block, as app.py runs it: once the body has run to
+    its end, or to a deliberate ``st.stop`` (a setting PyTorch rejects), the page is drawn (:func:`page_drawn`); a
+    run cut short by a rerun is left alone (its controls are half set)."""
+    st.session_state[PAGE_KEY] = page
+    try:
+        yield
+    except StopException:
+        page_drawn(page)
+        raise
+    page_drawn(page)
+
+
+def page_fragment(body: Callable[[], None]) -> Callable[[], None]:
+    """``st.fragment`` for the part of a page that its own controls rerun alone (not the sidebar): each run of it on
+    its own ends as a whole run of the page does (:func:`page_run`), so that a teacher's change made there is
+    published."""
+
+    @functools.wraps(body)
+    def part() -> None:
+        if not _fragment_run():  # drawn with the whole page, which app.py ends
+            body()
+            return
+        with page_run(st.session_state.get(PAGE_KEY, "")):
+            body()
+
+    return st.fragment(part)
+
+
+def _fragment_run() -> bool:
+    """Whether this run is a fragment's alone, not the whole page's."""
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def page_drawn(page: str) -> None:
+    """The page ``page`` (its URL path) has run to its end: a followed link applied in this run is done with
+    (:func:`cnnviz.ui.links.followed`); a teacher's view is published now that the page has set every control (a
+    preset sets the case's numbers as the page runs, so a view taken before it ran could pair the new preset with
+    the old numbers); a student's room bar notes the view this run drew, which is what the screen shows until the
+    next whole run (a poll's run redraws the room bar alone, and its address may be older than the page's)."""
+    followed()
+    state = st.session_state
+    if isinstance(teacher := state.get(TEACHER_KEY), Teacher):
+        _publish(teacher, page)
+    elif state.get(ROOM_KEY):
+        state[DRAWN_KEY] = shown_view(current_view(page))
+
+
+def _publish(teacher: Teacher, page: str) -> None:
+    with _store_errors(st):
+        view = current_view(page)
+        version = room_store().publish(teacher, view)
+        logger.debug("room %s shows version %d: %s", teacher.room, version, view)
+
+
 def _teacher_bar(teacher: Teacher, page: str) -> None:
     store = room_store()
-    view = current_view(page)
-    version = store.publish(teacher, view)
-    logger.debug("room %s shows version %d: %s", teacher.room, version, view)
+    store.touch(teacher)  # the view is published by whole runs alone, once the page has run (page_drawn): a poll
+    # carries the browser's widget values, which can be a run behind the page's (a new preset with the old numbers)
     count = store.followers(teacher)
     row = st.container(horizontal=True, vertical_alignment="center")
     row.markdown(
@@ -346,7 +408,9 @@ def _room_question(snapshot: Snapshot) -> quiz.Question | None:
 
 
 def _follower_id() -> str:
-    return st.session_state.setdefault(FOLLOWER_KEY, secrets.token_hex(12))
+    if FOLLOWER_KEY not in st.session_state:
+        st.session_state[FOLLOWER_KEY] = secrets.token_hex(12)
+    return st.session_state[FOLLOWER_KEY]
 
 
 def join(text: str) -> None:
@@ -372,7 +436,12 @@ def _rejoin() -> None:
 
 def _quit() -> None:
     _leave()
-    for key in (ROOM_KEY, FOLLOWING_KEY, APPLIED_KEY, ANSWERED_KEY):
+    _forget_room()
+
+
+def _forget_room() -> None:
+    """This student is in no room any more (left it, or it ended)."""
+    for key in (ROOM_KEY, FOLLOWING_KEY, APPLIED_KEY, DRAWN_KEY, ANSWERED_KEY):
         st.session_state.pop(key, None)
 
 
@@ -384,6 +453,12 @@ def shown_view(view: dict[str, Any]) -> tuple[Any, ...]:
     return page, json.dumps(settings, sort_keys=True), view.get("sample"), view.get("model")
 
 
+def _shows(mine: tuple[Any, ...], wanted: tuple[Any, ...]) -> bool:
+    """Whether a page showing ``mine`` shows the view ``wanted`` (both :func:`shown_view`; a sample or model the
+    teacher's view leaves open is any)."""
+    return wanted[:2] == mine[:2] and wanted[2] in (None, mine[2]) and wanted[3] in (None, mine[3])
+
+
 def _keep_up(view: dict[str, Any], page: str, room: str) -> None:
     """Apply the teacher's ``view`` when this page does not show it (again after :data:`APPLY_AGAIN_S`, less often
     after :data:`APPLY_TRIES` tries)."""
@@ -392,9 +467,9 @@ def _keep_up(view: dict[str, Any], page: str, room: str) -> None:
     state = st.session_state
     last = state.get(APPLIED_KEY)
     now = time.monotonic()
-    wanted, mine = shown_view(view), shown_view(current_view(page))
+    wanted, mine = shown_view(view), state.get(DRAWN_KEY)
     drawn = not following_link()  # the run that applied the last view drew the whole page
-    if drawn and wanted[:2] == mine[:2] and wanted[2] in (None, mine[2]) and wanted[3] in (None, mine[3]):
+    if drawn and mine is not None and _shows(mine, wanted):
         return
     if last is not None and last[0] == wanted and now - last[1] < APPLY_AGAIN_S * (1 if last[2] < APPLY_TRIES else 5):
         return
@@ -410,8 +485,7 @@ def _follower_bar(room: str, page: str) -> None:
         snapshot = store.snapshot(room)
     except RoomError:
         st.info("The room has ended: you can explore on your own.", icon=":material/groups:")
-        for key in (ROOM_KEY, FOLLOWING_KEY, APPLIED_KEY, ANSWERED_KEY):
-            state.pop(key, None)
+        _forget_room()
         return
     following = bool(state.get(FOLLOWING_KEY))
     if following:
