@@ -11,8 +11,10 @@ import time
 
 import pytest
 
+from cnnviz.arithmetic.geometry import PRESETS, Preset
 from tests.browser import chromium, streamlit_server
 from tests.test_browser import LOAD_TIMEOUT_MS, PLAYER, select_option, settle, wait_step
+from tests.wire import WireTab
 
 pytestmark = pytest.mark.browser
 FOLLOW_TIMEOUT_S = 20
@@ -69,6 +71,25 @@ def chosen_preset(page) -> str:
 def output_size(page) -> str:
     shown = page.get_by_text(re.compile(r"^Output size: \d+ × \d+$"))
     return shown.first.inner_text() if shown.count() else ""
+
+
+def formula(preset: Preset) -> str:
+    """The output-size formula with the numbers of ``preset`` (a convolution), as the page writes it (worked out
+    here from the preset's sizes, not by the app's formula code)."""
+    p = preset
+    return (
+        rf"\frac{{{p.input_size} + 2 \cdot {p.padding} - {p.dilation} \cdot ({p.kernel_size}-1) - 1}}{{{p.stride}}}"
+        rf" \right\rfloor + 1 = {p.expected_output}"
+    )
+
+
+def shows(text: str, preset: Preset) -> tuple[bool, bool]:
+    """Whether a page's ``text`` names ``preset`` in the Preset box, and whether it shows that case's numbers (the
+    paper's output size, and the formula with the case's sizes)."""
+    size = f"Output size: {preset.expected_output} × {preset.expected_output}"
+    named = any(line.startswith("Preset") and line.endswith(f": {preset.title}") for line in text.splitlines())
+    numbers = size in text and formula(preset).replace(" ", "") in text.replace(" ", "")
+    return named, numbers
 
 
 def test_a_teacher_and_three_students_in_a_room(tmp_path_factory, browser):
@@ -172,3 +193,37 @@ def test_a_teacher_and_three_students_in_a_room(tmp_path_factory, browser):
         )
         for page in (teacher, *students):
             page.context.close()
+
+
+@pytest.mark.slow
+def test_a_class_never_sees_a_half_changed_case(browser):
+    """Twelve students follow a teacher (in Chromium) through six presets, preset after preset. The students are
+    wire tabs (:class:`tests.wire.WireTab`: a tab's conversation with the server, polls included, without the
+    rendering), so that twelve fit beside the server on two cores. Every student shows each preset with its own
+    numbers (the paper's output size, the formula with the preset's sizes), and no student's finished run ever
+    draws the new preset with another case's numbers (a view published, or applied, half changed)."""
+    with streamlit_server() as url:
+        teacher = open_page(browser, f"{url}/arithmetic")
+        wait_step(teacher, 1, 9)
+        settle(teacher)
+        code = start_room(teacher).rsplit("=", 1)[1]
+        students = [WireTab(url, "", f"room={code}") for _ in range(12)]
+        try:
+            teacher.get_by_text("12 students following").wait_for()
+            for preset in [p for p in PRESETS if p.op == "conv"][1:7]:
+                settle(teacher)
+                select_option(teacher, "Preset", preset.title)
+                waiting, deadline = list(students), time.monotonic() + FOLLOW_TIMEOUT_S
+                while waiting and time.monotonic() < deadline:
+                    for student in list(waiting):
+                        text = student.text()
+                        named, numbers = shows(text, preset)
+                        assert numbers or not named, f"{preset.title!r} is shown with another case's numbers:\n{text}"
+                        if named:
+                            waiting.remove(student)
+                    time.sleep(0.01)
+                assert not waiting, f"{len(waiting)} students did not follow {preset.title!r}: {waiting[0].text()}"
+            assert not [error for student in students for error in student.errors]
+        finally:
+            for student in students:
+                student.close()
