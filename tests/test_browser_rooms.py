@@ -5,9 +5,11 @@ it with 30 students)."""
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -227,3 +229,42 @@ def test_a_class_never_sees_a_half_changed_case(browser):
         finally:
             for student in students:
                 student.close()
+
+
+@pytest.mark.skipif(
+    os.environ.get("CNNVIZ_KNOWN_DEFECTS") != "1",
+    reason="known defect (README, Teaching with cnnviz: Limits): fails in about half the runs; "
+    "run with CNNVIZ_KNOWN_DEFECTS=1",
+)
+def test_links_copied_in_a_room_open_the_case_shown(browser):
+    """While a room is open, a link copied from the teacher's or a student's address bar opens the case their screen
+    shows, preset after preset. It does not hold yet: in stop 41 the teacher's address lost the preset (and for
+    "Arbitrary padding, no strides" the padding) after a preset change in 3 of 5 runs on main, so the copied link
+    opened "custom" (once with a 2 × 2 output instead of 6 × 6); the students' addresses were right, and without a
+    room the teacher's are (the same check opened 7 of 7 right). Restoring the address in the room bar's poll, or
+    unbinding the page's controls before it, each still failed 1 run in 3 to 6: the cause is not found."""
+    with streamlit_server() as url:
+        teacher = open_page(browser, f"{url}/arithmetic")
+        wait_step(teacher, 1, 9)
+        settle(teacher)
+        student = open_page(browser, start_room(teacher))
+        student.get_by_text("Following room").wait_for()
+        for preset in [p for p in PRESETS if p.op == "conv"][1:4]:
+            settle(teacher)
+            select_option(teacher, "Preset", preset.title)
+            expected = (preset.title, f"Output size: {preset.expected_output} × {preset.expected_output}")
+            deadline = time.monotonic() + FOLLOW_TIMEOUT_S
+            while (chosen_preset(student), output_size(student)) != expected and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2.5)  # two of the room bar's polls on each side
+            for who, page in (("teacher", teacher), ("student", student)):
+                parts = urlsplit(page.url)
+                query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "room"])
+                copied = open_page(browser, urlunsplit(parts._replace(query=query)))
+                try:
+                    wait_step(copied, 1)
+                    settle(copied)
+                    shown = (chosen_preset(copied), output_size(copied))
+                    assert shown == expected, f"the {who}'s link {page.url} opens {shown}, not {expected}"
+                finally:
+                    copied.context.close()
