@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -93,22 +93,6 @@ def link_texts() -> dict[str, str]:
         if (text := _link_text(key, setting, options, format_func)) is not None:
             texts[key] = text
     return texts
-
-
-def write_link(keys: Iterable[str]) -> None:
-    """Write what the controls of ``keys`` hold now into the server's copy of the address, each as its link writes
-    it (a control not drawn yet in this session is left out), for a callback that set them (a preset): Streamlit
-    writes a bound control's value into the address only when the browser changed it, so the address the run sends
-    the browser would lack them, and the browser's own writes of them raced with it (a copied link then opened
-    another case, in about half the runs while a room was open, stop 41)."""
-    texts = link_texts()
-    from streamlit.runtime.state.session_state_proxy import get_session_state
-
-    with get_session_state().query_params() as params:
-        for key in keys:
-            if key in texts:
-                params.set_with_no_forward_msg(key, texts[key])
-        params.set_initial_query_params_from_current()
 
 
 def _link_text(key: str, setting: Param, options: Sequence[Any] | None, format_func: Any) -> str | None:
