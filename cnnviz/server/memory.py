@@ -6,7 +6,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import gc
 import os
 import sys
 import threading
@@ -80,14 +79,11 @@ _trimmer_guard = threading.Lock()
 
 
 def trim_in_background(interval_s: float = 20.0) -> None:
-    """Every ``interval_s`` seconds, a full garbage collection, then :func:`release_freed_memory` (once per process,
-    however often this is called).
+    """Every ``interval_s`` seconds, :func:`release_freed_memory` (once per process, however often this is called).
 
     :func:`keep_freed_memory` keeps up to 512 MiB of freed memory for the next forward pass; after a burst (a
     class's uploads, a closed tab's session dropped two minutes later) that would stay with the server for good.
-    A trim costs milliseconds, and the next forward pass faults its pages in once. The collection stands in for
-    Streamlit's after every script run, which the app's configuration turns off (``runner.postScriptGC``: with a
-    room's followers polling, it took most of the server's time)."""
+    A trim costs milliseconds, and the next forward pass faults its pages in once."""
     global _trimmer
     with _trimmer_guard:
         if _trimmer is not None:
@@ -96,7 +92,6 @@ def trim_in_background(interval_s: float = 20.0) -> None:
         def trim() -> None:
             while True:
                 time.sleep(interval_s)
-                gc.collect()
                 release_freed_memory()
 
         _trimmer = threading.Thread(target=trim, name="cnnviz-trim", daemon=True)

@@ -107,10 +107,9 @@ def warm() -> float:
 
 def keep_out_of_collections() -> int:
     """Move every object alive now (the libraries, the default model) out of the garbage collector's reach; the
-    number moved. A full collection walks every object of the process: 0.26 s after the warm-up on this machine,
-    and nothing after this (measured: ``benchmarks/pages.py``); Streamlit's after every script run
-    (``runner.postScriptGC``) is off, and :func:`cnnviz.server.memory.trim_in_background` collects every 20 s
-    instead. What the sessions make later is collected as before."""
+    number moved. Streamlit runs a full collection after every script run (``runner.postScriptGC``), which walks
+    every object of the process: 0.26 s after the warm-up on this machine, at every rerun of every session, and
+    nothing after this (measured: ``benchmarks/pages.py``). What the sessions make later is collected as before."""
     gc.collect()  # what is garbage already goes first: a frozen object is never collected (only freed by refcount)
     gc.freeze()
     return gc.get_freeze_count()
