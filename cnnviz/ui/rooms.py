@@ -1,8 +1,9 @@
 """The classroom in the app: a teacher's room and the students who follow it, its quiz, and the self-check quiz.
 
-A teacher starts a room in the sidebar's Classroom box; the room bar above every page (a fragment polled every
-:data:`POLL_S`) publishes the teacher's view — the page, every setting the page keeps in its link (the player's step
-included), the sample image and the model — and shows how many follow. A student opens the join link
+A teacher starts a room in the sidebar's Classroom box; each run of the teacher's page publishes the teacher's view
+once the page has run (:func:`page_run`) — the page, every setting the page keeps in its link (the player's step
+included), the sample image and the model — and the room bar above every page (a fragment polled every
+:data:`TEACHER_POLL_S`) shows how many follow. A student opens the join link
 (``?room=CODE`` on any page) or types the code; their room bar applies each new version of the teacher's view:
 the same page, its settings set from the teacher's link (checked as any link is), the same sample and model. A
 student can leave to explore and rejoin in one click. The teacher asks a question made from the view
@@ -355,8 +356,7 @@ def _publish(teacher: Teacher, page: str) -> None:
 
 def _teacher_bar(teacher: Teacher, page: str) -> None:
     store = room_store()
-    store.touch(teacher)  # the view is published by whole runs alone, once the page has run (page_drawn): a poll
-    # carries the browser's widget values, which can be a run behind the page's (a new preset with the old numbers)
+    store.touch(teacher)  # the view is published once the page (or its own fragment) has run: page_drawn
     count = store.followers(teacher)
     row = st.container(horizontal=True, vertical_alignment="center")
     row.markdown(
