@@ -8,6 +8,7 @@ from cnnviz.server.memory import keep_freed_memory, limit_arenas, trim_in_backgr
 from cnnviz.ui.links import check_link
 from cnnviz.ui.navigation import navigation_pages, screen_style
 from cnnviz.ui.rooms import classroom_sidebar, offer_class_question, page_run, practice, room_bar
+from cnnviz.ui.runs import collected
 from cnnviz.ui.selection import sidebar
 from cnnviz.ui.sessions import share_upload_bytes, start_janitor
 
@@ -21,12 +22,13 @@ start_janitor()  # shut down sessions whose tab closed longer ago than Streamlit
 st.set_page_config(page_title="cnnviz", page_icon=str(FAVICON), layout="wide")  # served locally: works offline
 screen_style()  # captions at 16 px; on a projector's 1024 px, narrower margins
 
-navigation = st.navigation(navigation_pages())
-room_bar(navigation.url_path)  # a room's follower is taken to the teacher's view first; a teacher sees the room
-check_link(navigation.url_path)
-offer_class_question(sidebar())
-classroom = classroom_sidebar()
-with page_run(navigation.url_path):  # then a teacher's view is published; a student's applied view is noted as shown
-    navigation.run()
-with classroom:  # Quiz me, once the page has offered its questions
-    practice(navigation.url_path)
+with collected():  # however the run ends, its garbage is collected soon (with every other run's of that second)
+    navigation = st.navigation(navigation_pages())
+    room_bar(navigation.url_path)  # a room's follower is taken to the teacher's view first; a teacher sees the room
+    check_link(navigation.url_path)
+    offer_class_question(sidebar())
+    classroom = classroom_sidebar()
+    with page_run(navigation.url_path):  # then a teacher's view is published; a student's view is noted as shown
+        navigation.run()
+    with classroom:  # Quiz me, once the page has offered its questions
+        practice(navigation.url_path)

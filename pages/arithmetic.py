@@ -31,6 +31,7 @@ from cnnviz.ui.controls import (
 from cnnviz.ui.links import forget_url_params
 from cnnviz.ui.player import presentation_style, step_player
 from cnnviz.ui.rooms import offer_questions, page_fragment, teaching
+from cnnviz.ui.runs import fragment
 from cnnviz.ui.selection import selection
 
 PRESETS = {p.key: p for p in ar.PRESETS}
@@ -376,7 +377,7 @@ def case_view() -> None:
                 )
                 speed_control(SETTINGS["speed"], st.columns([1, 2])[0])
 
-                @st.fragment(run_every=play_interval(SETTINGS["speed"]))
+                @fragment(run_every=play_interval(SETTINGS["speed"]))
                 def animation() -> None:
                     index = step_controls(frames, SETTINGS["step"])
                     st.markdown(step_caption(scene, index, view))

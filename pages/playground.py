@@ -13,6 +13,7 @@ from cnnviz.server.jobs import ServerBusy
 from cnnviz.text import md
 from cnnviz.training.charts import confusion_figure, training_curves
 from cnnviz.training.playground import QUICK, STANDARD, NetConfig, RunConfig, Trainer
+from cnnviz.ui.runs import fragment
 from cnnviz.ui.selection import selection
 from cnnviz.ui.uploads import add_session_model
 from cnnviz.ui.work import session_alive
@@ -137,7 +138,7 @@ if controls[1].button("Resume", key="resume", icon=":material/play_arrow:", disa
         st.warning(str(exc), icon=":material/hourglass_disabled:")
 
 
-@st.fragment(run_every=LIVE_EVERY_S if busy else None)
+@fragment(run_every=LIVE_EVERY_S if busy else None)
 def live(trainer: Trainer) -> None:
     snap = trainer.snapshot()
     if snap.state not in ("queued", "running") and busy:

@@ -17,6 +17,7 @@ from cnnviz.transfer.finetune import MAX_SECONDS, Augmentation
 from cnnviz.transfer.probe import CROSS_CHECKS, FEW_HELD_OUT, CrossCheck, accuracy_note, default_cross_check
 from cnnviz.transfer.run import Mode, TransferResult, class_names_file, model_download, transfer_job
 from cnnviz.ui.downloads import shared_model
+from cnnviz.ui.runs import fragment
 from cnnviz.ui.selection import selection
 from cnnviz.ui.sessions import let_go
 from cnnviz.ui.uploads import add_session_model, session_models, widget_cap_mb
@@ -232,7 +233,7 @@ if st.button(
         st.warning(str(exc), icon=":material/hourglass_disabled:")
 
 
-@st.fragment(run_every=LIVE_EVERY_S if training else None)
+@fragment(run_every=LIVE_EVERY_S if training else None)
 def live(job: Job[TransferResult]) -> None:
     """The training's progress and learning curves while it runs in the background; the page reruns when it ends."""
     status = job.status

@@ -76,3 +76,79 @@ os.remove(path)
         subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
     )
     assert arenas <= 2 if limited else arenas >= 5, arenas
+
+
+class _Cyclic:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_run_s_request_collects_its_cyclic_garbage_soon():
+    """collect_soon's thread frees a reference cycle that only a garbage collection frees (automatic collections
+    are off for the test, so nothing else frees it)."""
+    import gc
+    import time
+    import weakref
+
+    from cnnviz.server import memory
+
+    gc.disable()
+    try:
+        garbage = _Cyclic()
+        alive = weakref.ref(garbage)
+        del garbage
+        time.sleep(memory.COLLECT_DELAY_S + 0.1)
+        assert alive() is not None  # a cycle outlives its last name
+        memory.collect_soon()
+        deadline = time.monotonic() + memory.COLLECT_DELAY_S + memory.COLLECT_GAP_S + 5
+        while alive() is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
+def test_requests_made_together_share_a_few_collections():
+    """300 requests within about 0.6 s (thirty students' polls for 0.6 s) cost at most three collections, not 300."""
+    import time
+
+    from cnnviz.server import memory
+
+    memory.collect_soon()
+    time.sleep(memory.COLLECT_DELAY_S + memory.COLLECT_GAP_S + 0.3)  # an earlier request's collection is over
+    before = memory.collections_done()
+    for _ in range(300):
+        memory.collect_soon()
+        time.sleep(0.002)
+    time.sleep(2 * (memory.COLLECT_DELAY_S + memory.COLLECT_GAP_S) + 0.5)
+    assert 1 <= memory.collections_done() - before <= 3
+
+
+def test_every_run_of_the_app_asks_for_a_collection_in_place_of_streamlit_s():
+    """Streamlit's collection after every run is off in the server's settings; app.py's runs end in ``collected``
+    and every fragment of the app is made with cnnviz.ui.runs.fragment (no ``st.fragment`` of its own)."""
+    import ast
+    import tomllib
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False
+    app = ast.parse((ROOT / "app.py").read_text())
+    ended = [w for w in app.body if isinstance(w, ast.With) and ast.unparse(w.items[0].context_expr) == "collected()"]
+    assert len(ended) == 1 and any("navigation.run" in ast.unparse(n) for n in ast.walk(ended[0]))
+    sources = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "cnnviz").rglob("*.py")]
+    own = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sources
+        if path != ROOT / "cnnviz" / "ui" / "runs.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "fragment" and ast.unparse(node.value) == "st"
+    ]
+    assert own == []
+    made = [
+        path.name
+        for path in sources
+        if any(
+            isinstance(node, ast.Name) and node.id == "fragment" for node in ast.walk(ast.parse(path.read_text()))
+        )
+    ]
+    assert {"arithmetic.py", "playground.py", "transfer.py", "rooms.py"} <= set(made)

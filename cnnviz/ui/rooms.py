@@ -44,6 +44,7 @@ from cnnviz.ui.controls import link_texts
 from cnnviz.ui.keys import MODEL_KEY, PICKED_KEY, SAMPLE_KEY, SOURCE_KEY
 from cnnviz.ui.links import follow_link, followed, following_link
 from cnnviz.ui.navigation import PAGES
+from cnnviz.ui.runs import fragment
 from cnnviz.ui.selection import Selection, suited_model
 
 logger = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ def page_fragment(body: Callable[[], None]) -> Callable[[], None]:
         with page_run(st.session_state.get(PAGE_KEY, "")):
             body()
 
-    return st.fragment(part)
+    return fragment(part)
 
 
 def _fragment_run() -> bool:
@@ -536,7 +537,7 @@ def room_bar(page: str) -> None:
             _polled_bar(page, TEACHER_POLL_S if TEACHER_KEY in state else POLL_S)
 
 
-@st.fragment
+@fragment
 def _polled_bar(page: str, every_s: float) -> None:
     """The room bar, rerun every ``every_s`` by the poll component inside it (not ``run_every``: Streamlit's timer
     was seen to stop in a follower's tab when a rerun interrupted the run that had registered it)."""
