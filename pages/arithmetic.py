@@ -27,6 +27,7 @@ from cnnviz.ui.controls import (
     speed_control,
     speed_value,
     step_controls,
+    write_link,
 )
 from cnnviz.ui.links import forget_url_params
 from cnnviz.ui.player import presentation_style, step_player
@@ -64,6 +65,7 @@ def apply_preset() -> None:
         forget_url_params([*values, *(key + "w" for key in PRESET_KEYS)])  # else the old URL wins
         state.update(values)
         state.step = 1
+        write_link(["preset", *values])  # the address the run sends says the preset's case
 
 
 def preset_from_link() -> None:

@@ -5,7 +5,6 @@ it with 30 students)."""
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
 import time
@@ -231,18 +230,12 @@ def test_a_class_never_sees_a_half_changed_case(browser):
                 student.close()
 
 
-@pytest.mark.skipif(
-    os.environ.get("CNNVIZ_KNOWN_DEFECTS") != "1",
-    reason="known defect (README, Teaching with cnnviz: Limits): fails in about half the runs; "
-    "run with CNNVIZ_KNOWN_DEFECTS=1",
-)
 def test_links_copied_in_a_room_open_the_case_shown(browser):
     """While a room is open, a link copied from the teacher's or a student's address bar opens the case their screen
-    shows, preset after preset. It does not hold yet: in stop 41 the teacher's address lost the preset (and for
-    "Arbitrary padding, no strides" the padding) after a preset change in 3 of 5 runs on main, so the copied link
-    opened "custom" (once with a 2 × 2 output instead of 6 × 6); the students' addresses were right, and without a
-    room the teacher's are (the same check opened 7 of 7 right). Restoring the address in the room bar's poll, or
-    unbinding the page's controls before it, each still failed 1 run in 3 to 6: the cause is not found."""
+    shows, preset after preset. Before :func:`cnnviz.ui.controls.write_link` in the preset's callback, the
+    teacher's address lacked the preset in 3 of 5 runs (stop 41): the address the browser sent with the change
+    sometimes lacked the new preset, and Streamlit sent that address back with the preset's numbers; the link opened
+    "custom", once with a 2 × 2 output instead of 6 × 6."""
     with streamlit_server() as url:
         teacher = open_page(browser, f"{url}/arithmetic")
         wait_step(teacher, 1, 9)

@@ -147,8 +147,6 @@ def test_every_run_of_the_app_asks_for_a_collection_in_place_of_streamlit_s():
     made = [
         path.name
         for path in sources
-        if any(
-            isinstance(node, ast.Name) and node.id == "fragment" for node in ast.walk(ast.parse(path.read_text()))
-        )
+        if any(isinstance(node, ast.Name) and node.id == "fragment" for node in ast.walk(ast.parse(path.read_text())))
     ]
     assert {"arithmetic.py", "playground.py", "transfer.py", "rooms.py"} <= set(made)
