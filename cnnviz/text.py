@@ -41,3 +41,15 @@ def code(text: object, limit: int | None = None) -> str:
 def html(text: object) -> str:
     """``text`` for a Plotly label: one line, with ``&``, ``<`` and ``>`` as entities, so it forms no tag."""
     return one_line(str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def table(columns: dict[str, list[str]]) -> str:
+    """A Markdown table of ``columns`` (header → the column's cells, all of one length), every header and cell made
+    literal (:func:`md`; a ``|`` cannot end a cell early). Streamlit draws it as text: no DataFrame, Arrow
+    conversion or table element (``st.table`` spent a sixth of the arithmetic page's run turning three short
+    columns into Arrow)."""
+    heads = list(columns)
+    rows = zip(*(columns[h] for h in heads), strict=True)
+    lines = ["| " + " | ".join(md(h) for h in heads) + " |", "|" + "---|" * len(heads)]
+    lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

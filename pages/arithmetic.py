@@ -18,6 +18,7 @@ from cnnviz.arithmetic.kernels import KERNELS, apply_kernel, grayscale, grayscal
 from cnnviz.arithmetic.steps import Scene, check_groups, random_values, torch_output
 from cnnviz.classroom import quiz
 from cnnviz.links import PAGE_PARAMS
+from cnnviz.text import table
 from cnnviz.ui.cached import arithmetic_board, arithmetic_scene, player_payload
 from cnnviz.ui.controls import (
     bound,
@@ -159,14 +160,18 @@ def channels_view(scene: Scene, use_bias: bool) -> None:
             f"(groups = {cin}: each input channel filtered alone) and a **1×1 pointwise** one that mixes the "
             f"channels. For this layer ({cin} → {cout} channels, {output[0]}×{output[1]} output):"
         )
-        st.table(
-            {
-                "layer": [f"plain {kh}×{kw}", f"{kh}×{kw} depthwise", "1×1 pointwise", "pair", "pair ÷ plain"],
-                "weights": [f"{c.params:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)]
-                + [f"{pair.param_ratio:.2f}"],
-                "multiply-accumulates": [f"{c.macs:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)]
-                + [f"{pair.mac_ratio:.2f}"],
-            }
+        st.markdown(
+            table(
+                {
+                    "layer": [f"plain {kh}×{kw}", f"{kh}×{kw} depthwise", "1×1 pointwise", "pair", "pair ÷ plain"],
+                    "weights": [f"{c.params:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)]
+                    + [f"{pair.param_ratio:.2f}"],
+                    "multiply-accumulates": [
+                        f"{c.macs:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)
+                    ]
+                    + [f"{pair.mac_ratio:.2f}"],
+                }
+            )
         )
         axes = [""] if state.get("sq", True) else ["", "w"]
         depthwise: dict[str, object] = {"g": cin, "cout": cin}

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from markdown_it import MarkdownIt
 
 from cnnviz.arithmetic import geometry as ar
 from cnnviz.arithmetic.board import step_caption
@@ -21,6 +22,7 @@ from tests.apptest import (  # noqa: F401 (fixtures)
     player_data,
     start,
 )
+from tests.test_text import table_cells
 
 PAGE = "pages/arithmetic.py"
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -359,8 +361,10 @@ def test_groups_flip_and_the_separable_pair_on_the_page():
 
     # the depthwise-separable pair: numbers, then its two steps animated
     at = start(PAGE, {"cin": "2", "cout": "4", "i": "6"})
-    table = at.table[0].value
-    assert list(table["weights"])[:4] == ["76", "20", "12", "32"]  # 4·2·9+4; 2·9+2; 4·2+4; 20+12
+    pair = next(m.value for m in at.markdown if m.value.startswith("| layer"))
+    rows = table_cells(MarkdownIt("gfm-like"), pair)
+    assert rows[0] == ["layer", "weights", "multiply-accumulates"]
+    assert [row[1] for row in rows[1:5]] == ["76", "20", "12", "32"]  # 4·2·9+4; 2·9+2; 4·2+4; 20+12
     at.button(key="show_depthwise").click().run()
     assert at.session_state["g"] == 2 and at.session_state["cout"] == 2
     assert len(player(at)["layouts"][0]) == 1

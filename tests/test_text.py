@@ -10,7 +10,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from cnnviz.links import check_query
-from cnnviz.text import code, html, md, one_line
+from cnnviz.text import code, html, md, one_line, table
 
 ATTACKS = [
     "\n\n[Log in](//127.9)",
@@ -101,3 +101,24 @@ def test_link_notices_show_keys_and_values_as_text(parser, page, key):
     rendered = parser.render("Some settings in this link cannot be used:\n\n- " + "\n- ".join(notices))
     assert not re.search(r"<(?!/?(p|ul|li|code)>)[a-z]", rendered), rendered
     assert "127.9" not in re.sub(r"<code>[^<]*</code>", "", rendered)  # only inside the code span
+
+
+def table_cells(parser: MarkdownIt, text: str) -> list[list[str]]:
+    """The rows of the one table ``text`` renders to (its header first), each cell as the reader sees it."""
+    rendered = parser.render(text)
+    assert rendered.count("<table>") == 1 and not re.search(r"<(?!/?(p|table|thead|tbody|tr|th|td)[ >])[a-z]", rendered)
+    rows = re.findall(r"<tr>(.*?)</tr>", rendered, re.S)
+    return [[html_module.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)] for row in rows]
+
+
+def test_a_table_shows_its_cells_as_given_even_hostile_ones(parser):
+    cells = table(
+        {"layer": ["plain 3×3", "pair ÷ plain"], "weights | bias": ["1,234", ATTACKS[0]], "x": ["0.25", ATTACKS[19]]}
+    )
+    assert table_cells(parser, cells) == [
+        ["layer", "weights | bias", "x"],
+        ["plain 3×3", "1,234", "0.25"],
+        ["pair ÷ plain", one_line(ATTACKS[0]).strip(), one_line(ATTACKS[19]).strip()],
+    ]
+    with pytest.raises(ValueError):
+        table({"a": ["1"], "b": ["1", "2"]})

@@ -53,9 +53,19 @@ PAGES = (  # Home first: the default page
 )
 
 
+NAVIGATION_KEY = "_cnnviz_navigation"
+
+
 def navigation_pages() -> list[st.Page]:
-    """The pages for ``st.navigation``; the first is the default."""
-    return [st.Page(p.path, title=p.title, icon=p.icon, default=n == 0) for n, p in enumerate(PAGES)]
+    """The pages for ``st.navigation``; the first is the default. Made once per session and kept in its state:
+    ``st.Page`` resolves its script's path on disk (a dozen system calls a page, each letting the other threads
+    take over), which was a tenth of a room follower's run. Not shared between sessions: ``st.navigation`` marks
+    the page it returns as the one this run may call."""
+    pages = st.session_state.get(NAVIGATION_KEY)
+    if pages is None:
+        pages = [st.Page(p.path, title=p.title, icon=p.icon, default=n == 0) for n, p in enumerate(PAGES)]
+        st.session_state[NAVIGATION_KEY] = pages
+    return pages
 
 
 def page_cards(columns: int = 2) -> None:
