@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import streamlit as st
 
@@ -36,6 +36,6 @@ def fragment(body: Body | None = None, *, run_every: float | None = None) -> Any
             with collected():
                 return body(*args, **kwargs)
 
-        return st.fragment(part, run_every=run_every)
+        return cast(Body, st.fragment(part, run_every=run_every))
 
     return wrap(body) if body is not None else wrap
