@@ -222,3 +222,20 @@ def test_a_follower_cannot_change_what_the_room_shows(store):
     with pytest.raises(rooms.NotTeacher):
         store.publish(forged, {"page": "learn"})
     assert codes.normalise(code_of(teacher)) == code_of(teacher)
+
+
+def test_a_small_class_polls_twice_as_often_as_a_large_one(store):
+    """A follower polls every SMALL_ROOM_POLL_S while at most SMALL_ROOM follow (counted at its last poll), every
+    POLL_S beyond, and before it has counted (the poll component's interval as the page sends it)."""
+    assert ui.follower_poll_s(None) == ui.POLL_S == 1.0
+    assert ui.follower_poll_s(1) == ui.follower_poll_s(ui.SMALL_ROOM) == 0.5
+    assert ui.follower_poll_s(ui.SMALL_ROOM + 1) == 1.0
+    teacher = teacher_app(ARITHMETIC)
+    students = [student_app(code_of(teacher)) for _ in range(2)]
+    poll(teacher, *students)
+    assert [s.session_state[ui.FOLLOWERS_KEY] for s in students] == [2, 2]
+    intervals = []
+    for student in students:
+        polls = [e for e in student.get("bidi_component") if "interval_ms" in str(getattr(e, "proto", ""))]
+        intervals.append([json.loads(e.proto.json)["interval_ms"] for e in polls])
+    assert intervals == [[500], [500]]

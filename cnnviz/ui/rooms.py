@@ -50,7 +50,13 @@ from cnnviz.ui.selection import Selection, suited_model
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0
-"""How often a follower's room bar asks the room for the teacher's view and question."""
+"""How often a follower's room bar asks the room for the teacher's view and question, in a room of more than
+:data:`SMALL_ROOM` followers (30 followers polling every 0.5 s cost the server 34 % of a core idle and followed
+later, p50 2.2 s against 1.7–1.9 s: ``benchmarks/rooms.py``)."""
+SMALL_ROOM_POLL_S = 0.5
+"""How often a follower polls in a room of at most :data:`SMALL_ROOM` followers (3 students in Chromium followed
+after a median 1.0 s, worst 1.4 s, against 1.6–2.5 s and 2.0–3.1 s at :data:`POLL_S`)."""
+SMALL_ROOM = 10
 TEACHER_POLL_S = 1.0
 """How often the teacher's room bar counts the followers and the answers (the view itself is published by each
 whole run of the teacher's page, at its end: :func:`page_drawn`)."""
@@ -69,6 +75,7 @@ FOLLOWING_KEY = "_cnnviz_room_following"
 APPLIED_KEY = "_cnnviz_room_applied"  # the teacher's view last applied here, when, and how often
 PAGE_KEY = "_cnnviz_page"  # the URL path of the page the last whole run ran
 DRAWN_KEY = "_cnnviz_room_drawn"  # the view the last whole run drew (shown_view), for a student in a room
+FOLLOWERS_KEY = "_cnnviz_room_followers"  # how many followed the room at this student's last poll
 ANSWERED_KEY = "_cnnviz_room_answered"  # question number -> the answer sent
 OFFERS_KEY = "_cnnviz_quiz_offers"  # page -> {kind: a maker of the question about the view now shown}
 PRACTICE_KEY = "_cnnviz_quiz_practice"  # the self-check question, and what was answered
@@ -442,7 +449,7 @@ def _quit() -> None:
 
 def _forget_room() -> None:
     """This student is in no room any more (left it, or it ended)."""
-    for key in (ROOM_KEY, FOLLOWING_KEY, APPLIED_KEY, DRAWN_KEY, ANSWERED_KEY):
+    for key in (ROOM_KEY, FOLLOWING_KEY, APPLIED_KEY, DRAWN_KEY, ANSWERED_KEY, FOLLOWERS_KEY):
         st.session_state.pop(key, None)
 
 
@@ -490,7 +497,7 @@ def _follower_bar(room: str, page: str) -> None:
         return
     following = bool(state.get(FOLLOWING_KEY))
     if following:
-        store.follow(room, _follower_id())
+        state[FOLLOWERS_KEY] = store.follow(room, _follower_id())
         _keep_up(snapshot.view, page, room)
     row = st.container(horizontal=True, vertical_alignment="center")
     if following:
@@ -523,6 +530,11 @@ def _follower_bar(room: str, page: str) -> None:
 # --- the bar above every page, and the sidebar's box -------------------------------------------------------------
 
 
+def follower_poll_s(followers: int | None) -> float:
+    """How often a follower polls, in a room that ``followers`` follow (None: not counted yet, as a large room)."""
+    return SMALL_ROOM_POLL_S if followers is not None and followers <= SMALL_ROOM else POLL_S
+
+
 def room_bar(page: str) -> None:
     """The room bar above the page ``page`` (its URL path), polled while in a room (:data:`TEACHER_POLL_S`,
     :data:`POLL_S`); joins the
@@ -534,14 +546,17 @@ def room_bar(page: str) -> None:
             join(code)
     if TEACHER_KEY in state or state.get(ROOM_KEY):
         with st.container(key="room_bar"):  # left out of a printed page
-            _polled_bar(page, TEACHER_POLL_S if TEACHER_KEY in state else POLL_S)
+            _polled_bar(page)
 
 
 @fragment
-def _polled_bar(page: str, every_s: float) -> None:
-    """The room bar, rerun every ``every_s`` by the poll component inside it (not ``run_every``: Streamlit's timer
-    was seen to stop in a follower's tab when a rerun interrupted the run that had registered it)."""
+def _polled_bar(page: str) -> None:
+    """The room bar, rerun by the poll component inside it (not ``run_every``: Streamlit's timer was seen to stop in
+    a follower's tab when a rerun interrupted the run that had registered it): a teacher's every
+    :data:`TEACHER_POLL_S`, a follower's every :func:`follower_poll_s` of the class counted at its last poll."""
     state = st.session_state
+    teaching = isinstance(state.get(TEACHER_KEY), Teacher)
+    every_s = TEACHER_POLL_S if teaching else follower_poll_s(state.get(FOLLOWERS_KEY))
     shipped_component("cnnviz_poller", POLLER_DIR, "poller")(
         data={"interval_ms": int(every_s * 1000)}, key="room_poll", height=0, on_tick_change=lambda: None
     )
