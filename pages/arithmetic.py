@@ -160,16 +160,13 @@ def channels_view(scene: Scene, use_bias: bool) -> None:
             f"(groups = {cin}: each input channel filtered alone) and a **1×1 pointwise** one that mixes the "
             f"channels. For this layer ({cin} → {cout} channels, {output[0]}×{output[1]} output):"
         )
+        costs = (pair.plain, pair.depthwise, pair.pointwise, pair.pair)
         st.markdown(
             table(
                 {
                     "layer": [f"plain {kh}×{kw}", f"{kh}×{kw} depthwise", "1×1 pointwise", "pair", "pair ÷ plain"],
-                    "weights": [f"{c.params:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)]
-                    + [f"{pair.param_ratio:.2f}"],
-                    "multiply-accumulates": [
-                        f"{c.macs:,}" for c in (pair.plain, pair.depthwise, pair.pointwise, pair.pair)
-                    ]
-                    + [f"{pair.mac_ratio:.2f}"],
+                    "weights": [f"{c.params:,}" for c in costs] + [f"{pair.param_ratio:.2f}"],
+                    "multiply-accumulates": [f"{c.macs:,}" for c in costs] + [f"{pair.mac_ratio:.2f}"],
                 }
             )
         )

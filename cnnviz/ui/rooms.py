@@ -57,6 +57,7 @@ SMALL_ROOM_POLL_S = 0.5
 """How often a follower polls in a room of at most :data:`SMALL_ROOM` followers (3 students in Chromium followed
 after a median 1.0 s, worst 1.4 s, against 1.6–2.5 s and 2.0–3.1 s at :data:`POLL_S`)."""
 SMALL_ROOM = 10
+"""The most followers a room may have for its followers to poll every :data:`SMALL_ROOM_POLL_S`."""
 TEACHER_POLL_S = 1.0
 """How often the teacher's room bar counts the followers and the answers (the view itself is published by each
 whole run of the teacher's page, at its end: :func:`page_drawn`)."""
@@ -537,7 +538,7 @@ def follower_poll_s(followers: int | None) -> float:
 
 def room_bar(page: str) -> None:
     """The room bar above the page ``page`` (its URL path), polled while in a room (:data:`TEACHER_POLL_S`,
-    :data:`POLL_S`); joins the
+    :func:`follower_poll_s`); joins the
     room a link names first (``?room=CODE``)."""
     state = st.session_state
     code = st.query_params.get(links.ROOM_PARAM)
@@ -555,13 +556,12 @@ def _polled_bar(page: str) -> None:
     a follower's tab when a rerun interrupted the run that had registered it): a teacher's every
     :data:`TEACHER_POLL_S`, a follower's every :func:`follower_poll_s` of the class counted at its last poll."""
     state = st.session_state
-    teaching = isinstance(state.get(TEACHER_KEY), Teacher)
-    every_s = TEACHER_POLL_S if teaching else follower_poll_s(state.get(FOLLOWERS_KEY))
+    teacher = state.get(TEACHER_KEY)
+    every_s = TEACHER_POLL_S if isinstance(teacher, Teacher) else follower_poll_s(state.get(FOLLOWERS_KEY))
     shipped_component("cnnviz_poller", POLLER_DIR, "poller")(
         data={"interval_ms": int(every_s * 1000)}, key="room_poll", height=0, on_tick_change=lambda: None
     )
     with _store_errors(st):
-        teacher = state.get(TEACHER_KEY)
         if isinstance(teacher, Teacher):
             try:
                 _teacher_bar(teacher, page)
