@@ -110,6 +110,10 @@ def write_link(keys: Iterable[str]) -> None:
             if key in texts:
                 params.set_with_no_forward_msg(key, texts[key])
         params.set_initial_query_params_from_current()
+        # Sent now, whole: Streamlit sends the address again only for a control whose value differs from this copy,
+        # so without it the last address the browser got could be the one sent while the old values were forgotten
+        # (the old preset, no numbers: a CI run of stop 42).
+        params._send_query_param_msg()
 
 
 def _link_text(key: str, setting: Param, options: Sequence[Any] | None, format_func: Any) -> str | None:
